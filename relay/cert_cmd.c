@@ -1,0 +1,1 @@
+/* placeholder */ typedef int fy_placeholder_t;
