@@ -1,1 +1,295 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* ferry-agent's command line and config file, modelled on OpenSSH's. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "ferry/conf.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ferry-agent --relay HOST:PORT --token TOKEN (--ca FILE | --fingerprint SHA256:HEX)\n"
+"                   -R [bind:]port:host:hostport [-R ...] [options]\n"
+"\n"
+"Dials out to a ferry relay over TLS 1.3 and makes local services reachable on the\n"
+"relay's public ports, like 'ssh -R'. Stays up: reconnects with backoff when the\n"
+"relay goes away and claims its ports again.\n"
+"\n"
+"  -R [bind:]port:host:hostport   connections to relay port 'port' reach host:hostport\n"
+"                                 from this machine (only targets named by -R are ever dialed)\n"
+"  --relay HOST:PORT          the relay's agent address\n"
+"  --token TOKEN              the token from 'ferry-relay token add' (or --token-file FILE)\n"
+"  --ca FILE                  CA certificate that signed the relay's certificate\n"
+"  --fingerprint SHA256:HEX   pin the relay's certificate instead of using a CA\n"
+"  --server-name NAME         name expected in the relay certificate (default: HOST)\n"
+"  --cert FILE --key FILE     client certificate for mutual TLS (optional)\n"
+"  --name NAME                agent name (default: the token's first agent)\n"
+"  --io auto|epoll|uring      event loop backend (default auto: io_uring when the kernel allows)\n"
+"  --keepalive-ms N           ping interval (default: the relay's)\n"
+"  --drain-ms N               on SIGTERM, how long open streams may finish (5000)\n"
+"  --log-level LEVEL          err, warn, info (default) or debug\n"
+"  --config FILE              read options from FILE (same names, one per line: 'R 2221:127.0.0.1:22')\n"
+"  --help                     this text\n"
+"\n"
+"exit codes: 0 stopped by signal, 1 runtime error, 2 bad usage or refused by the relay\n");
+}
+
+enum {
+	O_RELAY = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_FP, O_SNI, O_CERT, O_KEY, O_NAME, O_IO,
+	O_KEEPALIVE, O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKOFF_MIN, O_BACKOFF_MAX,
+};
+
+static const struct option opts[] = {
+	{ "relay", required_argument, NULL, O_RELAY },
+	{ "token", required_argument, NULL, O_TOKEN },
+	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+	{ "ca", required_argument, NULL, O_CA },
+	{ "fingerprint", required_argument, NULL, O_FP },
+	{ "server-name", required_argument, NULL, O_SNI },
+	{ "cert", required_argument, NULL, O_CERT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "io", required_argument, NULL, O_IO },
+	{ "keepalive-ms", required_argument, NULL, O_KEEPALIVE },
+	{ "drain-ms", required_argument, NULL, O_DRAIN },
+	{ "log-level", required_argument, NULL, O_LOG },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "backoff-min-ms", required_argument, NULL, O_BACKOFF_MIN },
+	{ "backoff-max-ms", required_argument, NULL, O_BACKOFF_MAX },
+	{ "remote", required_argument, NULL, 'R' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v == 0 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* Splits at ':' outside brackets. Returns the number of fields. */
+static int split_fields(char *s, char **f, int max)
+{
+	int n = 0, depth = 0;
+
+	f[n++] = s;
+	for (; *s; s++) {
+		if (*s == '[')
+			depth++;
+		else if (*s == ']')
+			depth--;
+		else if (*s == ':' && depth == 0) {
+			if (n == max)
+				return -1;
+			*s = 0;
+			f[n++] = s + 1;
+		}
+	}
+	return n;
+}
+
+static void unbracket(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		memmove(s, s + 1, n - 2);
+		s[n - 2] = 0;
+	}
+}
+
+int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen)
+{
+	char buf[600], *fld[4];
+	int n;
+
+	memset(f, 0, sizeof(*f));
+	if (strlen(spec) >= sizeof(buf))
+		goto bad;
+	memcpy(buf, spec, strlen(spec) + 1);
+	n = split_fields(buf, fld, 4);
+	if (n == 4) {
+		if (strlen(fld[0]) >= sizeof(f->bind))
+			goto bad;
+		memcpy(f->bind, fld[0], strlen(fld[0]) + 1);
+		unbracket(f->bind);
+	} else if (n != 3) {
+		goto bad;
+	}
+	if (parse_port(fld[n - 3], &f->port) < 0 || parse_port(fld[n - 1], &f->hostport) < 0)
+		goto bad;
+	unbracket(fld[n - 2]);
+	if (!fld[n - 2][0] || strlen(fld[n - 2]) >= sizeof(f->host))
+		goto bad;
+	memcpy(f->host, fld[n - 2], strlen(fld[n - 2]) + 1);
+	return 0;
+bad:
+	snprintf(err, errlen, "bad -R '%s': expected [bind:]port:host:hostport, ports 1-65535", spec);
+	return -1;
+}
+
+static int copy(char *dst, size_t n, const char *name, const char *s)
+{
+	if (strlen(s) >= n) {
+		fprintf(stderr, "ferry-agent: --%s value too long\n", name);
+		return -1;
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+static int num(const char *name, const char *s, unsigned long lo, unsigned long hi,
+	       uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "ferry-agent: --%s must be a number from %lu to %lu (got '%s')\n",
+			name, lo, hi, s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int read_token_file(struct agent_cfg *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[FY_TOKEN_MAX + 8];
+
+	if (!f) {
+		fprintf(stderr, "ferry-agent: cannot read token file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	line[strcspn(line, "\r\n")] = 0;
+	return copy(c->token, sizeof(c->token), "token-file", line);
+}
+
+static int parse_vec(struct agent_cfg *c, int argc, char **argv)
+{
+	int o, idx;
+	char err[300];
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "R:h", opts, &idx)) != -1) {
+		int e = 0;
+
+		switch (o) {
+		case 'R':
+			if (c->nfwds == AGENT_MAX_FWDS) {
+				fprintf(stderr, "ferry-agent: at most %d -R forwards\n", AGENT_MAX_FWDS);
+				e = -1;
+			} else if (agent_parse_remote(optarg, &c->fwds[c->nfwds], err, sizeof(err)) < 0) {
+				fprintf(stderr, "ferry-agent: %s\n", err);
+				e = -1;
+			} else {
+				c->nfwds++;
+			}
+			break;
+		case O_RELAY: e = copy(c->relay, sizeof(c->relay), "relay", optarg); break;
+		case O_TOKEN: e = copy(c->token, sizeof(c->token), "token", optarg); break;
+		case O_TOKEN_FILE: e = read_token_file(c, optarg); break;
+		case O_CA: e = copy(c->ca, sizeof(c->ca), "ca", optarg); break;
+		case O_FP: e = copy(c->fingerprint, sizeof(c->fingerprint), "fingerprint", optarg); break;
+		case O_SNI: e = copy(c->server_name, sizeof(c->server_name), "server-name", optarg); break;
+		case O_CERT: e = copy(c->cert, sizeof(c->cert), "cert", optarg); break;
+		case O_KEY: e = copy(c->key, sizeof(c->key), "key", optarg); break;
+		case O_NAME: e = copy(c->name, sizeof(c->name), "name", optarg); break;
+		case O_IO:
+			if (fy_loop_parse_kind(optarg, &c->io) < 0) {
+				fprintf(stderr, "ferry-agent: --io must be auto, epoll or uring\n");
+				e = -1;
+			}
+			break;
+		case O_KEEPALIVE: e = num("keepalive-ms", optarg, 100, 3600000, &c->keepalive_ms); break;
+		case O_DRAIN: e = num("drain-ms", optarg, 0, 3600000, &c->drain_ms); break;
+		case O_BACKOFF_MIN: e = num("backoff-min-ms", optarg, 10, 3600000, &c->backoff_min_ms); break;
+		case O_BACKOFF_MAX: e = num("backoff-max-ms", optarg, 10, 3600000, &c->backoff_max_ms); break;
+		case O_LOG:
+			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
+				fprintf(stderr, "ferry-agent: --log-level must be err, warn, info or debug\n");
+				e = -1;
+			}
+			break;
+		case O_CONFIG: break;
+		case O_HELP:
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			e = -1;
+			break;
+		}
+		if (e < 0) {
+			fprintf(stderr, "Try 'ferry-agent --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ferry-agent: unexpected argument '%s'\nTry 'ferry-agent --help'.\n",
+			argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
+{
+	const char *conf = fy_conf_find(argc, argv);
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->io = FY_LOOP_AUTO;
+	c->drain_ms = 5000;
+	c->backoff_min_ms = 1000;
+	c->backoff_max_ms = 120000;
+	c->log_level = FY_LOG_INFO;
+	if (conf) {
+		int cargc;
+		char **cargv, err[300];
+
+		if (fy_conf_load(conf, argv[0], &cargc, &cargv, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ferry-agent: %s\n", err);
+			return 2;
+		}
+		rc = parse_vec(c, cargc, cargv);
+		fy_conf_free(cargc, cargv);
+		if (rc >= 0)
+			return rc;
+	}
+	rc = parse_vec(c, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (!c->relay[0] || !c->token[0]) {
+		fprintf(stderr, "ferry-agent: --relay and --token are required\nTry 'ferry-agent --help'.\n");
+		return 2;
+	}
+	if (!!c->ca[0] == !!c->fingerprint[0]) {
+		fprintf(stderr, "ferry-agent: give exactly one of --ca FILE or --fingerprint SHA256:HEX "
+			"to verify the relay\n");
+		return 2;
+	}
+	if (!c->nfwds) {
+		fprintf(stderr, "ferry-agent: nothing to do: give at least one -R port:host:hostport\n");
+		return 2;
+	}
+	if (c->backoff_max_ms < c->backoff_min_ms)
+		c->backoff_max_ms = c->backoff_min_ms;
+	return -1;
+}

@@ -1,1 +1,122 @@
-int main(void){return 0;}
+/* ferry-agent: one thread, one event loop. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "agent.h"
+#include "ferry/sock.h"
+#include "ferry/tls.h"
+
+#define TICK_MS 100
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static unsigned live_streams(struct agent *a)
+{
+	return (unsigned)fy_sess_count(&a->streams);
+}
+
+static int run(struct agent *a)
+{
+	uint64_t last_tick = 0;
+
+	agent_connect(a);
+	for (;;) {
+		uint64_t now;
+
+		fy_loop_run_once(a->loop, TICK_MS / 2);
+		if (got_signal && a->st != AG_DRAINING) {
+			FY_INFO("agent", "signal %d: finishing %u open stream(s), up to %u ms",
+				(int)got_signal, live_streams(a), a->cfg.drain_ms);
+			agent_drain(a);
+			got_signal = 0;
+		}
+		now = fy_now_ms();
+		if (now - last_tick >= TICK_MS) {
+			agent_tick(a, now);
+			last_tick = now;
+		}
+		agent_flush(a);
+		agent_gc(a);
+		if (a->fatal)
+			break;
+		if (a->st == AG_DRAINING) {
+			if (got_signal) {
+				FY_INFO("agent", "second signal: stopping now");
+				break;
+			}
+			if (!live_streams(a) || now >= a->drain_deadline_ms)
+				break;
+		}
+	}
+	agent_flush(a);
+	agent_teardown(a, "agent stopped");
+	agent_gc(a);
+	return a->fatal ? a->exit_code : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct sigaction sa;
+	char err[512];
+	int rc;
+
+	if (!a)
+		return 1;
+	rc = agent_cfg_parse(&a->cfg, argc, argv);
+	if (rc >= 0) {
+		free(a);
+		return rc;
+	}
+	fy_log_set_level(a->cfg.log_level);
+	if (fy_sock_split_hostport(a->cfg.relay, a->relay_host, sizeof(a->relay_host),
+				   &a->relay_port) < 0 || !a->relay_host[0] || !a->relay_port) {
+		fprintf(stderr, "ferry-agent: --relay '%s' is not HOST:PORT\n", a->cfg.relay);
+		free(a);
+		return 2;
+	}
+	a->tls = fy_tls_client_ctx(a->cfg.ca[0] ? a->cfg.ca : NULL,
+				   a->cfg.fingerprint[0] ? a->cfg.fingerprint : NULL,
+				   a->cfg.cert[0] ? a->cfg.cert : NULL,
+				   a->cfg.key[0] ? a->cfg.key : NULL, err, sizeof(err));
+	if (!a->tls) {
+		fprintf(stderr, "ferry-agent: %s\n", err);
+		free(a);
+		return 2;
+	}
+	SSL_CTX_set_mode(a->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	a->loop = fy_loop_create(a->cfg.io, err, sizeof(err));
+	if (!a->loop) {
+		fprintf(stderr, "ferry-agent: %s\n", err);
+		SSL_CTX_free(a->tls);
+		free(a);
+		return 2;
+	}
+	if (fy_sess_init(&a->streams, 256) < 0) {
+		fprintf(stderr, "ferry-agent: out of memory\n");
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	FY_INFO("agent", "ferry-agent starting: %u forward(s), event loop %s", a->cfg.nfwds,
+		fy_loop_kind_name(a->loop));
+	rc = run(a);
+	fy_sess_fini(&a->streams);
+	fy_loop_destroy(a->loop);
+	SSL_CTX_free(a->tls);
+	free(a);
+	return rc;
+}

@@ -1,1 +1,569 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* The agent's tunnels to the relay: connect, TLS, HELLO/WELCOME, then
+ * one tunnel per relay worker, port registrations on tunnel 0, keepalive,
+ * and reconnection with exponential backoff and jitter. The tunnels of
+ * one session live and die together: losing one ends the session and the
+ * agent starts a fresh one. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "agent.h"
+#include "ferry/sock.h"
+#include "ferry/tls.h"
+
+#define TOPIC "agent.tunnel"
+#define IN_CAP (2 * (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD) + 32768)
+#define OUT_CAP (1024 * 1024)
+#define READ_CHUNK 16384
+#define CONNECT_TIMEOUT_MS 15000
+
+static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg);
+static void tunnel_fail(struct atun *t, const char *why);
+
+static uint64_t rand64(void)
+{
+	uint64_t v = 0;
+
+	if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+		v = fy_now_ms() ^ ((uint64_t)getpid() << 32);
+	return v;
+}
+
+/* Exponential backoff with +-20% jitter: many agents that lost the same
+ * relay do not come back in lockstep. */
+static void schedule_retry(struct agent *a, const char *why)
+{
+	uint32_t base = a->backoff_ms ? a->backoff_ms : a->cfg.backoff_min_ms;
+	uint32_t jitter = (uint32_t)(rand64() % (base * 2 / 5 + 1));
+	uint32_t delay = base - base / 5 + jitter;
+
+	a->next_attempt_ms = fy_now_ms() + delay;
+	a->backoff_ms = base + base * 3 / 5 > a->cfg.backoff_max_ms ?
+			a->cfg.backoff_max_ms : base + base * 3 / 5;
+	a->st = AG_WAIT;
+	FY_WARN(TOPIC, "relay %s:%u: %s; retrying in %.1f s", a->relay_host, a->relay_port, why,
+		delay / 1000.0);
+}
+
+static void tun_close(struct atun *t, const char *why)
+{
+	struct agent *a = t->a;
+
+	if (t->st == AT_CLOSED)
+		return;
+	if (t->mux) {
+		fy_mux_destroy(t->mux, why);	/* resets every stream: targets see RST */
+		t->mux = NULL;
+	}
+	if (t->fd >= 0) {
+		fy_loop_del(a->loop, t->fd);
+		close(t->fd);
+		t->fd = -1;
+	}
+	t->st = AT_CLOSED;
+	a->tuns[t->index] = NULL;
+	t->gc_next = a->gc_tuns;
+	a->gc_tuns = t;
+}
+
+void agent_teardown(struct agent *a, const char *why)
+{
+	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++)
+		if (a->tuns[i])
+			tun_close(a->tuns[i], why);
+	for (unsigned i = 0; i < a->cfg.nfwds; i++)
+		a->cfg.fwds[i].up = false;
+	a->ntuns = 0;
+}
+
+static void tunnel_fail(struct atun *t, const char *why)
+{
+	struct agent *a = t->a;
+	char msg[300];
+
+	if (t->st == AT_CLOSED)
+		return;
+	snprintf(msg, sizeof(msg), "tunnel %u: %s", t->index, why);
+	agent_teardown(a, msg);
+	if (a->st == AG_DRAINING || a->fatal)
+		return;
+	schedule_retry(a, msg);
+}
+
+void agent_gc(struct agent *a)
+{
+	while (a->gc_conns) {
+		struct tconn *c = a->gc_conns;
+
+		a->gc_conns = c->gc_next;
+		forward_free(c);
+	}
+	while (a->gc_tuns) {
+		struct atun *t = a->gc_tuns;
+
+		a->gc_tuns = t->gc_next;
+		fy_buf_fini(&t->in);
+		SSL_free(t->ssl);
+		free(t);
+	}
+}
+
+static void set_events(struct atun *t, bool want_write)
+{
+	if (t->want_write == want_write)
+		return;
+	t->want_write = want_write;
+	fy_loop_mod(t->a->loop, t->fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
+}
+
+static const char *ssl_why(SSL *ssl, int ret, char *buf, size_t n)
+{
+	int e = SSL_get_error(ssl, ret);
+
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return "relay closed TLS";
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		return errno ? strerror(errno) : "connection closed by the relay";
+	return fy_tls_errstr(buf, n);
+}
+
+static void tun_flush(struct atun *t)
+{
+	struct fy_buf *out;
+	char eb[300];
+
+	if (t->st != AT_WELCOME && t->st != AT_UP)
+		return;
+	out = fy_mux_out(t->mux);
+	while (fy_buf_len(out)) {
+		size_t n = fy_buf_len(out);
+		int k = SSL_write(t->ssl, fy_buf_peek(out), n > 262144 ? 262144 : (int)n);
+
+		if (k > 0) {
+			fy_mux_out_drained(t->mux, (size_t)k);
+			continue;
+		}
+		switch (SSL_get_error(t->ssl, k)) {
+		case SSL_ERROR_WANT_WRITE:
+		case SSL_ERROR_WANT_READ:
+			set_events(t, true);
+			return;
+		default:
+			tunnel_fail(t, ssl_why(t->ssl, k, eb, sizeof(eb)));
+			return;
+		}
+	}
+	set_events(t, false);
+}
+
+void agent_flush(struct agent *a)
+{
+	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++)
+		if (a->tuns[i])
+			tun_flush(a->tuns[i]);
+}
+
+/* ---- mux callbacks ---- */
+
+static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o, const char **msg)
+{
+	return forward_open(ctx, s, o, msg);
+}
+
+static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	fy_pump_on_data(s->app, p, n);
+}
+
+static void cb_fin(void *ctx, struct fy_stream *s)
+{
+	(void)ctx;
+	fy_pump_on_fin(s->app);
+}
+
+static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
+{
+	struct tconn *c = s->app;
+
+	(void)ctx;
+	if (code != FY_E_GONE)
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "stream %u to %s reset by relay: %s", s->id,
+			  c->target, msg);
+	fy_pump_on_reset(&c->pump, code, msg);
+}
+
+static void cb_credit(void *ctx, struct fy_stream *s)
+{
+	(void)ctx;
+	fy_pump_on_credit(s->app);
+}
+
+static void open_more_tunnels(struct agent *a);
+static void send_registers(struct atun *t);
+
+static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char **why)
+{
+	struct agent *a = t->a;
+	struct fy_welcome w;
+
+	if (t->st != AT_WELCOME) {
+		*why = "unexpected WELCOME";
+		return -1;
+	}
+	if (fy_frame_get_welcome(p, n, &w, why) < 0)
+		return -1;
+	if (w.version != FY_PROTO_VERSION || w.tunnel_index != t->index) {
+		*why = "WELCOME does not match our HELLO";
+		return -1;
+	}
+	if (w.workers > AGENT_MAX_TUNNELS) {
+		*why = "relay has more workers than this agent supports";
+		return -1;
+	}
+	fy_mux_set_established(t->mux, w.window,
+			       a->cfg.keepalive_ms ? a->cfg.keepalive_ms : w.keepalive_ms);
+	t->st = AT_UP;
+	if (t->index == 0) {
+		a->ntuns = w.workers;
+		FY_INFO(TOPIC, "connected to relay %s:%u (%s, %u workers, window %u, keepalive %u ms)",
+			a->relay_host, a->relay_port, SSL_get_version(t->ssl), w.workers, w.window,
+			w.keepalive_ms);
+		open_more_tunnels(a);
+		send_registers(t);
+	}
+	return 0;
+}
+
+static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **why)
+{
+	struct agent *a = t->a;
+	struct fy_result r;
+	struct fwd *f;
+
+	if (fy_frame_get_result(p, n, &r, why) < 0)
+		return -1;
+	if (r.req >= a->cfg.nfwds) {
+		*why = "RESULT for a request we did not make";
+		return -1;
+	}
+	f = &a->cfg.fwds[r.req];
+	if (r.code == FY_E_OK) {
+		f->up = true;
+		FY_INFO(TOPIC, "forwarding relay port %u to %s:%u", f->port, f->host, f->hostport);
+	} else {
+		FY_ERR(TOPIC, "relay refused -R %u:%s:%u: %s", f->port, f->host, f->hostport, r.msg);
+	}
+	/* Success is a session with every tunnel up: reset the backoff. */
+	a->backoff_ms = 0;
+	return 0;
+}
+
+static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p, const char **why)
+{
+	struct atun *t = ctx;
+	struct agent *a = t->a;
+	struct fy_reason r;
+
+	switch (h->type) {
+	case FY_T_WELCOME:
+		return on_welcome(t, p, h->len, why);
+	case FY_T_RESULT:
+		return on_result(t, p, h->len, why);
+	case FY_T_GOAWAY:
+		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
+			return -1;
+		FY_INFO(TOPIC, "relay is going away: %s", r.msg);
+		return 0;
+	case FY_T_ERROR:
+		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
+			return -1;
+		if (r.code == FY_E_AUTH || r.code == FY_E_DENIED || r.code == FY_E_VERSION) {
+			/* Retrying cannot help: the operator must act. */
+			FY_ERR(TOPIC, "relay refused: %s", r.msg);
+			a->fatal = true;
+			a->exit_code = 2;
+		} else {
+			FY_WARN(TOPIC, "relay closed tunnel %u: %s (%s)", t->index, r.msg,
+				fy_code_str(r.code));
+		}
+		*why = "relay reported an error";
+		return -1;
+	default:
+		*why = "frame type not valid from a relay";
+		return -1;
+	}
+}
+
+static const struct fy_mux_cbs agent_mux_cbs = {
+	.on_open = cb_open,
+	.on_data = cb_data,
+	.on_fin = cb_fin,
+	.on_reset = cb_reset,
+	.on_credit = cb_credit,
+	.on_control = cb_control,
+};
+
+static void send_registers(struct atun *t)
+{
+	struct agent *a = t->a;
+	uint8_t f[FY_FRAME_HDR_LEN + 16];
+
+	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
+		struct fy_register r = { .req = i, .port = a->cfg.fwds[i].port };
+
+		fy_mux_send_ctrl(t->mux, f, fy_frame_register(f, &r));
+	}
+}
+
+/* ---- connection setup ---- */
+
+static struct atun *tun_start(struct agent *a, unsigned index)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct atun *t;
+	char eb[300];
+	int e = fy_sock_resolve(a->relay_host, a->relay_port, &ss, &sl, 0);
+
+	if (e < 0) {
+		snprintf(eb, sizeof(eb), "cannot resolve %s: %s", a->relay_host,
+			 e == -ENOENT ? "name not found" : strerror(-e));
+		schedule_retry(a, eb);
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->a = a;
+	t->index = index;
+	t->fd = fy_sock_connect(&ss, sl);
+	fy_buf_init(&t->in, IN_CAP);
+	if (t->fd < 0) {
+		snprintf(eb, sizeof(eb), "connect: %s", strerror(-t->fd));
+		free(t);
+		schedule_retry(a, eb);
+		return NULL;
+	}
+	fy_sock_nodelay(t->fd);
+	t->st = AT_CONNECT;
+	a->tuns[index] = t;
+	t->want_write = true;
+	fy_loop_add(a->loop, t->fd, FY_EV_WRITE, on_event, t);
+	return t;
+}
+
+static void open_more_tunnels(struct agent *a)
+{
+	for (unsigned i = 1; i < a->ntuns; i++)
+		if (!a->tuns[i] && !tun_start(a, i))
+			return;
+}
+
+void agent_connect(struct agent *a)
+{
+	a->session = rand64();
+	a->st = AG_CONNECTING;
+	a->next_attempt_ms = fy_now_ms() + CONNECT_TIMEOUT_MS;	/* deadline for this try */
+	FY_INFO(TOPIC, "connecting to relay %s:%u", a->relay_host, a->relay_port);
+	tun_start(a, 0);
+}
+
+static void send_hello(struct atun *t)
+{
+	struct agent *a = t->a;
+	struct fy_hello h = {
+		.ver_min = FY_PROTO_VERSION,
+		.ver_max = FY_PROTO_VERSION,
+		.tunnel_index = t->index,
+		.session = a->session,
+	};
+	struct fy_mux_cfg mc = {
+		.role = FY_MUX_AGENT,
+		.window = 256 * 1024,
+		.keepalive_ms = a->cfg.keepalive_ms ? a->cfg.keepalive_ms : 10000,
+		.out_cap = OUT_CAP,
+		.serial = ++a->tunnel_serial,
+	};
+	uint8_t f[FY_FRAME_HDR_LEN + 300];
+
+	snprintf(h.token, sizeof(h.token), "%s", a->cfg.token);
+	snprintf(h.name, sizeof(h.name), "%s", a->cfg.name);
+	t->mux = fy_mux_create(&mc, &agent_mux_cbs, t, &a->streams);
+	if (!t->mux) {
+		tunnel_fail(t, "out of memory");
+		return;
+	}
+	fy_mux_send_ctrl(t->mux, f, fy_frame_hello(f, &h));
+	t->st = AT_WELCOME;
+	tun_flush(t);
+}
+
+static void do_tls(struct atun *t)
+{
+	char eb[400], msg[460];
+	int k = SSL_do_handshake(t->ssl);
+
+	if (k == 1) {
+		FY_DEBUG(TOPIC, "tunnel %u: %s with %s", t->index, SSL_get_version(t->ssl),
+			 SSL_get_cipher_name(t->ssl));
+		send_hello(t);
+		return;
+	}
+	switch (SSL_get_error(t->ssl, k)) {
+	case SSL_ERROR_WANT_READ:
+		set_events(t, false);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		set_events(t, true);
+		return;
+	default:
+		snprintf(msg, sizeof(msg), "TLS handshake failed: %s", ssl_why(t->ssl, k, eb, sizeof(eb)));
+		if (SSL_get_verify_result(t->ssl) != X509_V_OK || strstr(eb, "fingerprint")) {
+			/* A certificate that does not verify will not verify on retry
+			 * either, but the relay may be mid-rotation: keep retrying,
+			 * loudly. */
+			FY_ERR(TOPIC, "%s", msg);
+		}
+		tunnel_fail(t, msg);
+	}
+}
+
+static void on_connected(struct atun *t)
+{
+	struct agent *a = t->a;
+	const char *sni = a->cfg.server_name[0] ? a->cfg.server_name : a->relay_host;
+	char msg[200];
+	int e = fy_sock_connect_result(t->fd);
+
+	if (e < 0) {
+		snprintf(msg, sizeof(msg), "connect: %s", strerror(-e));
+		tunnel_fail(t, msg);
+		return;
+	}
+	t->ssl = SSL_new(a->tls);
+	if (!t->ssl || !SSL_set_fd(t->ssl, t->fd) || fy_tls_client_prepare(t->ssl, sni) < 0) {
+		tunnel_fail(t, "TLS setup failed");
+		return;
+	}
+	SSL_set_connect_state(t->ssl);
+	t->st = AT_TLS;
+	do_tls(t);
+}
+
+static void read_input(struct atun *t)
+{
+	char eb[300];
+
+	for (int i = 0; i < 64 && (t->st == AT_WELCOME || t->st == AT_UP); i++) {
+		uint8_t *dst = fy_buf_reserve(&t->in, READ_CHUNK);
+		int k;
+		long used;
+
+		if (dst) {
+			k = SSL_read(t->ssl, dst, READ_CHUNK);
+			if (k > 0) {
+				fy_buf_commit(&t->in, (size_t)k);
+			} else {
+				switch (SSL_get_error(t->ssl, k)) {
+				case SSL_ERROR_WANT_READ:
+					return;
+				case SSL_ERROR_WANT_WRITE:
+					set_events(t, true);
+					return;
+				default:
+					tunnel_fail(t, ssl_why(t->ssl, k, eb, sizeof(eb)));
+					return;
+				}
+			}
+		}
+		used = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in));
+		if (used < 0) {
+			uint32_t code;
+			const char *why = fy_mux_error(t->mux, &code);
+
+			if (code != FY_E_OK && !t->a->fatal)
+				FY_WARN(TOPIC, "tunnel %u: %s", t->index, why);
+			tun_flush(t);
+			tunnel_fail(t, why);
+			return;
+		}
+		fy_buf_consume(&t->in, (size_t)used);
+	}
+}
+
+static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct atun *t = arg;
+
+	(void)l;
+	(void)fd;
+	switch (t->st) {
+	case AT_CONNECT:
+		on_connected(t);
+		break;
+	case AT_TLS:
+		do_tls(t);
+		break;
+	case AT_WELCOME:
+	case AT_UP:
+		if (ev & FY_EV_WRITE)
+			tun_flush(t);
+		if (ev & (FY_EV_READ | FY_EV_ERROR))
+			read_input(t);
+		break;
+	default:
+		break;
+	}
+}
+
+void agent_tick(struct agent *a, uint64_t now)
+{
+	bool all_up = a->ntuns > 0;
+
+	if (a->st == AG_WAIT && now >= a->next_attempt_ms && !a->fatal) {
+		agent_connect(a);
+		return;
+	}
+	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++) {
+		struct atun *t = a->tuns[i];
+
+		if (!t)
+			continue;
+		if (t->st != AT_UP) {
+			all_up = false;
+			continue;
+		}
+		if (fy_mux_tick(t->mux, now) < 0) {
+			tunnel_fail(t, "relay silent for 3 keepalive intervals");
+			return;
+		}
+	}
+	for (unsigned i = 0; i < a->ntuns; i++)
+		if (!a->tuns[i])
+			all_up = false;
+	if (a->st == AG_CONNECTING) {
+		if (all_up) {
+			a->st = AG_UP;
+			FY_INFO(TOPIC, "session up: %u tunnel%s", a->ntuns, a->ntuns == 1 ? "" : "s");
+		} else if (now >= a->next_attempt_ms) {
+			agent_teardown(a, "connect timeout");
+			schedule_retry(a, "no session within 15 s");
+		}
+	}
+}
+
+/* SIGTERM: tell the relay, let open streams finish (bounded by drain_ms). */
+void agent_drain(struct agent *a)
+{
+	a->st = AG_DRAINING;
+	a->drain_deadline_ms = fy_now_ms() + a->cfg.drain_ms;
+	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++)
+		if (a->tuns[i] && a->tuns[i]->mux)
+			fy_mux_goaway(a->tuns[i]->mux, FY_E_SHUTDOWN, "agent shutting down");
+}

@@ -1,1 +1,563 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* Stream multiplexer: frame dispatch, stream ids, flow control, liveness.
+ * See docs/PROTOCOL.md. Everything a peer sends is checked here before it
+ * reaches the owner's callbacks. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/log.h"
+#include "ferry/mux.h"
+
+#define KEEPALIVE_MISSES	3
+/* Control frames a peer may make us answer or process per second. */
+#define CTRL_PER_SEC		200
+/* Room kept for control frames above the data high watermark. */
+#define CTRL_HEADROOM		(16 * 1024)
+
+struct fy_mux {
+	struct fy_buf out;
+	struct fy_mux_cfg cfg;
+	const struct fy_mux_cbs *cbs;
+	void *ctx;
+	struct fy_sess_table *tbl;
+	struct fy_stream *streams;	/* list head */
+	size_t nstreams;
+	uint32_t next_id;		/* our next stream id */
+	uint32_t peer_last_id;		/* highest id the peer opened */
+	bool established;
+	bool goaway_rx, goaway_tx;
+	bool blocked_any;		/* some stream waits for output room */
+	uint64_t last_rx_ms, last_tx_ms;
+	uint64_t ctrl_window_ms;
+	uint32_t ctrl_count;
+	uint32_t err_code;
+	const char *err_why;
+	char err_buf[96];
+};
+
+struct fy_buf *fy_mux_out(struct fy_mux *m) { return &m->out; }
+
+struct fy_mux *fy_mux_create(const struct fy_mux_cfg *cfg, const struct fy_mux_cbs *cbs,
+			     void *ctx, struct fy_sess_table *tbl)
+{
+	struct fy_mux *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->cfg = *cfg;
+	if (m->cfg.out_cap < 4 * (FY_DATA_CHUNK + FY_FRAME_HDR_LEN) + CTRL_HEADROOM)
+		m->cfg.out_cap = 4 * (FY_DATA_CHUNK + FY_FRAME_HDR_LEN) + CTRL_HEADROOM;
+	fy_buf_init(&m->out, m->cfg.out_cap);
+	m->cbs = cbs;
+	m->ctx = ctx;
+	m->tbl = tbl;
+	/* Relay-opened streams are even, agent-opened odd. */
+	m->next_id = cfg->role == FY_MUX_RELAY ? 2 : 1;
+	m->last_rx_ms = m->last_tx_ms = fy_now_ms();
+	return m;
+}
+
+static void stream_unlink_free(struct fy_mux *m, struct fy_stream *s)
+{
+	fy_sess_remove(m->tbl, fy_sess_key(m->cfg.serial, s->id));
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		m->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	m->nstreams--;
+	free(s);
+}
+
+void fy_mux_destroy(struct fy_mux *m, const char *reason)
+{
+	if (!m)
+		return;
+	while (m->streams) {
+		struct fy_stream *s = m->streams;
+
+		if (m->cbs->on_reset)
+			m->cbs->on_reset(m->ctx, s, FY_E_GONE, reason ? reason : "tunnel closed");
+		stream_unlink_free(m, s);
+	}
+	fy_buf_fini(&m->out);
+	free(m);
+}
+
+void fy_mux_set_established(struct fy_mux *m, uint32_t window, uint32_t keepalive_ms)
+{
+	m->established = true;
+	if (window)
+		m->cfg.window = window;
+	if (keepalive_ms)
+		m->cfg.keepalive_ms = keepalive_ms;
+}
+
+bool fy_mux_established(const struct fy_mux *m) { return m->established; }
+bool fy_mux_goaway_received(const struct fy_mux *m) { return m->goaway_rx; }
+size_t fy_mux_stream_count(const struct fy_mux *m) { return m->nstreams; }
+
+const char *fy_mux_error(const struct fy_mux *m, uint32_t *code)
+{
+	if (code)
+		*code = m->err_code;
+	return m->err_why ? m->err_why : "no error";
+}
+
+/* ---- output ---- */
+
+/* Data may use the buffer up to cap - headroom; control frames the rest. */
+static size_t data_space(const struct fy_mux *m)
+{
+	size_t used = fy_buf_len(&m->out);
+	size_t lim = m->cfg.out_cap - CTRL_HEADROOM;
+
+	return used >= lim ? 0 : lim - used;
+}
+
+int fy_mux_send_ctrl(struct fy_mux *m, const uint8_t *frame, size_t n)
+{
+	if (fy_buf_append(&m->out, frame, n) < 0)
+		return -ENOBUFS;
+	m->last_tx_ms = fy_now_ms();
+	return 0;
+}
+
+static void wake_blocked(struct fy_mux *m)
+{
+	struct fy_stream *s, *next;
+
+	if (!m->blocked_any || !m->cbs->on_credit)
+		return;
+	m->blocked_any = false;
+	for (s = m->streams; s; s = next) {
+		next = s->next;	/* on_credit may close s */
+		if (!(s->flags & FY_S_BLOCKED) || !s->send_credit)
+			continue;
+		s->flags &= ~FY_S_BLOCKED;
+		m->cbs->on_credit(m->ctx, s);
+		if (data_space(m) < FY_FRAME_HDR_LEN + 1) {
+			m->blocked_any = true;	/* the rest wait for the next drain */
+			break;
+		}
+	}
+}
+
+void fy_mux_out_drained(struct fy_mux *m, size_t n)
+{
+	fy_buf_consume(&m->out, n);
+	/* Wake senders only once a useful amount of room is back. */
+	if (m->blocked_any && data_space(m) >= (m->cfg.out_cap - CTRL_HEADROOM) / 2)
+		wake_blocked(m);
+}
+
+/* ---- errors ---- */
+
+static long fail(struct fy_mux *m, uint32_t code, const char *why)
+{
+	uint8_t f[FY_CTRL_FRAME_MAX];
+	struct fy_reason r = { .code = code };
+
+	m->err_code = code;
+	m->err_why = why;
+	snprintf(r.msg, sizeof(r.msg), "%s", why);
+	/* Best effort: the tunnel is closing, the frame tells the peer why. */
+	fy_mux_send_ctrl(m, f, fy_frame_reason(f, FY_T_ERROR, 0, &r));
+	return -EPROTO;
+}
+
+static long failf(struct fy_mux *m, uint32_t code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static long failf(struct fy_mux *m, uint32_t code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->err_buf, sizeof(m->err_buf), fmt, ap);
+	va_end(ap);
+	return fail(m, code, m->err_buf);
+}
+
+/* Caps control frames a peer can make us process or answer. */
+static bool ctrl_budget(struct fy_mux *m)
+{
+	uint64_t now = fy_now_ms();
+
+	if (now - m->ctrl_window_ms >= 1000) {
+		m->ctrl_window_ms = now;
+		m->ctrl_count = 0;
+	}
+	return ++m->ctrl_count <= CTRL_PER_SEC;
+}
+
+/* ---- streams ---- */
+
+static struct fy_stream *stream_new(struct fy_mux *m, uint32_t id, void *app)
+{
+	struct fy_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->id = id;
+	s->send_credit = m->cfg.window;
+	s->recv_avail = m->cfg.window;
+	s->app = app;
+	if (fy_sess_insert(m->tbl, fy_sess_key(m->cfg.serial, id), s) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->next = m->streams;
+	if (m->streams)
+		m->streams->prev = s;
+	m->streams = s;
+	m->nstreams++;
+	return s;
+}
+
+static struct fy_stream *stream_get(struct fy_mux *m, uint32_t id)
+{
+	return fy_sess_lookup(m->tbl, fy_sess_key(m->cfg.serial, id));
+}
+
+struct fy_stream *fy_mux_open(struct fy_mux *m, const struct fy_open *o, void *app)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 32];
+	struct fy_stream *s;
+
+	if (m->goaway_rx || m->goaway_tx || m->next_id > 0x7ffffffeu)
+		return NULL;
+	s = stream_new(m, m->next_id, app);
+	if (!s)
+		return NULL;
+	if (fy_mux_send_ctrl(m, f, fy_frame_open(f, s->id, o)) < 0) {
+		stream_unlink_free(m, s);
+		return NULL;
+	}
+	m->next_id += 2;
+	return s;
+}
+
+size_t fy_mux_send_room(struct fy_mux *m, struct fy_stream *s)
+{
+	size_t room = data_space(m);
+
+	room = room > FY_FRAME_HDR_LEN ? room - FY_FRAME_HDR_LEN : 0;
+	if (room > FY_DATA_CHUNK)
+		room = FY_DATA_CHUNK;
+	if (room > s->send_credit)
+		room = s->send_credit;
+	if (!room) {
+		s->flags |= FY_S_BLOCKED;
+		if (s->send_credit)
+			m->blocked_any = true;
+	}
+	return room;
+}
+
+uint8_t *fy_mux_data_begin(struct fy_mux *m, struct fy_stream *s, size_t *room)
+{
+	uint8_t *p;
+
+	*room = fy_mux_send_room(m, s);
+	if (!*room)
+		return NULL;
+	p = fy_buf_reserve(&m->out, FY_FRAME_HDR_LEN + *room);
+	if (!p) {
+		*room = 0;
+		return NULL;
+	}
+	return p + FY_FRAME_HDR_LEN;
+}
+
+void fy_mux_data_commit(struct fy_mux *m, struct fy_stream *s, size_t n, bool fin)
+{
+	uint8_t *p = m->out.data + m->out.tail;	/* where data_begin reserved */
+
+	fy_frame_put_hdr(p, FY_T_DATA, fin ? FY_F_FIN : 0, s->id, (uint32_t)n);
+	fy_buf_commit(&m->out, FY_FRAME_HDR_LEN + n);
+	s->send_credit -= (uint32_t)n;
+	if (fin)
+		s->flags |= FY_S_LOCAL_FIN;
+	m->last_tx_ms = fy_now_ms();
+}
+
+size_t fy_mux_send(struct fy_mux *m, struct fy_stream *s, const void *p, size_t n, bool fin)
+{
+	size_t room, k;
+	uint8_t *dst = fy_mux_data_begin(m, s, &room);
+
+	if (!dst)
+		return 0;
+	k = n < room ? n : room;
+	memcpy(dst, p, k);
+	fy_mux_data_commit(m, s, k, fin && k == n);
+	return k;
+}
+
+int fy_mux_send_fin(struct fy_mux *m, struct fy_stream *s)
+{
+	uint8_t f[FY_FRAME_HDR_LEN];
+
+	fy_frame_put_hdr(f, FY_T_DATA, FY_F_FIN, s->id, 0);
+	if (fy_mux_send_ctrl(m, f, sizeof(f)) < 0)
+		return -ENOBUFS;
+	s->flags |= FY_S_LOCAL_FIN;
+	return 0;
+}
+
+void fy_mux_consumed(struct fy_mux *m, struct fy_stream *s, size_t n)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 4];
+
+	s->recv_unacked += (uint32_t)n;
+	/* Batch credit: one WINDOW per half window keeps the frame rate low
+	 * while the sender never stalls on a full window. */
+	if (s->recv_unacked < m->cfg.window / 2 || (s->flags & FY_S_REMOTE_FIN))
+		return;
+	if (fy_mux_send_ctrl(m, f, fy_frame_window(f, s->id, s->recv_unacked)) < 0)
+		return;	/* retried on the next consumed() */
+	s->recv_avail += s->recv_unacked;
+	s->recv_unacked = 0;
+}
+
+void fy_mux_reset(struct fy_mux *m, struct fy_stream *s, uint32_t code, const char *msg)
+{
+	uint8_t f[FY_CTRL_FRAME_MAX];
+	struct fy_reason r = { .code = code };
+
+	snprintf(r.msg, sizeof(r.msg), "%s", msg ? msg : fy_code_str(code));
+	fy_mux_send_ctrl(m, f, fy_frame_reason(f, FY_T_RESET, s->id, &r));
+	stream_unlink_free(m, s);
+}
+
+void fy_mux_stream_close(struct fy_mux *m, struct fy_stream *s)
+{
+	stream_unlink_free(m, s);
+}
+
+void fy_mux_goaway(struct fy_mux *m, uint32_t code, const char *msg)
+{
+	uint8_t f[FY_CTRL_FRAME_MAX];
+	struct fy_reason r = { .code = code };
+
+	if (m->goaway_tx)
+		return;
+	m->goaway_tx = true;
+	snprintf(r.msg, sizeof(r.msg), "%s", msg ? msg : fy_code_str(code));
+	fy_mux_send_ctrl(m, f, fy_frame_reason(f, FY_T_GOAWAY, 0, &r));
+}
+
+int fy_mux_tick(struct fy_mux *m, uint64_t now)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 8];
+
+	if (!m->cfg.keepalive_ms)
+		return 0;
+	if (now - m->last_rx_ms > (uint64_t)m->cfg.keepalive_ms * KEEPALIVE_MISSES)
+		return -ETIMEDOUT;
+	if (m->established && now - m->last_tx_ms >= m->cfg.keepalive_ms)
+		fy_mux_send_ctrl(m, f, fy_frame_ping(f, 0, now));
+	return 0;
+}
+
+/* ---- input ---- */
+
+static bool peer_parity(const struct fy_mux *m, uint32_t id)
+{
+	/* The relay's peer (an agent) opens odd ids, the agent's peer even. */
+	return (id & 1u) == (m->cfg.role == FY_MUX_RELAY ? 1u : 0u);
+}
+
+/* A frame for an id that is not open: in flight after a close (ignore),
+ * or never opened (protocol error). */
+static long unknown_stream(struct fy_mux *m, uint32_t id)
+{
+	uint32_t last = peer_parity(m, id) ? m->peer_last_id : m->next_id - 2;
+
+	if (id <= last)
+		return 0;
+	return failf(m, FY_E_PROTOCOL, "frame for stream %u, which was never opened", id);
+}
+
+static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
+{
+	struct fy_open o;
+	struct fy_stream *s;
+	const char *why = NULL, *msg = NULL;
+	uint32_t code;
+
+	if (fy_frame_get_open(p, h->len, &o, &why) < 0)
+		return fail(m, FY_E_PROTOCOL, why);
+	if (!peer_parity(m, h->stream))
+		return failf(m, FY_E_PROTOCOL, "OPEN with stream id %u of the wrong parity", h->stream);
+	if (h->stream <= m->peer_last_id)
+		return failf(m, FY_E_PROTOCOL, "OPEN reuses stream id %u (last %u)", h->stream, m->peer_last_id);
+	m->peer_last_id = h->stream;
+	if (!ctrl_budget(m))
+		return fail(m, FY_E_LIMIT, "too many control frames per second");
+	s = stream_new(m, h->stream, NULL);
+	if (!s) {
+		uint8_t f[FY_CTRL_FRAME_MAX];
+		struct fy_reason r = { .code = FY_E_LIMIT };
+
+		snprintf(r.msg, sizeof(r.msg), "out of memory");
+		fy_mux_send_ctrl(m, f, fy_frame_reason(f, FY_T_RESET, h->stream, &r));
+		return 0;
+	}
+	if (m->goaway_tx) {
+		code = FY_E_SHUTDOWN;
+		msg = "relay is shutting down";
+	} else if (!m->cbs->on_open) {
+		code = FY_E_DENIED;
+		msg = "opening streams from this side is not supported";
+	} else {
+		code = m->cbs->on_open(m->ctx, s, &o, &msg);
+	}
+	if (code != FY_E_OK)
+		fy_mux_reset(m, s, code, msg);
+	return 0;
+}
+
+static long on_data(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
+{
+	struct fy_stream *s = stream_get(m, h->stream);
+
+	if (!s)
+		return unknown_stream(m, h->stream);
+	if (s->flags & FY_S_REMOTE_FIN)
+		return failf(m, FY_E_PROTOCOL, "DATA after FIN on stream %u", h->stream);
+	if (h->len > s->recv_avail)
+		return failf(m, FY_E_FLOW, "stream %u sent %u bytes beyond its window",
+			     h->stream, h->len - s->recv_avail);
+	s->recv_avail -= h->len;
+	if (h->len && m->cbs->on_data)
+		m->cbs->on_data(m->ctx, s, p, h->len);
+	/* on_data may not free s; FIN is delivered after the bytes. */
+	if (h->flags & FY_F_FIN) {
+		s->flags |= FY_S_REMOTE_FIN;
+		if (m->cbs->on_fin)
+			m->cbs->on_fin(m->ctx, s);
+	}
+	return 0;
+}
+
+static long on_window(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
+{
+	struct fy_stream *s;
+	uint32_t incr;
+	const char *why;
+
+	if (fy_frame_get_window(p, h->len, &incr, &why) < 0)
+		return fail(m, FY_E_PROTOCOL, why);
+	s = stream_get(m, h->stream);
+	if (!s)
+		return unknown_stream(m, h->stream);
+	if ((uint64_t)s->send_credit + incr > FY_WINDOW_MAX)
+		return failf(m, FY_E_FLOW, "WINDOW on stream %u overflows credit (+%u)", h->stream, incr);
+	s->send_credit += incr;
+	if ((s->flags & FY_S_BLOCKED) && m->cbs->on_credit && data_space(m) > FY_FRAME_HDR_LEN) {
+		s->flags &= ~FY_S_BLOCKED;
+		m->cbs->on_credit(m->ctx, s);
+	}
+	return 0;
+}
+
+static long on_reset(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
+{
+	struct fy_reason r;
+	struct fy_stream *s;
+	const char *why;
+
+	if (fy_frame_get_reason(p, h->len, &r, &why) < 0)
+		return fail(m, FY_E_PROTOCOL, why);
+	if (!ctrl_budget(m))
+		return fail(m, FY_E_LIMIT, "too many control frames per second");
+	s = stream_get(m, h->stream);
+	if (!s)
+		return unknown_stream(m, h->stream);
+	if (m->cbs->on_reset)
+		m->cbs->on_reset(m->ctx, s, r.code, r.msg);
+	stream_unlink_free(m, s);
+	return 0;
+}
+
+static long on_ping(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 8];
+	uint64_t opaque;
+	const char *why;
+
+	if (fy_frame_get_ping(p, h->len, &opaque, &why) < 0)
+		return fail(m, FY_E_PROTOCOL, why);
+	if (h->flags & FY_F_ACK)
+		return 0;
+	if (!ctrl_budget(m))
+		return fail(m, FY_E_LIMIT, "too many PINGs per second");
+	fy_mux_send_ctrl(m, f, fy_frame_ping(f, FY_F_ACK, opaque));
+	return 0;
+}
+
+static long dispatch(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
+{
+	const char *why = NULL;
+
+	if (!m->established && h->type != FY_T_HELLO && h->type != FY_T_WELCOME &&
+	    h->type != FY_T_ERROR)
+		return failf(m, FY_E_PROTOCOL, "frame type 0x%02x before authentication",
+			     h->type);
+	switch (h->type) {
+	case FY_T_OPEN:
+		return on_open(m, h, p);
+	case FY_T_DATA:
+		return on_data(m, h, p);
+	case FY_T_WINDOW:
+		return on_window(m, h, p);
+	case FY_T_RESET:
+		return on_reset(m, h, p);
+	case FY_T_PING:
+		return on_ping(m, h, p);
+	case FY_T_GOAWAY:
+		m->goaway_rx = true;
+		/* the owner decides what draining means */
+		__attribute__((fallthrough));
+	default:
+		if (h->type == FY_T_REGISTER && !ctrl_budget(m))
+			return fail(m, FY_E_LIMIT, "too many REGISTERs per second");
+		if (!m->cbs->on_control || m->cbs->on_control(m->ctx, h, p, &why) == 0)
+			return 0;
+		/* An ERROR from the peer is not answered with another. */
+		if (h->type == FY_T_ERROR) {
+			m->err_code = FY_E_PROTOCOL;
+			m->err_why = why ? why : "peer reported an error";
+			return -ECONNABORTED;
+		}
+		return fail(m, FY_E_PROTOCOL, why ? why : "control frame refused");
+	}
+}
+
+long fy_mux_input(struct fy_mux *m, const uint8_t *buf, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		struct fy_frame_hdr h;
+		const uint8_t *payload;
+		const char *why;
+		int r = fy_frame_peek(buf + off, n - off, &h, &payload, &why);
+		long e;
+
+		if (r == 0)
+			break;
+		if (r < 0)
+			return fail(m, FY_E_PROTOCOL, why);
+		m->last_rx_ms = fy_now_ms();
+		e = dispatch(m, &h, payload);
+		if (e < 0)
+			return e;
+		off += (size_t)r;
+	}
+	return (long)off;
+}

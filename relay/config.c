@@ -1,1 +1,187 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* ferry-relay's command line and config file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/conf.h"
+#include "relay.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ferry-relay --listen ADDR:PORT --cert FILE --key FILE --tokens FILE [options]\n"
+"       ferry-relay cert init --dir DIR --name NAME[,NAME...]   make a CA and relay certificate\n"
+"       ferry-relay token add --tokens FILE --agent NAME --ports RANGES   make an agent token\n"
+"\n"
+"Runs the relay: agents connect to --listen over TLS 1.3 and claim public ports\n"
+"(their -R forwards); clients connecting to those ports reach the agents' services.\n"
+"\n"
+"options:\n"
+"  --listen ADDR:PORT        where agents connect (default 0.0.0.0:7000)\n"
+"  --cert FILE, --key FILE   the relay's TLS certificate chain and key\n"
+"  --tokens FILE             agent tokens (ferry-relay token add)\n"
+"  --client-ca FILE          also accept agent certificates signed by this CA (mTLS)\n"
+"  --public-bind ADDR        address that claimed ports listen on (default 0.0.0.0)\n"
+"  --workers N               worker threads (default: online CPUs)\n"
+"  --keepalive-ms N          ping interval; a tunnel silent for 3 intervals is dead (10000)\n"
+"  --handshake-timeout-ms N  TLS + HELLO deadline for new connections (10000)\n"
+"  --max-unauth N            unauthenticated connections in total (1024)\n"
+"  --max-unauth-per-ip N     unauthenticated connections per source address (32)\n"
+"  --max-streams N           streams per tunnel (65536)\n"
+"  --window BYTES            per-stream flow-control window (262144)\n"
+"  --drain-ms N              on SIGTERM, how long streams may finish (10000)\n"
+"  --log-level LEVEL         err, warn, info (default) or debug\n"
+"  --config FILE             read options from FILE (same names, one per line)\n"
+"  --help                    this text\n");
+}
+
+enum {
+	O_LISTEN = 256, O_CERT, O_KEY, O_TOKENS, O_CLIENT_CA, O_PUBLIC_BIND, O_WORKERS,
+	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
+	O_DRAIN, O_LOG, O_CONFIG, O_HELP,
+};
+
+static const struct option opts[] = {
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "cert", required_argument, NULL, O_CERT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "tokens", required_argument, NULL, O_TOKENS },
+	{ "client-ca", required_argument, NULL, O_CLIENT_CA },
+	{ "public-bind", required_argument, NULL, O_PUBLIC_BIND },
+	{ "workers", required_argument, NULL, O_WORKERS },
+	{ "keepalive-ms", required_argument, NULL, O_KEEPALIVE },
+	{ "handshake-timeout-ms", required_argument, NULL, O_HANDSHAKE },
+	{ "max-unauth", required_argument, NULL, O_MAX_UNAUTH },
+	{ "max-unauth-per-ip", required_argument, NULL, O_MAX_UNAUTH_IP },
+	{ "max-streams", required_argument, NULL, O_MAX_STREAMS },
+	{ "window", required_argument, NULL, O_WINDOW },
+	{ "drain-ms", required_argument, NULL, O_DRAIN },
+	{ "log-level", required_argument, NULL, O_LOG },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int num(const char *name, const char *s, unsigned long lo, unsigned long hi,
+	       uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "ferry-relay: --%s must be a number from %lu to %lu (got '%s')\n",
+			name, lo, hi, s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int copy(char *dst, size_t n, const char *name, const char *s)
+{
+	if (strlen(s) >= n) {
+		fprintf(stderr, "ferry-relay: --%s value too long\n", name);
+		return -1;
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+/* One pass of getopt over a vector (config file or command line). */
+static int parse_vec(struct relay_cfg *c, int argc, char **argv)
+{
+	int o, idx;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		const char *name = o >= O_LISTEN && o <= O_HELP ? opts[o - O_LISTEN].name : "?";
+		int e = 0;
+
+		switch (o) {
+		case O_LISTEN: e = copy(c->listen, sizeof(c->listen), name, optarg); break;
+		case O_CERT: e = copy(c->cert, sizeof(c->cert), name, optarg); break;
+		case O_KEY: e = copy(c->key, sizeof(c->key), name, optarg); break;
+		case O_TOKENS: e = copy(c->tokens, sizeof(c->tokens), name, optarg); break;
+		case O_CLIENT_CA: e = copy(c->client_ca, sizeof(c->client_ca), name, optarg); break;
+		case O_PUBLIC_BIND:
+			e = copy(c->public_bind, sizeof(c->public_bind), name, optarg);
+			break;
+		case O_WORKERS: e = num(name, optarg, 1, REG_MAX_WORKERS, &c->workers); break;
+		case O_KEEPALIVE: e = num(name, optarg, 100, 3600000, &c->keepalive_ms); break;
+		case O_HANDSHAKE: e = num(name, optarg, 100, 600000, &c->handshake_ms); break;
+		case O_MAX_UNAUTH: e = num(name, optarg, 1, 1000000, &c->max_unauth); break;
+		case O_MAX_UNAUTH_IP: e = num(name, optarg, 1, 65535, &c->max_unauth_per_ip); break;
+		case O_MAX_STREAMS: e = num(name, optarg, 1, 10000000, &c->max_streams); break;
+		case O_WINDOW: e = num(name, optarg, 16384, FY_WINDOW_MAX, &c->window); break;
+		case O_DRAIN: e = num(name, optarg, 0, 3600000, &c->drain_ms); break;
+		case O_LOG:
+			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
+				fprintf(stderr, "ferry-relay: --log-level must be err, warn, info or debug\n");
+				e = -1;
+			}
+			break;
+		case O_CONFIG: break;	/* read before this pass */
+		case O_HELP: usage(stdout); return 0;
+		default: e = -1; break;
+		}
+		if (e < 0) {
+			fprintf(stderr, "Try 'ferry-relay --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ferry-relay: unexpected argument '%s'\nTry 'ferry-relay --help'.\n",
+			argv[optind]);
+		return 2;
+	}
+	return -1;	/* go on */
+}
+
+int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
+{
+	const char *conf = fy_conf_find(argc, argv);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "0.0.0.0:7000");
+	snprintf(c->public_bind, sizeof(c->public_bind), "0.0.0.0");
+	c->workers = ncpu > 0 ? (unsigned)(ncpu > REG_MAX_WORKERS ? REG_MAX_WORKERS : ncpu) : 1;
+	c->keepalive_ms = 10000;
+	c->handshake_ms = 10000;
+	c->window = 256 * 1024;
+	c->drain_ms = 10000;
+	c->max_unauth = 1024;
+	c->max_unauth_per_ip = 32;
+	c->max_streams = 65536;
+	c->log_level = FY_LOG_INFO;
+
+	if (conf) {
+		int cargc;
+		char **cargv, err[300];
+
+		if (fy_conf_load(conf, argv[0], &cargc, &cargv, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ferry-relay: %s\n", err);
+			return 2;
+		}
+		rc = parse_vec(c, cargc, cargv);
+		fy_conf_free(cargc, cargv);
+		if (rc >= 0)
+			return rc;
+	}
+	rc = parse_vec(c, argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (!c->cert[0] || !c->key[0] || !c->tokens[0]) {
+		fprintf(stderr, "ferry-relay: --cert, --key and --tokens are required\n"
+			"Make them with 'ferry-relay cert init' and 'ferry-relay token add'; "
+			"see 'ferry-relay --help'.\n");
+		return 2;
+	}
+	return -1;
+}

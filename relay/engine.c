@@ -1,1 +1,272 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* Agent sessions and their public ports: authentication of a HELLO,
+ * session replacement, port claims and their listeners. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/sock.h"
+#include "relay.h"
+
+#define TOPIC "relay.engine"
+
+static void session_free_rcu(struct rcu_head *h)
+{
+	free(caa_container_of(h, struct reg_session, rcu));
+}
+
+void engine_session_put(struct relay *r, struct reg_session *s)
+{
+	(void)r;
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		call_rcu(&s->rcu, session_free_rcu);
+}
+
+/* Ends a session everywhere: every worker closes its tunnel of it when it
+ * next looks (we wake them all now). */
+void engine_session_kill(struct relay *r, struct reg_session *s, const char *why)
+{
+	bool was = false;
+
+	snprintf(s->dead_why, sizeof(s->dead_why), "%s", why);
+	if (!atomic_compare_exchange_strong(&s->dead, &was, true))
+		return;
+	rcu_read_lock();
+	reg_session_del(r->reg, s);
+	rcu_read_unlock();
+	for (unsigned i = 0; i < r->nworkers; i++)
+		fy_loop_wake(r->workers[i].loop);
+}
+
+static void names_str(const struct fy_token_rule *rule, char *out, size_t n)
+{
+	size_t off = 0;
+
+	out[0] = 0;
+	for (unsigned i = 0; i < rule->nagents && off < n; i++)
+		off += (size_t)snprintf(out + off, n - off, "%s%s", i ? "," : "", rule->agents[i]);
+}
+
+static struct reg_session *session_new(struct relay *r, const struct fy_hello *h,
+				       const char *name, const struct fy_token_rule *rule)
+{
+	struct reg_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->agent_session = h->session;
+	s->serial = atomic_fetch_add(&r->next_serial, 1) + 1;
+	s->rule = rule;
+	s->workers = r->nworkers;
+	atomic_init(&s->refs, 1);
+	return s;
+}
+
+int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
+		char *msg, size_t msglen)
+{
+	struct relay *r = t->w->r;
+	const struct fy_token_rule *rule;
+	struct reg_session *s, *cur = NULL;
+	const char *name;
+	char allowed[256];
+
+	if (FY_PROTO_VERSION < h->ver_min || FY_PROTO_VERSION > h->ver_max) {
+		*code = FY_E_VERSION;
+		snprintf(msg, msglen, "protocol version mismatch: relay speaks %u-%u, agent speaks %u-%u",
+			 FY_PROTO_VERSION, FY_PROTO_VERSION, h->ver_min, h->ver_max);
+		return -1;
+	}
+	rule = fy_tokens_match(&r->tokens, h->token);
+	if (!rule) {
+		*code = FY_E_AUTH;
+		snprintf(msg, msglen, "token not accepted");
+		return -1;
+	}
+	name = h->name[0] ? h->name : rule->agents[0];
+	if (!fy_token_allows_agent(rule, name)) {
+		names_str(rule, allowed, sizeof(allowed));
+		*code = FY_E_DENIED;
+		snprintf(msg, msglen, "token may not act as agent '%s' (allowed: %s)", name, allowed);
+		return -1;
+	}
+	if (atomic_load(&r->draining)) {
+		*code = FY_E_SHUTDOWN;
+		snprintf(msg, msglen, "relay is shutting down");
+		return -1;
+	}
+	if (h->tunnel_index >= r->nworkers) {
+		*code = FY_E_PROTOCOL;
+		snprintf(msg, msglen, "tunnel index %u out of range (relay has %u workers)",
+			 h->tunnel_index, r->nworkers);
+		return -1;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", name);
+
+	rcu_read_lock();
+	if (h->tunnel_index > 0) {
+		s = reg_session_lookup(r->reg, name);
+		if (!s || s->agent_session != h->session || atomic_load(&s->dead)) {
+			rcu_read_unlock();
+			*code = FY_E_PROTOCOL;
+			snprintf(msg, msglen, "tunnel %u names no live session of agent '%s' "
+				 "(tunnel 0 opens it)", h->tunnel_index, name);
+			return -1;
+		}
+		atomic_fetch_add(&s->refs, 1);
+		rcu_read_unlock();
+		t->sess = s;
+		return 0;
+	}
+	s = session_new(r, h, name, rule);
+	if (!s) {
+		rcu_read_unlock();
+		*code = FY_E_INTERNAL;
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	/* A newer session of the same agent takes over: the old one is most
+	 * likely a restarted agent whose old tunnels have not timed out yet. */
+	while (reg_session_add(r->reg, s, &cur) == -EEXIST) {
+		if (reg_session_replace(r->reg, cur, s) == 0) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "replaced by a newer session of agent '%s' from %s",
+				 name, t->peer_str);
+			snprintf(cur->dead_why, sizeof(cur->dead_why), "%s", why);
+			atomic_store(&cur->dead, true);
+			for (unsigned i = 0; i < r->nworkers; i++)
+				fy_loop_wake(r->workers[i].loop);
+			FY_INFO(TOPIC, "agent '%s': %s", name, why);
+			break;
+		}
+	}
+	rcu_read_unlock();
+	t->sess = s;
+	return 0;
+}
+
+static void port_free_rcu(struct rcu_head *h)
+{
+	free(caa_container_of(h, struct reg_port, rcu));
+}
+
+static void port_drop(struct relay *r, struct reg_port *p)
+{
+	engine_session_put(r, p->sess);
+	call_rcu(&p->rcu, port_free_rcu);
+}
+
+int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msglen)
+{
+	struct worker *w = t->w;
+	struct relay *r = w->r;
+	struct reg_session *s = t->sess;
+	struct reg_port *p, *cur = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char ranges[160];
+	int e;
+
+	if (!fy_token_allows_port(s->rule, port)) {
+		fy_token_ranges_str(s->rule, ranges, sizeof(ranges));
+		snprintf(msg, msglen, "token not allowed to claim port %u (allowed: %s)", port, ranges);
+		return FY_E_DENIED;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(msg, msglen, "out of memory");
+		return FY_E_INTERNAL;
+	}
+	p->port = port;
+	p->sess = s;
+	p->owner = w->id;
+	p->owner_ctx = w;
+	p->lfd = -1;
+	atomic_fetch_add(&s->refs, 1);
+
+	rcu_read_lock();
+	e = reg_port_add(r->reg, p, &cur);
+	if (e == -EEXIST) {
+		if (cur->sess == s) {
+			rcu_read_unlock();
+			port_drop(r, p);
+			snprintf(msg, msglen, "port %u already registered", port);
+			return FY_E_OK;
+		}
+		/* The same agent's previous session (dying or replaced) hands
+		 * the port over; another agent keeps it. */
+		if (strcmp(cur->sess->name, s->name) != 0 || !atomic_load(&cur->sess->dead) ||
+		    reg_port_replace(r->reg, cur, p) != 0) {
+			snprintf(msg, msglen, "port %u is held by agent '%s'", port, cur->sess->name);
+			rcu_read_unlock();
+			port_drop(r, p);
+			return FY_E_IN_USE;
+		}
+	}
+	rcu_read_unlock();
+
+	e = fy_sock_resolve(r->cfg.public_bind, port, &ss, &sl, 1);
+	if (e == 0)
+		e = p->lfd = fy_sock_listen(&ss, sl, 1, 1024);
+	if (e < 0) {
+		snprintf(msg, msglen, "cannot listen on %s:%u: %s", r->cfg.public_bind, port,
+			 strerror(-e));
+		rcu_read_lock();
+		reg_port_del(r->reg, p);
+		rcu_read_unlock();
+		port_drop(r, p);
+		return FY_E_DENIED;
+	}
+	fy_loop_add(w->loop, p->lfd, FY_EV_READ, public_on_listener, p);
+	p->owner_next = w->ports;
+	w->ports = p;
+	snprintf(msg, msglen, "listening on %s:%u", r->cfg.public_bind, port);
+	return FY_E_OK;
+}
+
+/* Closes the listeners this worker holds for s (all of them when s is
+ * NULL) and takes the ports out of the registry. */
+void engine_release_ports(struct worker *w, struct reg_session *s)
+{
+	struct reg_port **pp = &w->ports;
+
+	while (*pp) {
+		struct reg_port *p = *pp;
+
+		if (s && p->sess != s) {
+			pp = &p->owner_next;
+			continue;
+		}
+		*pp = p->owner_next;
+		fy_loop_del(w->loop, p->lfd);
+		close(p->lfd);
+		rcu_read_lock();
+		reg_port_del(w->r->reg, p);
+		rcu_read_unlock();
+		FY_INFO(TOPIC, "port %u released (agent '%s')", p->port, p->sess->name);
+		port_drop(w->r, p);
+	}
+}
+
+/* Spreads new streams over the workers that hold a tunnel of s. */
+unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned self)
+{
+	uint64_t mask = atomic_load(&s->tunnels);
+	unsigned start;
+
+	if (!mask)
+		return (unsigned)-1;
+	if (mask == (1ull << self))
+		return self;
+	start = atomic_fetch_add(&s->rr, 1) % r->nworkers;
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		unsigned wi = (start + i) % r->nworkers;
+
+		if (mask & (1ull << wi))
+			return wi;
+	}
+	return (unsigned)-1;
+}

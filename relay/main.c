@@ -1,1 +1,74 @@
-int main(void){return 0;}
+/* ferry-relay: subcommands (cert, token) or the relay itself. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "cmds.h"
+#include "ferry/tls.h"
+#include "relay.h"
+
+static int run_relay(int argc, char **argv)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+	char err[512];
+	int rc;
+
+	if (!r)
+		return 1;
+	rc = relay_cfg_parse(&r->cfg, argc, argv);
+	if (rc >= 0) {
+		free(r);
+		return rc;
+	}
+	fy_log_set_level(r->cfg.log_level);
+	r->nworkers = r->cfg.workers;
+	if (fy_tokens_load(r->cfg.tokens, &r->tokens, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ferry-relay: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	if (r->tokens.n == 0)
+		FY_WARN("relay", "token file %s has no tokens: no agent can connect "
+			"(add one with 'ferry-relay token add')", r->cfg.tokens);
+	r->tls = fy_tls_server_ctx(r->cfg.cert, r->cfg.key,
+				   r->cfg.client_ca[0] ? r->cfg.client_ca : NULL, err, sizeof(err));
+	if (!r->tls) {
+		fprintf(stderr, "ferry-relay: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	/* Output buffers compact (move) between retries of a partial write. */
+	SSL_CTX_set_mode(r->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	r->unauth_ip = calloc(UNAUTH_IP_BUCKETS, sizeof(*r->unauth_ip));
+	r->reg = reg_create();
+	if (!r->unauth_ip || !r->reg) {
+		fprintf(stderr, "ferry-relay: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	rc = backend_run(r);
+out:
+	if (r->reg)
+		reg_destroy(r->reg);
+	free(r->unauth_ip);
+	SSL_CTX_free(r->tls);
+	fy_tokens_free(&r->tokens);
+	free(r);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "cert"))
+		return fy_relay_cmd_cert(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "token"))
+		return fy_relay_cmd_token(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "run")) {
+		argv[1] = argv[0];
+		return run_relay(argc - 1, argv + 1);
+	}
+	return run_relay(argc, argv);
+}

@@ -1,1 +1,152 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* rculfhash-backed registry. Keys are hashed with XXH3, the same hash the
+ * worker session tables use. */
+#include <errno.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "registry.h"
+
+struct reg {
+	struct cds_lfht *sessions;
+	struct cds_lfht *ports;
+};
+
+static int match_session(struct cds_lfht_node *n, const void *key)
+{
+	const struct reg_session *s = caa_container_of(n, struct reg_session, node);
+
+	return strcmp(s->name, key) == 0;
+}
+
+static int match_port(struct cds_lfht_node *n, const void *key)
+{
+	const struct reg_port *p = caa_container_of(n, struct reg_port, node);
+
+	return p->port == *(const uint16_t *)key;
+}
+
+static unsigned long hash_name(const char *name)
+{
+	return (unsigned long)XXH3_64bits(name, strlen(name));
+}
+
+static unsigned long hash_port(uint16_t port)
+{
+	return (unsigned long)XXH3_64bits(&port, sizeof(port));
+}
+
+struct reg *reg_create(void)
+{
+	struct reg *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->sessions = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	r->ports = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	if (!r->sessions || !r->ports) {
+		reg_destroy(r);
+		return NULL;
+	}
+	return r;
+}
+
+void reg_destroy(struct reg *r)
+{
+	if (!r)
+		return;
+	if (r->sessions)
+		cds_lfht_destroy(r->sessions, NULL);
+	if (r->ports)
+		cds_lfht_destroy(r->ports, NULL);
+	free(r);
+}
+
+struct reg_session *reg_session_lookup(struct reg *r, const char *name)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(r->sessions, hash_name(name), match_session, name, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n ? caa_container_of(n, struct reg_session, node) : NULL;
+}
+
+int reg_session_add(struct reg *r, struct reg_session *s, struct reg_session **cur)
+{
+	struct cds_lfht_node *n;
+
+	n = cds_lfht_add_unique(r->sessions, hash_name(s->name), match_session, s->name, &s->node);
+	if (n == &s->node)
+		return 0;
+	if (cur)
+		*cur = caa_container_of(n, struct reg_session, node);
+	return -EEXIST;
+}
+
+int reg_session_replace(struct reg *r, struct reg_session *old, struct reg_session *s)
+{
+	struct cds_lfht_iter it;
+
+	cds_lfht_lookup(r->sessions, hash_name(old->name), match_session, old->name, &it);
+	if (cds_lfht_iter_get_node(&it) != &old->node)
+		return -ENOENT;
+	return cds_lfht_replace(r->sessions, &it, hash_name(s->name), match_session, s->name,
+				&s->node) == 0 ? 0 : -ENOENT;
+}
+
+void reg_session_del(struct reg *r, struct reg_session *s)
+{
+	/* Fails harmlessly when s was already replaced or removed. */
+	cds_lfht_del(r->sessions, &s->node);
+}
+
+static unsigned long count(struct cds_lfht *t)
+{
+	long before, after;
+	unsigned long n;
+
+	cds_lfht_count_nodes(t, &before, &n, &after);
+	return n;
+}
+
+unsigned long reg_session_count(struct reg *r) { return count(r->sessions); }
+unsigned long reg_port_count(struct reg *r) { return count(r->ports); }
+
+struct reg_port *reg_port_lookup(struct reg *r, uint16_t port)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(r->ports, hash_port(port), match_port, &port, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n ? caa_container_of(n, struct reg_port, node) : NULL;
+}
+
+int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur)
+{
+	struct cds_lfht_node *n;
+
+	n = cds_lfht_add_unique(r->ports, hash_port(p->port), match_port, &p->port, &p->node);
+	if (n == &p->node)
+		return 0;
+	if (cur)
+		*cur = caa_container_of(n, struct reg_port, node);
+	return -EEXIST;
+}
+
+int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p)
+{
+	struct cds_lfht_iter it;
+
+	cds_lfht_lookup(r->ports, hash_port(old->port), match_port, &old->port, &it);
+	if (cds_lfht_iter_get_node(&it) != &old->node)
+		return -ENOENT;
+	return cds_lfht_replace(r->ports, &it, hash_port(p->port), match_port, &p->port,
+				&p->node) == 0 ? 0 : -ENOENT;
+}
+
+void reg_port_del(struct reg *r, struct reg_port *p)
+{
+	cds_lfht_del(r->ports, &p->node);
+}

@@ -1,1 +1,252 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* ferry-relay token: add agent tokens to the relay's token file, list them.
+ *   ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC [--id LABEL]
+ *   ferry-relay token list --tokens FILE
+ * The token is printed once, alone on stdout; the file keeps its hash. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "ferry/token.h"
+
+#include "cmds.h"
+
+#define ID_MAX 31		/* fits fy_token_rule.id */
+#define ID_SUFFIX 5		/* "-" + 4 hex digits */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC\n"
+		"                             [--id LABEL]\n"
+		"       ferry-relay token list --tokens FILE\n"
+		"\n"
+		"  add    make a new agent token, store its SHA-256 hash in FILE (created\n"
+		"         with mode 0600 if missing) and print the token once on stdout\n"
+		"    -t, --tokens FILE   the relay's token file\n"
+		"    -a, --agent NAMES   agent names the token may act as, comma-separated\n"
+		"    -p, --ports SPEC    public ports it may claim, e.g. 2200-2299,3000\n"
+		"    -i, --id LABEL      label for logs, up to 31 of A-Z a-z 0-9 . _ -\n"
+		"                        (default: first agent name + 4 random hex digits)\n"
+		"  list   show the ids, agents and ports in FILE (never tokens or hashes)\n"
+		"  -h, --help  show this help\n");
+}
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Message + usage on stderr; returns the usage exit code. */
+static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ferry-relay token: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n\n");
+	usage(stderr);
+	return 2;
+}
+
+static int getopt_error(int c, char **argv)
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		return bad_usage("option '%s' needs a value", opt);
+	return bad_usage("unknown option '%s'", opt);
+}
+
+/* Parses the shared options; 0 to go on, else *rc is the exit code. */
+static int parse_opts(int argc, char **argv, const char **tokens, const char **agents,
+		      const char **ports, const char **id, int *rc)
+{
+	static const struct option opts[] = {
+		{ "tokens", required_argument, NULL, 't' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "agents", required_argument, NULL, 'a' },
+		{ "ports", required_argument, NULL, 'p' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;	/* glibc: full reset, argv[0] is the action */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:a:p:i:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': *tokens = optarg; break;
+		case 'a': *agents = optarg; break;
+		case 'p': *ports = optarg; break;
+		case 'i': *id = optarg; break;
+		case 'h': usage(stdout); *rc = 0; return -1;
+		default: *rc = getopt_error(c, argv); return -1;
+		}
+	}
+	if (optind < argc) {
+		*rc = bad_usage("unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (!*tokens) {
+		*rc = bad_usage("missing --tokens FILE (the relay's token file)");
+		return -1;
+	}
+	return 0;
+}
+
+static int id_taken(const struct fy_tokens *t, const char *id)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].id, id))
+			return 1;
+	return 0;
+}
+
+/* "<first agent, cut to fit>-<4 hex>", not yet used in the file. */
+static int default_id(const char *path, const char *agents, char *id, size_t n,
+		      char *err, size_t errlen)
+{
+	struct fy_tokens t = { 0 };
+	size_t alen = strcspn(agents, ",");
+	int ret = -1;
+
+	if (access(path, F_OK) == 0 && fy_tokens_load(path, &t, err, errlen))
+		return -1;
+	if (alen > ID_MAX - ID_SUFFIX)
+		alen = ID_MAX - ID_SUFFIX;
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned char r[2];
+
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			break;
+		snprintf(id, n, "%.*s-%02x%02x", (int)alen, agents, r[0], r[1]);
+		if (!id_taken(&t, id)) {
+			ret = 0;
+			break;
+		}
+	}
+	if (ret)
+		snprintf(err, errlen, "cannot pick a free id; give one with --id");
+	fy_tokens_free(&t);
+	return ret;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	const char *path = NULL, *agents = NULL, *ports = NULL, *id = NULL;
+	char idbuf[ID_MAX + 1], token[64], err[512], pstr[FY_TOKEN_RANGES_MAX * 12];
+	struct fy_token_rule probe;
+	int rc = 0;
+
+	if (parse_opts(argc, argv, &path, &agents, &ports, &id, &rc))
+		return rc;
+	if (!agents || !*agents)
+		return bad_usage("token add needs --agent NAME[,NAME...]");
+	if (!ports || !*ports)
+		return bad_usage("token add needs --ports SPEC (e.g. 2200-2299,3000)");
+	memset(&probe, 0, sizeof(probe));
+	if (fy_token_parse_ranges(ports, &probe, err, sizeof(err)))
+		return bad_usage("--ports: %s", err);
+	fy_token_ranges_str(&probe, pstr, sizeof(pstr));
+
+	if (!id) {
+		if (default_id(path, agents, idbuf, sizeof(idbuf), err, sizeof(err))) {
+			fprintf(stderr, "ferry-relay token add: %s\n", err);
+			return 1;
+		}
+		id = idbuf;
+	}
+	if (fy_token_generate(token, sizeof(token))) {
+		fprintf(stderr, "ferry-relay token add: cannot get random bytes for a token; "
+			"check that the system's random source works\n");
+		return 1;
+	}
+	if (fy_tokens_append(path, id, token, agents, ports, err, sizeof(err))) {
+		OPENSSL_cleanse(token, sizeof(token));
+		fprintf(stderr, "ferry-relay token add: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", token);
+	fflush(stdout);
+	OPENSSL_cleanse(token, sizeof(token));
+	fprintf(stderr,
+		"added token '%s' to %s (agents %s, ports %s).\n"
+		"Only its SHA-256 hash is stored: copy the token above now, it cannot be\n"
+		"shown again. To replace a lost token, add a new one and delete the\n"
+		"old line from %s.\n",
+		id, path, agents, pstr, path);
+	return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	const char *path = NULL, *agents = NULL, *ports = NULL, *id = NULL;
+	struct fy_tokens t = { 0 };
+	char err[512];
+	int rc = 0, wid = 2, wag = 6;
+
+	if (parse_opts(argc, argv, &path, &agents, &ports, &id, &rc))
+		return rc;
+	if (agents || ports || id)
+		return bad_usage("token list takes only --tokens FILE");
+	if (fy_tokens_load(path, &t, err, sizeof(err))) {
+		fprintf(stderr, "ferry-relay token list: %s\n", err);
+		if (access(path, F_OK) != 0)
+			fprintf(stderr, "(create it with 'ferry-relay token add --tokens %s ...')\n",
+				path);
+		return 1;
+	}
+	if (t.n == 0) {
+		fprintf(stderr, "no tokens in %s\n", path);
+		fy_tokens_free(&t);
+		return 0;
+	}
+	/* Column widths; agent lists joined with ','. */
+	for (size_t i = 0; i < t.n; i++) {
+		int w = 0;
+
+		if ((int)strlen(t.v[i].id) > wid)
+			wid = (int)strlen(t.v[i].id);
+		for (unsigned a = 0; a < t.v[i].nagents; a++)
+			w += (int)strlen(t.v[i].agents[a]) + (a ? 1 : 0);
+		if (w > wag)
+			wag = w;
+	}
+	printf("%-*s  %-*s  %s\n", wid, "ID", wag, "AGENTS", "PORTS");
+	for (size_t i = 0; i < t.n; i++) {
+		const struct fy_token_rule *r = &t.v[i];
+		char pstr[FY_TOKEN_RANGES_MAX * 12];
+		int w = 0;
+
+		printf("%-*s  ", wid, r->id);
+		for (unsigned a = 0; a < r->nagents; a++)
+			w += printf("%s%s", a ? "," : "", r->agents[a]);
+		fy_token_ranges_str(r, pstr, sizeof(pstr));
+		printf("%*s  %s\n", wag - w, "", pstr);
+	}
+	fy_tokens_free(&t);
+	return 0;
+}
+
+int fy_relay_cmd_token(int argc, char **argv)
+{
+	const char *action = argc > 1 ? argv[1] : NULL;
+
+	if (!action)
+		return bad_usage("missing action (add or list)");
+	if (!strcmp(action, "-h") || !strcmp(action, "--help") || !strcmp(action, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(action, "add"))
+		return cmd_add(argc - 1, argv + 1);
+	if (!strcmp(action, "list"))
+		return cmd_list(argc - 1, argv + 1);
+	return bad_usage("unknown action '%s' (expected add or list)", action);
+}

@@ -1,1 +1,591 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* Agent tunnels on the relay: TLS handshake, HELLO, then the mux. A
+ * tunnel lives on one worker; after HELLO it moves (once) to the worker
+ * that its index maps to, so that every worker holds one tunnel of each
+ * agent and public connections never cross workers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include <openssl/err.h>
+#include <xxhash.h>
+
+#include "ferry/sock.h"
+#include "ferry/tls.h"
+#include "relay.h"
+
+#define TOPIC "relay.tunnel"
+#define TUN_IN_CAP (2 * (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD) + 32768)
+#define TUN_OUT_CAP (1024 * 1024)
+#define READ_CHUNK 16384
+
+static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg);
+
+static void unauth_release(struct tunnel *t)
+{
+	struct relay *r = t->w->r;
+
+	if (t->state == TUN_TLS || t->state == TUN_HELLO) {
+		atomic_fetch_sub(&r->unauth, 1);
+		atomic_fetch_sub(&r->unauth_ip[t->ip_bucket], 1);
+	}
+}
+
+static unsigned ip_bucket(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		return (unsigned)(XXH3_64bits(&a->sin_addr, 4) % UNAUTH_IP_BUCKETS);
+	}
+	const struct sockaddr_in6 *a6 = (const void *)ss;
+
+	return (unsigned)(XXH3_64bits(&a6->sin6_addr, 16) % UNAUTH_IP_BUCKETS);
+}
+
+/* Called with the unauthenticated caps already checked by the acceptor. */
+void tunnel_accept(struct worker *w, int fd, const struct sockaddr_storage *peer)
+{
+	struct relay *r = w->r;
+	struct tunnel *t = calloc(1, sizeof(*t));
+	unsigned b = ip_bucket(peer);
+
+	if (atomic_load(&r->unauth) >= r->cfg.max_unauth ||
+	    atomic_load(&r->unauth_ip[b]) >= r->cfg.max_unauth_per_ip || !t) {
+		char a[64];
+
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: too many unauthenticated connections "
+			  "(cap %u in total, %u per address)", fy_sock_addr_str(peer, a, sizeof(a)),
+			  r->cfg.max_unauth, r->cfg.max_unauth_per_ip);
+		free(t);
+		fy_sock_close_rst(fd);
+		return;
+	}
+	atomic_fetch_add(&r->unauth, 1);
+	atomic_fetch_add(&r->unauth_ip[b], 1);
+	t->w = w;
+	t->fd = fd;
+	t->ip_bucket = b;
+	t->peer = *peer;
+	fy_sock_addr_str(peer, t->peer_str, sizeof(t->peer_str));
+	t->state = TUN_TLS;
+	t->deadline_ms = fy_now_ms() + r->cfg.handshake_ms;
+	fy_buf_init(&t->in, TUN_IN_CAP);
+	t->ssl = SSL_new(r->tls);
+	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
+		FY_ERR(TOPIC, "SSL_new failed for %s", t->peer_str);
+		unauth_release(t);
+		SSL_free(t->ssl);
+		fy_buf_fini(&t->in);
+		free(t);
+		close(fd);
+		return;
+	}
+	SSL_set_accept_state(t->ssl);
+	fy_sock_nodelay(fd);
+	t->next = w->tunnel_list;
+	if (w->tunnel_list)
+		w->tunnel_list->prev = t;
+	w->tunnel_list = t;
+	fy_loop_add(w->loop, fd, FY_EV_READ, on_event, t);
+	FY_DEBUG(TOPIC, "connection from %s", t->peer_str);
+}
+
+static void unlink_tunnel(struct tunnel *t)
+{
+	struct worker *w = t->w;
+
+	if (t->prev)
+		t->prev->next = t->next;
+	else if (w->tunnel_list == t)
+		w->tunnel_list = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->next = t->prev = NULL;
+}
+
+void tunnel_free(struct tunnel *t)
+{
+	fy_buf_fini(&t->in);
+	SSL_free(t->ssl);
+	free(t);
+}
+
+/* One best-effort write of whatever is queued: the tunnel is closing. */
+static void last_flush(struct tunnel *t)
+{
+	struct fy_buf *out = t->mux ? fy_mux_out(t->mux) : NULL;
+
+	if (out && fy_buf_len(out) && t->ssl)
+		SSL_write(t->ssl, fy_buf_peek(out), (int)fy_buf_len(out));
+	ERR_clear_error();
+}
+
+static void send_error_raw(struct tunnel *t, uint32_t code, const char *msg)
+{
+	uint8_t f[FY_CTRL_FRAME_MAX];
+	struct fy_reason rr = { .code = code };
+
+	snprintf(rr.msg, sizeof(rr.msg), "%s", msg);
+	SSL_write(t->ssl, f, (int)fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+	ERR_clear_error();
+}
+
+void tunnel_close(struct tunnel *t, uint32_t code, const char *why)
+{
+	struct worker *w = t->w;
+	struct relay *r = w->r;
+
+	if (t->state == TUN_CLOSED)
+		return;
+	if (t->state == TUN_ACTIVE) {
+		FY_INFO(TOPIC, "agent '%s' tunnel %u from %s closed: %s", t->name, t->index,
+			t->peer_str, why);
+		if (code != FY_E_OK && code != FY_E_PROTOCOL && code != FY_E_FLOW) {
+			uint8_t f[FY_CTRL_FRAME_MAX];
+			struct fy_reason rr = { .code = code };
+
+			snprintf(rr.msg, sizeof(rr.msg), "%s", why);
+			fy_mux_send_ctrl(t->mux, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+		}
+		last_flush(t);
+		/* Every stream of the tunnel ends with a reset: public clients
+		 * see RST, never a clean end. */
+		fy_mux_destroy(t->mux, why);
+		t->mux = NULL;
+		fy_sess_remove(&w->tunnels, t->sess->serial);
+		atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
+	} else if (t->state != TUN_AUTHED) {
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "connection from %s closed before authentication: %s",
+			  t->peer_str, why);
+		unauth_release(t);
+	}
+	if (t->sess) {
+		/* The tunnels of a session live and die together. */
+		engine_session_kill(r, t->sess, why);
+		engine_release_ports(w, t->sess);
+		engine_session_put(r, t->sess);
+		t->sess = NULL;
+	}
+	fy_loop_del(w->loop, t->fd);
+	close(t->fd);
+	t->fd = -1;
+	t->state = TUN_CLOSED;
+	unlink_tunnel(t);
+	t->gc_next = w->gc_tunnels;
+	w->gc_tunnels = t;
+}
+
+void tunnel_mark_dirty(struct tunnel *t)
+{
+	if (t->dirty || t->state != TUN_ACTIVE)
+		return;
+	t->dirty = true;
+	t->dirty_next = t->w->dirty;
+	t->w->dirty = t;
+}
+
+static void set_events(struct tunnel *t, bool want_write)
+{
+	if (t->want_write == want_write)
+		return;
+	t->want_write = want_write;
+	fy_loop_mod(t->w->loop, t->fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
+}
+
+static const char *ssl_why(SSL *ssl, int ret, char *buf, size_t n)
+{
+	int e = SSL_get_error(ssl, ret);
+
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return "agent closed TLS";
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		return errno ? strerror(errno) : "connection closed by peer";
+	return fy_tls_errstr(buf, n);
+}
+
+void tunnel_flush(struct tunnel *t)
+{
+	struct fy_buf *out;
+	char eb[256];
+
+	if (t->state != TUN_ACTIVE)
+		return;
+	out = fy_mux_out(t->mux);
+	while (fy_buf_len(out)) {
+		size_t n = fy_buf_len(out);
+		int k = SSL_write(t->ssl, fy_buf_peek(out), n > 262144 ? 262144 : (int)n);
+
+		if (k > 0) {
+			/* May wake blocked streams, which queue more. */
+			fy_mux_out_drained(t->mux, (size_t)k);
+			continue;
+		}
+		switch (SSL_get_error(t->ssl, k)) {
+		case SSL_ERROR_WANT_WRITE:
+		case SSL_ERROR_WANT_READ:
+			set_events(t, true);
+			return;
+		default:
+			tunnel_close(t, FY_E_GONE, ssl_why(t->ssl, k, eb, sizeof(eb)));
+			return;
+		}
+	}
+	set_events(t, false);
+}
+
+/* ---- mux callbacks ---- */
+
+static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	fy_pump_on_data(s->app, p, n);
+}
+
+static void cb_fin(void *ctx, struct fy_stream *s)
+{
+	(void)ctx;
+	fy_pump_on_fin(s->app);
+}
+
+static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
+{
+	struct pubconn *pc = s->app;
+
+	(void)ctx;
+	if (code != FY_E_GONE || strcmp(msg, "tunnel closed"))
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "stream %u (port %u, client %s) reset by agent: %s (%s)",
+			  s->id, pc->port, pc->peer_str, msg, fy_code_str(code));
+	fy_pump_on_reset(&pc->pump, code, msg);
+}
+
+static void cb_credit(void *ctx, struct fy_stream *s)
+{
+	(void)ctx;
+	fy_pump_on_credit(s->app);
+}
+
+static int on_register(struct tunnel *t, const uint8_t *p, uint32_t n, const char **why)
+{
+	struct fy_register rg;
+	struct fy_result res = { 0 };
+	uint8_t f[FY_CTRL_FRAME_MAX];
+
+	if (fy_frame_get_register(p, n, &rg, why) < 0)
+		return -1;
+	res.req = rg.req;
+	if (atomic_load(&t->w->r->draining)) {
+		res.code = FY_E_SHUTDOWN;
+		snprintf(res.msg, sizeof(res.msg), "relay is shutting down");
+	} else {
+		res.code = (uint32_t)engine_register_port(t, rg.port, res.msg, sizeof(res.msg));
+	}
+	if (res.code == FY_E_OK)
+		FY_INFO(TOPIC, "agent '%s' claimed port %u: %s", t->name, rg.port, res.msg);
+	else
+		FY_WARN(TOPIC, "agent '%s' refused port %u: %s", t->name, rg.port, res.msg);
+	fy_mux_send_ctrl(t->mux, f, fy_frame_result(f, &res));
+	return 0;
+}
+
+static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p, const char **why)
+{
+	struct tunnel *t = ctx;
+	struct fy_reason rr;
+
+	switch (h->type) {
+	case FY_T_REGISTER:
+		return on_register(t, p, h->len, why);
+	case FY_T_GOAWAY:
+		if (fy_frame_get_reason(p, h->len, &rr, why) < 0)
+			return -1;
+		FY_INFO(TOPIC, "agent '%s' is going away: %s", t->name, rr.msg);
+		atomic_store(&t->sess->draining, true);
+		return 0;
+	case FY_T_ERROR:
+		if (fy_frame_get_reason(p, h->len, &rr, why) < 0)
+			return -1;
+		FY_WARN(TOPIC, "agent '%s' reported an error: %s (%s)", t->name, rr.msg,
+			fy_code_str(rr.code));
+		*why = "agent reported an error";
+		return -1;
+	case FY_T_HELLO:
+		*why = "second HELLO on an authenticated tunnel";
+		return -1;
+	default:
+		*why = "frame type not valid from an agent";
+		return -1;
+	}
+}
+
+static const struct fy_mux_cbs relay_mux_cbs = {
+	.on_open = NULL,	/* agents do not open streams in version 1 */
+	.on_data = cb_data,
+	.on_fin = cb_fin,
+	.on_reset = cb_reset,
+	.on_credit = cb_credit,
+	.on_control = cb_control,
+};
+
+/* ---- input ---- */
+
+static void process_input(struct tunnel *t)
+{
+	long k = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in));
+	uint32_t code;
+
+	if (k < 0) {
+		const char *why = fy_mux_error(t->mux, &code);
+
+		FY_WARN(TOPIC, "agent '%s' tunnel %u from %s: %s; closing it", t->name, t->index,
+			t->peer_str, why);
+		tunnel_close(t, code, why);
+		return;
+	}
+	fy_buf_consume(&t->in, (size_t)k);
+	tunnel_mark_dirty(t);
+}
+
+/* Reads what TLS has. Returns 0 to go on, -1 when the tunnel was closed. */
+static int read_tls(struct tunnel *t)
+{
+	char eb[256];
+
+	for (;;) {
+		uint8_t *dst = fy_buf_reserve(&t->in, READ_CHUNK);
+		int k;
+
+		if (!dst) {
+			/* A frame larger than the buffer cannot happen (cap is two
+			 * maximal frames); a full buffer means parse first. */
+			return 0;
+		}
+		k = SSL_read(t->ssl, dst, READ_CHUNK);
+		if (k > 0) {
+			fy_buf_commit(&t->in, (size_t)k);
+			continue;
+		}
+		switch (SSL_get_error(t->ssl, k)) {
+		case SSL_ERROR_WANT_READ:
+			return 0;
+		case SSL_ERROR_WANT_WRITE:
+			set_events(t, true);
+			return 0;
+		default:
+			tunnel_close(t, FY_E_GONE, ssl_why(t->ssl, k, eb, sizeof(eb)));
+			return -1;
+		}
+	}
+}
+
+static void read_active(struct tunnel *t)
+{
+	/* Parse between reads so the input buffer never fills up. */
+	for (int i = 0; i < 16 && t->state == TUN_ACTIVE; i++) {
+		size_t before = fy_buf_len(&t->in);
+
+		if (read_tls(t) < 0)
+			return;
+		process_input(t);
+		if (fy_buf_len(&t->in) == before || !SSL_pending(t->ssl))
+			break;
+	}
+}
+
+static void refuse(struct tunnel *t, uint32_t code, const char *msg)
+{
+	FY_WARN(TOPIC, "agent from %s refused: %s", t->peer_str, msg);
+	send_error_raw(t, code, msg);
+	tunnel_close(t, code, msg);
+}
+
+static void read_hello(struct tunnel *t)
+{
+	struct worker *w = t->w;
+	struct relay *r = w->r;
+	struct fy_frame_hdr h;
+	const uint8_t *payload;
+	const char *why;
+	char msg[FY_REASON_MAX + 1];
+	uint32_t code;
+	int n;
+
+	if (read_tls(t) < 0)
+		return;
+	n = fy_frame_peek(fy_buf_peek(&t->in), fy_buf_len(&t->in), &h, &payload, &why);
+	if (n == 0)
+		return;
+	if (n < 0) {
+		snprintf(msg, sizeof(msg), "malformed frame before HELLO: %s", why);
+		refuse(t, FY_E_PROTOCOL, msg);
+		return;
+	}
+	if (h.type != FY_T_HELLO) {
+		snprintf(msg, sizeof(msg), "frame type 0x%02x before authentication", h.type);
+		refuse(t, FY_E_PROTOCOL, msg);
+		return;
+	}
+	if (fy_frame_get_hello(payload, h.len, &t->hello, &why) < 0) {
+		snprintf(msg, sizeof(msg), "malformed HELLO: %s", why);
+		refuse(t, FY_E_PROTOCOL, msg);
+		return;
+	}
+	fy_buf_consume(&t->in, (size_t)n);
+	if (engine_auth(t, &t->hello, &code, msg, sizeof(msg)) < 0) {
+		refuse(t, code, msg);
+		return;
+	}
+	unauth_release(t);
+	t->state = TUN_AUTHED;
+	t->index = t->hello.tunnel_index;
+	fy_loop_del(w->loop, t->fd);
+	unlink_tunnel(t);
+	/* Tunnel i of a session goes to worker (i + serial) mod N: every
+	 * worker gets one tunnel per agent, and agents' first tunnels (where
+	 * their ports listen) spread over the workers. */
+	unsigned target = (unsigned)((t->index + t->sess->serial) % r->nworkers);
+	if (target == w->id) {
+		tunnel_adopt(w, t);
+		return;
+	}
+	struct msg *m = calloc(1, sizeof(*m));
+
+	if (!m) {
+		tunnel_adopt(w, t);
+		tunnel_close(t, FY_E_INTERNAL, "out of memory");
+		return;
+	}
+	m->kind = MSG_TUNNEL;
+	m->t = t;
+	worker_send(&r->workers[target], m);
+}
+
+void tunnel_adopt(struct worker *w, struct tunnel *t)
+{
+	struct relay *r = w->r;
+	struct fy_mux_cfg mc = {
+		.role = FY_MUX_RELAY,
+		.window = r->cfg.window,
+		.keepalive_ms = r->cfg.keepalive_ms,
+		.out_cap = TUN_OUT_CAP,
+	};
+	struct fy_welcome wm = {
+		.version = FY_PROTO_VERSION,
+		.workers = (uint16_t)r->nworkers,
+		.tunnel_index = t->index,
+		.keepalive_ms = r->cfg.keepalive_ms,
+		.window = r->cfg.window,
+	};
+	uint8_t f[FY_FRAME_HDR_LEN + 32];
+
+	t->w = w;
+	t->prev = NULL;
+	t->next = w->tunnel_list;
+	if (w->tunnel_list)
+		w->tunnel_list->prev = t;
+	w->tunnel_list = t;
+	fy_loop_add(w->loop, t->fd, FY_EV_READ, on_event, t);
+	mc.serial = ++w->next_tunnel_serial;
+	t->serial = mc.serial;
+	t->mux = fy_mux_create(&mc, &relay_mux_cbs, t, &w->streams);
+	if (!t->mux) {
+		tunnel_close(t, FY_E_INTERNAL, "out of memory");
+		return;
+	}
+	t->state = TUN_ACTIVE;
+	fy_mux_set_established(t->mux, 0, 0);
+	if (atomic_load(&t->sess->dead)) {
+		tunnel_close(t, FY_E_REPLACED, t->sess->dead_why);
+		return;
+	}
+	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0) {
+		tunnel_close(t, FY_E_PROTOCOL, "duplicate tunnel index for this session");
+		return;
+	}
+	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
+	fy_mux_send_ctrl(t->mux, f, fy_frame_welcome(f, &wm));
+	FY_INFO(TOPIC, "agent '%s' tunnel %u/%u from %s up on worker %u", t->name, t->index,
+		r->nworkers, t->peer_str, w->id);
+	tunnel_mark_dirty(t);
+	if (fy_buf_len(&t->in))
+		process_input(t);
+}
+
+static void do_handshake(struct tunnel *t)
+{
+	char eb[256], msg[300];
+	int k = SSL_do_handshake(t->ssl);
+
+	if (k == 1) {
+		t->state = TUN_HELLO;
+		read_hello(t);
+		return;
+	}
+	switch (SSL_get_error(t->ssl, k)) {
+	case SSL_ERROR_WANT_READ:
+		set_events(t, false);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		set_events(t, true);
+		return;
+	default:
+		snprintf(msg, sizeof(msg), "TLS handshake failed: %s", ssl_why(t->ssl, k, eb, sizeof(eb)));
+		tunnel_close(t, FY_E_PROTOCOL, msg);
+	}
+}
+
+static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct tunnel *t = arg;
+
+	(void)l;
+	(void)fd;
+	switch (t->state) {
+	case TUN_TLS:
+		do_handshake(t);
+		break;
+	case TUN_HELLO:
+		read_hello(t);
+		break;
+	case TUN_ACTIVE:
+		if (ev & FY_EV_WRITE)
+			tunnel_flush(t);
+		if (t->state == TUN_ACTIVE && (ev & (FY_EV_READ | FY_EV_ERROR)))
+			read_active(t);
+		break;
+	default:
+		break;
+	}
+}
+
+void tunnel_tick(struct worker *w, uint64_t now)
+{
+	struct tunnel *t, *next;
+	char why[96];
+
+	for (t = w->tunnel_list; t; t = next) {
+		next = t->next;
+		if (t->state == TUN_TLS || t->state == TUN_HELLO) {
+			if (now > t->deadline_ms) {
+				snprintf(why, sizeof(why), "no HELLO within %u ms", w->r->cfg.handshake_ms);
+				tunnel_close(t, FY_E_TIMEOUT, why);
+			}
+			continue;
+		}
+		if (t->state != TUN_ACTIVE)
+			continue;
+		if (atomic_load(&t->sess->dead)) {
+			tunnel_close(t, FY_E_REPLACED, t->sess->dead_why);
+			continue;
+		}
+		if (fy_mux_tick(t->mux, now) < 0) {
+			snprintf(why, sizeof(why), "no traffic for %u ms (keepalive)",
+				 3 * w->r->cfg.keepalive_ms);
+			tunnel_close(t, FY_E_TIMEOUT, why);
+			continue;
+		}
+		tunnel_mark_dirty(t);
+	}
+}

@@ -1,1 +1,293 @@
-/* placeholder */ typedef int fy_placeholder_t;
+/* Kernel-socket backend: N worker threads, each with its own epoll loop,
+ * an SO_REUSEPORT listener for agents, and an inbox through which other
+ * workers hand it connections (liburcu wait-free queue + eventfd wake). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/sock.h"
+#include "ferry_config.h"
+#include "relay.h"
+
+#define TOPIC "relay.worker"
+#define TICK_MS 100
+#define ACCEPTS_PER_EVENT 64
+
+void worker_send(struct worker *to, struct msg *m)
+{
+	cds_wfcq_node_init(&m->node);
+	cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &m->node);
+	fy_loop_wake(to->loop);
+}
+
+void worker_gc_flush(struct worker *w)
+{
+	while (w->gc_pub) {
+		struct pubconn *pc = w->gc_pub;
+
+		w->gc_pub = pc->gc_next;
+		public_free(pc);
+	}
+	while (w->gc_tunnels) {
+		struct tunnel *t = w->gc_tunnels;
+
+		w->gc_tunnels = t->gc_next;
+		tunnel_free(t);
+	}
+}
+
+static void flush_dirty(struct worker *w)
+{
+	while (w->dirty) {
+		struct tunnel *t = w->dirty;
+
+		w->dirty = t->dirty_next;
+		t->dirty = false;
+		tunnel_flush(t);
+	}
+}
+
+static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)l;
+	(void)ev;
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		int fd = fy_sock_accept(lfd, &peer, &pl);
+
+		if (fd < 0) {
+			if (fd != -EAGAIN)
+				FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept: %s", strerror(-fd));
+			return;
+		}
+		tunnel_accept(w, fd, &peer);
+	}
+}
+
+static void drain_inbox(struct worker *w, bool discard)
+{
+	struct cds_wfcq_node *n;
+
+	while ((n = __cds_wfcq_dequeue_blocking(&w->inbox_head, &w->inbox_tail))) {
+		struct msg *m = caa_container_of(n, struct msg, node);
+
+		if (m->kind == MSG_TUNNEL) {
+			tunnel_adopt(w, m->t);
+			if (discard)
+				tunnel_close(m->t, FY_E_SHUTDOWN, "relay shutting down");
+		} else if (discard) {
+			fy_sock_close_rst(m->fd);
+		} else {
+			public_start(w, m->fd, m->port, &m->peer, m->sess_serial);
+		}
+		free(m);
+	}
+}
+
+static void on_wake(struct fy_loop *l, void *arg)
+{
+	struct worker *w = arg;
+	struct tunnel *t, *next;
+
+	(void)l;
+	drain_inbox(w, false);
+	/* Sessions killed elsewhere: close our tunnels of them now. */
+	for (t = w->tunnel_list; t; t = next) {
+		next = t->next;
+		if (t->state == TUN_ACTIVE && atomic_load(&t->sess->dead))
+			tunnel_close(t, FY_E_REPLACED, t->sess->dead_why);
+	}
+}
+
+static atomic_uint live_streams[REG_MAX_WORKERS];
+
+/* SIGTERM: stop accepting, GOAWAY every tunnel, let streams finish until
+ * the deadline, then close. Returns true when this worker may stop. */
+static bool drain_step(struct worker *w, uint64_t now)
+{
+	struct relay *r = w->r;
+	unsigned total = 0;
+
+	if (!w->drain_started) {
+		w->drain_started = true;
+		w->drain_deadline_ms = now + r->cfg.drain_ms;
+		if (w->agent_lfd >= 0) {
+			fy_loop_del(w->loop, w->agent_lfd);
+			close(w->agent_lfd);
+			w->agent_lfd = -1;
+		}
+		engine_release_ports(w, NULL);
+		for (struct tunnel *t = w->tunnel_list; t; t = t->next) {
+			if (t->state != TUN_ACTIVE)
+				continue;
+			fy_mux_goaway(t->mux, FY_E_SHUTDOWN, "relay shutting down");
+			tunnel_mark_dirty(t);
+		}
+	}
+	atomic_store(&live_streams[w->id], (unsigned)fy_sess_count(&w->streams));
+	for (unsigned i = 0; i < r->nworkers; i++)
+		total += atomic_load(&live_streams[i]);
+	/* Sessions span workers: wait until every worker is idle, or time out. */
+	return total == 0 || now >= w->drain_deadline_ms;
+}
+
+static void close_all(struct worker *w, const char *why)
+{
+	while (w->tunnel_list)
+		tunnel_close(w->tunnel_list, FY_E_SHUTDOWN, why);
+	engine_release_ports(w, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct relay *r = w->r;
+
+	rcu_register_thread();
+	w->last_tick_ms = fy_now_ms();
+	while (!atomic_load(&r->stop)) {
+		uint64_t now;
+
+		fy_loop_run_once(w->loop, TICK_MS / 2);
+		now = fy_now_ms();
+		if (now - w->last_tick_ms >= TICK_MS) {
+			tunnel_tick(w, now);
+			w->last_tick_ms = now;
+		}
+		if (atomic_load(&r->draining) && drain_step(w, now)) {
+			flush_dirty(w);
+			break;
+		}
+		flush_dirty(w);
+		worker_gc_flush(w);
+	}
+	close_all(w, "relay shutting down");
+	drain_inbox(w, true);
+	worker_gc_flush(w);
+	rcu_unregister_thread();
+	atomic_fetch_sub(&r->running, 1);
+	return NULL;
+}
+
+static int worker_init(struct relay *r, struct worker *w, unsigned id)
+{
+	char err[256], host[128];
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	int e;
+
+	w->r = r;
+	w->id = id;
+	w->agent_lfd = -1;
+	cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
+	w->loop = fy_loop_create(FY_LOOP_EPOLL, err, sizeof(err));
+	if (!w->loop) {
+		fprintf(stderr, "ferry-relay: event loop: %s\n", err);
+		return -1;
+	}
+	fy_loop_set_wake(w->loop, on_wake, w);
+	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0) {
+		fprintf(stderr, "ferry-relay: out of memory\n");
+		return -1;
+	}
+	if (fy_sock_split_hostport(r->cfg.listen, host, sizeof(host), &port) < 0) {
+		fprintf(stderr, "ferry-relay: --listen '%s' is not ADDR:PORT\n", r->cfg.listen);
+		return -1;
+	}
+	e = fy_sock_resolve(host, port, &ss, &sl, 1);
+	if (e == 0)
+		e = w->agent_lfd = fy_sock_listen(&ss, sl, 1, 1024);
+	if (e < 0) {
+		fprintf(stderr, "ferry-relay: cannot listen on %s: %s\n", r->cfg.listen, strerror(-e));
+		return -1;
+	}
+	fy_loop_add(w->loop, w->agent_lfd, FY_EV_READ, on_agent_accept, w);
+	return 0;
+}
+
+static void worker_fini(struct worker *w)
+{
+	if (w->agent_lfd >= 0)
+		close(w->agent_lfd);
+	fy_sess_fini(&w->streams);
+	fy_sess_fini(&w->tunnels);
+	if (w->loop)
+		fy_loop_destroy(w->loop);
+}
+
+int backend_run(struct relay *r)
+{
+	sigset_t set;
+	unsigned started = 0;
+	int rc = 0;
+
+	r->workers = calloc(r->nworkers, sizeof(*r->workers));
+	if (!r->workers)
+		return 1;
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		if (worker_init(r, &r->workers[i], i) < 0) {
+			rc = 1;
+			goto out;
+		}
+	}
+	/* Signals go to the main thread only, through sigtimedwait below. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	atomic_store(&r->running, r->nworkers);
+	for (; started < r->nworkers; started++) {
+		if (pthread_create(&r->workers[started].thread, NULL, worker_main,
+				   &r->workers[started]) != 0) {
+			fprintf(stderr, "ferry-relay: cannot start worker threads\n");
+			atomic_store(&r->stop, true);
+			rc = 1;
+			break;
+		}
+	}
+	if (!rc)
+		FY_INFO("relay", "ferry-relay %s listening for agents on %s with %u workers; "
+			"claimed ports bind %s", FERRY_VERSION, r->cfg.listen, r->nworkers,
+			r->cfg.public_bind);
+	while (!rc && !atomic_load(&r->stop)) {
+		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		int sig = sigtimedwait(&set, NULL, &ts);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (atomic_load(&r->draining)) {
+				FY_INFO("relay", "second signal: stopping now");
+				atomic_store(&r->stop, true);
+			} else {
+				FY_INFO("relay", "signal %d: draining (up to %u ms), then exiting",
+					sig, r->cfg.drain_ms);
+				atomic_store(&r->draining, true);
+			}
+			for (unsigned i = 0; i < r->nworkers; i++)
+				fy_loop_wake(r->workers[i].loop);
+		} else if (sig == SIGHUP) {
+			FY_INFO("relay", "SIGHUP ignored: restart the relay to reload tokens");
+		}
+		if (atomic_load(&r->running) == 0)
+			break;
+	}
+	atomic_store(&r->stop, true);
+	for (unsigned i = 0; i < started; i++) {
+		fy_loop_wake(r->workers[i].loop);
+		pthread_join(r->workers[i].thread, NULL);
+	}
+out:
+	rcu_barrier();
+	for (unsigned i = 0; i < r->nworkers; i++)
+		worker_fini(&r->workers[i]);
+	free(r->workers);
+	return rc;
+}

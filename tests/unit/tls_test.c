@@ -1,1 +1,632 @@
-int main(void){return 0;}
+/* Unit tests for lib/tls.c: cert init, fingerprints, and real TLS 1.3
+ * handshakes between fy_tls_server_ctx and fy_tls_client_ctx.
+ *
+ *   main thread (agent)                 server thread (relay)
+ *   SSL_connect(sv[1]) <-- socketpair --> SSL_accept(sv[0])
+ *   SSL_read "ping"                     SSL_write "ping", SSL_read until EOF
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ferry/tls.h"
+
+#define NAMES "localhost,127.0.0.1,::1"
+
+static char dir1[64], dir2[160];
+static char ca1[192], crt1[192], key1[192], ca2[192], crt2[192], key2[192];
+
+static void join(char *out, size_t n, const char *dir, const char *name)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+}
+
+static X509 *load_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+
+	if (!f)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return x;
+}
+
+/* "SHA256:<lowercase hex>" computed here with X509_digest, like
+ * `openssl x509 -noout -fingerprint -sha256` (which prints it in upper case
+ * with colons). upper_colons selects that spelling. */
+static void own_fingerprint(const char *path, char *out, size_t n, int upper_colons)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	X509 *x = load_cert(path);
+	size_t off;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	CU_ASSERT_FATAL(X509_digest(x, EVP_sha256(), md, &len) == 1);
+	CU_ASSERT_EQUAL_FATAL(len, 32);
+	off = (size_t)snprintf(out, n, "SHA256:");
+	for (unsigned i = 0; i < len; i++)
+		off += (size_t)snprintf(out + off, n - off, upper_colons ? "%s%02X" : "%s%02x",
+					upper_colons && i ? ":" : "", md[i]);
+	X509_free(x);
+}
+
+static mode_t file_mode(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return (mode_t)-1;
+	return st.st_mode & 07777;
+}
+
+/* ---- cert init and fingerprints ---- */
+
+static void test_cert_init(void)
+{
+	char fp[80], fp_again[80], fp_forced[80], err[512];
+	CU_ASSERT_EQUAL_FATAL(fy_tls_cert_init(dir1, NAMES, 0, fp, sizeof(fp), err,
+					       sizeof(err)), 0);
+	CU_ASSERT_EQUAL(access(ca1, R_OK), 0);
+	CU_ASSERT_EQUAL(access(crt1, R_OK), 0);
+	CU_ASSERT_EQUAL(file_mode(key1), 0600);
+	{
+		char cakey[192];
+
+		join(cakey, sizeof(cakey), dir1, "ca.key");
+		CU_ASSERT_EQUAL(file_mode(cakey), 0600);
+	}
+	CU_ASSERT_EQUAL(strlen(fp), 7 + FY_FP_LEN);
+	CU_ASSERT_EQUAL(strncmp(fp, "SHA256:", 7), 0);
+
+	/* No overwrite without force; nothing changes. */
+	err[0] = '\0';
+	CU_ASSERT_EQUAL(fy_tls_cert_init(dir1, NAMES, 0, fp_again, sizeof(fp_again), err,
+					 sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "already exists"));
+	CU_ASSERT_EQUAL(fy_tls_fingerprint_file(crt1, fp_again, sizeof(fp_again), err,
+						sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(fp, fp_again);
+
+	/* With force: new keys, so a new fingerprint; modes still 0600. */
+	CU_ASSERT_EQUAL_FATAL(fy_tls_cert_init(dir1, NAMES, 1, fp_forced, sizeof(fp_forced),
+					       err, sizeof(err)), 0);
+	CU_ASSERT_STRING_NOT_EQUAL(fp, fp_forced);
+	CU_ASSERT_EQUAL(file_mode(key1), 0600);
+
+	/* Second, independent set in a nested directory that does not exist yet. */
+	CU_ASSERT_EQUAL_FATAL(fy_tls_cert_init(dir2, "relay.example.org", 0, NULL, 0, err,
+					       sizeof(err)), 0);
+	CU_ASSERT_EQUAL(file_mode(key2), 0600);
+	CU_ASSERT_EQUAL(access(ca2, R_OK), 0);
+}
+
+static void test_cert_init_bad_names(void)
+{
+	static const char *const bad[] = {
+		"", "bad name", "a,,b", ",a", "a,", "exa mple.com", "-", "a..b", ".a", "a-.b", "*", "a*.b",
+		"a_very_long_label_that_goes_on_and_on_for_more_than_sixty_three_chars.com",
+	};
+	char dir[192], err[512];
+
+	join(dir, sizeof(dir), dir1, "never");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(fy_tls_cert_init(dir, bad[i], 0, NULL, 0, err, sizeof(err)), -1);
+		CU_ASSERT(err[0] != '\0');
+	}
+	CU_ASSERT_EQUAL(access(dir, F_OK), -1);	/* nothing was created */
+}
+
+static void test_cert_contents(void)
+{
+	X509 *ca = load_cert(ca1), *relay = load_cert(crt1);
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *sctx = X509_STORE_CTX_new();
+	BIGNUM *serial;
+	char cn[128];
+	int days = 0, secs = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ca);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(relay);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(store);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sctx);
+
+	X509_NAME_get_text_by_NID(X509_get_subject_name(ca), NID_commonName, cn, sizeof(cn));
+	CU_ASSERT_STRING_EQUAL(cn, "ferry CA localhost");
+	X509_NAME_get_text_by_NID(X509_get_subject_name(relay), NID_commonName, cn, sizeof(cn));
+	CU_ASSERT_STRING_EQUAL(cn, "localhost");
+	CU_ASSERT(X509_check_ca(ca) >= 1);
+	CU_ASSERT_EQUAL(X509_check_ca(relay), 0);
+	CU_ASSERT(X509_get_key_usage(ca) & KU_KEY_CERT_SIGN);
+	CU_ASSERT(X509_get_key_usage(ca) & KU_CRL_SIGN);
+	CU_ASSERT(X509_get_extended_key_usage(relay) & XKU_SSL_SERVER);
+	CU_ASSERT_EQUAL(X509_check_host(relay, "localhost", 0, 0, NULL), 1);
+	CU_ASSERT_EQUAL(X509_check_ip_asc(relay, "127.0.0.1", 0), 1);
+	CU_ASSERT_EQUAL(X509_check_ip_asc(relay, "::1", 0), 1);
+	CU_ASSERT_NOT_EQUAL(X509_check_host(relay, "example.com", 0, 0, NULL), 1);
+
+	CU_ASSERT(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(ca), X509_get0_notAfter(ca)));
+	CU_ASSERT_EQUAL(days, 3650);
+	CU_ASSERT(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(relay),
+				 X509_get0_notAfter(relay)));
+	CU_ASSERT_EQUAL(days, 825);
+
+	serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(relay), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(serial);
+	CU_ASSERT(BN_num_bits(serial) > 64 && BN_num_bits(serial) <= 128);
+	CU_ASSERT_FALSE(BN_is_negative(serial));
+	BN_free(serial);
+
+	/* The relay certificate chains to the CA for a TLS server. */
+	CU_ASSERT_FATAL(X509_STORE_add_cert(store, ca) == 1);
+	CU_ASSERT_FATAL(X509_STORE_CTX_init(sctx, store, relay, NULL) == 1);
+	X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_SSL_SERVER);
+	CU_ASSERT_EQUAL(X509_verify_cert(sctx), 1);
+
+	X509_STORE_CTX_free(sctx);
+	X509_STORE_free(store);
+	X509_free(ca);
+	X509_free(relay);
+}
+
+static void test_fingerprint(void)
+{
+	char fp[80], own[80], small[71], err[512];
+
+	CU_ASSERT_EQUAL_FATAL(fy_tls_fingerprint_file(crt1, fp, sizeof(fp), err,
+						      sizeof(err)), 0);
+	own_fingerprint(crt1, own, sizeof(own), 0);
+	CU_ASSERT_STRING_EQUAL(fp, own);
+	CU_ASSERT_EQUAL(fy_tls_fingerprint_file(crt1, small, sizeof(small), err,
+						sizeof(err)), -1);
+	CU_ASSERT_EQUAL(fy_tls_fingerprint_file("/nonexistent/x.crt", fp, sizeof(fp), err,
+						sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/x.crt"));
+	CU_ASSERT_EQUAL(fy_tls_fingerprint_file(key1, fp, sizeof(fp), err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not hold a certificate"));
+}
+
+/* ---- handshakes ---- */
+
+struct server_run {
+	SSL_CTX *ctx;
+	int fd;
+	int ok;
+	int version;
+	char err[1024];
+};
+
+struct hs_result {
+	int client_ok;
+	int server_ok;
+	int version;
+	char cerr[1024];
+	char serr[1024];
+};
+
+static void *server_main(void *arg)
+{
+	struct server_run *s = arg;
+	SSL *ssl = SSL_new(s->ctx);
+	char buf[16];
+
+	if (!ssl || SSL_set_fd(ssl, s->fd) != 1) {
+		snprintf(s->err, sizeof(s->err), "SSL_new failed");
+		goto out;
+	}
+	ERR_clear_error();
+	if (SSL_accept(ssl) == 1) {
+		s->version = SSL_version(ssl);
+		if (SSL_write(ssl, "ping", 4) == 4)
+			s->ok = 1;
+		/* Wait until the client has read and gone (EOF / alert). */
+		while (SSL_read(ssl, buf, sizeof(buf)) > 0)
+			;
+	}
+	if (!s->ok || ERR_peek_error())
+		fy_tls_errstr(s->err, sizeof(s->err));
+out:
+	SSL_free(ssl);
+	shutdown(s->fd, SHUT_RDWR);
+	close(s->fd);
+	return NULL;
+}
+
+/* One handshake over a socketpair; host NULL skips fy_tls_client_prepare. */
+static void handshake(SSL_CTX *sctx, SSL_CTX *cctx, const char *host, struct hs_result *r)
+{
+	struct timeval tv = { .tv_sec = 10 };
+	struct server_run s;
+	pthread_t th;
+	SSL *ssl;
+	int sv[2];
+
+	memset(r, 0, sizeof(*r));
+	memset(&s, 0, sizeof(s));
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	/* A bug must fail the test, not hang it. */
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	s.ctx = sctx;
+	s.fd = sv[0];
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, server_main, &s), 0);
+
+	ssl = SSL_new(cctx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ssl);
+	SSL_set_fd(ssl, sv[1]);
+	if (host)
+		CU_ASSERT_EQUAL(fy_tls_client_prepare(ssl, host), 0);
+	ERR_clear_error();
+	if (SSL_connect(ssl) == 1) {
+		char buf[8];
+		int n = SSL_read(ssl, buf, sizeof(buf));
+
+		r->version = SSL_version(ssl);
+		r->client_ok = n == 4 && memcmp(buf, "ping", 4) == 0;
+	}
+	if (!r->client_ok)
+		fy_tls_errstr(r->cerr, sizeof(r->cerr));
+	SSL_free(ssl);
+	shutdown(sv[1], SHUT_RDWR);
+	close(sv[1]);
+	pthread_join(th, NULL);
+	r->server_ok = s.ok;
+	memcpy(r->serr, s.err, sizeof(r->serr));
+}
+
+static SSL_CTX *server_ctx1(const char *client_ca)
+{
+	char err[512];
+	SSL_CTX *ctx = fy_tls_server_ctx(crt1, key1, client_ca, err, sizeof(err));
+
+	if (!ctx)
+		fprintf(stderr, "\n  server ctx: %s\n", err);
+	return ctx;
+}
+
+static SSL_CTX *client_ctx(const char *ca, const char *fp)
+{
+	char err[512];
+	SSL_CTX *ctx = fy_tls_client_ctx(ca, fp, NULL, NULL, err, sizeof(err));
+
+	if (!ctx)
+		fprintf(stderr, "\n  client ctx: %s\n", err);
+	return ctx;
+}
+
+/* (a) CA + the relay's IP address or DNS name: TLS 1.3 and data flows. */
+static void test_hs_ca_ok(void)
+{
+	static const char *const hosts[] = { "127.0.0.1", "localhost", "::1", "[::1]" };
+	SSL_CTX *s = server_ctx1(NULL), *c = client_ctx(ca1, NULL);
+	struct hs_result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		handshake(s, c, hosts[i], &r);
+		if (!r.client_ok)
+			fprintf(stderr, "\n  %s: client: %s / server: %s\n", hosts[i], r.cerr,
+				r.serr);
+		CU_ASSERT_TRUE(r.client_ok);
+		CU_ASSERT_TRUE(r.server_ok);
+		CU_ASSERT_EQUAL(r.version, TLS1_3_VERSION);
+	}
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
+/* (b) CA, but a name or address the certificate does not carry; and a CA
+ * that did not sign the relay certificate. */
+static void test_hs_ca_wrong_name(void)
+{
+	SSL_CTX *s = server_ctx1(NULL), *c = client_ctx(ca1, NULL), *c2 = client_ctx(ca2, NULL);
+	struct hs_result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	handshake(s, c, "relay.example.com", &r);
+	CU_ASSERT_FALSE(r.client_ok);
+	CU_ASSERT_FALSE(r.server_ok);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.cerr, "does not name 'relay.example.com'"));
+
+	handshake(s, c, "10.1.2.3", &r);
+	CU_ASSERT_FALSE(r.client_ok);
+	CU_ASSERT_FALSE(r.server_ok);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.cerr, "does not name IP address 10.1.2.3"));
+
+	handshake(s, c2, "localhost", &r);
+	CU_ASSERT_FALSE(r.client_ok);
+	CU_ASSERT_FALSE(r.server_ok);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.cerr, "relay certificate"));
+	SSL_CTX_free(c2);
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
+/* (c) pinned fingerprint, in our spelling and in openssl's (upper case,
+ * colons); names are not checked when pinning. */
+static void test_hs_pin_ok(void)
+{
+	char fp[80], fp_openssl[160], err[512];
+	SSL_CTX *s = server_ctx1(NULL), *c, *c2;
+	struct hs_result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(fy_tls_fingerprint_file(crt1, fp, sizeof(fp), err,
+						      sizeof(err)), 0);
+	own_fingerprint(crt1, fp_openssl, sizeof(fp_openssl), 1);
+	c = client_ctx(NULL, fp);
+	c2 = client_ctx(NULL, fp_openssl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+
+	handshake(s, c, "127.0.0.1", &r);
+	CU_ASSERT_TRUE(r.client_ok);
+	CU_ASSERT_TRUE(r.server_ok);
+	CU_ASSERT_EQUAL(r.version, TLS1_3_VERSION);
+	handshake(s, c2, "some-other-name.invalid", &r);
+	CU_ASSERT_TRUE(r.client_ok);
+	CU_ASSERT_TRUE(r.server_ok);
+	handshake(s, c, NULL, &r);
+	CU_ASSERT_TRUE(r.client_ok);
+	SSL_CTX_free(c2);
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
+/* (d) wrong pin: the other relay's certificate, and one digit changed. */
+static void test_hs_pin_wrong(void)
+{
+	char fp1[80], fp2[80], want[256], err[512];
+	SSL_CTX *s = server_ctx1(NULL), *c;
+	struct hs_result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(fy_tls_fingerprint_file(crt1, fp1, sizeof(fp1), err,
+						      sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tls_fingerprint_file(crt2, fp2, sizeof(fp2), err,
+						      sizeof(err)), 0);
+	c = client_ctx(NULL, fp2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	handshake(s, c, "127.0.0.1", &r);
+	CU_ASSERT_FALSE(r.client_ok);
+	CU_ASSERT_FALSE(r.server_ok);
+	snprintf(want, sizeof(want),
+		 "relay certificate fingerprint %s does not match the pinned %s", fp1, fp2);
+	if (!strstr(r.cerr, want))
+		fprintf(stderr, "\n  got: %s\n", r.cerr);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.cerr, want));
+	SSL_CTX_free(c);
+
+	fp1[70] = fp1[70] == '0' ? '1' : '0';
+	c = client_ctx(NULL, fp1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	handshake(s, c, "127.0.0.1", &r);
+	CU_ASSERT_FALSE(r.client_ok);
+	CU_ASSERT_FALSE(r.server_ok);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.cerr, "does not match the pinned"));
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
+/* (e) a client that speaks at most TLS 1.2 is refused by the relay. */
+static void test_hs_tls12_refused(void)
+{
+	SSL_CTX *s = server_ctx1(NULL), *c = SSL_CTX_new(TLS_client_method());
+	struct hs_result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION), 1);
+	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+	handshake(s, c, NULL, &r);
+	CU_ASSERT_FALSE(r.client_ok);
+	CU_ASSERT_FALSE(r.server_ok);
+	CU_ASSERT(r.serr[0] != '\0');
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
+/* (f) server context errors name the problem and the files. */
+static void test_server_ctx_errors(void)
+{
+	char err[512];
+	SSL_CTX *ctx;
+
+	ctx = fy_tls_server_ctx(crt1, key2, NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(ctx);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not match"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, crt1));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, key2));
+
+	ctx = fy_tls_server_ctx("/nonexistent/relay.crt", key1, NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NULL(ctx);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/relay.crt"));
+
+	ctx = fy_tls_server_ctx(crt1, crt1, NULL, err, sizeof(err));	/* cert as key */
+	CU_ASSERT_PTR_NULL(ctx);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot load private key"));
+
+	ctx = fy_tls_server_ctx(key1, key1, NULL, err, sizeof(err));	/* key as cert */
+	CU_ASSERT_PTR_NULL(ctx);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot load certificate chain"));
+
+	ctx = fy_tls_server_ctx(crt1, key1, "/nonexistent/ca.crt", err, sizeof(err));
+	CU_ASSERT_PTR_NULL(ctx);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/ca.crt"));
+
+	ctx = fy_tls_server_ctx(crt1, key1, NULL, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL(ctx);
+	SSL_CTX_free(ctx);
+	/* Whatever failed above left nothing behind on the error queue. */
+	CU_ASSERT_EQUAL(ERR_peek_error(), 0);
+}
+
+static void test_client_ctx_errors(void)
+{
+	static const char *const bad_fp[] = {
+		"SHA256:abcd",
+		"MD5:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"SHA256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+		"SHA256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"",
+	};
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(bad_fp) / sizeof(bad_fp[0]); i++) {
+		err[0] = '\0';
+		CU_ASSERT_PTR_NULL(fy_tls_client_ctx(NULL, bad_fp[i], NULL, NULL, err,
+						     sizeof(err)));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad fingerprint"));
+	}
+	CU_ASSERT_PTR_NULL(fy_tls_client_ctx(NULL, NULL, NULL, NULL, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exactly one"));
+	CU_ASSERT_PTR_NULL(fy_tls_client_ctx(ca1, "SHA256:00", NULL, NULL, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exactly one"));
+	CU_ASSERT_PTR_NULL(fy_tls_client_ctx("/nonexistent/ca.crt", NULL, NULL, NULL, err,
+					     sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/ca.crt"));
+	CU_ASSERT_PTR_NULL(fy_tls_client_ctx(ca1, NULL, crt1, NULL, err, sizeof(err)));
+	CU_ASSERT_PTR_NULL(fy_tls_client_ctx(ca1, NULL, crt1, key2, err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "does not match"));
+}
+
+/* SNI only for DNS names. */
+static void test_client_prepare_sni(void)
+{
+	SSL_CTX *c = client_ctx(ca1, NULL);
+	SSL *ssl;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	ssl = SSL_new(c);
+	CU_ASSERT_EQUAL(fy_tls_client_prepare(ssl, "localhost"), 0);
+	CU_ASSERT_STRING_EQUAL(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name), "localhost");
+	SSL_free(ssl);
+	ssl = SSL_new(c);
+	CU_ASSERT_EQUAL(fy_tls_client_prepare(ssl, "127.0.0.1"), 0);
+	CU_ASSERT_PTR_NULL(SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+	CU_ASSERT_EQUAL(fy_tls_client_prepare(ssl, ""), -1);
+	CU_ASSERT_EQUAL(fy_tls_client_prepare(ssl, NULL), -1);
+	SSL_free(ssl);
+	SSL_CTX_free(c);
+}
+
+/* Relay with a client CA: agents without a certificate still get in; an
+ * agent certificate that is not fit for client use is refused, and the
+ * relay's error says why. */
+static void test_hs_client_ca(void)
+{
+	char err[512];
+	SSL_CTX *s = server_ctx1(ca1), *c = client_ctx(ca1, NULL), *cc;
+	struct hs_result r;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	handshake(s, c, "localhost", &r);
+	CU_ASSERT_TRUE(r.client_ok);
+	CU_ASSERT_TRUE(r.server_ok);
+
+	/* relay.crt has only the serverAuth purpose. */
+	cc = fy_tls_client_ctx(ca1, NULL, crt1, key1, err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cc);
+	handshake(s, cc, "localhost", &r);
+	CU_ASSERT_FALSE(r.client_ok);
+	CU_ASSERT_FALSE(r.server_ok);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.serr, "agent certificate"));
+	SSL_CTX_free(cc);
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
+static void test_errstr_empty(void)
+{
+	char buf[64];
+
+	ERR_clear_error();
+	CU_ASSERT_STRING_EQUAL(fy_tls_errstr(buf, sizeof(buf)), "no details from OpenSSL");
+}
+
+static void rm_dir(const char *dir)
+{
+	static const char *const names[] = { "ca.crt", "ca.key", "relay.crt", "relay.key" };
+	char path[192];
+
+	for (size_t i = 0; i < 4; i++) {
+		join(path, sizeof(path), dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	char mid[128];
+	unsigned fails;
+	CU_pSuite s;
+
+	signal(SIGPIPE, SIG_IGN);	/* a peer that hung up must not kill us */
+	snprintf(dir1, sizeof(dir1), "/tmp/ferry-tls-test.XXXXXX");
+	if (!mkdtemp(dir1)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(dir2, sizeof(dir2), "%s/other/relay", dir1);
+	join(ca1, sizeof(ca1), dir1, "ca.crt");
+	join(crt1, sizeof(crt1), dir1, "relay.crt");
+	join(key1, sizeof(key1), dir1, "relay.key");
+	join(ca2, sizeof(ca2), dir2, "ca.crt");
+	join(crt2, sizeof(crt2), dir2, "relay.crt");
+	join(key2, sizeof(key2), dir2, "relay.key");
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("tls", NULL, NULL);
+	/* Order matters: cert_init makes the files the later tests use. */
+	if (!s ||
+	    !CU_add_test(s, "cert_init", test_cert_init) ||
+	    !CU_add_test(s, "cert_init_bad_names", test_cert_init_bad_names) ||
+	    !CU_add_test(s, "cert_contents", test_cert_contents) ||
+	    !CU_add_test(s, "fingerprint", test_fingerprint) ||
+	    !CU_add_test(s, "hs_ca_ok", test_hs_ca_ok) ||
+	    !CU_add_test(s, "hs_ca_wrong_name", test_hs_ca_wrong_name) ||
+	    !CU_add_test(s, "hs_pin_ok", test_hs_pin_ok) ||
+	    !CU_add_test(s, "hs_pin_wrong", test_hs_pin_wrong) ||
+	    !CU_add_test(s, "hs_tls12_refused", test_hs_tls12_refused) ||
+	    !CU_add_test(s, "server_ctx_errors", test_server_ctx_errors) ||
+	    !CU_add_test(s, "client_ctx_errors", test_client_ctx_errors) ||
+	    !CU_add_test(s, "client_prepare_sni", test_client_prepare_sni) ||
+	    !CU_add_test(s, "hs_client_ca", test_hs_client_ca) ||
+	    !CU_add_test(s, "errstr_empty", test_errstr_empty)) {
+		CU_cleanup_registry();
+		return 1;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+
+	rm_dir(dir2);
+	snprintf(mid, sizeof(mid), "%s/other", dir1);
+	rmdir(mid);
+	rm_dir(dir1);
+	return fails ? 1 : 0;
+}

@@ -1,0 +1,115 @@
+/* ferry-agent internals. One thread, one event loop (epoll or io_uring).
+ * The agent owns everything here; nothing is shared. */
+#ifndef FERRY_AGENT_H
+#define FERRY_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "ferry/buf.h"
+#include "ferry/log.h"
+#include "ferry/loop.h"
+#include "ferry/mux.h"
+#include "ferry/pump.h"
+#include "ferry/sess.h"
+#include "ferry/sockconn.h"
+
+#define AGENT_MAX_FWDS 64
+#define AGENT_MAX_TUNNELS 64
+
+/* -R [bind:]port:host:hostport */
+struct fwd {
+	char bind[64];		/* on the relay; only "" / "*" / the relay's own bind in v1 */
+	uint16_t port;		/* public port on the relay */
+	char host[256];		/* target, as the agent reaches it */
+	uint16_t hostport;
+	bool up;		/* relay confirmed it */
+};
+
+struct agent_cfg {
+	char relay[300];
+	char token[FY_TOKEN_MAX + 1];
+	char name[FY_NAME_MAX + 1];
+	char ca[256], fingerprint[100], cert[256], key[256];
+	char server_name[256];	/* overrides the name checked in the certificate */
+	struct fwd fwds[AGENT_MAX_FWDS];
+	unsigned nfwds;
+	enum fy_loop_kind io;
+	uint32_t keepalive_ms;	/* 0: take the relay's */
+	uint32_t drain_ms;
+	uint32_t backoff_min_ms, backoff_max_ms;
+	enum fy_log_level log_level;
+};
+
+/* -1: run; otherwise the exit code. */
+int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv);
+int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen);
+
+enum atun_state { AT_CONNECT, AT_TLS, AT_WELCOME, AT_UP, AT_CLOSED };
+
+struct agent;
+
+struct atun {
+	struct agent *a;
+	int fd;
+	SSL *ssl;
+	enum atun_state st;
+	unsigned index;
+	struct fy_buf in;
+	struct fy_mux *mux;
+	bool want_write;
+	struct atun *gc_next;
+};
+
+/* A connection to a forward's target, carried as one stream. */
+struct tconn {
+	struct fy_pump pump;
+	struct fy_sockconn sc;
+	struct atun *t;
+	struct fwd *f;
+	char target[300];
+	struct tconn *gc_next;
+};
+
+enum agent_state { AG_WAIT, AG_CONNECTING, AG_UP, AG_DRAINING };
+
+struct agent {
+	struct agent_cfg cfg;
+	SSL_CTX *tls;
+	struct fy_loop *loop;
+	struct fy_sess_table streams;
+	char relay_host[256];
+	uint16_t relay_port;
+	enum agent_state st;
+	struct atun *tuns[AGENT_MAX_TUNNELS];
+	unsigned ntuns;		/* expected: the relay's worker count */
+	uint64_t session;
+	uint32_t tunnel_serial;
+	uint64_t next_attempt_ms;
+	uint32_t backoff_ms;
+	uint64_t drain_deadline_ms;
+	unsigned nreg_pending;
+	bool fatal;		/* refused for good (bad token): exit */
+	int exit_code;
+	unsigned long long streams_total;
+	struct atun *gc_tuns;
+	struct tconn *gc_conns;
+};
+
+/* tunnel.c */
+void agent_connect(struct agent *a);
+void agent_teardown(struct agent *a, const char *why);
+void agent_flush(struct agent *a);
+void agent_tick(struct agent *a, uint64_t now);
+void agent_drain(struct agent *a);
+void agent_gc(struct agent *a);
+
+/* forward.c */
+uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
+		      const char **msg);
+void forward_free(struct tconn *c);
+
+#endif

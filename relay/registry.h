@@ -1,0 +1,75 @@
+/* Registry of agent sessions (by agent name) and claimed public ports
+ * (by port): read by every worker on every new connection, written when
+ * agents come and go. Both tables are liburcu lock-free hash tables
+ * (rculfhash): lookups run under rcu_read_lock() without locks, and
+ * removed entries are freed through call_rcu by their owner.
+ *
+ * Ownership: the registry borrows entries; whoever adds an entry removes
+ * it and frees it after a grace period. Callers of every reg_* function
+ * must hold rcu_read_lock() (the hash table requires it for add/del too). */
+#ifndef FERRY_RELAY_REGISTRY_H
+#define FERRY_RELAY_REGISTRY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <urcu.h>
+#include <urcu/rculfhash.h>
+
+#include "ferry/frame.h"
+#include "ferry/token.h"
+
+#define REG_MAX_WORKERS 64
+
+/* One agent process: all its tunnels share it. */
+struct reg_session {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	char name[FY_NAME_MAX + 1];
+	uint64_t agent_session;		/* the agent's random id from HELLO */
+	uint64_t serial;		/* relay-wide unique, keys worker tables */
+	const struct fy_token_rule *rule;	/* borrowed from the token set */
+	unsigned workers;		/* tunnels expected: one per worker */
+	atomic_uint_fast64_t tunnels;	/* bit w: a tunnel is up on worker w */
+	atomic_bool dead;		/* set once; tunnels close on seeing it */
+	atomic_bool draining;		/* agent sent GOAWAY: no new streams */
+	char dead_why[256];		/* written before dead is set */
+	atomic_int refs;		/* tunnels + ports holding it */
+	atomic_uint rr;			/* round-robin cursor for new streams */
+};
+
+/* A claimed public port and its listener. */
+struct reg_port {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	uint16_t port;
+	struct reg_session *sess;	/* holds a reference */
+	int lfd;			/* listener, owned by worker `owner` */
+	unsigned owner;
+	void *owner_ctx;		/* the owner worker */
+	struct reg_port *owner_next;	/* the owner worker's list */
+};
+
+struct reg;
+
+struct reg *reg_create(void);
+/* Tables must be empty (every entry removed by its owner). */
+void reg_destroy(struct reg *r);
+
+struct reg_session *reg_session_lookup(struct reg *r, const char *name);
+/* Adds s unless its name is present: then -EEXIST and *cur = the entry. */
+int reg_session_add(struct reg *r, struct reg_session *s, struct reg_session **cur);
+/* Replaces old (which must be in the table) with s. 0 or -ENOENT. */
+int reg_session_replace(struct reg *r, struct reg_session *old, struct reg_session *s);
+/* Removes s if it is still the entry for its name. */
+void reg_session_del(struct reg *r, struct reg_session *s);
+unsigned long reg_session_count(struct reg *r);
+
+struct reg_port *reg_port_lookup(struct reg *r, uint16_t port);
+int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur);
+int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p);
+void reg_port_del(struct reg *r, struct reg_port *p);
+unsigned long reg_port_count(struct reg *r);
+
+#endif

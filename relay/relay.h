@@ -1,0 +1,169 @@
+/* The relay's internal types, shared by its files.
+ *
+ * Threads: main (signals, start/stop) and N workers. Each worker owns its
+ * loop, its tunnels, its public connections and its session table; no
+ * other thread touches them. Workers hand each other connections through
+ * their inbox (a wait-free queue + the loop's wake eventfd). The registry
+ * (registry.h) and the token set are the only shared state: the registry
+ * lock-free under RCU, the token set read-only after start. */
+#ifndef FERRY_RELAY_H
+#define FERRY_RELAY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+#include <urcu/wfcqueue.h>
+
+#include "ferry/buf.h"
+#include "ferry/log.h"
+#include "ferry/loop.h"
+#include "ferry/mux.h"
+#include "ferry/pump.h"
+#include "ferry/sess.h"
+#include "ferry/sockconn.h"
+#include "ferry/token.h"
+#include "registry.h"
+
+struct relay_cfg {
+	char listen[160];	/* agents connect here */
+	char public_bind[80];	/* address the -R ports bind to */
+	char cert[256], key[256], tokens[256], client_ca[256];
+	unsigned workers;
+	uint32_t keepalive_ms;
+	uint32_t handshake_ms;
+	uint32_t window;
+	uint32_t drain_ms;
+	unsigned max_unauth;
+	unsigned max_unauth_per_ip;
+	unsigned max_streams;	/* per tunnel */
+	enum fy_log_level log_level;
+};
+
+/* Parses the command line (and --config FILE). -1: run the relay;
+ * otherwise the exit code (0 after --help, 2 for bad usage). */
+int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv);
+
+struct worker;
+
+struct relay {
+	struct relay_cfg cfg;
+	SSL_CTX *tls;
+	struct fy_tokens tokens;
+	struct reg *reg;
+	struct worker *workers;
+	unsigned nworkers;
+	atomic_uint unauth;		/* connections before HELLO, all workers */
+	atomic_ushort *unauth_ip;	/* per-address counts, hashed buckets */
+	atomic_uint_fast64_t next_serial;
+	atomic_bool draining;
+	atomic_bool stop;
+	atomic_uint running;		/* worker threads not yet finished */
+};
+
+#define UNAUTH_IP_BUCKETS 4096
+
+enum tun_state { TUN_TLS, TUN_HELLO, TUN_AUTHED, TUN_ACTIVE, TUN_CLOSED };
+
+/* An agent tunnel. Owned by the worker it lives on (moved once, right
+ * after HELLO, to worker tunnel_index % workers). */
+struct tunnel {
+	struct worker *w;
+	int fd;
+	SSL *ssl;
+	enum tun_state state;
+	struct sockaddr_storage peer;
+	char peer_str[64];
+	char name[FY_NAME_MAX + 1];	/* agent name once authenticated */
+	uint64_t deadline_ms;		/* handshake deadline */
+	unsigned ip_bucket;
+	struct fy_buf in;		/* plaintext from TLS, not yet parsed */
+	struct fy_mux *mux;
+	struct reg_session *sess;	/* reference held while set */
+	uint32_t serial;		/* this worker's id for the tunnel */
+	uint32_t index;
+	struct fy_hello hello;
+	bool want_write;
+	bool dirty;			/* output waiting; on the flush list */
+	struct tunnel *next, *prev;	/* worker's list */
+	struct tunnel *dirty_next;
+	struct tunnel *gc_next;
+};
+
+/* A public client connection, carried as one stream of one tunnel. */
+struct pubconn {
+	struct fy_pump pump;
+	struct worker *w;
+	struct tunnel *t;
+	struct fy_sockconn sc;
+	uint16_t port;
+	char peer_str[64];
+	struct pubconn *gc_next;
+};
+
+/* A message between workers. */
+enum msg_kind { MSG_TUNNEL, MSG_PUBLIC };
+struct msg {
+	struct cds_wfcq_node node;
+	enum msg_kind kind;
+	struct tunnel *t;		/* MSG_TUNNEL: adopt this tunnel */
+	int fd;				/* MSG_PUBLIC: accepted client */
+	uint16_t port;
+	struct sockaddr_storage peer;
+	uint64_t sess_serial;
+};
+
+struct worker {
+	struct relay *r;
+	unsigned id;
+	pthread_t thread;
+	struct fy_loop *loop;
+	int agent_lfd;
+	struct fy_sess_table streams;	/* (tunnel serial, stream id) -> stream */
+	struct fy_sess_table tunnels;	/* session serial -> tunnel */
+	struct tunnel *tunnel_list;
+	struct reg_port *ports;		/* listeners this worker owns */
+	struct tunnel *dirty;
+	struct tunnel *gc_tunnels;
+	struct pubconn *gc_pub;
+	uint32_t next_tunnel_serial;
+	uint64_t last_tick_ms;
+	uint64_t drain_deadline_ms;
+	bool drain_started;
+	struct cds_wfcq_head inbox_head;
+	struct cds_wfcq_tail inbox_tail;
+} __attribute__((aligned(64)));
+
+/* engine.c: sessions, auth, ports */
+int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
+		char *msg, size_t msglen);
+void engine_session_put(struct relay *r, struct reg_session *s);
+void engine_session_kill(struct relay *r, struct reg_session *s, const char *why);
+int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msglen);
+void engine_release_ports(struct worker *w, struct reg_session *s);
+unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned self);
+
+/* tunnel.c */
+void tunnel_accept(struct worker *w, int fd, const struct sockaddr_storage *peer);
+void tunnel_adopt(struct worker *w, struct tunnel *t);
+void tunnel_close(struct tunnel *t, uint32_t code, const char *why);
+void tunnel_mark_dirty(struct tunnel *t);
+void tunnel_flush(struct tunnel *t);
+void tunnel_tick(struct worker *w, uint64_t now);
+void tunnel_free(struct tunnel *t);
+
+/* public.c */
+void public_on_listener(struct fy_loop *l, int fd, uint32_t ev, void *arg);
+void public_start(struct worker *w, int fd, uint16_t port,
+		  const struct sockaddr_storage *peer, uint64_t sess_serial);
+void public_free(struct pubconn *pc);
+
+/* kernel/backend.c */
+int backend_run(struct relay *r);
+void worker_send(struct worker *to, struct msg *m);
+void worker_gc_flush(struct worker *w);
+
+#endif

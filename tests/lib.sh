@@ -1,0 +1,361 @@
+# shellcheck shell=bash
+# Helpers for ferry's integration scripts (tests/integration/*.sh). Source it, then
+# call fy_init with the script's own port base:
+#
+#   . "$(dirname "$0")/../lib.sh"
+#   fy_init 21000            # temp dir $T, trap cleanup EXIT, ports from 21000 up
+#
+# Everything runs on 127.0.0.1. Binaries come from $FY_BUILD (default: build/ at the
+# top of the repository); the agent's event loop from $FY_AGENT_IO (auto|epoll|uring).
+# Each helper that waits polls with a bound; nothing sleeps to synchronise.
+#
+# Conventions: every process a script starts goes through fy_relay_start,
+# fy_agent_start, fy_serve or fy_bg, so cleanup kills exactly those (by PID) and
+# nothing else. On failure, cleanup prints the tail of every log in $T.
+# Set FY_KEEP=1 to keep $T after a passing run.
+
+set -eu
+
+FY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FY_BUILD=${FY_BUILD:-$FY_ROOT/build}
+case $FY_BUILD in
+/*) ;;
+*) if [ -d "$PWD/$FY_BUILD" ]; then FY_BUILD=$PWD/$FY_BUILD; else FY_BUILD=$FY_ROOT/$FY_BUILD; fi ;;
+esac
+RELAY_BIN=$FY_BUILD/relay/ferry-relay
+AGENT_BIN=$FY_BUILD/agent/ferry-agent
+LOAD=$FY_BUILD/tests/fy-load
+FY_AGENT_IO=${FY_AGENT_IO:-auto}
+FY_NAME=$(basename "$0" .sh)
+
+T=
+RELAY_PORT=
+FY_RELAY_PID=
+FY_PASSED=0
+FY_NEXT_PORT=
+FY_PORT_BASE=
+FY_PORT_RANGE=
+FY_RC=0
+declare -A FY_PID=()      # label -> pid of every process we started and still own
+declare -A FY_AGENT_PID=() # agent name -> pid
+
+# ------------------------------------------------------------------ messages
+
+fy_say() { printf '# %s %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
+
+# check_ok DESC: one sub-check passed.
+check_ok() { printf '  ok - %s\n' "$*"; }
+
+# fail WHY: the scenario failed; cleanup prints the logs.
+# (Inside a command substitution the line goes to stderr, so it is not swallowed.)
+fail() {
+	if [ "$BASH_SUBSHELL" -gt 0 ]; then
+		printf 'FAIL %s: %s\n' "$FY_NAME" "$*" >&2
+	else
+		printf 'FAIL %s: %s\n' "$FY_NAME" "$*"
+	fi
+	exit 1
+}
+
+# skip WHY: the scenario cannot run here (exit 77, counted as skipped).
+skip() {
+	printf 'SKIP %s: %s\n' "$FY_NAME" "$*"
+	FY_PASSED=skip
+	exit 77
+}
+
+# pass: the whole scenario passed (call last).
+pass() {
+	FY_PASSED=1
+	printf 'PASS %s\n' "${1:-$FY_NAME}"
+}
+
+# ---------------------------------------------------------------- processes
+
+# fy_alive PID: true while PID runs (a zombie counts as gone).
+fy_alive() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# fy_stop LABEL [SIGNAL] [SECS]: signal a process we own, wait for it (bounded),
+# then SIGKILL. Sets FY_RC to its exit status (128+n when killed by signal n).
+fy_stop() {
+	local label=$1 sig=${2:-TERM} secs=${3:-10} pid i
+	pid=${FY_PID[$label]:-}
+	FY_RC=0
+	[ -n "$pid" ] || return 0
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < secs * 20; i++)); do
+		fy_alive "$pid" || break
+		sleep 0.05
+	done
+	if fy_alive "$pid"; then
+		fy_say "$label (pid $pid) still running ${secs}s after SIG$sig; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || FY_RC=$?
+	unset "FY_PID[$label]"
+	return 0
+}
+
+# fy_bg LABEL CMD...: run CMD in the background, output to $T/LABEL.out.
+fy_bg() {
+	local label=$1
+	shift
+	"$@" >"$T/$label.out" 2>&1 &
+	FY_PID[$label]=$!
+}
+
+# fy_bg_wait LABEL: wait for a background command (which must bound itself, as
+# fy-load does with --timeout); sets FY_RC to its exit status.
+fy_bg_wait() {
+	local pid=${FY_PID[$1]}
+	FY_RC=0
+	wait "$pid" || FY_RC=$?
+	unset "FY_PID[$1]"
+}
+
+# fy_result LABEL: the result line ("ok ..." / "FAIL ...") of a background fy-load.
+fy_result() { grep -E '^(ok|FAIL|reset|eof|refused|open|closed|fast done)( |$)' "$T/$1.out" | tail -n 1; }
+
+# load ARGS...: run fy-load in the foreground; prints its result line; returns its
+# exit status. Its stderr (diagnostics) goes to $T/load.err.
+load() {
+	"$LOAD" "$@" 2>>"$T/load.err"
+}
+
+# ------------------------------------------------------------------- ports
+
+fy_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# fy_alloc_port VAR: next port of this script's range that nothing listens on.
+fy_alloc_port() {
+	while fy_listening "$FY_NEXT_PORT"; do
+		FY_NEXT_PORT=$((FY_NEXT_PORT + 1))
+	done
+	[ "$FY_NEXT_PORT" -lt $((FY_PORT_BASE + 100)) ] || fail "no free port in $FY_PORT_RANGE"
+	printf -v "$1" '%s' "$FY_NEXT_PORT"
+	FY_NEXT_PORT=$((FY_NEXT_PORT + 1))
+}
+
+# fy_can_connect PORT: one TCP connect to 127.0.0.1:PORT succeeds.
+fy_can_connect() {
+	timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# wait_port PORT [SECS]: poll until a TCP connect succeeds.
+wait_port() {
+	local port=$1 secs=${2:-10} i
+	for ((i = 0; i < secs * 10; i++)); do
+		fy_can_connect "$port" && return 0
+		sleep 0.1
+	done
+	fail "nothing accepts on port $port after ${secs}s"
+}
+
+# wait_listen PORT [SECS]: poll until something listens on PORT (no connection made).
+wait_listen() {
+	local port=$1 secs=${2:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		fy_listening "$port" && return 0
+		sleep 0.05
+	done
+	fail "nothing listens on port $port after ${secs}s"
+}
+
+# wait_closed PORT [SECS]: poll until nothing listens on PORT and a connect is refused.
+wait_closed() {
+	local port=$1 secs=${2:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		if ! fy_listening "$port" && ! fy_can_connect "$port"; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "port $port still accepts connections after ${secs}s"
+}
+
+# ------------------------------------------------------------------- logs
+
+# wait_log FILE REGEX [SECS]: poll until FILE has a line matching REGEX (ERE).
+wait_log() {
+	local file=$1 re=$2 secs=${3:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "no line matching /$re/ in $(basename "$file") after ${secs}s"
+}
+
+# log_count FILE REGEX: number of lines matching REGEX (0 when FILE is missing).
+log_count() {
+	local n
+	n=$(grep -Ec -- "$2" "$1" 2>/dev/null) || true
+	printf '%s\n' "${n:-0}"
+}
+
+# wait_log_count FILE REGEX N [SECS]: poll until at least N lines match.
+wait_log_count() {
+	local file=$1 re=$2 n=$3 secs=${4:-10} i
+	for ((i = 0; i < secs * 20; i++)); do
+		[ "$(log_count "$file" "$re")" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	fail "only $(log_count "$file" "$re") of $n lines matching /$re/ in $(basename "$file") after ${secs}s"
+}
+
+# ----------------------------------------------------------------- memory
+
+# fy_rss_kb PID / fy_hwm_kb PID: resident set / its high-water mark, in KiB.
+fy_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+fy_hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+fy_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# fy_is_asan BIN: BIN was built with AddressSanitizer.
+fy_is_asan() { grep -qa '__asan_init' "$1"; }
+
+# ---------------------------------------------------------- relay and agent
+
+# fy_certs: a CA and a relay certificate for localhost and 127.0.0.1 in $T/pki.
+fy_certs() {
+	"$RELAY_BIN" cert init --dir "$T/pki" --name localhost,127.0.0.1 >"$T/cert.out" 2>&1 ||
+		fail "ferry-relay cert init failed: $(tail -n 3 "$T/cert.out")"
+	[ -s "$T/pki/ca.crt" ] && [ -s "$T/pki/relay.crt" ] && [ -s "$T/pki/relay.key" ] ||
+		fail "cert init did not write ca.crt, relay.crt and relay.key in $T/pki"
+}
+
+# fy_token NAME[,NAME] PORTS: add a token to $T/tokens and print it.
+fy_token() {
+	local tok
+	tok=$("$RELAY_BIN" token add --tokens "$T/tokens" --agent "$1" --ports "$2" 2>>"$T/token.err") ||
+		fail "ferry-relay token add --agent $1 --ports $2 failed: $(tail -n 3 "$T/token.err")"
+	[ -n "$tok" ] || fail "ferry-relay token add printed no token"
+	printf '%s\n' "$tok"
+}
+
+# fy_relay_start [ARGS...]: start the relay on 127.0.0.1:$RELAY_PORT, wait until it
+# listens. Output appends to $T/relay.log (a restart keeps the earlier lines).
+fy_relay_start() {
+	printf '=== %s ferry-relay %s\n' "$(date +%T.%3N)" "$*" >>"$T/relay.log"
+	"$RELAY_BIN" --listen "127.0.0.1:$RELAY_PORT" --cert "$T/pki/relay.crt" \
+		--key "$T/pki/relay.key" --tokens "$T/tokens" --public-bind 127.0.0.1 \
+		--log-level debug "$@" >>"$T/relay.log" 2>&1 &
+	FY_RELAY_PID=$!
+	FY_PID[relay]=$FY_RELAY_PID
+	local i
+	for ((i = 0; i < 200; i++)); do
+		fy_alive "$FY_RELAY_PID" || fail "ferry-relay exited at start: $(tail -n 5 "$T/relay.log")"
+		fy_listening "$RELAY_PORT" && return 0
+		sleep 0.05
+	done
+	fail "ferry-relay does not listen on $RELAY_PORT after 10s"
+}
+
+# fy_relay_stop [SIGNAL]: stop the relay; FY_RC = its exit status.
+fy_relay_stop() {
+	fy_stop relay "${1:-TERM}" 20
+	FY_RELAY_PID=
+}
+
+# fy_agent_start NAME TOKEN [ARGS...]: start an agent (--name NAME), output to
+# $T/agent-NAME.log (appended across restarts).
+fy_agent_start() {
+	local name=$1 tok=$2
+	shift 2
+	printf '=== %s ferry-agent --name %s %s\n' "$(date +%T.%3N)" "$name" "$*" >>"$T/agent-$name.log"
+	"$AGENT_BIN" --relay "127.0.0.1:$RELAY_PORT" --token "$tok" --ca "$T/pki/ca.crt" \
+		--name "$name" --io "$FY_AGENT_IO" --log-level debug "$@" >>"$T/agent-$name.log" 2>&1 &
+	FY_AGENT_PID[$name]=$!
+	FY_PID[agent-$name]=$!
+}
+
+# fy_agent_stop NAME [SIGNAL]
+fy_agent_stop() {
+	fy_stop "agent-$1" "${2:-TERM}" 10
+	unset "FY_AGENT_PID[$1]"
+}
+
+# fy_serve LABEL PORT ARGS...: fy-load serve on 127.0.0.1:PORT, output $T/LABEL.out,
+# waits for its "listening" line.
+fy_serve() {
+	local label=$1 port=$2
+	shift 2
+	fy_bg "$label" "$LOAD" serve --port "$port" --timeout 900 "$@"
+	wait_log "$T/$label.out" "^listening port=$port " 10
+}
+
+# ------------------------------------------------------------------ set-up
+
+fy_cleanup() {
+	local rc=$? label pid f bad=
+	set +e
+	trap - EXIT INT TERM
+	# Clients first, then agents, then the relay, then the targets.
+	for label in "${!FY_PID[@]}"; do
+		case $label in relay | agent-* | serve-*) continue ;; esac
+		fy_stop "$label" TERM 5
+	done
+	for label in "${!FY_PID[@]}"; do
+		case $label in agent-*) fy_stop "$label" TERM 10 ;; esac
+	done
+	if [ -n "${FY_PID[relay]:-}" ]; then
+		pid=${FY_PID[relay]}
+		fy_stop relay TERM 20
+		if [ "$rc" -eq 0 ] && [ "$FY_RC" -ne 0 ]; then
+			printf 'FAIL %s: ferry-relay (pid %s) exited %s on SIGTERM, want 0\n' "$FY_NAME" "$pid" "$FY_RC"
+			rc=1
+		fi
+	fi
+	for label in "${!FY_PID[@]}"; do
+		fy_stop "$label" TERM 5
+	done
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		for f in "$T"/*.log "$T"/*.out "$T"/*.err; do
+			[ -f "$f" ] || continue
+			if grep -Eq 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f"; then
+				bad="$bad $(basename "$f")"
+			fi
+		done
+		if [ -n "$bad" ] && [ "$rc" -eq 0 ]; then
+			printf 'FAIL %s: sanitizer report in%s\n' "$FY_NAME" "$bad"
+			rc=1
+		fi
+		if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+			for f in "$T"/*.log "$T"/*.out "$T"/*.err; do
+				[ -s "$f" ] || continue
+				printf -- '----- %s (last 40 lines) -----\n' "$(basename "$f")"
+				tail -n 40 "$f"
+			done
+			printf -- '----- logs kept in %s\n' "$T"
+		elif [ "${FY_KEEP:-0}" = 1 ]; then
+			printf -- '----- logs kept in %s\n' "$T"
+		else
+			rm -rf "$T"
+		fi
+	fi
+	if [ "$rc" -eq 0 ] && [ "$FY_PASSED" != 1 ]; then
+		printf 'FAIL %s: script ended without pass\n' "$FY_NAME"
+		rc=1
+	fi
+	exit "$rc"
+}
+
+# fy_init PORT_BASE: temp dir, cleanup trap, this script's 100 ports, binaries.
+fy_init() {
+	FY_PORT_BASE=$1
+	FY_NEXT_PORT=$1
+	FY_PORT_RANGE="$1-$(($1 + 99))"
+	T=$(mktemp -d "/tmp/ferry-$FY_NAME.XXXXXX")
+	trap fy_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	local b
+	for b in "$RELAY_BIN" "$AGENT_BIN" "$LOAD"; do
+		[ -x "$b" ] || fail "$b is missing: build first (ninja -C ${FY_BUILD#"$FY_ROOT"/})"
+	done
+	command -v ss >/dev/null || fail "ss (iproute2) is needed"
+	fy_say "$FY_NAME: temp $T, ports $FY_PORT_RANGE, agent io $FY_AGENT_IO, build $FY_BUILD"
+}
