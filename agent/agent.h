@@ -16,6 +16,7 @@
 #include "ferry/pump.h"
 #include "ferry/sess.h"
 #include "ferry/sockconn.h"
+#include "ferry/tlsconn.h"
 
 #define AGENT_MAX_FWDS 64
 #define AGENT_MAX_TUNNELS 64
@@ -55,7 +56,8 @@ struct agent;
 struct atun {
 	struct agent *a;
 	int fd;
-	SSL *ssl;
+	struct fy_tlsconn tls;
+	bool tls_init;
 	enum atun_state st;
 	unsigned index;
 	struct fy_buf in;
@@ -103,6 +105,7 @@ struct agent {
 void agent_connect(struct agent *a);
 void agent_teardown(struct agent *a, const char *why);
 void agent_flush(struct agent *a);
+void agent_read_more(struct agent *a);
 void agent_tick(struct agent *a, uint64_t now);
 void agent_drain(struct agent *a);
 void agent_gc(struct agent *a);

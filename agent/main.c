@@ -44,6 +44,7 @@ static int run(struct agent *a)
 			agent_tick(a, now);
 			last_tick = now;
 		}
+		agent_read_more(a);
 		agent_flush(a);
 		agent_gc(a);
 		if (a->fatal)

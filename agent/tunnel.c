@@ -108,7 +108,8 @@ void agent_gc(struct agent *a)
 
 		a->gc_tuns = t->gc_next;
 		fy_buf_fini(&t->in);
-		SSL_free(t->ssl);
+		if (t->tls_init)
+			fy_tlsconn_fini(&t->tls);
 		free(t);
 	}
 }
@@ -121,44 +122,19 @@ static void set_events(struct atun *t, bool want_write)
 	fy_loop_mod(t->a->loop, t->fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
 }
 
-static const char *ssl_why(SSL *ssl, int ret, char *buf, size_t n)
-{
-	int e = SSL_get_error(ssl, ret);
-
-	if (e == SSL_ERROR_ZERO_RETURN)
-		return "relay closed TLS";
-	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-		return errno ? strerror(errno) : "connection closed by the relay";
-	return fy_tls_errstr(buf, n);
-}
 
 static void tun_flush(struct atun *t)
 {
-	struct fy_buf *out;
-	char eb[300];
+	int r;
 
 	if (t->st != AT_WELCOME && t->st != AT_UP)
 		return;
-	out = fy_mux_out(t->mux);
-	while (fy_buf_len(out)) {
-		size_t n = fy_buf_len(out);
-		int k = SSL_write(t->ssl, fy_buf_peek(out), n > 262144 ? 262144 : (int)n);
-
-		if (k > 0) {
-			fy_mux_out_drained(t->mux, (size_t)k);
-			continue;
-		}
-		switch (SSL_get_error(t->ssl, k)) {
-		case SSL_ERROR_WANT_WRITE:
-		case SSL_ERROR_WANT_READ:
-			set_events(t, true);
-			return;
-		default:
-			tunnel_fail(t, ssl_why(t->ssl, k, eb, sizeof(eb)));
-			return;
-		}
+	r = fy_tlsconn_flush_mux(&t->tls, t->mux);
+	if (r < 0) {
+		tunnel_fail(t, t->tls.why);
+		return;
 	}
-	set_events(t, false);
+	set_events(t, r == 1);
 }
 
 void agent_flush(struct agent *a)
@@ -232,7 +208,7 @@ static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char *
 	if (t->index == 0) {
 		a->ntuns = w.workers;
 		FY_INFO(TOPIC, "connected to relay %s:%u (%s, %u workers, window %u, keepalive %u ms)",
-			a->relay_host, a->relay_port, SSL_get_version(t->ssl), w.workers, w.window,
+			a->relay_host, a->relay_port, SSL_get_version(t->tls.ssl), w.workers, w.window,
 			w.keepalive_ms);
 		open_more_tunnels(a);
 		send_registers(t);
@@ -406,32 +382,30 @@ static void send_hello(struct atun *t)
 
 static void do_tls(struct atun *t)
 {
-	char eb[400], msg[460];
-	int k = SSL_do_handshake(t->ssl);
+	char msg[300];
+	int k;
 
+	if (fy_tlsconn_pull(&t->tls) < 0) {
+		tunnel_fail(t, t->tls.why);
+		return;
+	}
+	k = fy_tlsconn_handshake(&t->tls);
 	if (k == 1) {
-		FY_DEBUG(TOPIC, "tunnel %u: %s with %s", t->index, SSL_get_version(t->ssl),
-			 SSL_get_cipher_name(t->ssl));
+		FY_DEBUG(TOPIC, "tunnel %u: %s with %s", t->index, SSL_get_version(t->tls.ssl),
+			 SSL_get_cipher_name(t->tls.ssl));
 		send_hello(t);
 		return;
 	}
-	switch (SSL_get_error(t->ssl, k)) {
-	case SSL_ERROR_WANT_READ:
-		set_events(t, false);
+	if (k == 0) {
+		set_events(t, fy_tlsconn_pending_out(&t->tls));
 		return;
-	case SSL_ERROR_WANT_WRITE:
-		set_events(t, true);
-		return;
-	default:
-		snprintf(msg, sizeof(msg), "TLS handshake failed: %s", ssl_why(t->ssl, k, eb, sizeof(eb)));
-		if (SSL_get_verify_result(t->ssl) != X509_V_OK || strstr(eb, "fingerprint")) {
-			/* A certificate that does not verify will not verify on retry
-			 * either, but the relay may be mid-rotation: keep retrying,
-			 * loudly. */
-			FY_ERR(TOPIC, "%s", msg);
-		}
-		tunnel_fail(t, msg);
 	}
+	snprintf(msg, sizeof(msg), "%s", t->tls.why);
+	if (SSL_get_verify_result(t->tls.ssl) != X509_V_OK || strstr(msg, "certificate"))
+		/* Will not verify on retry either, unless the relay changes:
+		 * keep trying (it may be mid-rotation), but loudly. */
+		FY_ERR(TOPIC, "%s", msg);
+	tunnel_fail(t, msg);
 }
 
 static void on_connected(struct atun *t)
@@ -446,43 +420,25 @@ static void on_connected(struct atun *t)
 		tunnel_fail(t, msg);
 		return;
 	}
-	t->ssl = SSL_new(a->tls);
-	if (!t->ssl || !SSL_set_fd(t->ssl, t->fd) || fy_tls_client_prepare(t->ssl, sni) < 0) {
+	if (fy_tlsconn_init(&t->tls, a->tls, t->fd, false) < 0) {
+		tunnel_fail(t, t->tls.why);
+		return;
+	}
+	t->tls_init = true;
+	if (fy_tls_client_prepare(t->tls.ssl, sni) < 0) {
 		tunnel_fail(t, "TLS setup failed");
 		return;
 	}
-	SSL_set_connect_state(t->ssl);
 	t->st = AT_TLS;
 	do_tls(t);
 }
 
 static void read_input(struct atun *t)
 {
-	char eb[300];
+	for (int i = 0; i < 16 && (t->st == AT_WELCOME || t->st == AT_UP); i++) {
+		int r = fy_tlsconn_fill(&t->tls, &t->in);
+		long used = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in));
 
-	for (int i = 0; i < 64 && (t->st == AT_WELCOME || t->st == AT_UP); i++) {
-		uint8_t *dst = fy_buf_reserve(&t->in, READ_CHUNK);
-		int k;
-		long used;
-
-		if (dst) {
-			k = SSL_read(t->ssl, dst, READ_CHUNK);
-			if (k > 0) {
-				fy_buf_commit(&t->in, (size_t)k);
-			} else {
-				switch (SSL_get_error(t->ssl, k)) {
-				case SSL_ERROR_WANT_READ:
-					return;
-				case SSL_ERROR_WANT_WRITE:
-					set_events(t, true);
-					return;
-				default:
-					tunnel_fail(t, ssl_why(t->ssl, k, eb, sizeof(eb)));
-					return;
-				}
-			}
-		}
-		used = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in));
 		if (used < 0) {
 			uint32_t code;
 			const char *why = fy_mux_error(t->mux, &code);
@@ -494,6 +450,24 @@ static void read_input(struct atun *t)
 			return;
 		}
 		fy_buf_consume(&t->in, (size_t)used);
+		if (r <= 0) {
+			tunnel_fail(t, r == 0 ? "relay closed the connection" : t->tls.why);
+			return;
+		}
+		if (!fy_tlsconn_has_input(&t->tls))
+			return;
+	}
+}
+
+/* Decrypted input left over after a bounded read: the socket will not
+ * report it again. */
+void agent_read_more(struct agent *a)
+{
+	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++) {
+		struct atun *t = a->tuns[i];
+
+		if (t && (t->st == AT_WELCOME || t->st == AT_UP) && fy_tlsconn_has_input(&t->tls))
+			read_input(t);
 	}
 }
 

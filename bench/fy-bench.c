@@ -660,6 +660,7 @@ static int run_hold(const struct opts *o)
 	uint64_t t0 = now_ns();
 	uint64_t setup_deadline = t0 + (uint64_t)(o->setup_timeout * 1e9);
 	int next = 0, inflight = 0, open_n = 0, failed = 0, first_err = 0;
+	const char *phase = "";
 	struct epoll_event evs[256];
 	char b;
 
@@ -669,6 +670,7 @@ static int run_hold(const struct opts *o)
 			int r = hold_start_one(ep, &c[next], &ss, sslen);
 			if (r) {
 				first_err = r;
+				phase = "socket";
 				failed++;
 				break;
 			}
@@ -680,6 +682,7 @@ static int run_hold(const struct opts *o)
 		uint64_t now = now_ns();
 		if (now >= setup_deadline) {
 			first_err = -ETIMEDOUT;
+			phase = "setup timeout";
 			break;
 		}
 		int k = epoll_wait(ep, evs, 256, 100);
@@ -688,18 +691,26 @@ static int run_hold(const struct opts *o)
 			int err = 0;
 			socklen_t el = sizeof(err);
 			if (h->st == H_CONNECTING) {
-				if (evs[i].events & (EPOLLERR | EPOLLHUP) ||
-				    getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
-					first_err = err ? -err : -ECONNREFUSED;
+				if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err) {
+					first_err = -err; /* the handshake itself failed */
+					phase = "connect";
 					failed++;
 					h->st = H_DEAD;
 					continue;
 				}
-				if (!(evs[i].events & EPOLLOUT))
+				if (!(evs[i].events & EPOLLOUT)) {
+					if (!(evs[i].events & (EPOLLERR | EPOLLHUP)))
+						continue;
+					first_err = -ECONNRESET; /* closed before writable */
+					phase = "connect";
+					failed++;
+					h->st = H_DEAD;
 					continue;
+				}
 				b = 'h';
 				if (send(h->fd, &b, 1, MSG_NOSIGNAL) != 1) {
 					first_err = -errno;
+					phase = "send";
 					failed++;
 					h->st = H_DEAD;
 					continue;
@@ -715,6 +726,7 @@ static int run_hold(const struct opts *o)
 					inflight--;
 				} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
 					first_err = r == 0 ? -ECONNRESET : -errno;
+					phase = r == 0 ? "echo (EOF)" : "echo";
 					failed++;
 					h->st = H_DEAD;
 				}
@@ -723,6 +735,7 @@ static int run_hold(const struct opts *o)
 				h->st = H_DEAD;
 				failed++;
 				first_err = -ECONNRESET;
+				phase = "idle";
 			}
 		}
 		if (failed)
@@ -743,6 +756,7 @@ static int run_hold(const struct opts *o)
 				if (h->st == H_OPEN) {
 					h->st = H_DEAD;
 					dropped++;
+					phase = "held";
 					epoll_ctl(ep, EPOLL_CTL_DEL, h->fd, NULL);
 				}
 			}
@@ -754,9 +768,9 @@ static int run_hold(const struct opts *o)
 			close(c[i].fd);
 	bool ok = open_n == n && !failed && !dropped;
 	printf("{\"mode\":\"hold\",\"host\":\"%s\",\"port\":%d,\"conns\":%d,\"established\":%d,"
-	       "\"failed\":%d,\"dropped\":%d,\"error\":\"%s\",\"setup_s\":%.3f,"
+	       "\"failed\":%d,\"dropped\":%d,\"error\":\"%s%s%s\",\"setup_s\":%.3f,"
 	       "\"open_per_s\":%.1f,\"held_s\":%.3f}\n",
-	       o->host, o->port, n, open_n, failed, dropped,
+	       o->host, o->port, n, open_n, failed, dropped, phase, *phase ? ": " : "",
 	       first_err ? strerror(-first_err) : "", setup_s,
 	       setup_s > 0 ? open_n / setup_s : 0, held_s);
 	return ok ? 0 : 1;

@@ -55,6 +55,8 @@ METRICS = {
     "streams": [
         ("idle", "relay_kib_per_stream", "relay RSS per stream", "KiB", False),
         ("idle", "agent_kib_per_stream", "agent RSS per stream", "KiB", False),
+        ("idle", "relay_pss_kib_per_stream", "relay PSS per stream", "KiB", False),
+        ("idle", "agent_pss_kib_per_stream", "agent PSS per stream", "KiB", False),
         ("idle", "open_per_s", "streams opened/s (64 in flight)", "1/s", True),
     ],
     "cost": [
@@ -71,10 +73,16 @@ METRICS = {
 # process).  Everything else must be a measured, non-zero number.
 NOT_APPLICABLE = {
     ("direct", "cost"): {"relay_cpu_s_per_gb", "agent_cpu_s_per_gb", "total_cpu_s_per_gb"},
-    ("direct", "streams"): {"relay_kib_per_stream", "agent_kib_per_stream"},
+    ("direct", "streams"): {"relay_kib_per_stream", "agent_kib_per_stream",
+                            "relay_pss_kib_per_stream", "agent_pss_kib_per_stream"},
     ("socat", "cost"): {"agent_cpu_s_per_gb"},
-    ("socat", "streams"): {"agent_kib_per_stream"},
+    ("socat", "streams"): {"agent_kib_per_stream", "agent_pss_kib_per_stream"},
 }
+
+
+# A measurement where more than this share of attempts failed is a failed
+# measurement, not a slow one: its rate would hide that the path is broken.
+MAX_ERROR_SHARE = 0.01
 
 
 def not_applicable(subject, workload):
@@ -299,19 +307,25 @@ def derive(workload, subject, raw):
     elif workload == "connect":
         if not raw.get("count"):
             raise ValueError("connect: no connection completed: %s" % raw.get("error"))
+        err, tries = raw.get("errors", 0), raw.get("errors", 0) + raw["count"]
+        if err > MAX_ERROR_SHARE * tries:
+            raise ValueError("connect: %d of %d connections failed (%s)"
+                             % (err, tries, raw.get("error")))
         for k in ("conns_per_s", "p50_us", "p99_us"):
             m[k] = raw[k]
-        m["errors"] = raw.get("errors", 0)
+        m["errors"] = err
     elif workload == "http":
-        if raw.get("socket_errors") or raw.get("non_2xx"):
-            # a few timeouts under load are reported, not hidden
-            m["errors"] = raw.get("socket_errors", 0) + raw.get("non_2xx", 0)
+        err = raw.get("socket_errors", 0) + raw.get("non_2xx", 0)
+        if err > MAX_ERROR_SHARE * max(raw.get("requests", 0), 1):
+            raise ValueError("http: %d errors for %d requests" % (err, raw.get("requests", 0)))
+        if err:
+            m["errors"] = err  # a few timeouts under load are reported, not hidden
         for k in ("rps", "p50_us", "p99_us"):
             m[k] = raw[k]
     elif workload == "streams":
         n = raw.get("established", 0)
         if n <= 0 or raw.get("failed") or raw.get("dropped"):
-            raise ValueError("streams: %s of %s established, %s failed, %s dropped: %s"
+            raise ValueError("streams: %s of %s opened, %s failed, %s dropped: %s"
                              % (n, raw.get("conns"), raw.get("failed"), raw.get("dropped"),
                                 raw.get("error")))
         if "relay_kib_per_stream" not in na:
@@ -498,7 +512,7 @@ def markdown(facts, rows, subjects):
             if r.get("failures"):
                 rng += " (%d failed)" % len(r["failures"])
         elif r.get("failures"):
-            med, rng = "FAILED", r["failures"][0][:60].replace("|", "/")
+            med, rng = "FAILED", r["failures"][0][:90].replace("|", "/")
         else:
             med, rng = "-", "not run"
         if r.get("not_applicable"):
@@ -549,6 +563,12 @@ def gnuplot_terminal():
     return "png size 1000,600"
 
 
+# a valid PNG that says so, when every run of every subject failed or is n/a
+NO_DATA = ("set title '%s' noenhanced\nset xrange [0:1]\nset yrange [0:1]\n"
+           "unset xtics\nunset ytics\nset label 1 'no data: every run failed or is n/a' "
+           "at graph 0.5,0.5 center\nplot 2 notitle\n")
+
+
 def _bars(d, name, title, ylabel, groups, subjects, rows_for):
     """Clustered bars: one cluster per group, one bar per subject, with
     min-max error bars.  rows_for(group, subject) -> row or None."""
@@ -565,6 +585,7 @@ def _bars(d, name, title, ylabel, groups, subjects, rows_for):
                     cols += ["?", "?", "?"]
             f.write('"%s" %s\n' % (g, " ".join(cols)))
     plots = []
+    valid = any(r and "median" in r for g in groups for s in subjects for r in [rows_for(g, s)])
     for i, s in enumerate(subjects):
         c = 2 + 3 * i
         plots.append("'%s' using %d:%d:%d:xtic(1) title '%s'" % (dat, c, c + 1, c + 2, s))
@@ -572,6 +593,9 @@ def _bars(d, name, title, ylabel, groups, subjects, rows_for):
     with open(gp, "w") as f:
         f.write("set terminal %s\nset output '%s'\n" % (gnuplot_terminal(),
                                                        os.path.join(d, name + ".png")))
+        if not valid:
+            f.write(NO_DATA % title)
+            return gp
         f.write("set title '%s' noenhanced\nset ylabel '%s'\nset yrange [0:*]\n" % (title, ylabel))
         f.write("set datafile missing '?'\nset style data histogram\n")
         f.write("set style histogram errorbars gap 2 lw 1\nset style fill solid 0.8 border -1\n")
@@ -600,7 +624,7 @@ def _cdf(d, name, title, series):
         if plots:
             f.write("plot " + ", \\\n     ".join(plots) + "\n")
         else:
-            f.write("set label 'no samples' at graph 0.5,0.5\nplot 2 notitle\n")
+            f.write("unset logscale x\n" + NO_DATA % title)
     return gp
 
 
@@ -669,10 +693,15 @@ def cmd_build(a):
     with open("/proc/loadavg") as f:
         facts["loadavg_end"] = f.read().split()[:3]
     rows = summarize(recs, subjects, workloads)
-    pngs = plots(d, rows, recs, subjects, workloads)
+    plot_error = None
+    try:
+        pngs = plots(d, rows, recs, subjects, workloads)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        pngs, plot_error = [], str(e)
     result = {"facts": facts, "runs": recs, "summary": rows, "plots": pngs,
-              "failures": [r for r in recs if not r["ok"]],
-              "subject_failures": facts.get("subject_failures", [])}
+              "failures": [r for r in recs if not r["ok"]]}
+    if plot_error:
+        result["plot_error"] = plot_error
     with open(os.path.join(d, "results.json"), "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
         f.write("\n")
@@ -686,6 +715,10 @@ def cmd_build(a):
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write(md)
     print(table)
+    if plot_error:
+        print("report.py: plots failed: " + plot_error, file=sys.stderr)
+        return 1
+    return 0
 
 
 def main():

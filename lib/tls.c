@@ -332,6 +332,12 @@ static SSL_CTX *new_ctx(const SSL_METHOD *m, char *err, size_t errlen)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	/* AES-128-GCM first: with AES instructions it costs the least CPU per
+	 * byte, and CPU per byte is what a tunnel on a small box runs out of.
+	 * Both sides list the same order, so the choice does not depend on
+	 * who prefers what. */
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:"
+				 "TLS_AES_256_GCM_SHA384");
 	return ctx;
 }
 

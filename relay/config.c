@@ -31,7 +31,7 @@ static void usage(FILE *f)
 "  --max-unauth N            unauthenticated connections in total (1024)\n"
 "  --max-unauth-per-ip N     unauthenticated connections per source address (32)\n"
 "  --max-streams N           streams per tunnel (65536)\n"
-"  --window BYTES            per-stream flow-control window (262144)\n"
+"  --window BYTES            per-stream flow-control window (1048576)\n"
 "  --drain-ms N              on SIGTERM, how long streams may finish (10000)\n"
 "  --log-level LEVEL         err, warn, info (default) or debug\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
@@ -154,7 +154,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->workers = ncpu > 0 ? (unsigned)(ncpu > REG_MAX_WORKERS ? REG_MAX_WORKERS : ncpu) : 1;
 	c->keepalive_ms = 10000;
 	c->handshake_ms = 10000;
-	c->window = 256 * 1024;
+	c->window = 1024 * 1024;
 	c->drain_ms = 10000;
 	c->max_unauth = 1024;
 	c->max_unauth_per_ip = 32;

@@ -25,6 +25,7 @@
 #include "ferry/pump.h"
 #include "ferry/sess.h"
 #include "ferry/sockconn.h"
+#include "ferry/tlsconn.h"
 #include "ferry/token.h"
 #include "registry.h"
 
@@ -73,7 +74,7 @@ enum tun_state { TUN_TLS, TUN_HELLO, TUN_AUTHED, TUN_ACTIVE, TUN_CLOSED };
 struct tunnel {
 	struct worker *w;
 	int fd;
-	SSL *ssl;
+	struct fy_tlsconn tls;
 	enum tun_state state;
 	struct sockaddr_storage peer;
 	char peer_str[64];
@@ -90,6 +91,8 @@ struct tunnel {
 	bool dirty;			/* output waiting; on the flush list */
 	struct tunnel *next, *prev;	/* worker's list */
 	struct tunnel *dirty_next;
+	bool more_in;			/* decrypted input left over */
+	struct tunnel *more_in_next;
 	struct tunnel *gc_next;
 };
 
@@ -127,6 +130,7 @@ struct worker {
 	struct tunnel *tunnel_list;
 	struct reg_port *ports;		/* listeners this worker owns */
 	struct tunnel *dirty;
+	struct tunnel *more_in;		/* tunnels to read again */
 	struct tunnel *gc_tunnels;
 	struct pubconn *gc_pub;
 	uint32_t next_tunnel_serial;
@@ -152,6 +156,7 @@ void tunnel_adopt(struct worker *w, struct tunnel *t);
 void tunnel_close(struct tunnel *t, uint32_t code, const char *why);
 void tunnel_mark_dirty(struct tunnel *t);
 void tunnel_flush(struct tunnel *t);
+void tunnel_read_more(struct worker *w);
 void tunnel_tick(struct worker *w, uint64_t now);
 void tunnel_free(struct tunnel *t);
 

@@ -73,17 +73,14 @@ void tunnel_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
 	t->state = TUN_TLS;
 	t->deadline_ms = fy_now_ms() + r->cfg.handshake_ms;
 	fy_buf_init(&t->in, TUN_IN_CAP);
-	t->ssl = SSL_new(r->tls);
-	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
-		FY_ERR(TOPIC, "SSL_new failed for %s", t->peer_str);
+	if (fy_tlsconn_init(&t->tls, r->tls, fd, true) < 0) {
+		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->tls.why);
 		unauth_release(t);
-		SSL_free(t->ssl);
 		fy_buf_fini(&t->in);
 		free(t);
 		close(fd);
 		return;
 	}
-	SSL_set_accept_state(t->ssl);
 	fy_sock_nodelay(fd);
 	t->next = w->tunnel_list;
 	if (w->tunnel_list)
@@ -109,17 +106,15 @@ static void unlink_tunnel(struct tunnel *t)
 void tunnel_free(struct tunnel *t)
 {
 	fy_buf_fini(&t->in);
-	SSL_free(t->ssl);
+	fy_tlsconn_fini(&t->tls);
 	free(t);
 }
 
 /* One best-effort write of whatever is queued: the tunnel is closing. */
 static void last_flush(struct tunnel *t)
 {
-	struct fy_buf *out = t->mux ? fy_mux_out(t->mux) : NULL;
-
-	if (out && fy_buf_len(out) && t->ssl)
-		SSL_write(t->ssl, fy_buf_peek(out), (int)fy_buf_len(out));
+	if (t->mux)
+		fy_tlsconn_flush_mux(&t->tls, t->mux);
 	ERR_clear_error();
 }
 
@@ -129,7 +124,8 @@ static void send_error_raw(struct tunnel *t, uint32_t code, const char *msg)
 	struct fy_reason rr = { .code = code };
 
 	snprintf(rr.msg, sizeof(rr.msg), "%s", msg);
-	SSL_write(t->ssl, f, (int)fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+	fy_tlsconn_write(&t->tls, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+	fy_tlsconn_push(&t->tls);
 	ERR_clear_error();
 }
 
@@ -195,45 +191,19 @@ static void set_events(struct tunnel *t, bool want_write)
 	fy_loop_mod(t->w->loop, t->fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
 }
 
-static const char *ssl_why(SSL *ssl, int ret, char *buf, size_t n)
-{
-	int e = SSL_get_error(ssl, ret);
-
-	if (e == SSL_ERROR_ZERO_RETURN)
-		return "agent closed TLS";
-	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-		return errno ? strerror(errno) : "connection closed by peer";
-	return fy_tls_errstr(buf, n);
-}
 
 void tunnel_flush(struct tunnel *t)
 {
-	struct fy_buf *out;
-	char eb[256];
+	int r;
 
 	if (t->state != TUN_ACTIVE)
 		return;
-	out = fy_mux_out(t->mux);
-	while (fy_buf_len(out)) {
-		size_t n = fy_buf_len(out);
-		int k = SSL_write(t->ssl, fy_buf_peek(out), n > 262144 ? 262144 : (int)n);
-
-		if (k > 0) {
-			/* May wake blocked streams, which queue more. */
-			fy_mux_out_drained(t->mux, (size_t)k);
-			continue;
-		}
-		switch (SSL_get_error(t->ssl, k)) {
-		case SSL_ERROR_WANT_WRITE:
-		case SSL_ERROR_WANT_READ:
-			set_events(t, true);
-			return;
-		default:
-			tunnel_close(t, FY_E_GONE, ssl_why(t->ssl, k, eb, sizeof(eb)));
-			return;
-		}
+	r = fy_tlsconn_flush_mux(&t->tls, t->mux);
+	if (r < 0) {
+		tunnel_close(t, FY_E_GONE, t->tls.why);
+		return;
 	}
-	set_events(t, false);
+	set_events(t, r == 1);
 }
 
 /* ---- mux callbacks ---- */
@@ -351,46 +321,52 @@ static void process_input(struct tunnel *t)
 /* Reads what TLS has. Returns 0 to go on, -1 when the tunnel was closed. */
 static int read_tls(struct tunnel *t)
 {
-	char eb[256];
+	int r = fy_tlsconn_fill(&t->tls, &t->in);
 
-	for (;;) {
-		uint8_t *dst = fy_buf_reserve(&t->in, READ_CHUNK);
-		int k;
-
-		if (!dst) {
-			/* A frame larger than the buffer cannot happen (cap is two
-			 * maximal frames); a full buffer means parse first. */
-			return 0;
-		}
-		k = SSL_read(t->ssl, dst, READ_CHUNK);
-		if (k > 0) {
-			fy_buf_commit(&t->in, (size_t)k);
-			continue;
-		}
-		switch (SSL_get_error(t->ssl, k)) {
-		case SSL_ERROR_WANT_READ:
-			return 0;
-		case SSL_ERROR_WANT_WRITE:
-			set_events(t, true);
-			return 0;
-		default:
-			tunnel_close(t, FY_E_GONE, ssl_why(t->ssl, k, eb, sizeof(eb)));
-			return -1;
-		}
+	if (r < 0) {
+		tunnel_close(t, FY_E_GONE, t->tls.why);
+		return -1;
 	}
+	if (r == 0) {
+		if (t->state == TUN_ACTIVE)
+			process_input(t);	/* what arrived before the close */
+		tunnel_close(t, FY_E_GONE, "agent closed the connection");
+		return -1;
+	}
+	return 0;
 }
 
 static void read_active(struct tunnel *t)
 {
-	/* Parse between reads so the input buffer never fills up. */
 	for (int i = 0; i < 16 && t->state == TUN_ACTIVE; i++) {
-		size_t before = fy_buf_len(&t->in);
-
 		if (read_tls(t) < 0)
 			return;
 		process_input(t);
-		if (fy_buf_len(&t->in) == before || !SSL_pending(t->ssl))
-			break;
+		if (!fy_tlsconn_has_input(&t->tls))
+			return;
+	}
+	/* Fairness: other connections get their turn, and we come back
+	 * without waiting for the socket (which may already be drained). */
+	if (t->state == TUN_ACTIVE && !t->more_in) {
+		t->more_in = true;
+		t->more_in_next = t->w->more_in;
+		t->w->more_in = t;
+		fy_loop_wake(t->w->loop);
+	}
+}
+
+void tunnel_read_more(struct worker *w)
+{
+	struct tunnel *list = w->more_in;
+
+	w->more_in = NULL;
+	while (list) {
+		struct tunnel *t = list;
+
+		list = t->more_in_next;
+		t->more_in = false;
+		if (t->state == TUN_ACTIVE)
+			read_active(t);
 	}
 }
 
@@ -515,25 +491,25 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 
 static void do_handshake(struct tunnel *t)
 {
-	char eb[256], msg[300];
-	int k = SSL_do_handshake(t->ssl);
+	char msg[300];
+	int k;
 
+	if (fy_tlsconn_pull(&t->tls) < 0) {
+		tunnel_close(t, FY_E_GONE, t->tls.why);
+		return;
+	}
+	k = fy_tlsconn_handshake(&t->tls);
 	if (k == 1) {
 		t->state = TUN_HELLO;
 		read_hello(t);
 		return;
 	}
-	switch (SSL_get_error(t->ssl, k)) {
-	case SSL_ERROR_WANT_READ:
-		set_events(t, false);
+	if (k == 0) {
+		set_events(t, fy_tlsconn_pending_out(&t->tls));
 		return;
-	case SSL_ERROR_WANT_WRITE:
-		set_events(t, true);
-		return;
-	default:
-		snprintf(msg, sizeof(msg), "TLS handshake failed: %s", ssl_why(t->ssl, k, eb, sizeof(eb)));
-		tunnel_close(t, FY_E_PROTOCOL, msg);
 	}
+	snprintf(msg, sizeof(msg), "%s", t->tls.why);
+	tunnel_close(t, FY_E_PROTOCOL, msg);
 }
 
 static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)

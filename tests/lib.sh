@@ -36,7 +36,9 @@ FY_NEXT_PORT=
 FY_PORT_BASE=
 FY_PORT_RANGE=
 FY_RC=0
+FY_OUT=
 declare -A FY_PID=()      # label -> pid of every process we started and still own
+# shellcheck disable=SC2034 # read by the scenario scripts
 declare -A FY_AGENT_PID=() # agent name -> pid
 
 # ------------------------------------------------------------------ messages
@@ -127,6 +129,31 @@ load() {
 	"$LOAD" "$@" 2>>"$T/load.err"
 }
 
+# load_ok DESC ARGS...: run fy-load, which must exit 0; its result line goes to
+# FY_OUT and is printed as a passed sub-check.
+load_ok() {
+	local desc=$1 rc=0
+	shift
+	FY_OUT=$(load "$@") || rc=$?
+	[ "$rc" -eq 0 ] || fail "$desc: ${FY_OUT:-no output} (fy-load exit $rc)"
+	check_ok "$desc: $FY_OUT"
+}
+
+# load_rc WANT DESC ARGS...: run fy-load, which must exit WANT (e.g. 3 = reset).
+load_rc() {
+	local want=$1 desc=$2 rc=0
+	shift 2
+	FY_OUT=$(load "$@") || rc=$?
+	[ "$rc" -eq "$want" ] || fail "$desc: ${FY_OUT:-no output} (fy-load exit $rc, want $want)"
+	check_ok "$desc: $FY_OUT"
+}
+
+# field NAME LINE: the value of NAME=value in a result line.
+field() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p; t; s/^$1=\([^ ]*\).*/\1/p" <<<"$2" | head -n 1; }
+
+# gen_sha BYTES SEED: sha256 of fy-load's stream, computed by sha256sum.
+gen_sha() { "$LOAD" gen --bytes "$1" --seed "$2" | sha256sum | cut -d' ' -f1; }
+
 # ------------------------------------------------------------------- ports
 
 fy_listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
@@ -143,6 +170,7 @@ fy_alloc_port() {
 
 # fy_can_connect PORT: one TCP connect to 127.0.0.1:PORT succeeds.
 fy_can_connect() {
+	# shellcheck disable=SC2016 # $1 is expanded by the inner bash
 	timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
 }
 
@@ -223,8 +251,9 @@ fy_is_asan() { grep -qa '__asan_init' "$1"; }
 fy_certs() {
 	"$RELAY_BIN" cert init --dir "$T/pki" --name localhost,127.0.0.1 >"$T/cert.out" 2>&1 ||
 		fail "ferry-relay cert init failed: $(tail -n 3 "$T/cert.out")"
-	[ -s "$T/pki/ca.crt" ] && [ -s "$T/pki/relay.crt" ] && [ -s "$T/pki/relay.key" ] ||
+	if [ ! -s "$T/pki/ca.crt" ] || [ ! -s "$T/pki/relay.crt" ] || [ ! -s "$T/pki/relay.key" ]; then
 		fail "cert init did not write ca.crt, relay.crt and relay.key in $T/pki"
+	fi
 }
 
 # fy_token NAME[,NAME] PORTS: add a token to $T/tokens and print it.

@@ -34,6 +34,8 @@ void worker_gc_flush(struct worker *w)
 	while (w->gc_tunnels) {
 		struct tunnel *t = w->gc_tunnels;
 
+		if (t->more_in)	/* still listed: free after the list is processed */
+			break;
 		w->gc_tunnels = t->gc_next;
 		tunnel_free(t);
 	}
@@ -97,6 +99,7 @@ static void on_wake(struct fy_loop *l, void *arg)
 
 	(void)l;
 	drain_inbox(w, false);
+	tunnel_read_more(w);
 	/* Sessions killed elsewhere: close our tunnels of them now. */
 	for (t = w->tunnel_list; t; t = next) {
 		next = t->next;

@@ -99,6 +99,7 @@ struct opts {
 	uint64_t send_bytes;
 	bool no_digest;
 	bool echo;
+	bool no_read;
 	uint64_t then_send;
 	uint64_t send_seed;
 	const char *pause_file;
@@ -1102,6 +1103,23 @@ static int cmd_hold(void)
 	free(payload);
 	g_phase = "waiting for the connection to end";
 	static uint8_t buf[CHUNK];
+	while (!outcome && O.no_read) {
+		/* Never read: the peer's bytes pile up in our receive queue. */
+		struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+		if (poll(&p, 1, -1) < 0)
+			continue;
+		int e = 0, q = 0;
+		socklen_t el = sizeof(e);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+		ioctl(fd, FIONREAD, &q);
+		got = (uint64_t)q;
+		if (e)
+			outcome = is_reset(e) ? "reset" : "error";
+		else if (p.revents & (POLLERR | POLLHUP))
+			outcome = "reset";
+		else if (p.revents & POLLRDHUP)
+			outcome = "eof";
+	}
 	while (!outcome) {
 		ssize_t r = recv(fd, buf, sizeof(buf), 0);
 		if (r < 0 && errno == EINTR)
@@ -1239,6 +1257,9 @@ static int cmd_slowpair(void)
 		bool done = atomic_load(&s.done);
 		atomic_store(&s.stop, true);
 		pthread_join(st, NULL);
+		/* Abort with RST so the stream's buffers are released at once. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(s.fd);
 		if (done || sent >= s.total) {
 			say("FAIL slow stream was not in progress when the fast one finished (sent %llu of %" PRIu64
@@ -1320,6 +1341,7 @@ struct tconn {
 	uint32_t last_open;
 	uint32_t window;
 	uint32_t req;
+	int64_t credit; /* what we may still send on last_open */
 };
 
 static const char *tname(int t)
@@ -1420,6 +1442,8 @@ static int t_read(struct tconn *tc, uint8_t *out_hdr, uint8_t **payload, uint32_
 				uint32_t sid = rd32(frame + 4);
 				fprintf(stderr, "recv %s(0x%02x) flags=0x%02x stream=%u len=%u\n", tname(type), type,
 					frame[1], sid, len);
+				if (type == T_WINDOW && sid == tc->last_open && len == 4)
+					tc->credit += rd32(frame + HDR);
 				if (type == T_PING && !(frame[1] & 0x02) && len == 8) {
 					if (t_frame(tc, T_PING, 0x02, 0, 8, frame + HDR, 8) < 0)
 						return -1;
@@ -1546,6 +1570,7 @@ static int t_op(struct tconn *tc, const struct op *op)
 		if (t_wait(tc, T_OPEN, hdr, &pl, &plen) < 0)
 			return -1;
 		tc->last_open = rd32(hdr + 4);
+		tc->credit = tc->window;
 		fprintf(stderr, "     open stream=%u port=%u\n", tc->last_open, plen >= 2 ? rd16(pl) : 0);
 		return 0;
 	}
@@ -1597,6 +1622,60 @@ static int t_op(struct tconn *tc, const struct op *op)
 			if (t_write(tc, buf, HDR + k) < 0)
 				return -1;
 			n -= k;
+		}
+		return 0;
+	}
+	if (!strcmp(op->name, "fill")) {
+		/* STREAM: send DATA within our credit until the relay grants none for 1 s,
+		 * i.e. its side of the stream is full (the public client is not reading). */
+		uint32_t sid = !strcmp(op->arg, "S") ? tc->last_open : (uint32_t)strtoul(op->arg, NULL, 0);
+		static uint8_t buf[HDR + DATA_MAX];
+		uint64_t total = 0;
+		g_phase = "filling the stream's window";
+		for (;;) {
+			if (tc->credit > 0) {
+				size_t k = tc->credit < DATA_MAX ? (size_t)tc->credit : DATA_MAX;
+				buf[0] = T_DATA;
+				buf[1] = buf[2] = buf[3] = 0;
+				wr32(buf + 4, sid);
+				wr32(buf + 8, (uint32_t)k);
+				memset(buf + HDR, 'f', k);
+				if (t_write(tc, buf, HDR + k) < 0)
+					return -1;
+				tc->credit -= (int64_t)k;
+				total += k;
+				if (total > (1ULL << 30))
+					die(EX_FAIL, "relay granted credit for over 1 GiB to a stream whose client reads nothing");
+				continue;
+			}
+			struct pollfd p = {.fd = tc->fd, .events = POLLIN};
+			if (!SSL_pending(tc->ssl) && poll(&p, 1, 1000) == 0)
+				break;
+			if (t_read(tc, hdr, &pl, &plen) < 0)
+				return -1;
+			if (tc->err_code >= 0)
+				return -1;
+		}
+		fprintf(stderr, "     filled stream %u with %" PRIu64 " bytes; credit now %" PRId64 "\n", sid,
+			total, tc->credit);
+		return 0;
+	}
+	if (!strcmp(op->name, "overflow")) {
+		/* STREAM: send one byte more than our credit. */
+		uint32_t sid = !strcmp(op->arg, "S") ? tc->last_open : (uint32_t)strtoul(op->arg, NULL, 0);
+		static uint8_t buf[HDR + DATA_MAX];
+		int64_t n = (tc->credit > 0 ? tc->credit : 0) + 1;
+		fprintf(stderr, "send %" PRId64 " bytes of DATA on stream %u, credit %" PRId64 "\n", n, sid, tc->credit);
+		while (n > 0) {
+			size_t k = n < DATA_MAX ? (size_t)n : DATA_MAX;
+			buf[0] = T_DATA;
+			buf[1] = buf[2] = buf[3] = 0;
+			wr32(buf + 4, sid);
+			wr32(buf + 8, (uint32_t)k);
+			memset(buf + HDR, 'o', k);
+			if (t_write(tc, buf, HDR + k) < 0)
+				return -1;
+			n -= (int64_t)k;
 		}
 		return 0;
 	}
@@ -1703,7 +1782,7 @@ static void usage(FILE *f)
 		"  send     --connect H:P --bytes N [--seed S] [--no-digest | --echo]\n"
 		"  recv     --connect H:P --bytes N --seed S [--then-send M --send-seed S2]\n"
 		"  multi    --connect H:P --streams N [--min-bytes A] [--max-bytes B (2M)] --seed S\n"
-		"  hold     --connect H:P [--expect reset|eof|any|refused|open|gone]\n"
+		"  hold     --connect H:P [--expect reset|eof|any|refused|open|gone] [--no-read]\n"
 		"           [--send-text T | --send-hex HEX | --send-bytes N]\n"
 		"  slowpair --slow H:P --slow-kind send|noread --slow-bytes N\n"
 		"           --fast H:P --fast-kind send|recv --fast-bytes N --seed S [--pause-file F]\n"
@@ -1711,14 +1790,17 @@ static void usage(FILE *f)
 		"  tls      --connect H:P (--ca FILE | --insecure) [--name N] [--expect-error CODE|none|any]\n"
 		"           then ops in order: --hello TOKEN[:NAME]  --register PORT  --wait-open\n"
 		"           --frame TYPE,FLAGS,STREAM,LEN[,HEX] (STREAM S = last OPEN, LEN - = hex size)\n"
-		"           --raw HEX  --data STREAM,BYTES  --close-notify ; then waits for the close\n"
+		"           --raw HEX  --data STREAM,BYTES (ignores the window)  --fill STREAM (send within\n"
+		"           the credit until none is granted for 1 s)  --overflow STREAM (credit + 1 bytes)\n"
+		"           --close-notify ; then waits for the relay to close the connection\n"
 		"  gen      --bytes N --seed S\n"
 		"exit: 0 ok, 1 failure, 2 usage, 3 reset, 4 truncated, 5 timeout\n");
 }
 
 static bool is_op(const char *k)
 {
-	static const char *ops[] = {"hello", "register", "wait-open", "frame", "raw", "data", "close-notify", NULL};
+	static const char *ops[] = {"hello", "register", "wait-open", "frame", "raw", "data", "fill", "overflow",
+				    "close-notify", NULL};
 	for (int i = 0; ops[i]; i++)
 		if (!strcmp(k, ops[i]))
 			return true;
@@ -1738,6 +1820,7 @@ static void parse(int argc, char **argv)
 		if (!strcmp(k, "no-digest")) { O.no_digest = true; continue; }
 		if (!strcmp(k, "echo")) { O.echo = true; continue; }
 		if (!strcmp(k, "insecure")) { O.insecure = true; continue; }
+		if (!strcmp(k, "no-read")) { O.no_read = true; continue; }
 		if (!strcmp(k, "wait-open") || !strcmp(k, "close-notify")) {
 			if (O.nops == MAX_OPS)
 				die(EX_USAGE, "too many tls ops");

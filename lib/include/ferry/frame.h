@@ -10,7 +10,7 @@
 #define FY_PROTO_VERSION	1u
 #define FY_FRAME_HDR_LEN	12u
 #define FY_FRAME_MAX_PAYLOAD	65536u	/* hard limit checked by the decoder */
-#define FY_DATA_CHUNK		16372u	/* header + chunk = one 16 KiB TLS record */
+#define FY_DATA_CHUNK		65536u	/* one read(2) of a client per frame */
 #define FY_WINDOW_MAX		0x7fffffffu
 #define FY_NAME_MAX		63u
 #define FY_TOKEN_MAX		128u

@@ -1,0 +1,57 @@
+/* TLS over a non-blocking socket through a BIO pair: OpenSSL never
+ * touches the fd. We move ciphertext between the socket and the pair in
+ * large reads and writes (one syscall for many TLS records, where
+ * OpenSSL's socket BIO makes one or two per record), and the same
+ * SSL-over-memory arrangement is what a userspace TCP stack needs.
+ *
+ * Ownership: init creates the SSL and the pair; fini frees both. The fd
+ * is borrowed. Errors leave a reason in c->why. */
+#ifndef FERRY_TLSCONN_H
+#define FERRY_TLSCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "ferry/buf.h"
+#include "ferry/mux.h"
+
+struct fy_tlsconn {
+	SSL *ssl;
+	BIO *net;		/* our end of the pair: ciphertext */
+	int fd;
+	bool eof;		/* the socket said EOF */
+	char why[256];
+};
+
+int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, int fd, bool server);
+void fy_tlsconn_fini(struct fy_tlsconn *c);
+
+/* Socket -> pair. Bytes moved (0: nothing now), -1 on socket error. */
+long fy_tlsconn_pull(struct fy_tlsconn *c);
+/* Pair -> socket. 0 all written, 1 some left (wait for writability),
+ * -1 on socket error. */
+int fy_tlsconn_push(struct fy_tlsconn *c);
+
+/* 1 done, 0 in progress, -1 failed (why). Pushes what it produced. */
+int fy_tlsconn_handshake(struct fy_tlsconn *c);
+/* Plaintext out of TLS: >0 bytes, 0 the peer closed, -EAGAIN need more
+ * ciphertext, -EIO error (why). */
+long fy_tlsconn_read(struct fy_tlsconn *c, void *buf, size_t n);
+/* Plaintext into TLS: >0 bytes taken, -EAGAIN the pair is full (push and
+ * wait for writability), -EIO error (why). */
+long fy_tlsconn_write(struct fy_tlsconn *c, const void *buf, size_t n);
+/* Pulls from the socket and decrypts into b until either runs dry:
+ * 1 go on (parse b), 0 the peer closed (parse b, then close), -1 error. */
+int fy_tlsconn_fill(struct fy_tlsconn *c, struct fy_buf *b);
+/* Encrypts the mux's output and writes it to the socket: 0 all sent,
+ * 1 wait for writability, -1 error (why). */
+int fy_tlsconn_flush_mux(struct fy_tlsconn *c, struct fy_mux *m);
+/* Input already received but not yet decrypted or read: the socket will
+ * not signal it again, so the owner must call fill again. */
+bool fy_tlsconn_has_input(const struct fy_tlsconn *c);
+/* Ciphertext waiting for the socket. */
+bool fy_tlsconn_pending_out(const struct fy_tlsconn *c);
+
+#endif

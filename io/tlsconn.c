@@ -1,0 +1,225 @@
+/* TLS over a socket through a BIO pair. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include "ferry/tls.h"
+#include "ferry/tlsconn.h"
+
+/* Room for several 16 KiB records each way. */
+#define PAIR_BUF (256 * 1024)
+
+int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, int fd, bool server)
+{
+	BIO *inner = NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || !BIO_new_bio_pair(&inner, PAIR_BUF, &c->net, PAIR_BUF)) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
+		return -1;
+	}
+	SSL_set_bio(c->ssl, inner, inner);	/* the SSL owns the inner end */
+	if (server)
+		SSL_set_accept_state(c->ssl);
+	else
+		SSL_set_connect_state(c->ssl);
+	return 0;
+}
+
+void fy_tlsconn_fini(struct fy_tlsconn *c)
+{
+	SSL_free(c->ssl);
+	BIO_free(c->net);
+	c->ssl = NULL;
+	c->net = NULL;
+}
+
+long fy_tlsconn_pull(struct fy_tlsconn *c)
+{
+	long got = 0;
+
+	while (!c->eof) {
+		char *p;
+		int room = BIO_nwrite0(c->net, &p);
+		ssize_t n;
+
+		if (room <= 0)
+			return got;	/* pair full: TLS must consume first */
+		n = read(c->fd, p, (size_t)room);
+		if (n > 0) {
+			BIO_nwrite(c->net, &p, (int)n);
+			got += n;
+			if (n < room)
+				return got;
+			continue;
+		}
+		if (n == 0) {
+			c->eof = true;
+			/* SSL_read now reports EOF once buffered records are read. */
+			BIO_shutdown_wr(c->net);
+			return got;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return got;
+		snprintf(c->why, sizeof(c->why), "%s", strerror(errno));
+		return -1;
+	}
+	return got;
+}
+
+int fy_tlsconn_push(struct fy_tlsconn *c)
+{
+	for (;;) {
+		char *p;
+		int n = BIO_nread0(c->net, &p);
+		ssize_t k;
+
+		if (n <= 0)
+			return 0;
+		k = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
+		if (k > 0) {
+			BIO_nread(c->net, &p, (int)k);
+			continue;
+		}
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 1;
+		snprintf(c->why, sizeof(c->why), "%s", k < 0 ? strerror(errno) : "short write");
+		return -1;
+	}
+}
+
+bool fy_tlsconn_has_input(const struct fy_tlsconn *c)
+{
+	return SSL_pending(c->ssl) > 0 || BIO_pending(SSL_get_rbio(c->ssl)) > 0;
+}
+
+bool fy_tlsconn_pending_out(const struct fy_tlsconn *c)
+{
+	return BIO_ctrl_pending(c->net) > 0;
+}
+
+static void set_why(struct fy_tlsconn *c, const char *what)
+{
+	char eb[200];
+
+	if (ERR_peek_error())
+		snprintf(c->why, sizeof(c->why), "%s: %s", what, fy_tls_errstr(eb, sizeof(eb)));
+	else if (c->eof)
+		snprintf(c->why, sizeof(c->why), "%s: connection closed by peer", what);
+	else
+		snprintf(c->why, sizeof(c->why), "%s failed", what);
+}
+
+int fy_tlsconn_handshake(struct fy_tlsconn *c)
+{
+	int k = SSL_do_handshake(c->ssl);
+	int e = k == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
+
+	if (fy_tlsconn_push(c) < 0)
+		return -1;
+	if (k == 1)
+		return 1;
+	if ((e == SSL_ERROR_WANT_READ && !c->eof) || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	set_why(c, "TLS handshake");
+	return -1;
+}
+
+long fy_tlsconn_read(struct fy_tlsconn *c, void *buf, size_t n)
+{
+	int k = SSL_read(c->ssl, buf, n > 0x40000000 ? 0x40000000 : (int)n);
+
+	if (k > 0)
+		return k;
+	switch (SSL_get_error(c->ssl, k)) {
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_WANT_READ:
+		if (!c->eof)
+			return -EAGAIN;
+		snprintf(c->why, sizeof(c->why), "connection closed by peer");
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		return -EAGAIN;
+	default:
+		set_why(c, "TLS read");
+		return -EIO;
+	}
+}
+
+long fy_tlsconn_write(struct fy_tlsconn *c, const void *buf, size_t n)
+{
+	int k = SSL_write(c->ssl, buf, n > 0x40000000 ? 0x40000000 : (int)n);
+
+	if (k > 0)
+		return k;
+	switch (SSL_get_error(c->ssl, k)) {
+	case SSL_ERROR_WANT_WRITE:
+	case SSL_ERROR_WANT_READ:
+		return -EAGAIN;
+	default:
+		set_why(c, "TLS write");
+		return -EIO;
+	}
+}
+
+int fy_tlsconn_fill(struct fy_tlsconn *c, struct fy_buf *b)
+{
+	for (int round = 0; round < 8; round++) {
+		long pulled = fy_tlsconn_pull(c);
+
+		if (pulled < 0)
+			return -1;
+		for (;;) {
+			uint8_t *dst = fy_buf_reserve(b, 16384);
+			long k;
+
+			if (!dst)
+				return 1;	/* parse what we have first */
+			k = fy_tlsconn_read(c, dst, 16384);
+			if (k > 0) {
+				fy_buf_commit(b, (size_t)k);
+				continue;
+			}
+			if (k == 0)
+				return 0;
+			if (k != -EAGAIN)
+				return -1;
+			break;
+		}
+		if (pulled == 0)
+			return 1;
+	}
+	return 1;
+}
+
+int fy_tlsconn_flush_mux(struct fy_tlsconn *c, struct fy_mux *m)
+{
+	struct fy_buf *out = fy_mux_out(m);
+	int r;
+
+	while (fy_buf_len(out)) {
+		long k = fy_tlsconn_write(c, fy_buf_peek(out), fy_buf_len(out));
+
+		if (k > 0) {
+			/* May wake blocked streams, which queue more. */
+			fy_mux_out_drained(m, (size_t)k);
+			continue;
+		}
+		if (k != -EAGAIN)
+			return -1;
+		r = fy_tlsconn_push(c);
+		if (r != 0)
+			return r;	/* socket full (1) or error (-1) */
+	}
+	return fy_tlsconn_push(c);
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Everything the project tests, as CI runs it: installs what is missing,
+# builds twice (plain, and with AddressSanitizer + UBSan), runs the CUnit
+# unit tests in both builds, the integration tests (real relay, agent,
+# curl, ssh, iperf3 on loopback) with the agent on io_uring and on epoll and
+# again under the sanitizers, and the benchmark harness's quick self-test.
+# Prints one line per step and ends with "N passed, N failed".
+#   scripts/test.sh [--no-bench] [--no-asan]
+set -u
+cd "$(dirname "$0")/.."
+
+bench=1 asan=1
+for a in "$@"; do
+	case "$a" in
+	--no-bench) bench=0 ;;
+	--no-asan) asan=0 ;;
+	*) echo "usage: $0 [--no-bench] [--no-asan]" >&2; exit 2 ;;
+	esac
+done
+
+scripts/deps.sh test || { echo "test: installing dependencies failed" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test: not root: tests that need namespaces or raw sockets will skip"
+fi
+
+passed=0 failed=0 skipped=0
+logdir=$(mktemp -d /tmp/ferry-test.XXXXXX)
+failures=()
+
+# count OUT_FILE: adds the counts from a meson or integration summary.
+count() {
+	local p f s
+	p=$(grep -E '^ *Ok: +[0-9]+' "$1" | awk '{s+=$2} END {print s+0}')
+	f=$(grep -E '^ *(Fail|Timeout|Unexpected Pass): +[0-9]+' "$1" | awk '{s+=$NF} END {print s+0}')
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then
+		read -r p f s < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\1 \2 \4/p' "$1" | tail -n1)
+	fi
+	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+}
+
+# step NAME CMD...: runs a step, keeps its output, counts its tests.
+step() {
+	local name=$1 out rc
+	shift
+	out="$logdir/$(echo "$name" | tr ' /' '__').log"
+	echo "== $name"
+	"$@" >"$out" 2>&1
+	rc=$?
+	count "$out"
+	grep -E '^(PASS|FAIL|SKIP) |^ *(Ok|Fail|Skipped|Timeout):' "$out" | sed 's/^/   /'
+	if [ $rc -ne 0 ]; then
+		failures+=("$name")
+		# A step that failed without counting a test still counts once.
+		grep -qE '^(FAIL )|^ *Fail: +[1-9]' "$out" || failed=$((failed + 1))
+		echo "   step failed (exit $rc); last lines of $out:"
+		tail -n 40 "$out" | sed 's/^/   | /'
+	fi
+}
+
+step "build" scripts/build.sh build
+step "unit tests" meson test -C build --suite unit --print-errorlogs
+step "integration (agent on io_uring)" env FY_BUILD=build FY_AGENT_IO=uring tests/run-integration.sh
+step "integration (agent on epoll)" env FY_BUILD=build FY_AGENT_IO=epoll tests/run-integration.sh
+if [ $asan = 1 ]; then
+	step "build (ASan+UBSan)" scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	step "unit tests (ASan+UBSan)" meson test -C build-asan --suite unit --print-errorlogs
+	step "integration (ASan+UBSan)" env FY_BUILD=build-asan FY_AGENT_IO=auto FY_SANITIZED=1 tests/run-integration.sh
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+if [ $bench = 1 ]; then
+	step "bench --quick self-test" bench/selftest.sh
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed steps: ${failures[*]} (logs in $logdir)"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ] && [ ${#failures[@]} -eq 0 ]
