@@ -38,7 +38,6 @@ FY_PORT_RANGE=
 FY_RC=0
 FY_OUT=
 declare -A FY_PID=()      # label -> pid of every process we started and still own
-# shellcheck disable=SC2034 # read by the scenario scripts
 declare -A FY_AGENT_PID=() # agent name -> pid
 
 # ------------------------------------------------------------------ messages
@@ -297,6 +296,7 @@ fy_agent_start() {
 	printf '=== %s ferry-agent --name %s %s\n' "$(date +%T.%3N)" "$name" "$*" >>"$T/agent-$name.log"
 	"$AGENT_BIN" --relay "127.0.0.1:$RELAY_PORT" --token "$tok" --ca "$T/pki/ca.crt" \
 		--name "$name" --io "$FY_AGENT_IO" --log-level debug "$@" >>"$T/agent-$name.log" 2>&1 &
+	# shellcheck disable=SC2034 # read by the scenario scripts
 	FY_AGENT_PID[$name]=$!
 	FY_PID[agent-$name]=$!
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # Agent killed with SIGKILL -> open public connections are reset (never a clean EOF that
 # could pass for a complete transfer); the ports stop accepting; agent restarted -> served.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # Bad input on the relay's agent port ends only that connection, with one log line
 # saying why; the relay lives on and a good agent keeps serving. Unauthenticated
 # connections time out and are capped.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # Bytes arrive complete and in order: 64 MiB each way through one -R forward.
 #
 #   fy-load send ──TCP──▶ relay :PUB_IN  ══TLS 1.3 tunnel══▶ agent ──TCP──▶ fy-load serve sink   :SINK

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # Closes and half-closes cross the tunnel in each direction, never turning into a reset.
 #
 #   client ──▶ relay :P_SINK ══╗                 ╔══▶ agent ──▶ serve sink   :SINK  (reads to EOF, answers sha256)

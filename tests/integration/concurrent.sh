@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # 200 concurrent streams with random sizes, all intact; afterwards nothing leaks.
 #
 #   fy-load multi ══ 200 TCP connections ══▶ relay :PUB ══TLS tunnel(s)══▶ agent ══ 200 ══▶ fy-load serve echo :ECHO

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # Real programs at both ends: curl against a local HTTP server, ssh against a throwaway
 # sshd, each through the tunnel.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # Wrong token, a name the token does not cover, a port outside the token's range, a
 # port already held: each refused with a clear message on both sides; nothing else is
 # disturbed (agent a keeps serving port 2221 throughout).

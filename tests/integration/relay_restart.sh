@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # Relay restarted -> the agent reconnects and claims its ports again by itself.
 #
 #   fy-load send ──▶ relay :PUB ◀══ TLS tunnel ══ agent ──▶ serve sink :SINK
@@ -53,5 +54,7 @@ wait_closed "$PUB" 5
 sleep 2 # the outage itself (not synchronisation): the agent's reconnects fail meanwhile
 restart_check "after SIGKILL and 2 s away"
 
-[ "$APID" = "${FY_AGENT_PID[phoenix]}" ] && fy_alive "$APID" || fail "agent process changed or died"
+if [ "$APID" != "${FY_AGENT_PID[phoenix]}" ] || ! fy_alive "$APID"; then
+	fail "agent process changed or died"
+fi
 pass

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # A slow reader on one stream does not stall the other streams of the same tunnel, and
 # the relay's memory for that stream stays bounded by its window.
 #
