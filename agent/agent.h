@@ -56,6 +56,7 @@ struct agent;
 struct atun {
 	struct agent *a;
 	int fd;
+	struct fy_sockconn sc;		/* same fd, as a connection for TLS */
 	struct fy_tlsconn tls;
 	bool tls_init;
 	enum atun_state st;

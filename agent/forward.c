@@ -67,7 +67,7 @@ static struct fwd *find_fwd(struct agent *a, uint16_t port)
 uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
 		      const char **msg)
 {
-	static _Thread_local char why[200];
+	static _Thread_local char why[FY_REASON_MAX + 1];
 	struct agent *a = t->a;
 	struct fwd *f = find_fwd(a, o->port);
 	struct sockaddr_storage ss;

@@ -327,6 +327,9 @@ static struct atun *tun_start(struct agent *a, unsigned index)
 		return NULL;
 	}
 	fy_sock_nodelay(t->fd);
+	t->sc.loop = a->loop;
+	t->sc.fd = t->fd;
+	t->sc.events = FY_EV_WRITE;
 	t->st = AT_CONNECT;
 	a->tuns[index] = t;
 	t->want_write = true;
@@ -420,7 +423,7 @@ static void on_connected(struct atun *t)
 		tunnel_fail(t, msg);
 		return;
 	}
-	if (fy_tlsconn_init(&t->tls, a->tls, t->fd, false) < 0) {
+	if (fy_tlsconn_init(&t->tls, a->tls, &fy_sockconn_ops, &t->sc, false) < 0) {
 		tunnel_fail(t, t->tls.why);
 		return;
 	}

@@ -132,7 +132,8 @@ for s in subjects:
         if problems:
             print("BAD %s/%s: %s" % (s, w, "; ".join(problems[:4])))
         else:
-            print("OK %s/%s: %d numbers, none zero or null" % (s, w, count))
+            print("OK %s/%s: %d numbers, none zero or null%s" % (
+                s, w, count, ", %d n/a by design" % (len(na) * runs) if na else ""))
 
 rows = [r for r in d.get("summary", []) if "median" in r and not r.get("not_applicable")]
 if any(r["median"] == 0 for r in rows):

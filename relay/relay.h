@@ -73,7 +73,7 @@ enum tun_state { TUN_TLS, TUN_HELLO, TUN_AUTHED, TUN_ACTIVE, TUN_CLOSED };
  * after HELLO, to worker tunnel_index % workers). */
 struct tunnel {
 	struct worker *w;
-	int fd;
+	struct fy_sockconn sc;		/* the socket; its fd is the tunnel's */
 	struct fy_tlsconn tls;
 	enum tun_state state;
 	struct sockaddr_storage peer;

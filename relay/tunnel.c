@@ -66,14 +66,16 @@ void tunnel_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
 	atomic_fetch_add(&r->unauth, 1);
 	atomic_fetch_add(&r->unauth_ip[b], 1);
 	t->w = w;
-	t->fd = fd;
+	t->sc.fd = fd;
+	t->sc.loop = w->loop;
+	t->sc.events = FY_EV_READ;
 	t->ip_bucket = b;
 	t->peer = *peer;
 	fy_sock_addr_str(peer, t->peer_str, sizeof(t->peer_str));
 	t->state = TUN_TLS;
 	t->deadline_ms = fy_now_ms() + r->cfg.handshake_ms;
 	fy_buf_init(&t->in, TUN_IN_CAP);
-	if (fy_tlsconn_init(&t->tls, r->tls, fd, true) < 0) {
+	if (fy_tlsconn_init(&t->tls, r->tls, &fy_sockconn_ops, &t->sc, true) < 0) {
 		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->tls.why);
 		unauth_release(t);
 		fy_buf_fini(&t->in);
@@ -129,13 +131,16 @@ static void send_error_raw(struct tunnel *t, uint32_t code, const char *msg)
 	ERR_clear_error();
 }
 
-void tunnel_close(struct tunnel *t, uint32_t code, const char *why)
+void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 {
 	struct worker *w = t->w;
 	struct relay *r = w->r;
+	char why[FY_REASON_MAX + 1];
 
 	if (t->state == TUN_CLOSED)
 		return;
+	/* reason may live in the mux, which is freed below */
+	snprintf(why, sizeof(why), "%s", reason);
 	if (t->state == TUN_ACTIVE) {
 		FY_INFO(TOPIC, "agent '%s' tunnel %u from %s closed: %s", t->name, t->index,
 			t->peer_str, why);
@@ -165,9 +170,9 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *why)
 		engine_session_put(r, t->sess);
 		t->sess = NULL;
 	}
-	fy_loop_del(w->loop, t->fd);
-	close(t->fd);
-	t->fd = -1;
+	fy_loop_del(w->loop, t->sc.fd);
+	close(t->sc.fd);
+	t->sc.fd = -1;
 	t->state = TUN_CLOSED;
 	unlink_tunnel(t);
 	t->gc_next = w->gc_tunnels;
@@ -188,7 +193,7 @@ static void set_events(struct tunnel *t, bool want_write)
 	if (t->want_write == want_write)
 		return;
 	t->want_write = want_write;
-	fy_loop_mod(t->w->loop, t->fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
+	fy_loop_mod(t->w->loop, t->sc.fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
 }
 
 
@@ -416,7 +421,7 @@ static void read_hello(struct tunnel *t)
 	unauth_release(t);
 	t->state = TUN_AUTHED;
 	t->index = t->hello.tunnel_index;
-	fy_loop_del(w->loop, t->fd);
+	fy_loop_del(w->loop, t->sc.fd);
 	unlink_tunnel(t);
 	/* Tunnel i of a session goes to worker (i + serial) mod N: every
 	 * worker gets one tunnel per agent, and agents' first tunnels (where
@@ -457,12 +462,15 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	uint8_t f[FY_FRAME_HDR_LEN + 32];
 
 	t->w = w;
+	t->sc.loop = w->loop;
+	t->sc.events = FY_EV_READ;
+	t->want_write = false;
 	t->prev = NULL;
 	t->next = w->tunnel_list;
 	if (w->tunnel_list)
 		w->tunnel_list->prev = t;
 	w->tunnel_list = t;
-	fy_loop_add(w->loop, t->fd, FY_EV_READ, on_event, t);
+	fy_loop_add(w->loop, t->sc.fd, FY_EV_READ, on_event, t);
 	mc.serial = ++w->next_tunnel_serial;
 	t->serial = mc.serial;
 	t->mux = fy_mux_create(&mc, &relay_mux_cbs, t, &w->streams);

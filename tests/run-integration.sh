@@ -3,9 +3,9 @@
 # (by file or by name: `tests/run-integration.sh bulk_sha refusals`).
 #
 # Each runs under `timeout 180` in its own process group; its output goes to a log that
-# is printed when it fails. Prints PASS/FAIL/SKIP per script, then exactly one summary
-# line "N passed, N failed" (with ", N skipped" when some skipped, exit 77). Exits
-# non-zero when any failed.
+# is printed when it fails. Prints PASS/FAIL/SKIP per script (a script skips by exiting
+# 77), then exactly one summary line "N passed, N failed", with ", N skipped" appended
+# when some skipped. Exits non-zero when any failed.
 #
 # Environment: FY_BUILD (build directory, default build/), FY_AGENT_IO (auto|epoll|uring,
 # the agent's event loop), FY_TIMEOUT (per-script limit, default 180), FY_KEEP=1 keeps

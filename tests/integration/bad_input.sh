@@ -44,9 +44,11 @@ good=0
 BAD_OUT=
 good_check() {
 	good=$((good + 1))
-	FY_OUT=$(load send --connect "127.0.0.1:$PUB" --bytes 1M --seed "$good" --timeout 30) ||
+	if ! FY_OUT=$(load send --connect "127.0.0.1:$PUB" --bytes 1M --seed "$good" --timeout 30); then
+		fy_alive "$FY_RELAY_PID" || fail "relay died after $1 (see the end of relay.log)"
 		fail "good agent's forward failed after $1: $FY_OUT"
-	fy_alive "$FY_RELAY_PID" || fail "relay died after $1"
+	fi
+	fy_alive "$FY_RELAY_PID" || fail "relay died after $1 (see the end of relay.log)"
 	fy_alive "${FY_AGENT_PID[good]}" || fail "good agent died after $1"
 }
 good_check "start"

@@ -38,6 +38,7 @@ wait_listen 2221 15
 good=0
 good_check() {
 	good=$((good + 1))
+	fy_alive "$FY_RELAY_PID" || fail "relay died after $1 (see the end of relay.log)"
 	load_ok "after $1: agent a still serves 2221" send --connect 127.0.0.1:2221 --bytes 256K \
 		--seed "$good" --timeout 30
 	wait_log_count "$T/serve-a.out" '^conn id=.* end=eof' "$good" 10

@@ -12,11 +12,15 @@
  *   send      --connect H:P --bytes N [--seed S] [--no-digest | --echo]
  *   recv      --connect H:P --bytes N --seed S [--then-send M --send-seed S2]
  *   multi     --connect H:P --streams N [--min-bytes A] [--max-bytes B] --seed S
- *   hold      --connect H:P [--expect reset|eof|any|refused|open|gone]
+ *   hold      --connect H:P [--expect reset|eof|any|refused|open|gone] [--no-read]
  *             [--send-text T | --send-hex H | --send-bytes N]
  *   slowpair  --slow H:P --slow-kind send|noread --slow-bytes N --fast H:P
  *             --fast-kind send|recv --fast-bytes N --seed S [--pause-file F]
- *   tls       --connect H:P (--ca F | --insecure) [--name N] OPS...   (see usage())
+ *   tls       --connect H:P (--ca F | --insecure) [--name N] [--expect-error CODE] OPS...
+ *             a raw agent speaking docs/PROTOCOL.md frames, for bad-input tests: OPS run in
+ *             order (--hello, --register, --wait-open, --frame, --raw, --data, --fill,
+ *             --overflow, --close-notify; see usage()), then it waits for the relay to close
+ *             the connection and reports the ERROR frame it got.
  *   gen       --bytes N --seed S        (the stream on stdout, for sha256sum)
  *
  * Every subcommand is bounded by --timeout SECONDS (default 60, fractions allowed).
@@ -73,7 +77,7 @@ enum {
 #define MAX_OPS 64
 
 struct op {
-	const char *name; /* "hello", "register", "wait-open", "frame", "raw", "data", "close-notify" */
+	const char *name; /* a tls op: "hello", "register", "wait-open", "frame", ... (is_op) */
 	const char *arg;
 };
 
@@ -319,6 +323,12 @@ static void sha_hex(struct sha *h, char *hex)
 	h->c = NULL;
 	for (unsigned i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+static void sha_free(struct sha *h)
+{
+	EVP_MD_CTX_free(h->c);
+	h->c = NULL;
 }
 
 static void expected_sha(uint64_t n, uint64_t seed, char *hex)
@@ -692,6 +702,7 @@ static int send_on(int fd, uint64_t n, uint64_t seed, bool digest, bool echo,
 				shutdown(fd, SHUT_RDWR);
 				pthread_join(rt, NULL);
 			}
+			sha_free(&h);
 			snprintf(msg, ml, "FAIL %s after %" PRIu64 " of %" PRIu64 " bytes sent: %s",
 				 is_reset(-r) ? "reset" : "send error", sent, n, strerror(-r));
 			return is_reset(-r) ? EX_RESET : EX_FAIL;
@@ -985,6 +996,8 @@ static int cmd_multi(void)
 			die(EX_FAIL, "socket: %s", strerror(errno));
 		if (connect(s->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
 			ms_fail(s, "connect", errno);
+			close(s->fd);
+			s->fd = -1;
 			continue;
 		}
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = s};
@@ -1039,6 +1052,12 @@ static int cmd_multi(void)
 		fprintf(stderr, "%s\n", st[i].err);
 	}
 	double s = now() - t0;
+	for (long i = 0; i < O.streams; i++) {
+		sha_free(&st[i].tx);
+		sha_free(&st[i].rx);
+	}
+	free(st);
+	close(ep);
 	if (failed) {
 		say("FAIL streams=%ld failed=%ld%s%s\n", O.streams, failed, line, failed > 8 ? "; ..." : "");
 		return EX_FAIL;

@@ -1,11 +1,11 @@
-/* TLS over a non-blocking socket through a BIO pair: OpenSSL never
- * touches the fd. We move ciphertext between the socket and the pair in
- * large reads and writes (one syscall for many TLS records, where
- * OpenSSL's socket BIO makes one or two per record), and the same
- * SSL-over-memory arrangement is what a userspace TCP stack needs.
+/* TLS over any byte connection (fy_conn_ops) through a BIO pair: OpenSSL
+ * never touches a socket. We move ciphertext between the connection and
+ * the pair in large reads and writes (one syscall for many TLS records on
+ * a kernel socket, where OpenSSL's socket BIO makes one or two per
+ * record), and the same code runs over a userspace TCP stack.
  *
- * Ownership: init creates the SSL and the pair; fini frees both. The fd
- * is borrowed. Errors leave a reason in c->why. */
+ * Ownership: init creates the SSL and the pair; fini frees both. The
+ * connection is borrowed. Errors leave a reason in c->why. */
 #ifndef FERRY_TLSCONN_H
 #define FERRY_TLSCONN_H
 
@@ -16,16 +16,19 @@
 
 #include "ferry/buf.h"
 #include "ferry/mux.h"
+#include "ferry/pump.h"
 
 struct fy_tlsconn {
 	SSL *ssl;
 	BIO *net;		/* our end of the pair: ciphertext */
-	int fd;
-	bool eof;		/* the socket said EOF */
+	const struct fy_conn_ops *ops;
+	void *io;
+	bool eof;		/* the connection said EOF */
 	char why[256];
 };
 
-int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, int fd, bool server);
+int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, const struct fy_conn_ops *ops,
+		    void *io, bool server);
 void fy_tlsconn_fini(struct fy_tlsconn *c);
 
 /* Socket -> pair. Bytes moved (0: nothing now), -1 on socket error. */

@@ -1,9 +1,7 @@
-/* TLS over a socket through a BIO pair. */
+/* TLS over a byte connection through a BIO pair. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/socket.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -14,12 +12,14 @@
 /* Room for several 16 KiB records each way. */
 #define PAIR_BUF (256 * 1024)
 
-int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, int fd, bool server)
+int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, const struct fy_conn_ops *ops,
+		    void *io, bool server)
 {
 	BIO *inner = NULL;
 
 	memset(c, 0, sizeof(*c));
-	c->fd = fd;
+	c->ops = ops;
+	c->io = io;
 	c->ssl = SSL_new(ctx);
 	if (!c->ssl || !BIO_new_bio_pair(&inner, PAIR_BUF, &c->net, PAIR_BUF)) {
 		SSL_free(c->ssl);
@@ -50,11 +50,11 @@ long fy_tlsconn_pull(struct fy_tlsconn *c)
 	while (!c->eof) {
 		char *p;
 		int room = BIO_nwrite0(c->net, &p);
-		ssize_t n;
+		long n;
 
 		if (room <= 0)
 			return got;	/* pair full: TLS must consume first */
-		n = read(c->fd, p, (size_t)room);
+		n = c->ops->recv(c->io, p, (size_t)room);
 		if (n > 0) {
 			BIO_nwrite(c->net, &p, (int)n);
 			got += n;
@@ -68,9 +68,9 @@ long fy_tlsconn_pull(struct fy_tlsconn *c)
 			BIO_shutdown_wr(c->net);
 			return got;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		if (n == -EAGAIN)
 			return got;
-		snprintf(c->why, sizeof(c->why), "%s", strerror(errno));
+		snprintf(c->why, sizeof(c->why), "%s", strerror((int)-n));
 		return -1;
 	}
 	return got;
@@ -81,18 +81,18 @@ int fy_tlsconn_push(struct fy_tlsconn *c)
 	for (;;) {
 		char *p;
 		int n = BIO_nread0(c->net, &p);
-		ssize_t k;
+		long k;
 
 		if (n <= 0)
 			return 0;
-		k = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
+		k = c->ops->send(c->io, p, (size_t)n);
 		if (k > 0) {
 			BIO_nread(c->net, &p, (int)k);
 			continue;
 		}
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (k == -EAGAIN || k == 0)
 			return 1;
-		snprintf(c->why, sizeof(c->why), "%s", k < 0 ? strerror(errno) : "short write");
+		snprintf(c->why, sizeof(c->why), "%s", strerror((int)-k));
 		return -1;
 	}
 }
