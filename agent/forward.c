@@ -90,7 +90,7 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 	if (e == 0)
 		e = fy_sock_connect(&ss, sl);
 	if (e < 0) {
-		snprintf(why, sizeof(why), "connect %s:%u: %s", f->host, f->hostport, strerror(-e));
+		snprintf(why, sizeof(why), "connect %.200s:%u: %s", f->host, f->hostport, strerror(-e));
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
 		*msg = why;
 		return FY_E_REFUSED;

@@ -559,7 +559,7 @@ static size_t send_pat(struct side *sd, struct tstream *t, uint64_t seed, size_t
 		*off += k;
 		sent += k;
 	}
-	if (fin && total == 0 && !(t->s->flags & FY_S_LOCAL_FIN))
+	if (fin && *off == total && !(t->s->flags & FY_S_LOCAL_FIN))
 		CU_ASSERT_EQUAL(fy_mux_send_fin(sd->m, t->s), 0);
 	return sent;
 }

@@ -513,7 +513,7 @@ static size_t rec_send(struct side *sd, struct rec *r, uint64_t seed, size_t *of
 		*off += n;
 		sent += n;
 	}
-	if (fin && !total)
+	if (fin && *off == total && !(r->s->flags & FY_S_LOCAL_FIN))
 		CU_ASSERT_EQUAL(fy_mux_send_fin(sd->m, r->s), 0);
 	return sent;
 }
@@ -577,14 +577,6 @@ static void run(struct env *e)
 					fy_pump_readable(&tp->p);
 				check_pending(sd);
 			}
-			for (int i = 0; i < sd->nrec; i++) {
-				struct rec *r = &sd->rec[i];
-
-				if (r->s && r->auto_consume == false && r->unconsumed && r->seed & 1) {
-					fy_mux_consumed(sd->m, r->s, r->unconsumed);
-					r->unconsumed = 0;
-				}
-			}
 		}
 		moved = shuttle(e);
 		CU_ASSERT_FATAL(moved >= 0);
@@ -606,6 +598,7 @@ static void test_conn_to_peer(void)
 		uint32_t window;
 	} v[] = {
 		{ 3 * MIB, 0, WIN },
+		{ MIB, 4000, WIN },	/* reads end on -EAGAIN, not on credit */
 		{ 100000, 1000, 16384 },
 		{ 70000, 1, 16384 },
 		{ 0, 0, 16384 },
@@ -702,7 +695,7 @@ static void test_peer_to_conn_partial(void)
 	CU_ASSERT_EQUAL(fy_buf_len(&tp->p.pending), 0);
 	CU_ASSERT_PTR_NULL(tp->p.pending.data);	/* idle: storage released */
 	CU_ASSERT_FALSE(tp->c.want_wr);
-	CU_ASSERT_EQUAL(tp->max_pending, WIN);
+	CU_ASSERT(tp->max_pending <= WIN);
 	CU_ASSERT_EQUAL(tp->done, 0);
 	env_free(e);
 }
