@@ -536,9 +536,10 @@ def header_md(facts):
         "- %s; %s; ferry %s%s" % (f.get("openssh"), f.get("openssl"),
                                   (f.get("ferry_commit") or "?")[:12],
                                   " (dirty tree)" if f.get("ferry_tree_dirty") else ""),
-        "- topology %s, %s run(s) per subject, %s s per measurement, %s idle streams; "
-        "ssh-r-tuned cipher %s; load average at start %s" % (
+        "- topology %s, %s run(s) per subject, %s s per measurement, %s idle streams "
+        "(%s run(s)); ssh-r-tuned cipher %s; load average at start %s" % (
             f.get("topology"), f.get("runs"), f.get("duration_s"), f.get("streams"),
+            f.get("streams_runs", f.get("runs")),
             f.get("tuned_cipher"), " ".join(f.get("loadavg_start", []))),
         "",
         "median and min-max over runs; `vs X` = median over run i of subject_i / X_i, "

@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "ferry/sock.h"
 #include "relay.h"
 
 #define TOPIC "relay.engine"
@@ -36,7 +34,7 @@ void engine_session_kill(struct relay *r, struct reg_session *s, const char *why
 	reg_session_del(r->reg, s);
 	rcu_read_unlock();
 	for (unsigned i = 0; i < r->nworkers; i++)
-		fy_loop_wake(r->workers[i].loop);
+		r->be->wake(&r->workers[i]);
 }
 
 static void names_str(const struct fy_token_rule *rule, char *out, size_t n)
@@ -138,7 +136,7 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 			snprintf(cur->dead_why, sizeof(cur->dead_why), "%s", why);
 			atomic_store(&cur->dead, true);
 			for (unsigned i = 0; i < r->nworkers; i++)
-				fy_loop_wake(r->workers[i].loop);
+				r->be->wake(&r->workers[i]);
 			FY_INFO(TOPIC, "agent '%s': %s", name, why);
 			break;
 		}
@@ -165,8 +163,6 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 	struct relay *r = w->r;
 	struct reg_session *s = t->sess;
 	struct reg_port *p, *cur = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	char ranges[160];
 	int e;
 
@@ -184,7 +180,6 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 	p->sess = s;
 	p->owner = w->id;
 	p->owner_ctx = w;
-	p->lfd = -1;
 	atomic_fetch_add(&s->refs, 1);
 
 	rcu_read_lock();
@@ -208,9 +203,7 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 	}
 	rcu_read_unlock();
 
-	e = fy_sock_resolve(r->cfg.public_bind, port, &ss, &sl, 1);
-	if (e == 0)
-		e = p->lfd = fy_sock_listen(&ss, sl, 1, 1024);
+	e = r->be->listen(w, p);
 	if (e < 0) {
 		snprintf(msg, msglen, "cannot listen on %s:%u: %s", r->cfg.public_bind, port,
 			 strerror(-e));
@@ -220,7 +213,6 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 		port_drop(r, p);
 		return FY_E_DENIED;
 	}
-	fy_loop_add(w->loop, p->lfd, FY_EV_READ, public_on_listener, p);
 	p->owner_next = w->ports;
 	w->ports = p;
 	snprintf(msg, msglen, "listening on %s:%u", r->cfg.public_bind, port);
@@ -241,8 +233,7 @@ void engine_release_ports(struct worker *w, struct reg_session *s)
 			continue;
 		}
 		*pp = p->owner_next;
-		fy_loop_del(w->loop, p->lfd);
-		close(p->lfd);
+		w->r->be->unlisten(w, p);
 		rcu_read_lock();
 		reg_port_del(w->r->reg, p);
 		rcu_read_unlock();

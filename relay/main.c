@@ -24,6 +24,7 @@ static int run_relay(int argc, char **argv)
 	}
 	fy_log_set_level(r->cfg.log_level);
 	r->nworkers = r->cfg.workers;
+	r->be = &relay_kernel_backend;
 	if (fy_tokens_load(r->cfg.tokens, &r->tokens, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ferry-relay: %s\n", err);
 		rc = 2;

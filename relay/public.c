@@ -5,21 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <netinet/in.h>
 
 #include "ferry/sock.h"
 #include "relay.h"
 
 #define TOPIC "relay.public"
-#define ACCEPTS_PER_EVENT 64
 
-static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
+static void on_event(void *owner, uint32_t ev)
 {
-	struct pubconn *pc = arg;
+	struct pubconn *pc = owner;
 
-	(void)l;
-	(void)fd;
 	if (ev & FY_EV_WRITE)
 		fy_pump_writable(&pc->pump);
 	if (ev & (FY_EV_READ | FY_EV_ERROR))
@@ -34,12 +30,9 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 
 	FY_DEBUG(TOPIC, "client %s on port %u done: %s (in %llu, out %llu bytes)", pc->peer_str,
 		 pc->port, why, p->rx, p->tx);
-	fy_loop_del(w->loop, pc->sc.fd);
-	if (code == FY_E_OK)
-		close(pc->sc.fd);
-	else
-		fy_sock_close_rst(pc->sc.fd);	/* the client must not mistake it for success */
-	pc->sc.fd = -1;
+	/* A reset, so the client cannot mistake a cut stream for success. */
+	w->r->be->close(w, pc->io, code != FY_E_OK);
+	pc->io = NULL;
 	tunnel_mark_dirty(pc->t);
 	pc->gc_next = w->gc_pub;
 	w->gc_pub = pc;
@@ -69,7 +62,8 @@ static void to_open(const struct sockaddr_storage *ss, uint16_t port, struct fy_
 	}
 }
 
-void public_start(struct worker *w, int fd, uint16_t port,
+/* Takes io. */
+void public_start(struct worker *w, void *io, uint16_t port,
 		  const struct sockaddr_storage *peer, uint64_t sess_serial)
 {
 	struct tunnel *t = fy_sess_lookup(&w->tunnels, sess_serial);
@@ -82,7 +76,7 @@ void public_start(struct worker *w, int fd, uint16_t port,
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %s",
 			  fy_sock_addr_str(peer, a, sizeof(a)), port,
 			  t ? "stream limit of the tunnel reached" : "agent tunnel gone");
-		fy_sock_close_rst(fd);
+		w->r->be->close(w, io, true);
 		return;
 	}
 	pc = calloc(1, sizeof(*pc));
@@ -91,74 +85,63 @@ void public_start(struct worker *w, int fd, uint16_t port,
 	if (!s) {
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client on port %u refused: tunnel is draining", port);
 		free(pc);
-		fy_sock_close_rst(fd);
+		w->r->be->close(w, io, true);
 		return;
 	}
 	pc->w = w;
 	pc->t = t;
 	pc->port = port;
-	pc->sc.loop = w->loop;
-	pc->sc.fd = fd;
-	pc->sc.events = FY_EV_READ;
+	pc->io = io;
 	fy_sock_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
-	fy_pump_init(&pc->pump, &fy_sockconn_ops, &pc->sc, t->mux, s, w->r->cfg.window, true,
-		     on_done);
-	fy_sock_nodelay(fd);
-	fy_loop_add(w->loop, fd, FY_EV_READ, on_event, pc);
+	fy_pump_init(&pc->pump, w->r->be->conn, io, t->mux, s, w->r->cfg.window, true, on_done);
+	if (w->r->be->attach(w, io, on_event, pc) < 0) {
+		fy_pump_abort(&pc->pump, FY_E_INTERNAL, "cannot watch the connection");
+		return;
+	}
 	tunnel_mark_dirty(t);
 	FY_DEBUG(TOPIC, "client %s on port %u -> agent '%s' stream %u", pc->peer_str, port,
 		 t->name, s->id);
 }
 
-void public_on_listener(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
+/* A client connected to a claimed port on worker w. Route by what the
+ * registry says now: the listener may belong to a session that was just
+ * replaced. Takes io. */
+void public_accepted(struct worker *w, struct reg_port *lp, void *io,
+		     const struct sockaddr_storage *peer)
 {
-	struct reg_port *lp = arg;
-	struct worker *w = lp->owner_ctx;
 	struct relay *r = w->r;
+	struct reg_port *p;
+	unsigned target = (unsigned)-1;
+	uint64_t serial = 0;
+	struct msg *m;
+	char a[64];
 
-	(void)l;
-	(void)ev;
-	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-		int fd = fy_sock_accept(lfd, &peer, &pl);
-		struct reg_port *p;
-		unsigned target = (unsigned)-1;
-		uint64_t serial = 0;
-		char a[64];
-
-		if (fd < 0)
-			return;
-		/* Route by what the registry says now: the listener may belong
-		 * to a session that was just replaced. */
-		rcu_read_lock();
-		p = reg_port_lookup(r->reg, lp->port);
-		if (p && !atomic_load(&p->sess->dead) && !atomic_load(&p->sess->draining)) {
-			target = engine_pick_worker(r, p->sess, w->id);
-			serial = p->sess->serial;
-		}
-		rcu_read_unlock();
-		if (target == (unsigned)-1) {
-			FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: no agent serves it",
-				  fy_sock_addr_str(&peer, a, sizeof(a)), lp->port);
-			fy_sock_close_rst(fd);
-			continue;
-		}
-		if (target == w->id) {
-			public_start(w, fd, lp->port, &peer, serial);
-			continue;
-		}
-		struct msg *m = calloc(1, sizeof(*m));
-
-		if (!m) {
-			fy_sock_close_rst(fd);
-			continue;
-		}
-		m->kind = MSG_PUBLIC;
-		m->fd = fd;
-		m->port = lp->port;
-		m->peer = peer;
-		m->sess_serial = serial;
-		worker_send(&r->workers[target], m);
+	rcu_read_lock();
+	p = reg_port_lookup(r->reg, lp->port);
+	if (p && !atomic_load(&p->sess->dead) && !atomic_load(&p->sess->draining)) {
+		target = engine_pick_worker(r, p->sess, w->id);
+		serial = p->sess->serial;
 	}
+	rcu_read_unlock();
+	if (target == (unsigned)-1) {
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: no agent serves it",
+			  fy_sock_addr_str(peer, a, sizeof(a)), lp->port);
+		r->be->close(w, io, true);
+		return;
+	}
+	if (target == w->id) {
+		public_start(w, io, lp->port, peer, serial);
+		return;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		r->be->close(w, io, true);
+		return;
+	}
+	m->kind = MSG_PUBLIC;
+	m->io = io;
+	m->port = lp->port;
+	m->peer = *peer;
+	m->sess_serial = serial;
+	worker_send(&r->workers[target], m);
 }

@@ -45,7 +45,7 @@ struct reg_port {
 	struct rcu_head rcu;
 	uint16_t port;
 	struct reg_session *sess;	/* holds a reference */
-	int lfd;			/* listener, owned by worker `owner` */
+	void *lio;			/* backend listener, owned by worker `owner` */
 	unsigned owner;
 	void *owner_ctx;		/* the owner worker */
 	struct reg_port *owner_next;	/* the owner worker's list */

@@ -49,8 +49,31 @@ struct relay_cfg {
 int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv);
 
 struct worker;
+struct reg_port;
+
+/* The connection interface between the engine and an I/O backend. The
+ * engine sees a connection only as an opaque `io`: it moves bytes with
+ * conn (recv/send/shutdown_wr/want, as the pump does), and asks the
+ * backend to deliver readiness events, to stop them before a hand-off to
+ * another worker, to close, and to listen on claimed ports. The kernel
+ * backend implements it on sockets and epoll (kernel/backend.c). */
+typedef void (*relay_event_fn)(void *owner, uint32_t ev);
+struct relay_backend {
+	const char *name;
+	const struct fy_conn_ops *conn;
+	int (*attach)(struct worker *w, void *io, relay_event_fn fn, void *owner);
+	void (*detach)(struct worker *w, void *io);
+	/* Closes and frees io; rst: the peer sees a reset, not an end. */
+	void (*close)(struct worker *w, void *io, bool rst);
+	/* Listen on p->port for worker w; accepts go to public_accepted. */
+	int (*listen)(struct worker *w, struct reg_port *p);
+	void (*unlisten)(struct worker *w, struct reg_port *p);
+	/* From any thread: run the worker's wake-up work soon. */
+	void (*wake)(struct worker *w);
+};
 
 struct relay {
+	const struct relay_backend *be;
 	struct relay_cfg cfg;
 	SSL_CTX *tls;
 	struct fy_tokens tokens;
@@ -73,7 +96,7 @@ enum tun_state { TUN_TLS, TUN_HELLO, TUN_AUTHED, TUN_ACTIVE, TUN_CLOSED };
  * after HELLO, to worker tunnel_index % workers). */
 struct tunnel {
 	struct worker *w;
-	struct fy_sockconn sc;		/* the socket; its fd is the tunnel's */
+	void *io;			/* backend connection */
 	struct fy_tlsconn tls;
 	enum tun_state state;
 	struct sockaddr_storage peer;
@@ -101,7 +124,7 @@ struct pubconn {
 	struct fy_pump pump;
 	struct worker *w;
 	struct tunnel *t;
-	struct fy_sockconn sc;
+	void *io;			/* backend connection */
 	uint16_t port;
 	char peer_str[64];
 	struct pubconn *gc_next;
@@ -113,7 +136,7 @@ struct msg {
 	struct cds_wfcq_node node;
 	enum msg_kind kind;
 	struct tunnel *t;		/* MSG_TUNNEL: adopt this tunnel */
-	int fd;				/* MSG_PUBLIC: accepted client */
+	void *io;			/* MSG_PUBLIC: accepted client */
 	uint16_t port;
 	struct sockaddr_storage peer;
 	uint64_t sess_serial;
@@ -151,7 +174,7 @@ void engine_release_ports(struct worker *w, struct reg_session *s);
 unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned self);
 
 /* tunnel.c */
-void tunnel_accept(struct worker *w, int fd, const struct sockaddr_storage *peer);
+void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer);
 void tunnel_adopt(struct worker *w, struct tunnel *t);
 void tunnel_close(struct tunnel *t, uint32_t code, const char *why);
 void tunnel_mark_dirty(struct tunnel *t);
@@ -161,14 +184,15 @@ void tunnel_tick(struct worker *w, uint64_t now);
 void tunnel_free(struct tunnel *t);
 
 /* public.c */
-void public_on_listener(struct fy_loop *l, int fd, uint32_t ev, void *arg);
-void public_start(struct worker *w, int fd, uint16_t port,
+void public_accepted(struct worker *w, struct reg_port *lp, void *io,
+		     const struct sockaddr_storage *peer);
+void public_start(struct worker *w, void *io, uint16_t port,
 		  const struct sockaddr_storage *peer, uint64_t sess_serial);
 void public_free(struct pubconn *pc);
 
 /* kernel/backend.c */
+extern const struct relay_backend relay_kernel_backend;
 int backend_run(struct relay *r);
 void worker_send(struct worker *to, struct msg *m);
-void worker_gc_flush(struct worker *w);
 
 #endif

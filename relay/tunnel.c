@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <netinet/in.h>
 
 #include <openssl/err.h>
@@ -21,7 +20,7 @@
 #define TUN_OUT_CAP (1024 * 1024)
 #define READ_CHUNK 16384
 
-static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg);
+static void on_event(void *owner, uint32_t ev);
 
 static void unauth_release(struct tunnel *t)
 {
@@ -45,8 +44,8 @@ static unsigned ip_bucket(const struct sockaddr_storage *ss)
 	return (unsigned)(XXH3_64bits(&a6->sin6_addr, 16) % UNAUTH_IP_BUCKETS);
 }
 
-/* Called with the unauthenticated caps already checked by the acceptor. */
-void tunnel_accept(struct worker *w, int fd, const struct sockaddr_storage *peer)
+/* A new connection on the agent port: TLS, then HELLO. Takes io. */
+void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer)
 {
 	struct relay *r = w->r;
 	struct tunnel *t = calloc(1, sizeof(*t));
@@ -60,35 +59,33 @@ void tunnel_accept(struct worker *w, int fd, const struct sockaddr_storage *peer
 			  "(cap %u in total, %u per address)", fy_sock_addr_str(peer, a, sizeof(a)),
 			  r->cfg.max_unauth, r->cfg.max_unauth_per_ip);
 		free(t);
-		fy_sock_close_rst(fd);
+		r->be->close(w, io, true);
 		return;
 	}
 	atomic_fetch_add(&r->unauth, 1);
 	atomic_fetch_add(&r->unauth_ip[b], 1);
 	t->w = w;
-	t->sc.fd = fd;
-	t->sc.loop = w->loop;
-	t->sc.events = FY_EV_READ;
+	t->io = io;
 	t->ip_bucket = b;
 	t->peer = *peer;
 	fy_sock_addr_str(peer, t->peer_str, sizeof(t->peer_str));
 	t->state = TUN_TLS;
 	t->deadline_ms = fy_now_ms() + r->cfg.handshake_ms;
 	fy_buf_init(&t->in, TUN_IN_CAP);
-	if (fy_tlsconn_init(&t->tls, r->tls, &fy_sockconn_ops, &t->sc, true) < 0) {
+	if (fy_tlsconn_init(&t->tls, r->tls, r->be->conn, io, true) < 0 ||
+	    r->be->attach(w, io, on_event, t) < 0) {
 		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->tls.why);
 		unauth_release(t);
+		fy_tlsconn_fini(&t->tls);
 		fy_buf_fini(&t->in);
 		free(t);
-		close(fd);
+		r->be->close(w, io, true);
 		return;
 	}
-	fy_sock_nodelay(fd);
 	t->next = w->tunnel_list;
 	if (w->tunnel_list)
 		w->tunnel_list->prev = t;
 	w->tunnel_list = t;
-	fy_loop_add(w->loop, fd, FY_EV_READ, on_event, t);
 	FY_DEBUG(TOPIC, "connection from %s", t->peer_str);
 }
 
@@ -170,9 +167,8 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 		engine_session_put(r, t->sess);
 		t->sess = NULL;
 	}
-	fy_loop_del(w->loop, t->sc.fd);
-	close(t->sc.fd);
-	t->sc.fd = -1;
+	r->be->close(w, t->io, false);
+	t->io = NULL;
 	t->state = TUN_CLOSED;
 	unlink_tunnel(t);
 	t->gc_next = w->gc_tunnels;
@@ -193,7 +189,7 @@ static void set_events(struct tunnel *t, bool want_write)
 	if (t->want_write == want_write)
 		return;
 	t->want_write = want_write;
-	fy_loop_mod(t->w->loop, t->sc.fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
+	t->w->r->be->conn->want(t->io, true, want_write);
 }
 
 
@@ -356,7 +352,7 @@ static void read_active(struct tunnel *t)
 		t->more_in = true;
 		t->more_in_next = t->w->more_in;
 		t->w->more_in = t;
-		fy_loop_wake(t->w->loop);
+		t->w->r->be->wake(t->w);
 	}
 }
 
@@ -421,7 +417,7 @@ static void read_hello(struct tunnel *t)
 	unauth_release(t);
 	t->state = TUN_AUTHED;
 	t->index = t->hello.tunnel_index;
-	fy_loop_del(w->loop, t->sc.fd);
+	r->be->detach(w, t->io);
 	unlink_tunnel(t);
 	/* Tunnel i of a session goes to worker (i + serial) mod N: every
 	 * worker gets one tunnel per agent, and agents' first tunnels (where
@@ -462,19 +458,16 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	uint8_t f[FY_FRAME_HDR_LEN + 32];
 
 	t->w = w;
-	t->sc.loop = w->loop;
-	t->sc.events = FY_EV_READ;
 	t->want_write = false;
 	t->prev = NULL;
 	t->next = w->tunnel_list;
 	if (w->tunnel_list)
 		w->tunnel_list->prev = t;
 	w->tunnel_list = t;
-	fy_loop_add(w->loop, t->sc.fd, FY_EV_READ, on_event, t);
 	mc.serial = ++w->next_tunnel_serial;
 	t->serial = mc.serial;
 	t->mux = fy_mux_create(&mc, &relay_mux_cbs, t, &w->streams);
-	if (!t->mux) {
+	if (!t->mux || r->be->attach(w, t->io, on_event, t) < 0) {
 		tunnel_close(t, FY_E_INTERNAL, "out of memory");
 		return;
 	}
@@ -520,12 +513,10 @@ static void do_handshake(struct tunnel *t)
 	tunnel_close(t, FY_E_PROTOCOL, msg);
 }
 
-static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
+static void on_event(void *owner, uint32_t ev)
 {
-	struct tunnel *t = arg;
+	struct tunnel *t = owner;
 
-	(void)l;
-	(void)fd;
 	switch (t->state) {
 	case TUN_TLS:
 		do_handshake(t);

@@ -16,6 +16,152 @@
 #define TICK_MS 100
 #define ACCEPTS_PER_EVENT 64
 
+/* ---- the connection interface on kernel sockets ---- */
+
+/* A connection: the socket (first, so fy_sockconn_ops can take a kconn)
+ * and where its events go. */
+struct kconn {
+	struct fy_sockconn sc;
+	relay_event_fn fn;
+	void *owner;
+};
+
+struct klistener {
+	int fd;
+	struct worker *w;
+	struct reg_port *p;
+};
+
+static struct kconn *kconn_new(int fd)
+{
+	struct kconn *kc = calloc(1, sizeof(*kc));
+
+	if (!kc) {
+		fy_sock_close_rst(fd);
+		return NULL;
+	}
+	kc->sc.fd = fd;
+	fy_sock_nodelay(fd);
+	return kc;
+}
+
+static void kconn_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct kconn *kc = arg;
+
+	(void)l;
+	(void)fd;
+	kc->fn(kc->owner, ev);
+}
+
+static int k_attach(struct worker *w, void *io, relay_event_fn fn, void *owner)
+{
+	struct kconn *kc = io;
+
+	kc->fn = fn;
+	kc->owner = owner;
+	kc->sc.loop = w->loop;
+	kc->sc.events = FY_EV_READ;
+	return fy_loop_add(w->loop, kc->sc.fd, FY_EV_READ, kconn_event, kc);
+}
+
+static void k_detach(struct worker *w, void *io)
+{
+	struct kconn *kc = io;
+
+	fy_loop_del(w->loop, kc->sc.fd);
+	kc->sc.loop = NULL;
+}
+
+static void k_close(struct worker *w, void *io, bool rst)
+{
+	struct kconn *kc = io;
+
+	if (kc->sc.loop)
+		fy_loop_del(w->loop, kc->sc.fd);
+	if (rst)
+		fy_sock_close_rst(kc->sc.fd);
+	else
+		close(kc->sc.fd);
+	free(kc);
+}
+
+static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
+{
+	struct klistener *kl = arg;
+
+	(void)l;
+	(void)ev;
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		int fd = fy_sock_accept(lfd, &peer, &pl);
+		struct kconn *kc;
+
+		if (fd < 0) {
+			if (fd != -EAGAIN)
+				FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept on port %u: %s", kl->p->port,
+					  strerror(-fd));
+			return;
+		}
+		kc = kconn_new(fd);
+		if (kc)
+			public_accepted(kl->w, kl->p, kc, &peer);
+	}
+}
+
+static int k_listen(struct worker *w, struct reg_port *p)
+{
+	struct klistener *kl = calloc(1, sizeof(*kl));
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int e;
+
+	if (!kl)
+		return -ENOMEM;
+	e = fy_sock_resolve(w->r->cfg.public_bind, p->port, &ss, &sl, 1);
+	if (e == 0)
+		e = fy_sock_listen(&ss, sl, 1, 1024);
+	if (e < 0) {
+		free(kl);
+		return e;
+	}
+	kl->fd = e;
+	kl->w = w;
+	kl->p = p;
+	fy_loop_add(w->loop, kl->fd, FY_EV_READ, on_public_accept, kl);
+	p->lio = kl;
+	return 0;
+}
+
+static void k_unlisten(struct worker *w, struct reg_port *p)
+{
+	struct klistener *kl = p->lio;
+
+	fy_loop_del(w->loop, kl->fd);
+	close(kl->fd);
+	free(kl);
+	p->lio = NULL;
+}
+
+static void k_wake(struct worker *w)
+{
+	fy_loop_wake(w->loop);
+}
+
+const struct relay_backend relay_kernel_backend = {
+	.name = "kernel",
+	.conn = &fy_sockconn_ops,
+	.attach = k_attach,
+	.detach = k_detach,
+	.close = k_close,
+	.listen = k_listen,
+	.unlisten = k_unlisten,
+	.wake = k_wake,
+};
+
+/* ---- workers ---- */
+
 void worker_send(struct worker *to, struct msg *m)
 {
 	cds_wfcq_node_init(&m->node);
@@ -23,7 +169,7 @@ void worker_send(struct worker *to, struct msg *m)
 	fy_loop_wake(to->loop);
 }
 
-void worker_gc_flush(struct worker *w)
+static void worker_gc_flush(struct worker *w)
 {
 	while (w->gc_pub) {
 		struct pubconn *pc = w->gc_pub;
@@ -62,13 +208,16 @@ static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer);
 		int fd = fy_sock_accept(lfd, &peer, &pl);
+		struct kconn *kc;
 
 		if (fd < 0) {
 			if (fd != -EAGAIN)
 				FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept: %s", strerror(-fd));
 			return;
 		}
-		tunnel_accept(w, fd, &peer);
+		kc = kconn_new(fd);
+		if (kc)
+			tunnel_accept(w, kc, &peer);
 	}
 }
 
@@ -84,9 +233,9 @@ static void drain_inbox(struct worker *w, bool discard)
 			if (discard)
 				tunnel_close(m->t, FY_E_SHUTDOWN, "relay shutting down");
 		} else if (discard) {
-			fy_sock_close_rst(m->fd);
+			k_close(w, m->io, true);
 		} else {
-			public_start(w, m->fd, m->port, &m->peer, m->sess_serial);
+			public_start(w, m->io, m->port, &m->peer, m->sess_serial);
 		}
 		free(m);
 	}
