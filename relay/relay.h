@@ -68,8 +68,10 @@ struct relay_backend {
 	/* Listen on p->port for worker w; accepts go to public_accepted. */
 	int (*listen)(struct worker *w, struct reg_port *p);
 	void (*unlisten)(struct worker *w, struct reg_port *p);
-	/* From any thread: run the worker's wake-up work soon. */
+	/* From any thread: call worker_wakeup(w) on w's thread soon. */
 	void (*wake)(struct worker *w);
+	/* Drain: close the agent listener of w. */
+	void (*stop_accepting)(struct worker *w);
 };
 
 struct relay {
@@ -86,6 +88,7 @@ struct relay {
 	atomic_bool draining;
 	atomic_bool stop;
 	atomic_uint running;		/* worker threads not yet finished */
+	atomic_uint live_streams[REG_MAX_WORKERS];	/* while draining */
 };
 
 #define UNAUTH_IP_BUCKETS 4096
@@ -190,9 +193,16 @@ void public_start(struct worker *w, void *io, uint16_t port,
 		  const struct sockaddr_storage *peer, uint64_t sess_serial);
 void public_free(struct pubconn *pc);
 
+/* worker.c: what every backend's worker loop calls */
+#define WORKER_TICK_MS 100
+void worker_send(struct worker *to, struct msg *m);
+void worker_wakeup(struct worker *w);
+/* After each round of I/O: timers, drain, flushes, frees. true: stop. */
+bool worker_step(struct worker *w, uint64_t now);
+void worker_finish(struct worker *w);
+
 /* kernel/backend.c */
 extern const struct relay_backend relay_kernel_backend;
 int backend_run(struct relay *r);
-void worker_send(struct worker *to, struct msg *m);
 
 #endif

@@ -13,7 +13,6 @@
 #include "relay.h"
 
 #define TOPIC "relay.worker"
-#define TICK_MS 100
 #define ACCEPTS_PER_EVENT 64
 
 /* ---- the connection interface on kernel sockets ---- */
@@ -144,6 +143,8 @@ static void k_unlisten(struct worker *w, struct reg_port *p)
 	p->lio = NULL;
 }
 
+static void k_stop_accepting(struct worker *w);
+
 static void k_wake(struct worker *w)
 {
 	fy_loop_wake(w->loop);
@@ -158,45 +159,13 @@ const struct relay_backend relay_kernel_backend = {
 	.listen = k_listen,
 	.unlisten = k_unlisten,
 	.wake = k_wake,
+	.stop_accepting = k_stop_accepting,
 };
 
 /* ---- workers ---- */
 
-void worker_send(struct worker *to, struct msg *m)
-{
-	cds_wfcq_node_init(&m->node);
-	cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &m->node);
-	fy_loop_wake(to->loop);
-}
 
-static void worker_gc_flush(struct worker *w)
-{
-	while (w->gc_pub) {
-		struct pubconn *pc = w->gc_pub;
 
-		w->gc_pub = pc->gc_next;
-		public_free(pc);
-	}
-	while (w->gc_tunnels) {
-		struct tunnel *t = w->gc_tunnels;
-
-		if (t->more_in)	/* still listed: free after the list is processed */
-			break;
-		w->gc_tunnels = t->gc_next;
-		tunnel_free(t);
-	}
-}
-
-static void flush_dirty(struct worker *w)
-{
-	while (w->dirty) {
-		struct tunnel *t = w->dirty;
-
-		w->dirty = t->dirty_next;
-		t->dirty = false;
-		tunnel_flush(t);
-	}
-}
 
 static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 {
@@ -221,79 +190,24 @@ static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 	}
 }
 
-static void drain_inbox(struct worker *w, bool discard)
-{
-	struct cds_wfcq_node *n;
 
-	while ((n = __cds_wfcq_dequeue_blocking(&w->inbox_head, &w->inbox_tail))) {
-		struct msg *m = caa_container_of(n, struct msg, node);
 
-		if (m->kind == MSG_TUNNEL) {
-			tunnel_adopt(w, m->t);
-			if (discard)
-				tunnel_close(m->t, FY_E_SHUTDOWN, "relay shutting down");
-		} else if (discard) {
-			k_close(w, m->io, true);
-		} else {
-			public_start(w, m->io, m->port, &m->peer, m->sess_serial);
-		}
-		free(m);
-	}
-}
+
+
 
 static void on_wake(struct fy_loop *l, void *arg)
 {
-	struct worker *w = arg;
-	struct tunnel *t, *next;
-
 	(void)l;
-	drain_inbox(w, false);
-	tunnel_read_more(w);
-	/* Sessions killed elsewhere: close our tunnels of them now. */
-	for (t = w->tunnel_list; t; t = next) {
-		next = t->next;
-		if (t->state == TUN_ACTIVE && atomic_load(&t->sess->dead))
-			tunnel_close(t, FY_E_REPLACED, t->sess->dead_why);
-	}
+	worker_wakeup(arg);
 }
 
-static atomic_uint live_streams[REG_MAX_WORKERS];
-
-/* SIGTERM: stop accepting, GOAWAY every tunnel, let streams finish until
- * the deadline, then close. Returns true when this worker may stop. */
-static bool drain_step(struct worker *w, uint64_t now)
+static void k_stop_accepting(struct worker *w)
 {
-	struct relay *r = w->r;
-	unsigned total = 0;
-
-	if (!w->drain_started) {
-		w->drain_started = true;
-		w->drain_deadline_ms = now + r->cfg.drain_ms;
-		if (w->agent_lfd >= 0) {
-			fy_loop_del(w->loop, w->agent_lfd);
-			close(w->agent_lfd);
-			w->agent_lfd = -1;
-		}
-		engine_release_ports(w, NULL);
-		for (struct tunnel *t = w->tunnel_list; t; t = t->next) {
-			if (t->state != TUN_ACTIVE)
-				continue;
-			fy_mux_goaway(t->mux, FY_E_SHUTDOWN, "relay shutting down");
-			tunnel_mark_dirty(t);
-		}
+	if (w->agent_lfd >= 0) {
+		fy_loop_del(w->loop, w->agent_lfd);
+		close(w->agent_lfd);
+		w->agent_lfd = -1;
 	}
-	atomic_store(&live_streams[w->id], (unsigned)fy_sess_count(&w->streams));
-	for (unsigned i = 0; i < r->nworkers; i++)
-		total += atomic_load(&live_streams[i]);
-	/* Sessions span workers: wait until every worker is idle, or time out. */
-	return total == 0 || now >= w->drain_deadline_ms;
-}
-
-static void close_all(struct worker *w, const char *why)
-{
-	while (w->tunnel_list)
-		tunnel_close(w->tunnel_list, FY_E_SHUTDOWN, why);
-	engine_release_ports(w, NULL);
 }
 
 static void *worker_main(void *arg)
@@ -303,25 +217,10 @@ static void *worker_main(void *arg)
 
 	rcu_register_thread();
 	w->last_tick_ms = fy_now_ms();
-	while (!atomic_load(&r->stop)) {
-		uint64_t now;
-
-		fy_loop_run_once(w->loop, TICK_MS / 2);
-		now = fy_now_ms();
-		if (now - w->last_tick_ms >= TICK_MS) {
-			tunnel_tick(w, now);
-			w->last_tick_ms = now;
-		}
-		if (atomic_load(&r->draining) && drain_step(w, now)) {
-			flush_dirty(w);
-			break;
-		}
-		flush_dirty(w);
-		worker_gc_flush(w);
-	}
-	close_all(w, "relay shutting down");
-	drain_inbox(w, true);
-	worker_gc_flush(w);
+	do
+		fy_loop_run_once(w->loop, WORKER_TICK_MS / 2);
+	while (!worker_step(w, fy_now_ms()));
+	worker_finish(w);
 	rcu_unregister_thread();
 	atomic_fetch_sub(&r->running, 1);
 	return NULL;
