@@ -112,6 +112,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (fy_sock_raise_nofile() < 4096)
+		FY_WARN("agent", "descriptor limit below 4096: raise it (ulimit -n) to carry many streams");
 	FY_INFO("agent", "ferry-agent starting: %u forward(s), event loop %s", a->cfg.nfwds,
 		fy_loop_kind_name(a->loop));
 	rc = run(a);

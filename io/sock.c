@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -245,4 +246,20 @@ const char *fy_sock_addr_str(const struct sockaddr_storage *ss, char *out, size_
 		snprintf(out, len, "?");
 	}
 	return out;
+}
+
+int fy_sock_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	/* A relay or agent holds one descriptor per stream: take the hard
+	 * limit rather than the 1024 that shells default to. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -errno;
+	}
+	return (int)(rl.rlim_cur > INT32_MAX ? INT32_MAX : rl.rlim_cur);
 }

@@ -11,7 +11,8 @@
 #include "ferry/mux.h"
 
 #define KEEPALIVE_MISSES	3
-/* Control frames a peer may make us answer or process per second. */
+/* Frames a peer may make us answer per second (PING, refused OPEN,
+ * REGISTER): above this the peer is abusive, not busy. */
 #define CTRL_PER_SEC		200
 /* Room kept for control frames above the data high watermark. */
 #define CTRL_HEADROOM		(16 * 1024)
@@ -396,8 +397,6 @@ static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 	if (h->stream <= m->peer_last_id)
 		return failf(m, FY_E_PROTOCOL, "OPEN reuses stream id %u (last %u)", h->stream, m->peer_last_id);
 	m->peer_last_id = h->stream;
-	if (!ctrl_budget(m))
-		return fail(m, FY_E_LIMIT, "too many control frames per second");
 	s = stream_new(m, h->stream, NULL);
 	if (!s) {
 		uint8_t f[FY_CTRL_FRAME_MAX];
@@ -416,8 +415,13 @@ static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 	} else {
 		code = m->cbs->on_open(m->ctx, s, &o, &msg);
 	}
-	if (code != FY_E_OK)
+	if (code != FY_E_OK) {
+		/* A refused OPEN costs us a reply: that is what is capped. Accepted
+		 * ones are bounded by the owner's stream limit instead. */
+		if (!ctrl_budget(m))
+			return fail(m, FY_E_LIMIT, "too many refused OPENs per second");
 		fy_mux_reset(m, s, code, msg);
+	}
 	return 0;
 }
 
@@ -473,8 +477,7 @@ static long on_reset(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8
 
 	if (fy_frame_get_reason(p, h->len, &r, &why) < 0)
 		return fail(m, FY_E_PROTOCOL, why);
-	if (!ctrl_budget(m))
-		return fail(m, FY_E_LIMIT, "too many control frames per second");
+	/* No cap: a RESET is never answered, and each one ends a stream. */
 	s = stream_get(m, h->stream);
 	if (!s)
 		return unknown_stream(m, h->stream);

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include "cmds.h"
+#include "ferry/sock.h"
 #include "ferry/tls.h"
 #include "relay.h"
 
@@ -25,6 +26,9 @@ static int run_relay(int argc, char **argv)
 	fy_log_set_level(r->cfg.log_level);
 	r->nworkers = r->cfg.workers;
 	r->be = &relay_kernel_backend;
+	if (fy_sock_raise_nofile() < 4096)
+		FY_WARN("relay", "descriptor limit below 4096: raise it (ulimit -n, LimitNOFILE=) "
+			"to carry many streams");
 	if (fy_tokens_load(r->cfg.tokens, &r->tokens, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ferry-relay: %s\n", err);
 		rc = 2;

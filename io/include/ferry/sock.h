@@ -32,6 +32,10 @@ void fy_sock_close_rst(int fd);
 /* Bound local port of a socket, or -errno. */
 int fy_sock_local_port(int fd);
 
+/* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new limit
+ * or -errno. */
+int fy_sock_raise_nofile(void);
+
 /* "1.2.3.4:5" / "[::1]:5" into out. Returns out. */
 const char *fy_sock_addr_str(const struct sockaddr_storage *ss, char *out, size_t len);
 
