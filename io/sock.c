@@ -263,3 +263,19 @@ int fy_sock_raise_nofile(void)
 	}
 	return (int)(rl.rlim_cur > INT32_MAX ? INT32_MAX : rl.rlim_cur);
 }
+
+int fy_sock_port_free(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* Without SO_REUSEPORT this bind fails while anyone listens there,
+	 * even a process that did set SO_REUSEPORT (another relay, say). */
+	if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0 ||
+	    bind(fd, (const struct sockaddr *)ss, len) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}

@@ -533,7 +533,7 @@ static long dispatch(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8
 			return 0;
 		/* An ERROR from the peer is not answered with another. */
 		if (h->type == FY_T_ERROR) {
-			m->err_code = FY_E_PROTOCOL;
+			m->err_code = FY_E_OK;	/* the owner's callback logged it */
 			m->err_why = why ? why : "peer reported an error";
 			return -ECONNABORTED;
 		}

@@ -125,21 +125,19 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 		snprintf(msg, msglen, "out of memory");
 		return -1;
 	}
-	/* A newer session of the same agent takes over: the old one is most
-	 * likely a restarted agent whose old tunnels have not timed out yet. */
-	while (reg_session_add(r->reg, s, &cur) == -EEXIST) {
-		if (reg_session_replace(r->reg, cur, s) == 0) {
-			char why[200];
-
-			snprintf(why, sizeof(why), "replaced by a newer session of agent '%s' from %s",
-				 name, t->peer_str);
-			snprintf(cur->dead_why, sizeof(cur->dead_why), "%s", why);
-			atomic_store(&cur->dead, true);
-			for (unsigned i = 0; i < r->nworkers; i++)
-				r->be->wake(&r->workers[i]);
-			FY_INFO(TOPIC, "agent '%s': %s", name, why);
-			break;
-		}
+	snprintf(s->peer, sizeof(s->peer), "%s", t->peer_str);
+	/* One live session per agent name. A restarted agent's old tunnels
+	 * close when the process dies (the kernel sends FIN/RST), and a
+	 * session cut off by the network dies within 3 keepalives; until then
+	 * the newcomer is refused and retries with backoff. Taking over
+	 * instead would make two agents with one name evict each other. */
+	if (reg_session_add(r->reg, s, &cur) == -EEXIST) {
+		*code = FY_E_IN_USE;
+		snprintf(msg, msglen, "agent '%s' is already connected (from %s); "
+			 "a second agent with the same name is refused", name, cur->peer);
+		rcu_read_unlock();
+		free(s);
+		return -1;
 	}
 	rcu_read_unlock();
 	t->sess = s;
@@ -200,6 +198,7 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 			port_drop(r, p);
 			return FY_E_IN_USE;
 		}
+		p->takeover = true;
 	}
 	rcu_read_unlock();
 

@@ -35,6 +35,7 @@ struct reg_session {
 	atomic_bool dead;		/* set once; tunnels close on seeing it */
 	atomic_bool draining;		/* agent sent GOAWAY: no new streams */
 	char dead_why[256];		/* written before dead is set */
+	char peer[64];			/* where tunnel 0 came from, for messages */
 	atomic_int refs;		/* tunnels + ports holding it */
 	atomic_uint rr;			/* round-robin cursor for new streams */
 };
@@ -47,6 +48,7 @@ struct reg_port {
 	struct reg_session *sess;	/* holds a reference */
 	void *lio;			/* backend listener, owned by worker `owner` */
 	unsigned owner;
+	bool takeover;			/* from the same agent's previous session */
 	void *owner_ctx;		/* the owner worker */
 	struct reg_port *owner_next;	/* the owner worker's list */
 };

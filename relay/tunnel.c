@@ -310,8 +310,9 @@ static void process_input(struct tunnel *t)
 	if (k < 0) {
 		const char *why = fy_mux_error(t->mux, &code);
 
-		FY_WARN(TOPIC, "agent '%s' tunnel %u from %s: %s; closing it", t->name, t->index,
-			t->peer_str, why);
+		if (code != FY_E_OK)
+			FY_WARN(TOPIC, "agent '%s' tunnel %u from %s: %s; closing it", t->name,
+				t->index, t->peer_str, why);
 		tunnel_close(t, code, why);
 		return;
 	}
@@ -474,7 +475,7 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	t->state = TUN_ACTIVE;
 	fy_mux_set_established(t->mux, 0, 0);
 	if (atomic_load(&t->sess->dead)) {
-		tunnel_close(t, FY_E_REPLACED, t->sess->dead_why);
+		tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 		return;
 	}
 	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0) {
@@ -552,7 +553,7 @@ void tunnel_tick(struct worker *w, uint64_t now)
 		if (t->state != TUN_ACTIVE)
 			continue;
 		if (atomic_load(&t->sess->dead)) {
-			tunnel_close(t, FY_E_REPLACED, t->sess->dead_why);
+			tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 			continue;
 		}
 		if (fy_mux_tick(t->mux, now) < 0) {

@@ -43,7 +43,7 @@ void worker_wakeup(struct worker *w)
 	for (t = w->tunnel_list; t; t = next) {
 		next = t->next;
 		if (t->state == TUN_ACTIVE && atomic_load(&t->sess->dead))
-			tunnel_close(t, FY_E_REPLACED, t->sess->dead_why);
+			tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 	}
 }
 

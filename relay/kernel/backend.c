@@ -119,6 +119,10 @@ static int k_listen(struct worker *w, struct reg_port *p)
 	if (!kl)
 		return -ENOMEM;
 	e = fy_sock_resolve(w->r->cfg.public_bind, p->port, &ss, &sl, 1);
+	/* SO_REUSEPORT lets the previous session's listener overlap ours for
+	 * a moment on a takeover; anything else already there is a conflict. */
+	if (e == 0 && !p->takeover)
+		e = fy_sock_port_free(&ss, sl);
 	if (e == 0)
 		e = fy_sock_listen(&ss, sl, 1, 1024);
 	if (e < 0) {
@@ -253,6 +257,8 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 		return -1;
 	}
 	e = fy_sock_resolve(host, port, &ss, &sl, 1);
+	if (e == 0 && id == 0)
+		e = fy_sock_port_free(&ss, sl);	/* not another relay's port */
 	if (e == 0)
 		e = w->agent_lfd = fy_sock_listen(&ss, sl, 1, 1024);
 	if (e < 0) {

@@ -42,7 +42,7 @@ struct tcp_conn;
 	X(ip_bad_csum) X(ip_frag) X(ip_ttl_zero) X(ip_not_ours) \
 	X(ip_bad_src) X(ip_options) X(ip_unknown_proto) X(ip_no_route) \
 	X(icmp_short) X(icmp_bad_csum) X(icmp_echo_rx) X(icmp_echo_tx) \
-	X(icmp_other) \
+	X(icmp_other) X(icmp_too_big) \
 	X(tcp_segs_rx) X(tcp_segs_tx) X(tcp_short) X(tcp_bad_doff) \
 	X(tcp_bad_csum) X(tcp_bad_flags) X(tcp_bad_opt) X(tcp_bad_port) \
 	X(tcp_no_listener) X(tcp_rst_tx) X(tcp_rst_rx) \

@@ -74,6 +74,6 @@ void ring_drop(struct ring *r, uint32_t n)
 {
 	r->head = wrap(r, (uint64_t)r->head + n);
 	r->len -= n;
-	if (!r->len)
-		r->head = 0;	/* keeps writes contiguous when idle */
+	/* head is not reset when empty: bytes written ahead of the end (TCP
+	 * out-of-order data) are addressed from it. */
 }

@@ -19,6 +19,9 @@ int fy_sock_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss
 /* Non-blocking, close-on-exec TCP listener with SO_REUSEADDR and, when
  * reuseport, SO_REUSEPORT. */
 int fy_sock_listen(const struct sockaddr_storage *ss, socklen_t len, int reuseport, int backlog);
+/* 0 when nothing listens on the address (listeners with SO_REUSEPORT
+ * would otherwise silently share it with another process), else -errno. */
+int fy_sock_port_free(const struct sockaddr_storage *ss, socklen_t len);
 /* Starts a non-blocking connect; the fd becomes writable when done. */
 int fy_sock_connect(const struct sockaddr_storage *ss, socklen_t len);
 /* After writability: 0 when connected, else -errno from SO_ERROR. */
