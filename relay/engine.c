@@ -202,7 +202,7 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 	}
 	rcu_read_unlock();
 
-	e = r->be->listen(w, p);
+	e = r->be->listen(w, port, !p->takeover, &p->lio);
 	if (e < 0) {
 		snprintf(msg, msglen, "cannot listen on %s:%u: %s", r->cfg.public_bind, port,
 			 strerror(-e));
@@ -214,6 +214,17 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 	}
 	p->owner_next = w->ports;
 	w->ports = p;
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		struct msg *m;
+
+		if (i == w->id || !(m = calloc(1, sizeof(*m))))
+			continue;
+		m->kind = MSG_LISTEN;
+		m->port = port;
+		m->sess = s;
+		atomic_fetch_add(&s->refs, 1);
+		worker_send(&r->workers[i], m);
+	}
 	snprintf(msg, msglen, "listening on %s:%u", r->cfg.public_bind, port);
 	return FY_E_OK;
 }
@@ -232,16 +243,63 @@ void engine_release_ports(struct worker *w, struct reg_session *s)
 			continue;
 		}
 		*pp = p->owner_next;
-		w->r->be->unlisten(w, p);
+		w->r->be->unlisten(w, p->lio);
 		rcu_read_lock();
 		reg_port_del(w->r->reg, p);
 		rcu_read_unlock();
 		FY_INFO(TOPIC, "port %u released (agent '%s')", p->port, p->sess->name);
 		port_drop(w->r, p);
 	}
+	for (struct xlisten **xp = &w->xlisten; *xp;) {
+		struct xlisten *x = *xp;
+
+		if (s && x->sess != s) {
+			xp = &x->next;
+			continue;
+		}
+		*xp = x->next;
+		w->r->be->unlisten(w, x->lio);
+		engine_session_put(w->r, x->sess);
+		free(x);
+	}
 }
 
-/* Spreads new streams over the workers that hold a tunnel of s. */
+/* Called on worker w for a port that another worker claimed for s. */
+void engine_listen_extra(struct worker *w, uint16_t port, struct reg_session *s)
+{
+	struct xlisten *x = calloc(1, sizeof(*x));
+	int e = -ENOMEM;
+
+	if (!x || atomic_load(&s->dead) || (e = w->r->be->listen(w, port, false, &x->lio)) < 0) {
+		if (x && !atomic_load(&s->dead))
+			FY_WARN(TOPIC, "worker %u cannot listen on port %u too: %s (clients are "
+				"still served through worker of the claim)", w->id, port, strerror(-e));
+		free(x);
+		engine_session_put(w->r, s);
+		return;
+	}
+	x->port = port;
+	x->sess = s;	/* takes the message's reference */
+	x->next = w->xlisten;
+	w->xlisten = x;
+}
+
+void engine_release_dead_extra(struct worker *w)
+{
+	struct xlisten *x;
+
+	/* Releasing a session removes all its entries: rescan after each. */
+	do {
+		for (x = w->xlisten; x && !atomic_load(&x->sess->dead); x = x->next)
+			;
+		if (x)
+			engine_release_ports(w, x->sess);
+	} while (x);
+}
+
+/* Where a new stream of s goes: this worker when it holds a tunnel of s
+ * (every worker listens, so the kernel already spread the clients), else
+ * round-robin over the workers that do. */
 unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned self)
 {
 	uint64_t mask = atomic_load(&s->tunnels);
@@ -249,7 +307,7 @@ unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned sel
 
 	if (!mask)
 		return (unsigned)-1;
-	if (mask == (1ull << self))
+	if (mask & (1ull << self))
 		return self;
 	start = atomic_fetch_add(&s->rr, 1) % r->nworkers;
 	for (unsigned i = 0; i < r->nworkers; i++) {

@@ -106,7 +106,7 @@ void public_start(struct worker *w, void *io, uint16_t port,
 /* A client connected to a claimed port on worker w. Route by what the
  * registry says now: the listener may belong to a session that was just
  * replaced. Takes io. */
-void public_accepted(struct worker *w, struct reg_port *lp, void *io,
+void public_accepted(struct worker *w, uint16_t port, void *io,
 		     const struct sockaddr_storage *peer)
 {
 	struct relay *r = w->r;
@@ -117,7 +117,7 @@ void public_accepted(struct worker *w, struct reg_port *lp, void *io,
 	char a[64];
 
 	rcu_read_lock();
-	p = reg_port_lookup(r->reg, lp->port);
+	p = reg_port_lookup(r->reg, port);
 	if (p && !atomic_load(&p->sess->dead) && !atomic_load(&p->sess->draining)) {
 		target = engine_pick_worker(r, p->sess, w->id);
 		serial = p->sess->serial;
@@ -125,12 +125,12 @@ void public_accepted(struct worker *w, struct reg_port *lp, void *io,
 	rcu_read_unlock();
 	if (target == (unsigned)-1) {
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: no agent serves it",
-			  fy_sock_addr_str(peer, a, sizeof(a)), lp->port);
+			  fy_sock_addr_str(peer, a, sizeof(a)), port);
 		r->be->close(w, io, true);
 		return;
 	}
 	if (target == w->id) {
-		public_start(w, io, lp->port, peer, serial);
+		public_start(w, io, port, peer, serial);
 		return;
 	}
 	m = calloc(1, sizeof(*m));
@@ -140,7 +140,7 @@ void public_accepted(struct worker *w, struct reg_port *lp, void *io,
 	}
 	m->kind = MSG_PUBLIC;
 	m->io = io;
-	m->port = lp->port;
+	m->port = port;
 	m->peer = *peer;
 	m->sess_serial = serial;
 	worker_send(&r->workers[target], m);

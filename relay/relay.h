@@ -65,9 +65,11 @@ struct relay_backend {
 	void (*detach)(struct worker *w, void *io);
 	/* Closes and frees io; rst: the peer sees a reset, not an end. */
 	void (*close)(struct worker *w, void *io, bool rst);
-	/* Listen on p->port for worker w; accepts go to public_accepted. */
-	int (*listen)(struct worker *w, struct reg_port *p);
-	void (*unlisten)(struct worker *w, struct reg_port *p);
+	/* Listen on a claimed port for worker w (accepts go to
+	 * public_accepted); probe: fail if anyone else listens there.
+	 * *lio is the backend's listener. 0 or -errno. */
+	int (*listen)(struct worker *w, uint16_t port, bool probe, void **lio);
+	void (*unlisten)(struct worker *w, void *lio);
 	/* From any thread: call worker_wakeup(w) on w's thread soon. */
 	void (*wake)(struct worker *w);
 	/* Drain: close the agent listener of w. */
@@ -134,7 +136,7 @@ struct pubconn {
 };
 
 /* A message between workers. */
-enum msg_kind { MSG_TUNNEL, MSG_PUBLIC };
+enum msg_kind { MSG_TUNNEL, MSG_PUBLIC, MSG_LISTEN };
 struct msg {
 	struct cds_wfcq_node node;
 	enum msg_kind kind;
@@ -143,6 +145,17 @@ struct msg {
 	uint16_t port;
 	struct sockaddr_storage peer;
 	uint64_t sess_serial;
+	struct reg_session *sess;	/* MSG_LISTEN: holds a reference */
+};
+
+/* A worker's own listener on a port claimed through another worker:
+ * every worker listens (SO_REUSEPORT), so the kernel spreads clients and
+ * most never need a hand-off. */
+struct xlisten {
+	uint16_t port;
+	struct reg_session *sess;	/* holds a reference */
+	void *lio;
+	struct xlisten *next;
 };
 
 struct worker {
@@ -154,7 +167,8 @@ struct worker {
 	struct fy_sess_table streams;	/* (tunnel serial, stream id) -> stream */
 	struct fy_sess_table tunnels;	/* session serial -> tunnel */
 	struct tunnel *tunnel_list;
-	struct reg_port *ports;		/* listeners this worker owns */
+	struct reg_port *ports;		/* claims (and listeners) this worker owns */
+	struct xlisten *xlisten;	/* extra listeners for others' claims */
 	struct tunnel *dirty;
 	struct tunnel *more_in;		/* tunnels to read again */
 	struct tunnel *gc_tunnels;
@@ -174,6 +188,8 @@ void engine_session_put(struct relay *r, struct reg_session *s);
 void engine_session_kill(struct relay *r, struct reg_session *s, const char *why);
 int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msglen);
 void engine_release_ports(struct worker *w, struct reg_session *s);
+void engine_listen_extra(struct worker *w, uint16_t port, struct reg_session *s);
+void engine_release_dead_extra(struct worker *w);
 unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned self);
 
 /* tunnel.c */
@@ -187,7 +203,7 @@ void tunnel_tick(struct worker *w, uint64_t now);
 void tunnel_free(struct tunnel *t);
 
 /* public.c */
-void public_accepted(struct worker *w, struct reg_port *lp, void *io,
+void public_accepted(struct worker *w, uint16_t port, void *io,
 		     const struct sockaddr_storage *peer);
 void public_start(struct worker *w, void *io, uint16_t port,
 		  const struct sockaddr_storage *peer, uint64_t sess_serial);

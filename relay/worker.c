@@ -24,6 +24,11 @@ static void drain_inbox(struct worker *w, bool discard)
 			tunnel_adopt(w, m->t);
 			if (discard)
 				tunnel_close(m->t, FY_E_SHUTDOWN, "relay shutting down");
+		} else if (m->kind == MSG_LISTEN) {
+			if (discard)
+				engine_session_put(w->r, m->sess);
+			else
+				engine_listen_extra(w, m->port, m->sess);
 		} else if (discard) {
 			w->r->be->close(w, m->io, true);
 		} else {
@@ -39,6 +44,7 @@ void worker_wakeup(struct worker *w)
 
 	drain_inbox(w, false);
 	tunnel_read_more(w);
+	engine_release_dead_extra(w);
 	/* Sessions killed elsewhere: close our tunnels of them now. */
 	for (t = w->tunnel_list; t; t = next) {
 		next = t->next;

@@ -27,8 +27,8 @@ struct kconn {
 
 struct klistener {
 	int fd;
+	uint16_t port;
 	struct worker *w;
-	struct reg_port *p;
 };
 
 static struct kconn *kconn_new(int fd)
@@ -99,17 +99,17 @@ static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 
 		if (fd < 0) {
 			if (fd != -EAGAIN)
-				FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept on port %u: %s", kl->p->port,
+				FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept on port %u: %s", kl->port,
 					  strerror(-fd));
 			return;
 		}
 		kc = kconn_new(fd);
 		if (kc)
-			public_accepted(kl->w, kl->p, kc, &peer);
+			public_accepted(kl->w, kl->port, kc, &peer);
 	}
 }
 
-static int k_listen(struct worker *w, struct reg_port *p)
+static int k_listen(struct worker *w, uint16_t port, bool probe, void **lio)
 {
 	struct klistener *kl = calloc(1, sizeof(*kl));
 	struct sockaddr_storage ss;
@@ -118,10 +118,11 @@ static int k_listen(struct worker *w, struct reg_port *p)
 
 	if (!kl)
 		return -ENOMEM;
-	e = fy_sock_resolve(w->r->cfg.public_bind, p->port, &ss, &sl, 1);
-	/* SO_REUSEPORT lets the previous session's listener overlap ours for
-	 * a moment on a takeover; anything else already there is a conflict. */
-	if (e == 0 && !p->takeover)
+	e = fy_sock_resolve(w->r->cfg.public_bind, port, &ss, &sl, 1);
+	/* SO_REUSEPORT lets each worker listen, and the previous session's
+	 * listener overlap ours for a moment on a takeover; anything else
+	 * already there is a conflict. */
+	if (e == 0 && probe)
 		e = fy_sock_port_free(&ss, sl);
 	if (e == 0)
 		e = fy_sock_listen(&ss, sl, 1, 1024);
@@ -131,20 +132,19 @@ static int k_listen(struct worker *w, struct reg_port *p)
 	}
 	kl->fd = e;
 	kl->w = w;
-	kl->p = p;
+	kl->port = port;
 	fy_loop_add(w->loop, kl->fd, FY_EV_READ, on_public_accept, kl);
-	p->lio = kl;
+	*lio = kl;
 	return 0;
 }
 
-static void k_unlisten(struct worker *w, struct reg_port *p)
+static void k_unlisten(struct worker *w, void *lio)
 {
-	struct klistener *kl = p->lio;
+	struct klistener *kl = lio;
 
 	fy_loop_del(w->loop, kl->fd);
 	close(kl->fd);
 	free(kl);
-	p->lio = NULL;
 }
 
 static void k_stop_accepting(struct worker *w);
