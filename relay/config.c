@@ -34,6 +34,13 @@ static void usage(FILE *f)
 "  --window BYTES            per-stream flow-control window (1048576)\n"
 "  --drain-ms N              on SIGTERM, how long streams may finish (10000)\n"
 "  --log-level LEVEL         err, warn, info (default) or debug\n"
+"  --backend kernel|dpdk     I/O backend (default kernel; dpdk when built with DPDK)\n"
+"  --dpdk-eal \"ARGS\"        DPDK EAL arguments, e.g. \"-l 0 --no-huge -m 512\n"
+"                            --vdev=net_af_packet0,iface=eth1\" (or a PCI address)\n"
+"  --dpdk-port N             DPDK port id (default 0)\n"
+"  --dpdk-ip A.B.C.D/P       the relay's address on the DPDK port (required)\n"
+"  --dpdk-gateway A.B.C.D    next hop for addresses off the prefix\n"
+"  --dpdk-mbufs N            mbufs in the pool (default 8191)\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
 "  --help                    this text\n");
 }
@@ -41,7 +48,8 @@ static void usage(FILE *f)
 enum {
 	O_LISTEN = 256, O_CERT, O_KEY, O_TOKENS, O_CLIENT_CA, O_PUBLIC_BIND, O_WORKERS,
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
-	O_DRAIN, O_LOG, O_CONFIG, O_HELP,
+	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
+	O_DPDK_GW, O_DPDK_MBUFS,
 };
 
 static const struct option opts[] = {
@@ -62,6 +70,12 @@ static const struct option opts[] = {
 	{ "log-level", required_argument, NULL, O_LOG },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "backend", required_argument, NULL, O_BACKEND },
+	{ "dpdk-eal", required_argument, NULL, O_DPDK_EAL },
+	{ "dpdk-port", required_argument, NULL, O_DPDK_PORT },
+	{ "dpdk-ip", required_argument, NULL, O_DPDK_IP },
+	{ "dpdk-gateway", required_argument, NULL, O_DPDK_GW },
+	{ "dpdk-mbufs", required_argument, NULL, O_DPDK_MBUFS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -99,7 +113,7 @@ static int parse_vec(struct relay_cfg *c, int argc, char **argv)
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-		const char *name = o >= O_LISTEN && o <= O_HELP ? opts[o - O_LISTEN].name : "?";
+		const char *name = o >= O_LISTEN && o <= O_DPDK_MBUFS ? opts[o - O_LISTEN].name : "?";
 		int e = 0;
 
 		switch (o) {
@@ -126,6 +140,21 @@ static int parse_vec(struct relay_cfg *c, int argc, char **argv)
 			}
 			break;
 		case O_CONFIG: break;	/* read before this pass */
+		case O_BACKEND:
+			if (!strcmp(optarg, "kernel")) {
+				c->backend = BACKEND_KERNEL;
+			} else if (!strcmp(optarg, "dpdk")) {
+				c->backend = BACKEND_DPDK;
+			} else {
+				fprintf(stderr, "ferry-relay: --backend must be kernel or dpdk\n");
+				e = -1;
+			}
+			break;
+		case O_DPDK_EAL: e = copy(c->dpdk_eal, sizeof(c->dpdk_eal), name, optarg); break;
+		case O_DPDK_PORT: e = num(name, optarg, 0, 1023, &c->dpdk_port); break;
+		case O_DPDK_IP: e = copy(c->dpdk_ip, sizeof(c->dpdk_ip), name, optarg); break;
+		case O_DPDK_GW: e = copy(c->dpdk_gw, sizeof(c->dpdk_gw), name, optarg); break;
+		case O_DPDK_MBUFS: e = num(name, optarg, 512, 16777215, &c->dpdk_mbufs); break;
 		case O_HELP: usage(stdout); return 0;
 		default: e = -1; break;
 		}
@@ -160,6 +189,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->max_unauth_per_ip = 32;
 	c->max_streams = 65536;
 	c->log_level = FY_LOG_INFO;
+	c->dpdk_mbufs = 8191;
 
 	if (conf) {
 		int cargc;
@@ -181,6 +211,11 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 		fprintf(stderr, "ferry-relay: --cert, --key and --tokens are required\n"
 			"Make them with 'ferry-relay cert init' and 'ferry-relay token add'; "
 			"see 'ferry-relay --help'.\n");
+		return 2;
+	}
+	if (c->backend == BACKEND_DPDK && !c->dpdk_ip[0]) {
+		fprintf(stderr, "ferry-relay: --backend dpdk needs --dpdk-ip A.B.C.D/P (the relay's "
+			"address on the DPDK port)\n");
 		return 2;
 	}
 	return -1;

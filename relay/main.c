@@ -7,6 +7,7 @@
 
 #include "cmds.h"
 #include "ferry/sock.h"
+#include "ferry_config.h"
 #include "ferry/tls.h"
 #include "relay.h"
 
@@ -26,6 +27,14 @@ static int run_relay(int argc, char **argv)
 	fy_log_set_level(r->cfg.log_level);
 	r->nworkers = r->cfg.workers;
 	r->be = &relay_kernel_backend;
+#ifndef FERRY_DPDK_BACKEND
+	if (r->cfg.backend == BACKEND_DPDK) {
+		fprintf(stderr, "ferry-relay: this build has no DPDK backend (rebuild with "
+			"libdpdk-dev installed, or -Ddpdk=enabled)\n");
+		rc = 2;
+		goto out;
+	}
+#endif
 	if (fy_sock_raise_nofile() < 4096)
 		FY_WARN("relay", "descriptor limit below 4096: raise it (ulimit -n, LimitNOFILE=) "
 			"to carry many streams");
@@ -54,7 +63,12 @@ static int run_relay(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	rc = backend_run(r);
+#ifdef FERRY_DPDK_BACKEND
+	if (r->cfg.backend == BACKEND_DPDK)
+		rc = dpdk_backend_run(r);
+	else
+#endif
+		rc = kernel_backend_run(r);
 out:
 	if (r->reg)
 		reg_destroy(r->reg);

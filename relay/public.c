@@ -123,6 +123,13 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 		serial = p->sess->serial;
 	}
 	rcu_read_unlock();
+	if (target != w->id && target != (unsigned)-1 && !r->be->can_move) {
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: the agent has no "
+			  "tunnel on worker %u (its connections cannot move)",
+			  fy_sock_addr_str(peer, a, sizeof(a)), port, w->id);
+		r->be->close(w, io, true);
+		return;
+	}
 	if (target == (unsigned)-1) {
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: no agent serves it",
 			  fy_sock_addr_str(peer, a, sizeof(a)), port);

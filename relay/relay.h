@@ -41,6 +41,12 @@ struct relay_cfg {
 	unsigned max_unauth;
 	unsigned max_unauth_per_ip;
 	unsigned max_streams;	/* per tunnel */
+	enum { BACKEND_KERNEL, BACKEND_DPDK } backend;
+	char dpdk_eal[512];	/* EAL arguments, space separated */
+	char dpdk_ip[40];	/* A.B.C.D/P on the DPDK port */
+	char dpdk_gw[20];
+	uint32_t dpdk_port;
+	uint32_t dpdk_mbufs;
 	enum fy_log_level log_level;
 };
 
@@ -60,6 +66,9 @@ struct reg_port;
 typedef void (*relay_event_fn)(void *owner, uint32_t ev);
 struct relay_backend {
 	const char *name;
+	/* Whether a connection can move to another worker. Kernel sockets
+	 * can; a userspace TCP connection lives on the core RSS gave it. */
+	bool can_move;
 	const struct fy_conn_ops *conn;
 	int (*attach)(struct worker *w, void *io, relay_event_fn fn, void *owner);
 	void (*detach)(struct worker *w, void *io);
@@ -162,8 +171,9 @@ struct worker {
 	struct relay *r;
 	unsigned id;
 	pthread_t thread;
-	struct fy_loop *loop;
-	int agent_lfd;
+	struct fy_loop *loop;		/* kernel backend */
+	int agent_lfd;			/* kernel backend */
+	void *be_data;			/* other backends' per-worker state */
 	struct fy_sess_table streams;	/* (tunnel serial, stream id) -> stream */
 	struct fy_sess_table tunnels;	/* session serial -> tunnel */
 	struct tunnel *tunnel_list;
@@ -219,6 +229,9 @@ void worker_finish(struct worker *w);
 
 /* kernel/backend.c */
 extern const struct relay_backend relay_kernel_backend;
-int backend_run(struct relay *r);
+int kernel_backend_run(struct relay *r);
+
+/* dpdk/backend.c (when built with DPDK) */
+int dpdk_backend_run(struct relay *r);
 
 #endif

@@ -153,7 +153,8 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 		 * see RST, never a clean end. */
 		fy_mux_destroy(t->mux, why);
 		t->mux = NULL;
-		fy_sess_remove(&w->tunnels, t->sess->serial);
+		if (fy_sess_lookup(&w->tunnels, t->sess->serial) == t)
+			fy_sess_remove(&w->tunnels, t->sess->serial);
 		atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
 	} else if (t->state != TUN_AUTHED) {
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "connection from %s closed before authentication: %s",
@@ -424,7 +425,7 @@ static void read_hello(struct tunnel *t)
 	 * worker gets one tunnel per agent, and agents' first tunnels (where
 	 * their ports listen) spread over the workers. */
 	unsigned target = (unsigned)((t->index + t->sess->serial) % r->nworkers);
-	if (target == w->id) {
+	if (target == w->id || !r->be->can_move) {
 		tunnel_adopt(w, t);
 		return;
 	}
@@ -478,10 +479,13 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 		return;
 	}
-	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0) {
+	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0 && r->be->can_move) {
 		tunnel_close(t, FY_E_PROTOCOL, "duplicate tunnel index for this session");
 		return;
 	}
+	/* Where connections cannot move, RSS may put two tunnels of one agent
+	 * on one core: the second stays up as a spare (and ends the session
+	 * if it dies, like any tunnel). */
 	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
 	fy_mux_send_ctrl(t->mux, f, fy_frame_welcome(f, &wm));
 	FY_INFO(TOPIC, "agent '%s' tunnel %u/%u from %s up on worker %u", t->name, t->index,

@@ -156,6 +156,7 @@ static void k_wake(struct worker *w)
 
 const struct relay_backend relay_kernel_backend = {
 	.name = "kernel",
+	.can_move = true,
 	.conn = &fy_sockconn_ops,
 	.attach = k_attach,
 	.detach = k_detach,
@@ -279,7 +280,7 @@ static void worker_fini(struct worker *w)
 		fy_loop_destroy(w->loop);
 }
 
-int backend_run(struct relay *r)
+int kernel_backend_run(struct relay *r)
 {
 	sigset_t set;
 	unsigned started = 0;
