@@ -9,9 +9,11 @@ pkgs=(gcc libc6-dev pkg-config meson ninja-build libssl-dev liburcu-dev libxxhas
       liburing-dev libcunit1-dev openssl curl python3 procps)
 case "$what" in
 build|demo) ;;
-test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox) ;;
+dpdk) pkgs+=(libdpdk-dev ethtool nftables iputils-ping) ;;
+test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox
+           libdpdk-dev ethtool nftables iputils-ping) ;;
 bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file) ;;
-*) echo "usage: $0 [build|demo|test|bench]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|demo|test|bench|dpdk]" >&2; exit 2 ;;
 esac
 
 missing=()
