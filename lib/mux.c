@@ -376,9 +376,9 @@ static bool peer_parity(const struct fy_mux *m, uint32_t id)
  * or never opened (protocol error). */
 static long unknown_stream(struct fy_mux *m, uint32_t id)
 {
-	uint32_t last = peer_parity(m, id) ? m->peer_last_id : m->next_id - 2;
+	bool seen = peer_parity(m, id) ? id <= m->peer_last_id : id < m->next_id;
 
-	if (id <= last)
+	if (seen)
 		return 0;
 	return failf(m, FY_E_PROTOCOL, "frame for stream %u, which was never opened", id);
 }
@@ -418,8 +418,10 @@ static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 	if (code != FY_E_OK) {
 		/* A refused OPEN costs us a reply: that is what is capped. Accepted
 		 * ones are bounded by the owner's stream limit instead. */
-		if (!ctrl_budget(m))
+		if (!ctrl_budget(m)) {
+			stream_unlink_free(m, s);	/* its owner never took it */
 			return fail(m, FY_E_LIMIT, "too many refused OPENs per second");
+		}
 		fy_mux_reset(m, s, code, msg);
 	}
 	return 0;
@@ -437,9 +439,14 @@ static long on_data(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 		return failf(m, FY_E_FLOW, "stream %u sent %u bytes beyond its window",
 			     h->stream, h->len - s->recv_avail);
 	s->recv_avail -= h->len;
-	if (h->len && m->cbs->on_data)
+	if (h->len && m->cbs->on_data) {
 		m->cbs->on_data(m->ctx, s, p, h->len);
-	/* on_data may not free s; FIN is delivered after the bytes. */
+		/* The owner may have reset the stream while handing the bytes on. */
+		s = stream_get(m, h->stream);
+		if (!s)
+			return 0;
+	}
+	/* FIN is delivered after the bytes. */
 	if (h->flags & FY_F_FIN) {
 		s->flags |= FY_S_REMOTE_FIN;
 		if (m->cbs->on_fin)
@@ -462,9 +469,13 @@ static long on_window(struct fy_mux *m, const struct fy_frame_hdr *h, const uint
 	if ((uint64_t)s->send_credit + incr > FY_WINDOW_MAX)
 		return failf(m, FY_E_FLOW, "WINDOW on stream %u overflows credit (+%u)", h->stream, incr);
 	s->send_credit += incr;
-	if ((s->flags & FY_S_BLOCKED) && m->cbs->on_credit && data_space(m) > FY_FRAME_HDR_LEN) {
+	if (!(s->flags & FY_S_BLOCKED) || !m->cbs->on_credit)
+		return 0;
+	if (data_space(m) > FY_FRAME_HDR_LEN) {
 		s->flags &= ~FY_S_BLOCKED;
 		m->cbs->on_credit(m->ctx, s);
+	} else {
+		m->blocked_any = true;	/* the output drain wakes it */
 	}
 	return 0;
 }

@@ -15,8 +15,8 @@
  * readable/writable only when the pump asked for them, as a level
  * triggered loop would: a pump that forgets to ask stalls the test.
  *
- * Tests whose name starts with "BUG" fail against the current lib/: each
- * names the line and the fix in its comment. */
+ * Tests named "regression" reproduce bugs found by these tests and since
+ * fixed in lib/mux.c. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1112,15 +1112,15 @@ static void test_tunnel_gone(void)
 	env_free(e);
 }
 
-/* ---- known bugs ---- */
+/* ---- regressions ---- */
 
-/* BUG lib/mux.c:436-443 with lib/pump.c:186: on_data() in the mux
+/* BUG lib/mux.c:441-446 with lib/pump.c:186: on_data() in the mux
  * assumes the owner's on_data does not free the stream ("on_data may not
  * free s"), but fy_pump_on_data() does when the connection's send fails:
  * fy_pump_conn_error -> fail -> fy_mux_reset -> stream_unlink_free. If
  * that DATA frame carried FIN, the mux then writes s->flags and calls
  * on_fin with the freed stream (heap-use-after-free; ASan reports it at
- * mux.c:440). Fix (mux.c on_data): after calling on_data, look the stream
+ * mux.c:444). Fix (mux.c on_data): after calling on_data, look the stream
  * up again (`s = stream_get(m, h->stream); if (!s) return 0;`) before
  * handling FIN. */
 static void test_bug_send_error_on_data_fin(void)
@@ -1161,7 +1161,7 @@ int main(void)
 		{ "tunnel destroyed -> on_done(GONE)", test_tunnel_gone },
 	};
 	static const struct { const char *name; CU_TestFunc fn; } bugs[] = {
-		{ "BUG send error on DATA+FIN: use after free", test_bug_send_error_on_data_fin },
+		{ "regression: send error on DATA+FIN: use after free", test_bug_send_error_on_data_fin },
 	};
 	CU_pSuite s;
 
@@ -1173,7 +1173,7 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
 		if (!CU_add_test(s, tests[i].name, tests[i].fn))
 			goto out;
-	s = CU_add_suite("pump known bugs", NULL, NULL);
+	s = CU_add_suite("pump regressions", NULL, NULL);
 	if (!s)
 		goto out;
 	for (size_t i = 0; i < ARRAY_LEN(bugs); i++)
