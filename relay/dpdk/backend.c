@@ -1,0 +1,569 @@
+/* DPDK backend: one worker per RX/TX queue pair, each pinned to an lcore
+ * and running to completion: rx burst -> relay/net (our TCP) -> engine ->
+ * tx burst. No packet crosses the kernel. The engine sees userspace TCP
+ * connections through the same interface as kernel sockets
+ * (struct relay_backend); they cannot move between lcores (RSS chose
+ * theirs), so a client is served only by a tunnel on its own lcore.
+ *
+ * Ownership: each lcore owns its net_stack, its connections (struct
+ * dconn) and its TX batch; the mbuf pool is shared (DPDK's per-lcore
+ * caches make that lock-free on the fast path). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "../net/net.h"
+#include "ferry/sock.h"
+#include "relay.h"
+
+#define TOPIC "relay.dpdk"
+#define BURST 32
+#define RX_DESC 1024
+#define TX_DESC 1024
+#define IDLE_SLEEP_US 50	/* after 1 ms without packets: spare the CPU */
+
+/* A TCP connection as the engine sees it. */
+struct dconn {
+	struct tcp_conn *c;	/* NULL once the stack ended it */
+	int reason;		/* why it ended (-errno, 0 clean) */
+	relay_event_fn fn;
+	void *owner;
+};
+
+struct dlisten {
+	uint16_t port;
+};
+
+struct dworker {
+	struct worker *w;
+	struct net_stack *st;
+	uint16_t port_id, queue;
+	struct rte_mempool *pool;
+	struct rte_mbuf *tx[BURST];
+	unsigned ntx;
+	atomic_bool wake;
+	uint16_t agent_port;
+	bool agent_listening;
+	uint64_t tx_dropped;
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static uint64_t now_us(void)
+{
+	return rte_get_timer_cycles() * 1000000ull / rte_get_timer_hz();
+}
+
+/* ---- the connection interface on relay/net ---- */
+
+static long d_recv(void *io, void *buf, size_t n)
+{
+	struct dconn *d = io;
+
+	if (!d->c)
+		return d->reason ? d->reason : 0;
+	return tcp_recv(d->c, buf, n);
+}
+
+static long d_send(void *io, const void *buf, size_t n)
+{
+	struct dconn *d = io;
+
+	if (!d->c)
+		return d->reason ? d->reason : -EPIPE;
+	return tcp_send(d->c, buf, n);
+}
+
+static void d_shutdown_wr(void *io)
+{
+	struct dconn *d = io;
+
+	if (d->c)
+		tcp_shutdown_wr(d->c);
+}
+
+static void d_want(void *io, bool rd, bool wr)
+{
+	struct dconn *d = io;
+
+	if (d->c)
+		tcp_want(d->c, rd, wr);
+}
+
+static const struct fy_conn_ops dconn_ops = {
+	.recv = d_recv,
+	.send = d_send,
+	.shutdown_wr = d_shutdown_wr,
+	.want = d_want,
+};
+
+static int b_attach(struct worker *w, void *io, relay_event_fn fn, void *owner)
+{
+	struct dconn *d = io;
+
+	(void)w;
+	d->fn = fn;
+	d->owner = owner;
+	if (d->c)
+		tcp_want(d->c, true, false);	/* queues readable if data waits */
+	else if (fn)
+		fn(owner, FY_EV_READ | FY_EV_ERROR);
+	return 0;
+}
+
+static void b_detach(struct worker *w, void *io)
+{
+	(void)w;
+	/* Never called: can_move is false. Stop events all the same. */
+	((struct dconn *)io)->fn = NULL;
+}
+
+static void b_close(struct worker *w, void *io, bool rst)
+{
+	struct dconn *d = io;
+
+	(void)w;
+	if (d->c) {
+		tcp_set_user(d->c, NULL);
+		if (rst)
+			tcp_abort(d->c);
+		else
+			tcp_close(d->c);
+	}
+	free(d);
+}
+
+static int b_listen(struct worker *w, uint16_t port, bool probe, void **lio)
+{
+	struct dworker *dw = w->be_data;
+	struct dlisten *l = calloc(1, sizeof(*l));
+	int e;
+
+	(void)probe;	/* the stack refuses a second listener itself */
+	if (!l)
+		return -ENOMEM;
+	e = tcp_listen(dw->st, port, 0);
+	if (e < 0) {
+		free(l);
+		return e;
+	}
+	l->port = port;
+	*lio = l;
+	return 0;
+}
+
+static void b_unlisten(struct worker *w, void *lio)
+{
+	struct dworker *dw = w->be_data;
+	struct dlisten *l = lio;
+
+	tcp_unlisten(dw->st, l->port);
+	free(l);
+}
+
+static void b_wake(struct worker *w)
+{
+	struct dworker *dw = w->be_data;
+
+	atomic_store(&dw->wake, true);
+}
+
+static void b_stop_accepting(struct worker *w)
+{
+	struct dworker *dw = w->be_data;
+
+	if (dw->agent_listening) {
+		tcp_unlisten(dw->st, dw->agent_port);
+		dw->agent_listening = false;
+	}
+}
+
+static const struct relay_backend relay_dpdk_backend = {
+	.name = "dpdk",
+	.can_move = false,
+	.conn = &dconn_ops,
+	.attach = b_attach,
+	.detach = b_detach,
+	.close = b_close,
+	.listen = b_listen,
+	.unlisten = b_unlisten,
+	.wake = b_wake,
+	.stop_accepting = b_stop_accepting,
+};
+
+/* ---- relay/net upcalls ---- */
+
+static void tx_flush(struct dworker *dw)
+{
+	unsigned sent = 0;
+
+	while (sent < dw->ntx) {
+		uint16_t k = rte_eth_tx_burst(dw->port_id, dw->queue, dw->tx + sent,
+					      (uint16_t)(dw->ntx - sent));
+
+		if (!k)
+			break;
+		sent += k;
+	}
+	/* The caller frees what tx_burst did not take; TCP retransmits. */
+	for (unsigned i = sent; i < dw->ntx; i++) {
+		rte_pktmbuf_free(dw->tx[i]);
+		dw->tx_dropped++;
+	}
+	dw->ntx = 0;
+}
+
+static int up_tx(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct dworker *dw = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dw->pool);
+	char *p;
+
+	if (!m)
+		return -ENOBUFS;	/* pool empty: dropped and counted by the stack */
+	p = rte_pktmbuf_append(m, (uint16_t)len);
+	if (!p) {
+		rte_pktmbuf_free(m);
+		return -EMSGSIZE;
+	}
+	memcpy(p, frame, len);
+	dw->tx[dw->ntx++] = m;
+	if (dw->ntx == BURST)
+		tx_flush(dw);
+	return 0;
+}
+
+static int up_accepted(void *ctx, struct tcp_conn *c, uint16_t lport)
+{
+	struct dworker *dw = ctx;
+	struct dconn *d = calloc(1, sizeof(*d));
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	uint32_t rip;
+	uint16_t rport, lp;
+
+	if (!d)
+		return -ENOMEM;
+	d->c = c;
+	tcp_set_user(c, d);
+	tcp_endpoints(c, &rip, &rport, &lp);
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(rip);
+	sin->sin_port = htons(rport);
+	if (lport == dw->agent_port)
+		tunnel_accept(dw->w, d, &ss);
+	else
+		public_accepted(dw->w, lport, d, &ss);
+	return 0;
+}
+
+static void up_connected(void *ctx, struct tcp_conn *c, int err)
+{
+	(void)ctx;
+	(void)c;
+	(void)err;	/* the relay makes no outgoing connections */
+}
+
+static void deliver(struct tcp_conn *c, uint32_t ev)
+{
+	struct dconn *d = tcp_user(c);
+
+	if (d && d->fn)
+		d->fn(d->owner, ev);
+}
+
+static void up_readable(void *ctx, struct tcp_conn *c)
+{
+	(void)ctx;
+	deliver(c, FY_EV_READ);
+}
+
+static void up_writable(void *ctx, struct tcp_conn *c)
+{
+	(void)ctx;
+	deliver(c, FY_EV_WRITE);
+}
+
+static void up_closed(void *ctx, struct tcp_conn *c, int reason)
+{
+	struct dconn *d = tcp_user(c);
+
+	(void)ctx;
+	if (!d)
+		return;
+	d->c = NULL;	/* the handle is invalid after this upcall */
+	d->reason = reason;
+	if (d->fn)
+		d->fn(d->owner, FY_EV_READ | FY_EV_ERROR);
+}
+
+static const struct net_ops dworker_ops = {
+	.tx = up_tx,
+	.accepted = up_accepted,
+	.connected = up_connected,
+	.readable = up_readable,
+	.writable = up_writable,
+	.closed = up_closed,
+};
+
+/* ---- lcores ---- */
+
+static int lcore_main(void *arg)
+{
+	struct dworker *dw = arg;
+	struct worker *w = dw->w;
+	struct relay *r = w->r;
+	uint64_t last_rx = now_us();
+	struct rte_mbuf *rx[BURST];
+
+	rcu_register_thread();
+	w->last_tick_ms = fy_now_ms();
+	for (;;) {
+		uint16_t n = rte_eth_rx_burst(dw->port_id, dw->queue, rx, BURST);
+		uint64_t t = now_us();
+
+		for (uint16_t i = 0; i < n; i++) {
+			struct rte_mbuf *m = rx[i];
+
+			/* Frames fit one segment: the pool's buffers exceed the MTU. */
+			if (m->nb_segs == 1)
+				net_input(dw->st, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, t);
+			rte_pktmbuf_free(m);
+		}
+		net_poll_timers(dw->st, t);
+		if (w->id == 0 && got_signal) {
+			if (atomic_load(&r->draining))
+				atomic_store(&r->stop, true);
+			else
+				atomic_store(&r->draining, true);
+			FY_INFO("relay", "signal %d: %s", (int)got_signal,
+				atomic_load(&r->stop) ? "stopping now" : "draining, then exiting");
+			got_signal = 0;
+			for (unsigned i = 0; i < r->nworkers; i++)
+				b_wake(&r->workers[i]);
+		}
+		if (atomic_exchange(&dw->wake, false))
+			worker_wakeup(w);
+		if (worker_step(w, fy_now_ms()))
+			break;
+		net_flush(dw->st);
+		tx_flush(dw);
+		if (n)
+			last_rx = t;
+		else if (t - last_rx > 1000)
+			usleep(IDLE_SLEEP_US);
+	}
+	worker_finish(w);
+	net_flush(dw->st);
+	tx_flush(dw);
+	rcu_unregister_thread();
+	atomic_fetch_sub(&r->running, 1);
+	return 0;
+}
+
+static int split_args(char *s, char **argv, int max)
+{
+	int n = 0;
+
+	for (char *tok = strtok(s, " \t"); tok && n < max; tok = strtok(NULL, " \t"))
+		argv[n++] = tok;
+	return n;
+}
+
+static int parse_ip(const char *s, uint32_t *ip, uint8_t *prefix)
+{
+	char buf[40], *slash;
+	struct in_addr a;
+	long p = 32;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = 0;
+		p = strtol(slash + 1, NULL, 10);
+	}
+	if (inet_pton(AF_INET, buf, &a) != 1 || p < 1 || p > 32)
+		return -1;
+	*ip = ntohl(a.s_addr);
+	*prefix = (uint8_t)p;
+	return 0;
+}
+
+static int port_setup(struct relay *r, uint16_t port_id, uint16_t nq, struct rte_mempool *pool)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	int e;
+
+	e = rte_eth_dev_info_get(port_id, &info);
+	if (e < 0)
+		return e;
+	if (nq > info.max_rx_queues || nq > info.max_tx_queues) {
+		fprintf(stderr, "ferry-relay: DPDK port %u has at most %u queue pairs, not %u\n",
+			port_id, RTE_MIN(info.max_rx_queues, info.max_tx_queues), nq);
+		return -EINVAL;
+	}
+	if (nq > 1) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
+	}
+	(void)r;
+	e = rte_eth_dev_configure(port_id, nq, nq, &conf);
+	for (uint16_t q = 0; e == 0 && q < nq; q++) {
+		e = rte_eth_rx_queue_setup(port_id, q, RX_DESC, rte_eth_dev_socket_id(port_id),
+					   NULL, pool);
+		if (e == 0)
+			e = rte_eth_tx_queue_setup(port_id, q, TX_DESC,
+						   rte_eth_dev_socket_id(port_id), NULL);
+	}
+	if (e == 0)
+		e = rte_eth_dev_start(port_id);
+	if (e == 0)
+		rte_eth_promiscuous_enable(port_id);
+	return e;
+}
+
+int dpdk_backend_run(struct relay *r)
+{
+	char eal_buf[sizeof(r->cfg.dpdk_eal)], *eal_argv[64], host[128];
+	struct net_config nc;
+	struct rte_mempool *pool;
+	struct rte_ether_addr mac;
+	struct dworker *dws = NULL;
+	uint16_t port_id = (uint16_t)r->cfg.dpdk_port, agent_port;
+	unsigned nlcores, i, lcore;
+	int eal_argc, rc = 1;
+
+	r->be = &relay_dpdk_backend;
+	eal_argv[0] = "ferry-relay";
+	snprintf(eal_buf, sizeof(eal_buf), "%s", r->cfg.dpdk_eal);
+	eal_argc = 1 + split_args(eal_buf, eal_argv + 1, 62);
+	eal_argv[eal_argc] = NULL;
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "ferry-relay: DPDK EAL init failed (--dpdk-eal \"%s\"): %s\n",
+			r->cfg.dpdk_eal, rte_strerror(rte_errno));
+		return 2;
+	}
+	if (!rte_eth_dev_is_valid_port(port_id)) {
+		fprintf(stderr, "ferry-relay: no DPDK port %u (%u ports; add one with --vdev or a "
+			"PCI address in --dpdk-eal)\n", port_id, rte_eth_dev_count_avail());
+		goto out_eal;
+	}
+	nlcores = rte_lcore_count();
+	if (r->nworkers > nlcores) {
+		FY_INFO("relay", "%u lcores: using %u workers", nlcores, nlcores);
+		r->nworkers = nlcores;
+	}
+	net_config_default(&nc);
+	if (parse_ip(r->cfg.dpdk_ip, &nc.ip, &nc.prefix_len) < 0 ||
+	    (r->cfg.dpdk_gw[0] && parse_ip(r->cfg.dpdk_gw, &nc.gateway, &(uint8_t){ 0 }) < 0)) {
+		fprintf(stderr, "ferry-relay: bad --dpdk-ip or --dpdk-gateway\n");
+		goto out_eal;
+	}
+	if (fy_sock_split_hostport(r->cfg.listen, host, sizeof(host), &agent_port) < 0) {
+		fprintf(stderr, "ferry-relay: --listen '%s' is not ADDR:PORT\n", r->cfg.listen);
+		goto out_eal;
+	}
+	pool = rte_pktmbuf_pool_create("ferry_mbufs", r->cfg.dpdk_mbufs, 256, 0,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!pool) {
+		fprintf(stderr, "ferry-relay: cannot create a pool of %u mbufs: %s\n",
+			r->cfg.dpdk_mbufs, rte_strerror(rte_errno));
+		goto out_eal;
+	}
+	if (port_setup(r, port_id, (uint16_t)r->nworkers, pool) < 0) {
+		fprintf(stderr, "ferry-relay: cannot set up DPDK port %u\n", port_id);
+		goto out_pool;
+	}
+	rte_eth_macaddr_get(port_id, &mac);
+	memcpy(nc.mac, mac.addr_bytes, 6);
+
+	r->workers = calloc(r->nworkers, sizeof(*r->workers));
+	dws = calloc(r->nworkers, sizeof(*dws));
+	if (!r->workers || !dws)
+		goto out_port;
+	for (i = 0; i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+		struct dworker *dw = &dws[i];
+
+		w->r = r;
+		w->id = i;
+		w->agent_lfd = -1;
+		w->be_data = dw;
+		cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
+		dw->w = w;
+		dw->port_id = port_id;
+		dw->queue = (uint16_t)i;
+		dw->pool = pool;
+		dw->agent_port = agent_port;
+		if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0)
+			goto out_workers;
+		dw->st = net_stack_create(&nc, &dworker_ops, dw, now_us());
+		if (!dw->st || tcp_listen(dw->st, agent_port, 0) < 0) {
+			fprintf(stderr, "ferry-relay: cannot start the TCP stack of worker %u\n", i);
+			goto out_workers;
+		}
+		dw->agent_listening = true;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	FY_INFO("relay", "ferry-relay (dpdk) on port %u, %s, mac %02x:%02x:%02x:%02x:%02x:%02x, "
+		"agents on TCP %u, %u worker lcore(s)", port_id, r->cfg.dpdk_ip, mac.addr_bytes[0],
+		mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3], mac.addr_bytes[4],
+		mac.addr_bytes[5], agent_port, r->nworkers);
+	atomic_store(&r->running, r->nworkers);
+	i = 1;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (i >= r->nworkers)
+			break;
+		rte_eal_remote_launch(lcore_main, &dws[i++], lcore);
+	}
+	lcore_main(&dws[0]);
+	rte_eal_mp_wait_lcore();
+	rc = 0;
+	for (i = 0; i < r->nworkers; i++) {
+		const struct net_counters *c = net_counters(dws[i].st);
+
+		FY_INFO("relay", "worker %u: rx %llu frames, tx %llu frames, tx dropped %llu, "
+			"retransmits %llu, bad checksums %llu", i, (unsigned long long)c->rx_frames,
+			(unsigned long long)c->tx_frames, (unsigned long long)dws[i].tx_dropped,
+			(unsigned long long)c->tcp_retransmits,
+			(unsigned long long)(c->ip_bad_csum + c->tcp_bad_csum));
+	}
+out_workers:
+	rcu_barrier();
+	for (i = 0; dws && i < r->nworkers; i++) {
+		if (dws[i].st)
+			net_stack_destroy(dws[i].st);
+		fy_sess_fini(&r->workers[i].streams);
+		fy_sess_fini(&r->workers[i].tunnels);
+	}
+	free(dws);
+	free(r->workers);
+	r->workers = NULL;
+out_port:
+	rte_eth_dev_stop(port_id);
+	rte_eth_dev_close(port_id);
+out_pool:
+	rte_mempool_free(pool);
+out_eal:
+	rte_eal_cleanup();
+	return rc;
+}
