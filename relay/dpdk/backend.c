@@ -540,12 +540,22 @@ int dpdk_backend_run(struct relay *r)
 	rc = 0;
 	for (i = 0; i < r->nworkers; i++) {
 		const struct net_counters *c = net_counters(dws[i].st);
+		const uint64_t *v = (const uint64_t *)c;
+		char line[2048];
+		size_t off = 0;
 
 		FY_INFO("relay", "worker %u: rx %llu frames, tx %llu frames, tx dropped %llu, "
 			"retransmits %llu, bad checksums %llu", i, (unsigned long long)c->rx_frames,
 			(unsigned long long)c->tx_frames, (unsigned long long)dws[i].tx_dropped,
 			(unsigned long long)c->tcp_retransmits,
 			(unsigned long long)(c->ip_bad_csum + c->tcp_bad_csum));
+		/* Every non-zero counter, by name: drops are counted by reason. */
+		line[0] = 0;
+		for (size_t k = 0; k < net_counter_count && off < sizeof(line) - 64; k++)
+			if (v[k])
+				off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
+							net_counter_names[k], (unsigned long long)v[k]);
+		FY_INFO("relay", "worker %u counters:%s", i, line);
 	}
 out_workers:
 	rcu_barrier();

@@ -199,8 +199,10 @@ long tcp_send(struct tcp_conn *c, const void *buf, size_t n);
 size_t tcp_send_room(const struct tcp_conn *c);
 /* Sends FIN after the queued data (half-close). */
 void tcp_shutdown_wr(struct tcp_conn *c);
-/* Which upcalls the application wants (both on by default); turning one
- * on while the condition already holds queues that upcall. */
+/* Readiness interest, as fy_conn_ops.want. rd (on by default) gates the
+ * readable upcall; turning it on while data, EOF or an error waits queues
+ * one. wr asks for a writable upcall as soon as there is send room (one
+ * also comes, unasked, after tcp_send said -EAGAIN). */
 void tcp_want(struct tcp_conn *c, bool rd, bool wr);
 /* Sends RST and releases the handle. */
 void tcp_abort(struct tcp_conn *c);

@@ -107,6 +107,7 @@ struct tcp_conn {
 	/* congestion control: NewReno (RFC 5681, RFC 6582) */
 	uint32_t cwnd, ssthresh, recover, cwnd_acc;
 	uint32_t dupacks;
+	uint32_t last_ack_adv;	/* bytes the last new ACK covered */
 
 	/* retransmission timer (RFC 6298), in microseconds */
 	uint32_t srtt_us, rttvar_us, rto_us;
@@ -236,9 +237,12 @@ void tcp_tables_fini(struct net_stack *st);
 struct tcp_conn *tcp_conn_lookup(struct net_stack *st, uint32_t rip,
 				 uint16_t rport, uint16_t lport);
 struct tcp_listener *tcp_listener_find(struct net_stack *st, uint16_t port);
-/* A fresh connection in the hash (buffers allocated), or NULL (counted). */
+/* A fresh connection in the hash, without buffers; NULL when the table
+ * is full (counted). */
 struct tcp_conn *tcp_conn_new(struct net_stack *st, uint32_t rip,
 			      uint16_t rport, uint16_t lport);
+/* Send and receive buffers, at establishment (or connect): 0, -ENOMEM. */
+int tcp_conn_alloc_bufs(struct tcp_conn *c);
 /* TCP life is over: timers off, out of the tables; the memory goes when
  * the application no longer holds it. */
 void tcp_conn_finish(struct tcp_conn *c);
@@ -282,6 +286,11 @@ void tcp_xmit_raw(struct net_stack *st, uint32_t rip, uint16_t lport,
 uint32_t tcp_rcv_window(struct tcp_conn *c);
 /* After the application read: send a window update when it matters. */
 void tcp_maybe_window_update(struct tcp_conn *c);
+/* Payload bytes per full segment: the MSS less the timestamp option. */
+static inline uint32_t tcp_smss(const struct tcp_conn *c)
+{
+	return c->mss - (c->ts_ok ? 12u : 0u);
+}
 static inline uint32_t tcp_flight(const struct tcp_conn *c)
 {
 	return c->snd_max - c->snd_una;

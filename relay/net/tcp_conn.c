@@ -208,14 +208,6 @@ struct tcp_conn *tcp_conn_new(struct net_stack *st, uint32_t rip,
 	}
 	st->conn_free = c->hnext;
 	memset(c, 0, sizeof(*c));
-	/* Buffers are allocated per connection, not per packet. */
-	if (ring_init(&c->sb, st->cfg.sndbuf) < 0 || ring_init(&c->rb, st->cfg.rcvbuf) < 0) {
-		ring_fini(&c->sb);
-		c->hnext = st->conn_free;
-		st->conn_free = c;
-		CNT(st, tcp_alloc_fail);
-		return NULL;
-	}
 	c->st = st;
 	c->rip = rip;
 	c->rport = rport;
@@ -237,6 +229,23 @@ struct tcp_conn *tcp_conn_new(struct net_stack *st, uint32_t rip,
 	c->in_hash = true;
 	st->nconns++;
 	return c;
+}
+
+int tcp_conn_alloc_bufs(struct tcp_conn *c)
+{
+	const struct net_config *cfg = &c->st->cfg;
+
+	if (c->sb.buf)
+		return 0;
+	/* Once per connection, never per packet; half-open connections
+	 * have none, so a SYN flood costs no buffer memory. */
+	if (ring_init(&c->sb, cfg->sndbuf) < 0 || ring_init(&c->rb, cfg->rcvbuf) < 0) {
+		ring_fini(&c->sb);
+		ring_fini(&c->rb);
+		CNT(c->st, tcp_alloc_fail);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void tcp_conn_apply_syn_opts(struct tcp_conn *c, const struct tcp_seg *s)

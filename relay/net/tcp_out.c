@@ -54,8 +54,10 @@ void tcp_xmit_raw(struct net_stack *st, uint32_t rip, uint16_t lport,
 
 uint32_t tcp_rcv_window(struct tcp_conn *c)
 {
+	/* Before establishment there is no buffer yet: offer what it will be. */
+	uint32_t cap = c->rb.buf ? c->rb.cap : c->st->cfg.rcvbuf;
 	uint32_t unit = 1u << c->rcv_wscale;
-	uint32_t free = ring_free(&c->rb) & ~(unit - 1);
+	uint32_t free = (c->rb.buf ? ring_free(&c->rb) : cap) & ~(unit - 1);
 	uint32_t max = 65535u << c->rcv_wscale, edge;
 
 	if (free > max)
@@ -64,7 +66,7 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
 	/* Receiver SWS avoidance (RFC 1122 4.2.3.3): move the right edge
 	 * only by a useful amount; never move it left (RFC 9293). */
 	if (seq_gt(edge, c->rcv_adv)) {
-		uint32_t inc = edge - c->rcv_adv, half = c->rb.cap / 2;
+		uint32_t inc = edge - c->rcv_adv, half = cap / 2;
 
 		if (inc >= (half < c->mss ? half : c->mss) || c->rcv_adv == c->rcv_nxt)
 			c->rcv_adv = edge;
@@ -108,11 +110,6 @@ static void xmit(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t n)
 	finish_segment(st, c->rip, th, hlen + n);
 }
 
-static uint32_t seg_payload(const struct tcp_conn *c)
-{
-	return c->mss - (c->ts_ok ? 12u : 0u);
-}
-
 void tcp_output(struct tcp_conn *c)
 {
 	struct net_stack *st = c->st;
@@ -127,11 +124,15 @@ void tcp_output(struct tcp_conn *c)
 		return;
 	}
 	for (;;) {
-		uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+		/* Limited transmit (RFC 3042): one new segment on each of the
+		 * first two duplicate ACKs keeps the ACK clock going. */
+		uint32_t cw = c->cwnd + (c->in_recovery ? 0 :
+			(c->dupacks < 2 ? c->dupacks : 2) * tcp_smss(c));
+		uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
 		uint32_t inflight = c->snd_nxt - c->snd_una;
 		uint32_t usable = wnd > inflight ? wnd - inflight : 0;
 		uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-		uint32_t n = avail, mss = seg_payload(c);
+		uint32_t n = avail, mss = tcp_smss(c);
 		bool fin = false;
 		uint8_t flags = TH_ACK;
 
@@ -183,8 +184,8 @@ void tcp_retransmit_first(struct tcp_conn *c)
 
 	if (seq_lt(c->snd_una, data_end))
 		n = data_end - c->snd_una;
-	if (n > seg_payload(c))
-		n = seg_payload(c);
+	if (n > tcp_smss(c))
+		n = tcp_smss(c);
 	if (c->fin_queued && c->snd_una + n == c->fin_seq && seq_gt(c->snd_max, c->fin_seq))
 		flags |= TH_FIN;
 	if (!n && !(flags & TH_FIN))

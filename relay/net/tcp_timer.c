@@ -123,7 +123,7 @@ static void rtx_fire(struct tw_timer *t)
 {
 	struct tcp_conn *c = container_of(t, struct tcp_conn, t_rtx);
 	struct net_stack *st = c->st;
-	uint32_t flight, mss = c->mss;
+	uint32_t flight, mss = tcp_smss(c);
 
 	if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) {
 		syn_timeout(c);
