@@ -8,6 +8,8 @@
 #include "agent.h"
 #include "ferry/conf.h"
 
+#define PROG "ferry-agent"
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -138,33 +140,6 @@ bad:
 	return -1;
 }
 
-static int copy(char *dst, size_t n, const char *name, const char *s)
-{
-	if (strlen(s) >= n) {
-		fprintf(stderr, "ferry-agent: --%s value too long\n", name);
-		return -1;
-	}
-	memcpy(dst, s, strlen(s) + 1);
-	return 0;
-}
-
-static int num(const char *name, const char *s, unsigned long lo, unsigned long hi,
-	       uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "ferry-agent: --%s must be a number from %lu to %lu (got '%s')\n",
-			name, lo, hi, s);
-		return -1;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static int read_token_file(struct agent_cfg *c, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -178,11 +153,12 @@ static int read_token_file(struct agent_cfg *c, const char *path)
 		line[0] = 0;
 	fclose(f);
 	line[strcspn(line, "\r\n")] = 0;
-	return copy(c->token, sizeof(c->token), "token-file", line);
+	return fy_conf_copy(PROG, c->token, sizeof(c->token), "token-file", line);
 }
 
-static int parse_vec(struct agent_cfg *c, int argc, char **argv)
+static int parse_vec(void *cfg, int argc, char **argv)
 {
+	struct agent_cfg *c = cfg;
 	int o, idx;
 	char err[300];
 
@@ -202,25 +178,25 @@ static int parse_vec(struct agent_cfg *c, int argc, char **argv)
 				c->nfwds++;
 			}
 			break;
-		case O_RELAY: e = copy(c->relay, sizeof(c->relay), "relay", optarg); break;
-		case O_TOKEN: e = copy(c->token, sizeof(c->token), "token", optarg); break;
+		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
+		case O_TOKEN: e = fy_conf_copy(PROG, c->token, sizeof(c->token), "token", optarg); break;
 		case O_TOKEN_FILE: e = read_token_file(c, optarg); break;
-		case O_CA: e = copy(c->ca, sizeof(c->ca), "ca", optarg); break;
-		case O_FP: e = copy(c->fingerprint, sizeof(c->fingerprint), "fingerprint", optarg); break;
-		case O_SNI: e = copy(c->server_name, sizeof(c->server_name), "server-name", optarg); break;
-		case O_CERT: e = copy(c->cert, sizeof(c->cert), "cert", optarg); break;
-		case O_KEY: e = copy(c->key, sizeof(c->key), "key", optarg); break;
-		case O_NAME: e = copy(c->name, sizeof(c->name), "name", optarg); break;
+		case O_CA: e = fy_conf_copy(PROG, c->ca, sizeof(c->ca), "ca", optarg); break;
+		case O_FP: e = fy_conf_copy(PROG, c->fingerprint, sizeof(c->fingerprint), "fingerprint", optarg); break;
+		case O_SNI: e = fy_conf_copy(PROG, c->server_name, sizeof(c->server_name), "server-name", optarg); break;
+		case O_CERT: e = fy_conf_copy(PROG, c->cert, sizeof(c->cert), "cert", optarg); break;
+		case O_KEY: e = fy_conf_copy(PROG, c->key, sizeof(c->key), "key", optarg); break;
+		case O_NAME: e = fy_conf_copy(PROG, c->name, sizeof(c->name), "name", optarg); break;
 		case O_IO:
 			if (fy_loop_parse_kind(optarg, &c->io) < 0) {
 				fprintf(stderr, "ferry-agent: --io must be auto, epoll or uring\n");
 				e = -1;
 			}
 			break;
-		case O_KEEPALIVE: e = num("keepalive-ms", optarg, 100, 3600000, &c->keepalive_ms); break;
-		case O_DRAIN: e = num("drain-ms", optarg, 0, 3600000, &c->drain_ms); break;
-		case O_BACKOFF_MIN: e = num("backoff-min-ms", optarg, 10, 3600000, &c->backoff_min_ms); break;
-		case O_BACKOFF_MAX: e = num("backoff-max-ms", optarg, 10, 3600000, &c->backoff_max_ms); break;
+		case O_KEEPALIVE: e = fy_conf_num(PROG, "keepalive-ms", optarg, 100, 3600000, &c->keepalive_ms); break;
+		case O_DRAIN: e = fy_conf_num(PROG, "drain-ms", optarg, 0, 3600000, &c->drain_ms); break;
+		case O_BACKOFF_MIN: e = fy_conf_num(PROG, "backoff-min-ms", optarg, 10, 3600000, &c->backoff_min_ms); break;
+		case O_BACKOFF_MAX: e = fy_conf_num(PROG, "backoff-max-ms", optarg, 10, 3600000, &c->backoff_max_ms); break;
 		case O_LOG:
 			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
 				fprintf(stderr, "ferry-agent: --log-level must be err, warn, info or debug\n");
@@ -251,7 +227,6 @@ static int parse_vec(struct agent_cfg *c, int argc, char **argv)
 
 int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 {
-	const char *conf = fy_conf_find(argc, argv);
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -260,20 +235,7 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 	c->backoff_min_ms = 1000;
 	c->backoff_max_ms = 120000;
 	c->log_level = FY_LOG_INFO;
-	if (conf) {
-		int cargc;
-		char **cargv, err[300];
-
-		if (fy_conf_load(conf, argv[0], &cargc, &cargv, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ferry-agent: %s\n", err);
-			return 2;
-		}
-		rc = parse_vec(c, cargc, cargv);
-		fy_conf_free(cargc, cargv);
-		if (rc >= 0)
-			return rc;
-	}
-	rc = parse_vec(c, argc, argv);
+	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
 		return rc;
 	if (!c->relay[0] || !c->token[0]) {

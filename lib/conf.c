@@ -123,3 +123,51 @@ const char *fy_conf_find(int argc, char **argv)
 	}
 	return NULL;
 }
+
+int fy_conf_parse(const char *prog, int argc, char **argv, fy_conf_pass_fn pass, void *cfg)
+{
+	const char *conf = fy_conf_find(argc, argv);
+	int rc;
+
+	if (conf) {
+		int cargc;
+		char **cargv, err[300];
+
+		if (fy_conf_load(conf, argv[0], &cargc, &cargv, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			return 2;
+		}
+		rc = pass(cfg, cargc, cargv);
+		fy_conf_free(cargc, cargv);
+		if (rc >= 0)
+			return rc;
+	}
+	return pass(cfg, argc, argv);
+}
+
+int fy_conf_num(const char *prog, const char *name, const char *s, unsigned long lo,
+		unsigned long hi, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		fprintf(stderr, "%s: --%s must be a number from %lu to %lu (got '%s')\n",
+			prog, name, lo, hi, s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int fy_conf_copy(const char *prog, char *dst, size_t n, const char *name, const char *s)
+{
+	if (strlen(s) >= n) {
+		fprintf(stderr, "%s: --%s value too long\n", prog, name);
+		return -1;
+	}
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "ferry/conf.h"
+
+#define PROG "ferry-relay"
 #include "relay.h"
 
 static void usage(FILE *f)
@@ -79,36 +81,10 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int num(const char *name, const char *s, unsigned long lo, unsigned long hi,
-	       uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "ferry-relay: --%s must be a number from %lu to %lu (got '%s')\n",
-			name, lo, hi, s);
-		return -1;
-	}
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int copy(char *dst, size_t n, const char *name, const char *s)
-{
-	if (strlen(s) >= n) {
-		fprintf(stderr, "ferry-relay: --%s value too long\n", name);
-		return -1;
-	}
-	memcpy(dst, s, strlen(s) + 1);
-	return 0;
-}
-
 /* One pass of getopt over a vector (config file or command line). */
-static int parse_vec(struct relay_cfg *c, int argc, char **argv)
+static int parse_vec(void *cfg, int argc, char **argv)
 {
+	struct relay_cfg *c = cfg;
 	int o, idx;
 
 	optind = 1;
@@ -117,22 +93,22 @@ static int parse_vec(struct relay_cfg *c, int argc, char **argv)
 		int e = 0;
 
 		switch (o) {
-		case O_LISTEN: e = copy(c->listen, sizeof(c->listen), name, optarg); break;
-		case O_CERT: e = copy(c->cert, sizeof(c->cert), name, optarg); break;
-		case O_KEY: e = copy(c->key, sizeof(c->key), name, optarg); break;
-		case O_TOKENS: e = copy(c->tokens, sizeof(c->tokens), name, optarg); break;
-		case O_CLIENT_CA: e = copy(c->client_ca, sizeof(c->client_ca), name, optarg); break;
+		case O_LISTEN: e = fy_conf_copy(PROG, c->listen, sizeof(c->listen), name, optarg); break;
+		case O_CERT: e = fy_conf_copy(PROG, c->cert, sizeof(c->cert), name, optarg); break;
+		case O_KEY: e = fy_conf_copy(PROG, c->key, sizeof(c->key), name, optarg); break;
+		case O_TOKENS: e = fy_conf_copy(PROG, c->tokens, sizeof(c->tokens), name, optarg); break;
+		case O_CLIENT_CA: e = fy_conf_copy(PROG, c->client_ca, sizeof(c->client_ca), name, optarg); break;
 		case O_PUBLIC_BIND:
-			e = copy(c->public_bind, sizeof(c->public_bind), name, optarg);
+			e = fy_conf_copy(PROG, c->public_bind, sizeof(c->public_bind), name, optarg);
 			break;
-		case O_WORKERS: e = num(name, optarg, 1, REG_MAX_WORKERS, &c->workers); break;
-		case O_KEEPALIVE: e = num(name, optarg, 100, 3600000, &c->keepalive_ms); break;
-		case O_HANDSHAKE: e = num(name, optarg, 100, 600000, &c->handshake_ms); break;
-		case O_MAX_UNAUTH: e = num(name, optarg, 1, 1000000, &c->max_unauth); break;
-		case O_MAX_UNAUTH_IP: e = num(name, optarg, 1, 65535, &c->max_unauth_per_ip); break;
-		case O_MAX_STREAMS: e = num(name, optarg, 1, 10000000, &c->max_streams); break;
-		case O_WINDOW: e = num(name, optarg, 16384, FY_WINDOW_MAX, &c->window); break;
-		case O_DRAIN: e = num(name, optarg, 0, 3600000, &c->drain_ms); break;
+		case O_WORKERS: e = fy_conf_num(PROG, name, optarg, 1, REG_MAX_WORKERS, &c->workers); break;
+		case O_KEEPALIVE: e = fy_conf_num(PROG, name, optarg, 100, 3600000, &c->keepalive_ms); break;
+		case O_HANDSHAKE: e = fy_conf_num(PROG, name, optarg, 100, 600000, &c->handshake_ms); break;
+		case O_MAX_UNAUTH: e = fy_conf_num(PROG, name, optarg, 1, 1000000, &c->max_unauth); break;
+		case O_MAX_UNAUTH_IP: e = fy_conf_num(PROG, name, optarg, 1, 65535, &c->max_unauth_per_ip); break;
+		case O_MAX_STREAMS: e = fy_conf_num(PROG, name, optarg, 1, 10000000, &c->max_streams); break;
+		case O_WINDOW: e = fy_conf_num(PROG, name, optarg, 16384, FY_WINDOW_MAX, &c->window); break;
+		case O_DRAIN: e = fy_conf_num(PROG, name, optarg, 0, 3600000, &c->drain_ms); break;
 		case O_LOG:
 			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
 				fprintf(stderr, "ferry-relay: --log-level must be err, warn, info or debug\n");
@@ -150,11 +126,11 @@ static int parse_vec(struct relay_cfg *c, int argc, char **argv)
 				e = -1;
 			}
 			break;
-		case O_DPDK_EAL: e = copy(c->dpdk_eal, sizeof(c->dpdk_eal), name, optarg); break;
-		case O_DPDK_PORT: e = num(name, optarg, 0, 1023, &c->dpdk_port); break;
-		case O_DPDK_IP: e = copy(c->dpdk_ip, sizeof(c->dpdk_ip), name, optarg); break;
-		case O_DPDK_GW: e = copy(c->dpdk_gw, sizeof(c->dpdk_gw), name, optarg); break;
-		case O_DPDK_MBUFS: e = num(name, optarg, 512, 16777215, &c->dpdk_mbufs); break;
+		case O_DPDK_EAL: e = fy_conf_copy(PROG, c->dpdk_eal, sizeof(c->dpdk_eal), name, optarg); break;
+		case O_DPDK_PORT: e = fy_conf_num(PROG, name, optarg, 0, 1023, &c->dpdk_port); break;
+		case O_DPDK_IP: e = fy_conf_copy(PROG, c->dpdk_ip, sizeof(c->dpdk_ip), name, optarg); break;
+		case O_DPDK_GW: e = fy_conf_copy(PROG, c->dpdk_gw, sizeof(c->dpdk_gw), name, optarg); break;
+		case O_DPDK_MBUFS: e = fy_conf_num(PROG, name, optarg, 512, 16777215, &c->dpdk_mbufs); break;
 		case O_HELP: usage(stdout); return 0;
 		default: e = -1; break;
 		}
@@ -173,7 +149,6 @@ static int parse_vec(struct relay_cfg *c, int argc, char **argv)
 
 int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 {
-	const char *conf = fy_conf_find(argc, argv);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
@@ -191,20 +166,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->log_level = FY_LOG_INFO;
 	c->dpdk_mbufs = 8191;
 
-	if (conf) {
-		int cargc;
-		char **cargv, err[300];
-
-		if (fy_conf_load(conf, argv[0], &cargc, &cargv, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ferry-relay: %s\n", err);
-			return 2;
-		}
-		rc = parse_vec(c, cargc, cargv);
-		fy_conf_free(cargc, cargv);
-		if (rc >= 0)
-			return rc;
-	}
-	rc = parse_vec(c, argc, argv);
+	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
 		return rc;
 	if (!c->cert[0] || !c->key[0] || !c->tokens[0]) {

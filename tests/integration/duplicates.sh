@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One name, one live session; one port, one relay.
+# One name, one live session; one port, one relay. (The second agent runs
+# from a config file.)
 #
 #   fy-load ──▶ relay :PUB ◀══ agent "twin" (first)  ──▶ sink :SINK
 #                          ◀══ agent "twin" (second, same token and name): refused, retries
@@ -26,10 +27,19 @@ fy_agent_start twin "$TOK" -R "$PUB:127.0.0.1:$SINK"
 wait_listen "$PUB" 15
 load_ok "first agent serves" send --connect "127.0.0.1:$PUB" --bytes 1M --seed 1 --timeout 30
 
-# The second agent with the same name, started by hand so both can run.
-"$AGENT_BIN" --relay "127.0.0.1:$RELAY_PORT" --token "$TOK" --ca "$T/pki/ca.crt" --name twin \
-	--io "$FY_AGENT_IO" --backoff-min-ms 200 --backoff-max-ms 500 -R "$PUB:127.0.0.1:$SINK" \
-	>"$T/agent-second.log" 2>&1 &
+# The second agent with the same name, started by hand so both can run,
+# and from a config file (same option names as the flags).
+cat >"$T/second.conf" <<CONF
+# the second agent
+relay 127.0.0.1:$RELAY_PORT
+token $TOK
+ca = $T/pki/ca.crt
+name twin
+backoff-min-ms 200
+backoff-max-ms 500
+R $PUB:127.0.0.1:$SINK
+CONF
+"$AGENT_BIN" --config "$T/second.conf" --io "$FY_AGENT_IO" >"$T/agent-second.log" 2>&1 &
 FY_PID[agent-second]=$!
 wait_log "$T/agent-second.log" "already connected \(from 127\.0\.0\.1:[0-9]+\)" 10
 check_ok "second agent refused: $(grep -m1 -o "agent 'twin' is already connected[^;]*" "$T/agent-second.log")"

@@ -7,6 +7,7 @@
 #define FERRY_CONF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Owned by the caller: fy_conf_free releases argv and its strings.
  * argv[0] is a copy of prog. 0 or -1 with err ("relay.conf:4: ..."). */
@@ -16,5 +17,18 @@ void fy_conf_free(int argc, char **argv);
 
 /* Finds "--config FILE" / "--config=FILE" in argv; NULL if absent. */
 const char *fy_conf_find(int argc, char **argv);
+
+/* One getopt pass over a vector: -1 to go on, else the exit code. */
+typedef int (*fy_conf_pass_fn)(void *cfg, int argc, char **argv);
+/* The file named by --config (if any) first, then the command line, so
+ * the command line wins. -1 to go on, else the exit code (2 when the file
+ * cannot be read, with a message on stderr naming prog). */
+int fy_conf_parse(const char *prog, int argc, char **argv, fy_conf_pass_fn pass, void *cfg);
+
+/* Option value helpers for the passes: 0, or -1 after a message on
+ * stderr ("prog: --name must be a number from lo to hi (got 'x')"). */
+int fy_conf_num(const char *prog, const char *name, const char *s, unsigned long lo,
+		unsigned long hi, uint32_t *out);
+int fy_conf_copy(const char *prog, char *dst, size_t n, const char *name, const char *s);
 
 #endif
