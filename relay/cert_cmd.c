@@ -34,25 +34,12 @@ static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 static int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
-	fprintf(stderr, "ferry-relay cert: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	rc = cmd_usage_error("cert", usage, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n\n");
-	usage(stderr);
-	return 2;
-}
-
-/* getopt_long over argv (argv[0] = the action); 1 to continue, else the
- * exit code. */
-static int getopt_error(int c, char **argv)
-{
-	const char *opt = optind > 0 ? argv[optind - 1] : "?";
-
-	if (c == ':')
-		return bad_usage("option '%s' needs a value", opt);
-	return bad_usage("unknown option '%s'", opt);
+	return rc;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -76,7 +63,7 @@ static int cmd_init(int argc, char **argv)
 		case 'n': names = optarg; break;
 		case 'f': force = 1; break;
 		case 'h': usage(stdout); return 0;
-		default: return getopt_error(c, argv);
+		default: return cmd_getopt_error("cert", usage, c, argv);
 		}
 	}
 	if (optind < argc)
@@ -121,7 +108,7 @@ static int cmd_fingerprint(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-		return getopt_error(c, argv);
+		return cmd_getopt_error("cert", usage, c, argv);
 	}
 	if (optind >= argc)
 		return bad_usage("cert fingerprint needs a certificate FILE");

@@ -9,4 +9,13 @@
 int fy_relay_cmd_cert(int argc, char **argv);
 int fy_relay_cmd_token(int argc, char **argv);
 
+/* Shared by the subcommands (cmd_util.c). */
+#include <stdarg.h>
+#include <stdio.h>
+typedef void (*cmd_usage_fn)(FILE *f);
+/* "ferry-relay CMD: message", a blank line, usage; returns 2. */
+int cmd_usage_error(const char *cmd, cmd_usage_fn usage, const char *fmt, va_list ap);
+/* For getopt_long's '?' / ':' results; returns 2. */
+int cmd_getopt_error(const char *cmd, cmd_usage_fn usage, int c, char **argv);
+
 #endif

@@ -43,23 +43,12 @@ static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 static int bad_usage(const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
-	fprintf(stderr, "ferry-relay token: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	rc = cmd_usage_error("token", usage, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n\n");
-	usage(stderr);
-	return 2;
-}
-
-static int getopt_error(int c, char **argv)
-{
-	const char *opt = optind > 0 ? argv[optind - 1] : "?";
-
-	if (c == ':')
-		return bad_usage("option '%s' needs a value", opt);
-	return bad_usage("unknown option '%s'", opt);
+	return rc;
 }
 
 /* Parses the shared options; 0 to go on, else *rc is the exit code. */
@@ -86,7 +75,7 @@ static int parse_opts(int argc, char **argv, const char **tokens, const char **a
 		case 'p': *ports = optarg; break;
 		case 'i': *id = optarg; break;
 		case 'h': usage(stdout); *rc = 0; return -1;
-		default: *rc = getopt_error(c, argv); return -1;
+		default: *rc = cmd_getopt_error("token", usage, c, argv); return -1;
 		}
 	}
 	if (optind < argc) {
