@@ -26,6 +26,8 @@ static int run_relay(int argc, char **argv)
 	}
 	fy_log_set_level(r->cfg.log_level);
 	r->nworkers = r->cfg.workers;
+	for (unsigned i = 0; i < REG_MAX_WORKERS; i++)
+		atomic_init(&r->live_streams[i], LIVE_UNKNOWN);
 	r->be = &relay_kernel_backend;
 #ifndef FERRY_DPDK_BACKEND
 	if (r->cfg.backend == BACKEND_DPDK) {

@@ -9,6 +9,7 @@
 #ifndef FERRY_RELAY_H
 #define FERRY_RELAY_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -100,6 +101,7 @@ struct relay {
 	atomic_bool stop;
 	atomic_uint running;		/* worker threads not yet finished */
 	atomic_uint live_streams[REG_MAX_WORKERS];	/* while draining */
+#define LIVE_UNKNOWN UINT_MAX
 };
 
 #define UNAUTH_IP_BUCKETS 4096

@@ -102,8 +102,13 @@ static bool drain_step(struct worker *w, uint64_t now)
 		}
 	}
 	atomic_store(&r->live_streams[w->id], (unsigned)fy_sess_count(&w->streams));
-	for (unsigned i = 0; i < r->nworkers; i++)
-		total += atomic_load(&r->live_streams[i]);
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		unsigned n = atomic_load(&r->live_streams[i]);
+
+		if (n == LIVE_UNKNOWN)	/* that worker has not looked yet */
+			return now >= w->drain_deadline_ms;
+		total += n;
+	}
 	/* Sessions span workers: wait until every worker is idle, or time out. */
 	return total == 0 || now >= w->drain_deadline_ms;
 }

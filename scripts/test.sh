@@ -59,6 +59,7 @@ step() {
 
 step "build" scripts/build.sh build
 step "unit tests" meson test -C build --suite unit --print-errorlogs
+step "relay/net against Linux TCP (TAP)" meson test -C build --suite net-interop --print-errorlogs
 step "integration (agent on io_uring)" env FY_BUILD=build FY_AGENT_IO=uring tests/run-integration.sh
 step "integration (agent on epoll)" env FY_BUILD=build FY_AGENT_IO=epoll tests/run-integration.sh
 if [ $asan = 1 ]; then

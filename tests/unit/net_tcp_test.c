@@ -1,0 +1,976 @@
+/* relay/net TCP on crafted segments: handshakes (passive, active, cookie),
+ * data and ACK clocking, retransmission and backoff, fast retransmit and
+ * NewReno recovery, out-of-order queueing and its caps, zero windows both
+ * ways, FIN and RST in the states that matter, TIME_WAIT, keepalive. */
+#include "net_harness.h"
+
+#define ISN 5000u		/* the peer's initial sequence number */
+#define PAY 1448u		/* payload per segment: MSS 1460 - timestamps */
+
+static uint8_t pat[1 << 20];
+
+static void fill_pat(void)
+{
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 7 + i / 251);
+}
+
+static struct h_opts ts(uint32_t val)
+{
+	struct h_opts o = { -1, -1, true, val, 0 };
+
+	o.tsecr = H.conn ? tcp_now_ts(H.conn) : 0;
+	return o;
+}
+
+/* The peer acknowledges `ack` with its sequence at `seq`. */
+static void peer_ack(uint32_t seq, uint32_t ack, uint16_t win)
+{
+	struct h_opts o = ts(2000);
+
+	h_send(PEER_PORT, APP_PORT, seq, ack, TH_ACK, win, &o, NULL, 0);
+}
+
+static void peer_data(uint32_t seq, uint32_t ack, const void *d, size_t n, uint8_t extra)
+{
+	struct h_opts o = ts(2000);
+
+	h_send(PEER_PORT, APP_PORT, seq, ack, TH_ACK | extra, 512, &o, d, n);
+}
+
+static void test_handshake_passive(void)
+{
+	struct h_opts o = { 1460, 7, true, 1000, 0 };
+	struct h_seg s;
+	struct tcp_conn *c;
+
+	h_setup(NULL);
+	CU_ASSERT_EQUAL(tcp_listen(H.st, APP_PORT, 0), 0);
+	CU_ASSERT_EQUAL(tcp_listen(H.st, APP_PORT, 0), -EADDRINUSE);
+	h_send(PEER_PORT, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT_FATAL(h_seg(0, &s));
+	CU_ASSERT_EQUAL(memcmp(H.out[0].b, peer_mac, 6), 0);
+	CU_ASSERT_EQUAL(s.src, STACK_IP);
+	CU_ASSERT_EQUAL(s.dst, PEER_IP);
+	CU_ASSERT_EQUAL(s.sport, APP_PORT);
+	CU_ASSERT_EQUAL(s.dport, PEER_PORT);
+	CU_ASSERT_EQUAL(s.flags, TH_SYN | TH_ACK);
+	CU_ASSERT_EQUAL(s.ack, ISN + 1);
+	CU_ASSERT_EQUAL(s.win, 65535);
+	CU_ASSERT(s.opt.has_mss && s.opt.opt_mss == 1460);
+	CU_ASSERT(s.opt.has_ws && s.opt.opt_ws == 3);	/* 256 KiB buffer */
+	CU_ASSERT(s.opt.has_ts && s.opt.tsecr == 1000);
+	c = tcp_conn_lookup(H.st, PEER_IP, PEER_PORT, APP_PORT);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->state, TCP_SYN_RCVD);
+	CU_ASSERT_EQUAL(H.accepted, 0);
+	CU_ASSERT_PTR_NULL(c->rb.buf);		/* half-open: no buffers yet */
+
+	/* A retransmitted SYN gets the same SYN/ACK. */
+	h_clear();
+	h_send(PEER_PORT, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.flags == (TH_SYN | TH_ACK) && s.ack == ISN + 1);
+
+	h_clear();
+	o.mss = o.ws = -1;
+	o.tsval = 1001;
+	o.tsecr = s.opt.tsval;
+	h_send(PEER_PORT, APP_PORT, ISN + 1, s.seq + 1, TH_ACK, 512, &o, NULL, 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(H.accepted, 1);
+	CU_ASSERT_EQUAL(H.accept_lport, APP_PORT);
+	CU_ASSERT_PTR_EQUAL(H.conn, c);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_ESTABLISHED);
+	CU_ASSERT_PTR_NOT_NULL(c->rb.buf);
+	CU_ASSERT_EQUAL(c->snd_wnd, 512u << 7);
+	CU_ASSERT_EQUAL(c->mss, 1460);
+	CU_ASSERT(c->ts_ok && c->ws_ok);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_passive_opens, 1);
+	h_teardown();
+}
+
+static void test_refused_by_app(void)
+{
+	struct h_seg s;
+
+	h_setup(NULL);
+	H.refuse = true;
+	h_open_ex(ISN, true, false);
+	CU_ASSERT_PTR_NULL(H.conn);
+	/* accepted() said no: RST, and the slot comes back. */
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.flags & TH_RST);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	h_teardown();
+}
+
+static void test_no_listener_rst(void)
+{
+	struct h_seg s;
+
+	h_setup(NULL);
+	h_send(PEER_PORT, 81, ISN, 0, TH_SYN, 65535, NULL, NULL, 0);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.flags, TH_RST | TH_ACK);
+	CU_ASSERT_EQUAL(s.seq, 0);
+	CU_ASSERT_EQUAL(s.ack, ISN + 1);
+	h_clear();
+	h_send(PEER_PORT, 81, ISN, 777, TH_ACK, 65535, NULL, "x", 1);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.flags, TH_RST);
+	CU_ASSERT_EQUAL(s.seq, 777);
+	/* Never a RST for a RST. */
+	h_clear();
+	h_send(PEER_PORT, 81, ISN, 777, TH_RST, 0, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_no_listener, 2);
+	h_teardown();
+}
+
+static void test_data_both_ways(void)
+{
+	struct h_seg s;
+	uint32_t iss;
+	struct tcp_conn *c;
+
+	fill_pat();
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	H.auto_read = true;
+
+	/* One segment: delivered, ACK delayed by 40 ms. */
+	peer_data(ISN + 1, iss + 1, pat, 1000, TH_PSH);
+	CU_ASSERT_EQUAL(H.readable, 1);
+	CU_ASSERT_EQUAL(H.rxlen, 1000);
+	CU_ASSERT_EQUAL(memcmp(H.rx, pat, 1000), 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	h_advance_ms(39);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	h_advance_ms(2);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.flags == TH_ACK && s.ack == ISN + 1001 && s.len == 0);
+	CU_ASSERT(s.opt.has_ts && s.opt.tsecr == 2000);
+
+	/* Two full segments: ACK at once. */
+	h_clear();
+	peer_data(ISN + 1001, iss + 1, pat + 1000, PAY, 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	peer_data(ISN + 1001 + PAY, iss + 1, pat + 1000 + PAY, PAY, 0);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.ack == ISN + 1001 + 2 * PAY);
+	CU_ASSERT_EQUAL(H.rxlen, 1000 + 2 * PAY);
+	CU_ASSERT_EQUAL(memcmp(H.rx, pat, H.rxlen), 0);
+
+	/* 3000 bytes the other way: MSS-sized segments, PSH on the last,
+	 * each carrying the current ACK. */
+	h_clear();
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 3000), 3000);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 3);
+	for (size_t i = 0; i < 3; i++) {
+		uint32_t want = i < 2 ? PAY : 3000 - 2 * PAY;
+
+		CU_ASSERT_FATAL(h_seg(i, &s));
+		CU_ASSERT_EQUAL(s.seq, iss + 1 + i * PAY);
+		CU_ASSERT_EQUAL(s.len, want);
+		CU_ASSERT_EQUAL(s.ack, ISN + 1001 + 2 * PAY);
+		CU_ASSERT_EQUAL(memcmp(s.data, pat + i * PAY, want), 0);
+		CU_ASSERT_EQUAL(!!(s.flags & TH_PSH), i == 2);
+	}
+	CU_ASSERT_EQUAL(c->sb.len, 3000);
+	peer_ack(ISN + 1001 + 2 * PAY, iss + 1 + 3000, 512);
+	CU_ASSERT_EQUAL(c->sb.len, 0);
+	CU_ASSERT_EQUAL(c->snd_una, iss + 1 + 3000);
+	CU_ASSERT(!tw_armed(&c->t_rtx));
+	h_teardown();
+}
+
+static void test_send_buffer_full(void)
+{
+	struct net_config cfg;
+	struct tcp_conn *c;
+	uint32_t iss;
+	long n;
+
+	fill_pat();
+	net_config_default(&cfg);
+	cfg.sndbuf = 8192;
+	h_setup(&cfg);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	n = tcp_send(c, pat, 20000);
+	CU_ASSERT_EQUAL(n, 8192);
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 10), -EAGAIN);
+	CU_ASSERT_EQUAL(tcp_send_room(c), 0);
+	/* ACK of a quarter of the buffer: room is back, writable comes. */
+	peer_ack(ISN + 1, iss + 1 + 2 * PAY, 512);
+	CU_ASSERT_EQUAL(H.writable, 1);
+	CU_ASSERT_EQUAL(tcp_send_room(c), 2 * PAY);
+	h_teardown();
+}
+
+static void test_retransmit_backoff_and_abort(void)
+{
+	struct net_config cfg;
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	fill_pat();
+	net_config_default(&cfg);
+	cfg.max_retries = 3;
+	h_setup(&cfg);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	/* The handshake's RTT was 0: RTO is the 200 ms floor. */
+	CU_ASSERT_EQUAL(c->rto_us, 200000);
+	h_clear();
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 1000), 1000);
+	CU_ASSERT_EQUAL(H.nout, 1);
+	h_clear();
+	h_advance_ms(199);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	h_advance_ms(1);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == iss + 1 && s.len == 1000);
+	CU_ASSERT_EQUAL(memcmp(s.data, pat, 1000), 0);
+	CU_ASSERT_EQUAL(c->rto_us, 400000);	/* doubled */
+	CU_ASSERT_EQUAL(c->cwnd, c->mss - 12u);	/* loss window */
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_rto_timeouts, 1);
+
+	h_clear();
+	h_advance_ms(399);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	h_advance_ms(1);
+	CU_ASSERT_EQUAL(H.nout, 1);	/* second retransmission at +400 */
+	h_clear();
+	h_advance_ms(800);
+	CU_ASSERT_EQUAL(H.nout, 1);	/* third at +800 */
+	/* Fourth expiry is past max_retries: RST and closed(-ETIMEDOUT). */
+	h_clear();
+	h_advance_ms(1600);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.flags & TH_RST);
+	CU_ASSERT_EQUAL(H.closed, 1);
+	CU_ASSERT_EQUAL(H.close_reason, -ETIMEDOUT);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_timeout_aborts, 1);
+	h_teardown();
+}
+
+static void test_retransmit_then_ack(void)
+{
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	fill_pat();
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 1000), 1000);
+	h_advance_ms(200);
+	CU_ASSERT_EQUAL(c->rtx_count, 1);
+	peer_ack(ISN + 1, iss + 1001, 512);
+	CU_ASSERT_EQUAL(c->rtx_count, 0);
+	CU_ASSERT_EQUAL(c->sb.len, 0);
+	CU_ASSERT(!tw_armed(&c->t_rtx));
+	h_teardown();
+}
+
+static void test_fast_retransmit_newreno(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss, base;
+
+	fill_pat();
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	base = iss + 1;
+	h_clear();
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 10 * PAY), 10 * PAY);
+	CU_ASSERT_EQUAL(H.nout, 10);	/* initial window: 10 segments */
+	h_clear();
+	/* Segment 2 is lost: the peer acks 1, then 3 duplicates. */
+	peer_ack(ISN + 1, base + PAY, 512);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	peer_ack(ISN + 1, base + PAY, 512);
+	peer_ack(ISN + 1, base + PAY, 512);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(c->dupacks, 2);
+	peer_ack(ISN + 1, base + PAY, 512);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == base + PAY && s.len == PAY);
+	CU_ASSERT(c->in_recovery);
+	CU_ASSERT_EQUAL(c->recover, base + 10 * PAY);
+	CU_ASSERT_EQUAL(c->ssthresh, 9 * PAY / 2);
+	CU_ASSERT_EQUAL(c->cwnd, c->ssthresh + 3 * PAY);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_fast_retransmits, 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_dup_acks, 3);
+
+	/* Partial ACK (segment 4 was lost too): retransmit it at once. */
+	h_clear();
+	peer_ack(ISN + 1, base + 3 * PAY, 512);
+	CU_ASSERT_FATAL(H.nout >= 1);
+	CU_ASSERT(h_seg(0, &s) && s.seq == base + 3 * PAY && s.len == PAY);
+	CU_ASSERT(c->in_recovery);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_partial_acks, 1);
+
+	/* Full ACK: recovery ends, cwnd deflated to ssthresh at most. */
+	peer_ack(ISN + 1, base + 10 * PAY, 512);
+	CU_ASSERT(!c->in_recovery);
+	CU_ASSERT(c->cwnd <= c->ssthresh);
+	CU_ASSERT_EQUAL(c->sb.len, 0);
+	h_teardown();
+}
+
+static void test_out_of_order(void)
+{
+	struct h_seg s;
+	uint32_t iss;
+
+	fill_pat();
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	H.auto_read = true;
+	/* Second segment first: held, duplicate ACK at once. */
+	peer_data(ISN + 1 + 1000, iss + 1, pat + 1000, 1000, 0);
+	CU_ASSERT_EQUAL(H.readable, 0);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.ack == ISN + 1 && s.len == 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_ooo_queued, 1);
+	/* The same again: still one range. */
+	peer_data(ISN + 1 + 1000, iss + 1, pat + 1000, 1000, 0);
+	CU_ASSERT_EQUAL(H.conn->ooo.n, 1);
+	/* The hole fills: both delivered once, in order, ACKed at once. */
+	h_clear();
+	peer_data(ISN + 1, iss + 1, pat, 1000, 0);
+	CU_ASSERT_EQUAL(H.readable, 1);
+	CU_ASSERT_EQUAL(H.rxlen, 2000);
+	CU_ASSERT_EQUAL(memcmp(H.rx, pat, 2000), 0);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.ack == ISN + 2001);
+	CU_ASSERT_EQUAL(H.conn->ooo.n, 0);
+	/* An old duplicate delivers nothing and is ACKed. */
+	h_clear();
+	peer_data(ISN + 1, iss + 1, pat, 1000, 0);
+	CU_ASSERT_EQUAL(H.rxlen, 2000);
+	CU_ASSERT_EQUAL(H.nout, 1);
+	h_teardown();
+}
+
+static void test_ooo_caps(void)
+{
+	struct net_config cfg;
+	uint32_t iss, b = ISN + 1;
+
+	fill_pat();
+	net_config_default(&cfg);
+	cfg.ooo_max_segs = 2;
+	cfg.ooo_max_bytes = 1500;
+	h_setup(&cfg);
+	iss = h_open(ISN, true);
+	H.auto_read = true;
+	peer_data(b + 1000, iss + 1, pat + 1000, 500, 0);
+	peer_data(b + 3000, iss + 1, pat + 3000, 500, 0);
+	CU_ASSERT_EQUAL(H.conn->ooo.n, 2);
+	/* A third hole: over the range cap, dropped. */
+	peer_data(b + 5000, iss + 1, pat + 5000, 500, 0);
+	CU_ASSERT_EQUAL(H.conn->ooo.n, 2);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_ooo_drop, 1);
+	/* Growing a range past the byte cap: dropped too. */
+	peer_data(b + 3500, iss + 1, pat + 3500, 600, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_ooo_drop, 2);
+	CU_ASSERT_EQUAL(H.conn->ooo.bytes, 1000);
+	/* Merging into an existing range is within the caps. */
+	peer_data(b + 1500, iss + 1, pat + 1500, 400, 0);
+	CU_ASSERT_EQUAL(H.conn->ooo.n, 2);
+	CU_ASSERT_EQUAL(H.conn->ooo.bytes, 1400);
+	/* Fill the first hole: 0..1900 in order, 3000.. still held. */
+	peer_data(b, iss + 1, pat, 1000, 0);
+	CU_ASSERT_EQUAL(H.rxlen, 1900);
+	CU_ASSERT_EQUAL(memcmp(H.rx, pat, 1900), 0);
+	CU_ASSERT_EQUAL(H.conn->ooo.n, 1);
+	peer_data(b + 1900, iss + 1, pat + 1900, 1100, 0);
+	CU_ASSERT_EQUAL(H.rxlen, 3500);
+	CU_ASSERT_EQUAL(memcmp(H.rx, pat, 3500), 0);
+	CU_ASSERT_EQUAL(H.conn->ooo.n, 0);
+	h_teardown();
+}
+
+static void test_peer_zero_window_probe(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	fill_pat();
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	h_clear();
+	peer_ack(ISN + 1, iss + 1, 0);		/* window closes */
+	CU_ASSERT_EQUAL(c->snd_wnd, 0);
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 1000), 1000);
+	CU_ASSERT_EQUAL(H.nout, 0);		/* nothing may go */
+	CU_ASSERT(c->persist);
+	h_advance_ms(200);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == iss && s.len == 0 && s.flags == TH_ACK);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_zero_window_probes, 1);
+	/* Backoff: the next probe after 400 ms. */
+	h_clear();
+	h_advance_ms(399);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	h_advance_ms(1);
+	CU_ASSERT_EQUAL(H.nout, 1);
+	/* The answer still says 0: keep probing, never abort. */
+	peer_ack(ISN + 1, iss + 1, 0);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_ESTABLISHED);
+	/* Window opens: the data goes. */
+	h_clear();
+	peer_ack(ISN + 1, iss + 1, 512);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == iss + 1 && s.len == 1000);
+	CU_ASSERT(!c->persist);
+	h_teardown();
+}
+
+static void test_our_window_full(void)
+{
+	struct net_config cfg;
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss, b = ISN + 1;
+	uint8_t buf[8192];
+
+	fill_pat();
+	net_config_default(&cfg);
+	cfg.rcvbuf = 4096;
+	h_setup(&cfg);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	CU_ASSERT_EQUAL(c->rcv_wscale, 0);
+	peer_data(b, iss + 1, pat, PAY, 0);
+	peer_data(b + PAY, iss + 1, pat + PAY, PAY, 0);
+	h_clear();
+	peer_data(b + 2 * PAY, iss + 1, pat + 2 * PAY, 4096 - 2 * PAY, 0);
+	h_advance_ms(50);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.ack, b + 4096);
+	CU_ASSERT_EQUAL(s.win, 0);
+	/* More data into a zero window: refused, ACKed with window 0. */
+	h_clear();
+	peer_data(b + 4096, iss + 1, pat + 4096, 100, 0);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.ack == b + 4096 && s.win == 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_out_of_window, 1);
+	/* A Linux-style probe (seq - 1) is answered. */
+	h_clear();
+	peer_ack(b + 4095, iss + 1, 512);
+	CU_ASSERT_EQUAL(H.nout, 1);
+	/* The application reads: a window update goes out. */
+	h_clear();
+	CU_ASSERT_EQUAL(tcp_recv(c, buf, sizeof(buf)), 4096);
+	CU_ASSERT_EQUAL(memcmp(buf, pat, 4096), 0);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.ack == b + 4096 && s.win == 4096);
+	h_teardown();
+}
+
+static void test_fin_from_peer(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	H.auto_read = true;
+	peer_data(ISN + 1, iss + 1, "hello", 5, TH_FIN);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_CLOSE_WAIT);
+	CU_ASSERT(H.eof);
+	CU_ASSERT_EQUAL(H.rxlen, 5);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.ack, ISN + 7);	/* data + FIN, at once */
+	/* We can still send, then close our side. */
+	CU_ASSERT_EQUAL(tcp_send(c, "bye", 3), 3);
+	h_clear();
+	tcp_shutdown_wr(c);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_LAST_ACK);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.flags & TH_FIN);
+	CU_ASSERT_EQUAL(s.seq, iss + 4);
+	CU_ASSERT_EQUAL(tcp_send(c, "x", 1), -EPIPE);
+	peer_ack(ISN + 7, iss + 5, 512);
+	CU_ASSERT_EQUAL(H.closed, 1);
+	CU_ASSERT_EQUAL(H.close_reason, 0);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	h_teardown();
+}
+
+static void test_fin_from_us_time_wait(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	H.auto_read = true;
+	h_clear();
+	tcp_shutdown_wr(c);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_FIN_WAIT_1);
+	CU_ASSERT(h_last(&s) && (s.flags & TH_FIN) && s.seq == iss + 1);
+	peer_ack(ISN + 1, iss + 2, 512);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_FIN_WAIT_2);
+	/* Half-closed: the peer may still send. */
+	peer_data(ISN + 1, iss + 2, "more", 4, 0);
+	CU_ASSERT_EQUAL(H.rxlen, 4);
+	h_clear();
+	peer_data(ISN + 5, iss + 2, NULL, 0, TH_FIN);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.ack, ISN + 6);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_TIME_WAIT);
+	CU_ASSERT(H.eof);
+	CU_ASSERT_EQUAL(H.closed, 1);		/* closed(0): all done */
+	CU_ASSERT_EQUAL(H.close_reason, 0);
+	CU_ASSERT_EQUAL(H.st->nconns, 1);
+	/* Their FIN again: ACK again. RST: ignored (RFC 1337). */
+	h_clear();
+	peer_data(ISN + 5, iss + 2, NULL, 0, TH_FIN);
+	CU_ASSERT(h_last(&s) && s.ack == ISN + 6);
+	h_send(PEER_PORT, APP_PORT, ISN + 6, 0, TH_RST, 0, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.st->nconns, 1);
+	h_advance_ms(1999);
+	CU_ASSERT_EQUAL(H.st->nconns, 1);
+	h_advance_ms(2);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_timewait_expired, 1);
+	h_teardown();
+}
+
+static void test_simultaneous_close(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	H.auto_read = true;
+	tcp_shutdown_wr(c);
+	/* Their FIN crosses ours (it does not ack ours). */
+	h_clear();
+	peer_data(ISN + 1, iss + 1, NULL, 0, TH_FIN);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_CLOSING);
+	CU_ASSERT(h_last(&s) && s.ack == ISN + 2);
+	peer_ack(ISN + 2, iss + 2, 512);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_TIME_WAIT);
+	CU_ASSERT_EQUAL(H.closed, 1);
+	h_teardown();
+}
+
+static void test_close_unread_sends_rst(void)
+{
+	struct h_seg s;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	peer_data(ISN + 1, iss + 1, "unread", 6, 0);
+	h_clear();
+	tcp_close(H.conn);
+	H.conn = NULL;
+	net_flush(H.st);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.flags & TH_RST);
+	CU_ASSERT_EQUAL(H.closed, 0);		/* no upcall after close */
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	h_teardown();
+}
+
+static void test_close_orphan_then_data_rst(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	tcp_close(c);
+	H.conn = NULL;
+	peer_ack(ISN + 1, iss + 2, 512);	/* our FIN acked */
+	CU_ASSERT_EQUAL(c->state, TCP_FIN_WAIT_2);
+	h_clear();
+	peer_data(ISN + 1, iss + 2, "late", 4, 0);
+	CU_ASSERT(h_last(&s) && (s.flags & TH_RST));
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_data_after_close, 1);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	h_teardown();
+}
+
+static void test_rst(void)
+{
+	struct h_seg s;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	(void)iss;
+	/* Outside the window: dropped silently. */
+	h_send(PEER_PORT, APP_PORT, ISN + 1 + 10000000, 0, TH_RST, 0, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_rst_out_of_window, 1);
+	CU_ASSERT_PTR_NOT_NULL(H.conn);
+	/* In the window but not exact: challenge ACK (RFC 5961). */
+	h_send(PEER_PORT, APP_PORT, ISN + 1 + 100, 0, TH_RST, 0, NULL, NULL, 0);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.flags == TH_ACK && s.ack == ISN + 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_challenge_ack, 1);
+	CU_ASSERT_EQUAL(H.closed, 0);
+	/* A SYN on an established connection: challenge ACK too. */
+	h_send(PEER_PORT, APP_PORT, ISN + 50, 0, TH_SYN, 0, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_challenge_ack, 2);
+	/* Exact: the connection is reset. */
+	h_clear();
+	h_send(PEER_PORT, APP_PORT, ISN + 1, 0, TH_RST, 0, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(H.closed, 1);
+	CU_ASSERT_EQUAL(H.close_reason, -ECONNRESET);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	h_teardown();
+}
+
+static void test_invalid_ack(void)
+{
+	struct h_seg s;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	h_clear();
+	/* Acknowledges data we never sent: ACK back, drop. */
+	peer_data(ISN + 1, iss + 5000, "zz", 2, 0);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.ack, ISN + 1);
+	CU_ASSERT_EQUAL(H.rxlen + H.conn->rb.len, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_invalid_ack, 1);
+	/* PAWS: an older timestamp is dropped. */
+	{
+		struct h_opts o = { -1, -1, true, 10, 0 };
+
+		h_send(PEER_PORT, APP_PORT, ISN + 1, iss + 1, TH_ACK, 512, &o, "zz", 2);
+		CU_ASSERT_EQUAL(H.conn->rb.len, 0);
+		CU_ASSERT_EQUAL(net_counters(H.st)->tcp_paws_drop, 1);
+	}
+	h_teardown();
+}
+
+static uint32_t syn_from(uint16_t port, struct h_seg *sa)
+{
+	struct h_opts o = { 1460, 7, true, 3000, 0 };
+
+	h_clear();
+	h_send(port, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
+	CU_ASSERT_FATAL(h_last(sa));
+	CU_ASSERT_EQUAL(sa->flags, TH_SYN | TH_ACK);
+	return sa->seq;
+}
+
+static void test_syn_cookie_round_trip(void)
+{
+	struct h_seg sa, s;
+	struct h_opts o = { -1, -1, true, 3001, 0 };
+	struct tcp_conn *c;
+	uint32_t cookie;
+
+	h_setup(NULL);
+	CU_ASSERT_EQUAL(tcp_listen(H.st, APP_PORT, 1), 0);
+	syn_from(PEER_PORT, &sa);			/* fills the backlog */
+	CU_ASSERT_EQUAL(H.st->nconns, 1);
+	cookie = syn_from(PEER_PORT + 1, &sa);		/* gets a cookie */
+	CU_ASSERT_EQUAL(H.st->nconns, 1);		/* nothing stored */
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_syn_backlog_full, 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_syncookie_tx, 1);
+	CU_ASSERT(sa.opt.has_mss && sa.opt.has_ws && sa.opt.has_ts);
+	CU_ASSERT_EQUAL(sa.opt.tsecr, 3000);
+	CU_ASSERT_EQUAL(sa.ack, ISN + 1);
+	/* A forged ACK: RST, counted, no connection. */
+	h_clear();
+	o.tsecr = sa.opt.tsval;
+	h_send(PEER_PORT + 2, APP_PORT, ISN + 1, cookie + 1, TH_ACK, 512, &o, NULL, 0);
+	CU_ASSERT(h_last(&s) && s.flags == TH_RST && s.seq == cookie + 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_syncookie_bad, 1);
+	CU_ASSERT_EQUAL(H.accepted, 0);
+	/* The real ACK, with data: the connection is made from the cookie. */
+	h_clear();
+	h_send(PEER_PORT + 1, APP_PORT, ISN + 1, cookie + 1, TH_ACK | TH_PSH, 512, &o,
+	       "hi", 2);
+	CU_ASSERT_EQUAL(H.accepted, 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_syncookie_ok, 1);
+	c = H.conn;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->state, TCP_ESTABLISHED);
+	CU_ASSERT_EQUAL(c->snd_wscale, 7);		/* recovered from TSecr */
+	CU_ASSERT_EQUAL(c->snd_wnd, 512u << 7);
+	CU_ASSERT_EQUAL(c->mss, 1460);
+	CU_ASSERT(c->ts_ok && c->ws_ok);
+	CU_ASSERT_EQUAL(c->rb.len, 2);
+	CU_ASSERT_EQUAL(c->snd_una, cookie + 1);
+	/* It works like any other: data goes out with the right sequence. */
+	h_clear();
+	CU_ASSERT_EQUAL(tcp_send(c, "ok", 2), 2);
+	CU_ASSERT(h_last(&s) && s.seq == cookie + 1 && s.len == 2 && s.ack == ISN + 3);
+	h_teardown();
+}
+
+static void test_syn_cookie_always_no_ts(void)
+{
+	struct net_config cfg;
+	struct h_seg sa;
+	struct h_opts o = { 1300, -1, false, 0, 0 };
+
+	net_config_default(&cfg);
+	cfg.flags = NET_CFG_SYNCOOKIE_ALWAYS;
+	h_setup(&cfg);
+	CU_ASSERT_EQUAL(tcp_listen(H.st, APP_PORT, 0), 0);
+	h_send(PEER_PORT, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
+	CU_ASSERT_FATAL(h_last(&sa));
+	CU_ASSERT(!sa.opt.has_ws && !sa.opt.has_ts);
+	h_send(PEER_PORT, APP_PORT, ISN + 1, sa.seq + 1, TH_ACK, 65535, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.accepted, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(H.conn);
+	CU_ASSERT_EQUAL(H.conn->mss, 1300);
+	CU_ASSERT(!H.conn->ws_ok && !H.conn->ts_ok);
+	CU_ASSERT_EQUAL(H.conn->rcv_wscale, 0);
+	/* A cookie from two periods ago is refused. */
+	h_send(PEER_PORT + 1, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
+	CU_ASSERT_FATAL(h_last(&sa));
+	H.now += 130ull * 1000 * 1000;
+	h_send(PEER_PORT + 1, APP_PORT, ISN + 1, sa.seq + 1, TH_ACK, 65535, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.accepted, 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_syncookie_bad, 1);
+	h_teardown();
+}
+
+static void test_active_open(void)
+{
+	struct h_opts o = { 1400, 5, true, 9000, 0 };
+	struct h_seg s;
+	struct tcp_conn *c;
+	int err = 0;
+
+	h_setup(NULL);
+	c = tcp_connect(H.st, PEER_IP, 22, (void *)0x1, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_PTR_EQUAL(tcp_user(c), (void *)0x1);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.flags, TH_SYN);
+	CU_ASSERT_EQUAL(s.dport, 22);
+	CU_ASSERT(s.sport >= TCP_EPHEMERAL_LO && s.sport <= TCP_EPHEMERAL_HI);
+	CU_ASSERT(s.opt.has_mss && s.opt.has_ws && s.opt.has_ts);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_SYN_SENT);
+	/* Data queued before the handshake goes after it. */
+	CU_ASSERT_EQUAL(tcp_send(c, "early", 5), 5);
+	h_clear();
+	o.tsecr = s.opt.tsval;
+	h_send(22, s.sport, 7000, s.seq + 1, TH_SYN | TH_ACK, 8000, &o, NULL, 0);
+	CU_ASSERT_EQUAL(H.connected, 1);
+	CU_ASSERT_EQUAL(H.connect_err, 0);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_ESTABLISHED);
+	CU_ASSERT_EQUAL(c->mss, 1400);
+	CU_ASSERT_EQUAL(c->snd_wscale, 5);
+	CU_ASSERT_EQUAL(c->snd_wnd, 8000);	/* a SYN's window is not scaled */
+	CU_ASSERT_EQUAL_FATAL(H.nout, 2);	/* ACK, then the data */
+	CU_ASSERT(h_seg(0, &s) && s.flags == TH_ACK && s.ack == 7001 && s.len == 0);
+	CU_ASSERT(h_seg(1, &s) && s.len == 5 && memcmp(s.data, "early", 5) == 0);
+	h_teardown();
+}
+
+static void test_active_refused_and_timeout(void)
+{
+	struct net_config cfg;
+	struct h_seg s;
+	struct tcp_conn *c;
+	int err = 0;
+
+	net_config_default(&cfg);
+	cfg.syn_retries = 2;
+	h_setup(&cfg);
+	c = tcp_connect(H.st, PEER_IP, 22, NULL, &err);
+	CU_ASSERT_FATAL(c && h_last(&s));
+	/* A RST whose ACK does not match is ignored. */
+	h_send(22, s.sport, 0, s.seq + 5, TH_RST | TH_ACK, 0, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.connected, 0);
+	h_send(22, s.sport, 0, s.seq + 1, TH_RST | TH_ACK, 0, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.connected, 1);
+	CU_ASSERT_EQUAL(H.connect_err, -ECONNREFUSED);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+
+	/* No answer: SYN at 0, +1 s, +2 s, then -ETIMEDOUT at +4 s. */
+	h_clear();
+	c = tcp_connect(H.st, PEER_IP, 22, NULL, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	h_advance_ms(1000);
+	CU_ASSERT_EQUAL(H.nout, 2);
+	h_advance_ms(2000);
+	CU_ASSERT_EQUAL(H.nout, 3);
+	CU_ASSERT_EQUAL(H.connected, 1);
+	h_advance_ms(4000);
+	CU_ASSERT_EQUAL(H.connected, 2);
+	CU_ASSERT_EQUAL(H.connect_err, -ETIMEDOUT);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	h_teardown();
+}
+
+static void test_simultaneous_open(void)
+{
+	struct h_opts o = { 1460, -1, false, 0, 0 };
+	struct h_seg s;
+	struct tcp_conn *c;
+	int err;
+
+	h_setup(NULL);
+	c = tcp_connect(H.st, PEER_IP, 22, NULL, &err);
+	CU_ASSERT_FATAL(c && h_last(&s));
+	h_clear();
+	/* Their SYN crosses ours. */
+	h_send(22, s.sport, 7000, 0, TH_SYN, 8000, &o, NULL, 0);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_SYN_RCVD);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.flags, TH_SYN | TH_ACK);
+	CU_ASSERT_EQUAL(s.ack, 7001);
+	h_send(22, s.sport, 7001, s.seq + 1, TH_ACK, 8000, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(tcp_get_state(c), TCP_ESTABLISHED);
+	CU_ASSERT_EQUAL(H.connected, 1);
+	CU_ASSERT_EQUAL(H.connect_err, 0);
+	h_teardown();
+}
+
+static void test_keepalive(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	c = H.conn;
+	tcp_set_keepalive(c, 1000, 100, 2);
+	h_clear();
+	h_advance_ms(1000);
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT(s.seq == iss && s.len == 0);	/* probe: snd_una - 1 */
+	peer_ack(ISN + 1, iss + 1, 512);	/* answered: idle again */
+	CU_ASSERT_EQUAL(c->ka_probes, 0);
+	h_clear();
+	h_advance_ms(1000);
+	CU_ASSERT_EQUAL(H.nout, 1);
+	h_advance_ms(100);
+	CU_ASSERT_EQUAL(H.nout, 2);
+	h_advance_ms(100);			/* two unanswered: abort */
+	CU_ASSERT_EQUAL(H.closed, 1);
+	CU_ASSERT_EQUAL(H.close_reason, -ETIMEDOUT);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_keepalive_probes, 3);
+	h_teardown();
+}
+
+static void test_want_read(void)
+{
+	uint32_t iss;
+	char b[8];
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	tcp_want(H.conn, false, false);
+	peer_data(ISN + 1, iss + 1, "abc", 3, 0);
+	CU_ASSERT_EQUAL(H.readable, 0);		/* not wanted */
+	tcp_want(H.conn, true, false);
+	net_flush(H.st);
+	CU_ASSERT_EQUAL(H.readable, 1);		/* data was waiting */
+	CU_ASSERT_EQUAL(tcp_recv(H.conn, b, sizeof(b)), 3);
+	CU_ASSERT_EQUAL(tcp_recv(H.conn, b, sizeof(b)), -EAGAIN);
+	h_teardown();
+}
+
+static void test_timewait_reuse(void)
+{
+	struct h_opts o = { 1460, 7, true, 5000, 0 };
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	H.auto_read = true;
+	tcp_shutdown_wr(H.conn);
+	peer_ack(ISN + 1, iss + 2, 512);
+	peer_data(ISN + 1, iss + 2, NULL, 0, TH_FIN);
+	CU_ASSERT_EQUAL(H.st->nconns, 1);
+	/* A new SYN above the old sequence space takes the tuple over. */
+	h_clear();
+	h_send(PEER_PORT, APP_PORT, ISN + 100000, 0, TH_SYN, 65535, &o, NULL, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_timewait_reuse, 1);
+	CU_ASSERT_EQUAL(H.nout, 1);
+	CU_ASSERT_EQUAL(tcp_conn_lookup(H.st, PEER_IP, PEER_PORT, APP_PORT)->state,
+			TCP_SYN_RCVD);
+	h_teardown();
+}
+
+int main(void)
+{
+	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+		{ "handshake passive", test_handshake_passive },
+		{ "accepted() refuses", test_refused_by_app },
+		{ "no listener: RST", test_no_listener_rst },
+		{ "data both ways, delayed ACK", test_data_both_ways },
+		{ "send buffer full, writable", test_send_buffer_full },
+		{ "RTO backoff and abort", test_retransmit_backoff_and_abort },
+		{ "RTO then ACK", test_retransmit_then_ack },
+		{ "fast retransmit, NewReno", test_fast_retransmit_newreno },
+		{ "out of order then fill", test_out_of_order },
+		{ "out-of-order caps", test_ooo_caps },
+		{ "peer zero window, probes", test_peer_zero_window_probe },
+		{ "our window full", test_our_window_full },
+		{ "FIN from peer", test_fin_from_peer },
+		{ "FIN from us, TIME_WAIT", test_fin_from_us_time_wait },
+		{ "simultaneous close", test_simultaneous_close },
+		{ "close with unread data: RST", test_close_unread_sends_rst },
+		{ "orphan gets data: RST", test_close_orphan_then_data_rst },
+		{ "RST in and out of window", test_rst },
+		{ "invalid ACK, PAWS", test_invalid_ack },
+		{ "SYN cookie round trip", test_syn_cookie_round_trip },
+		{ "SYN cookie without TS, expiry", test_syn_cookie_always_no_ts },
+		{ "active open", test_active_open },
+		{ "active refused, SYN timeout", test_active_refused_and_timeout },
+		{ "simultaneous open", test_simultaneous_open },
+		{ "keepalive", test_keepalive },
+		{ "want read", test_want_read },
+		{ "TIME_WAIT reuse by SYN", test_timewait_reuse },
+	};
+	CU_pSuite s;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return CU_get_error();
+	s = CU_add_suite("net_tcp", NULL, NULL);
+	if (!s)
+		goto out;
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (!CU_add_test(s, tests[i].name, tests[i].fn))
+			goto out;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+out:
+	{
+		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
+
+		CU_cleanup_registry();
+		return failed ? 1 : 0;
+	}
+}
