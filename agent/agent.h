@@ -64,6 +64,7 @@ struct atun {
 	struct fy_buf in;
 	struct fy_mux *mux;
 	bool want_write;
+	bool redial;		/* the relay asked for this tunnel again */
 	struct atun *gc_next;
 };
 
@@ -95,6 +96,7 @@ struct agent {
 	uint32_t backoff_ms;
 	uint64_t drain_deadline_ms;
 	unsigned nreg_pending;
+	unsigned redials[AGENT_MAX_TUNNELS];	/* per index, this session */
 	bool fatal;		/* refused for good (bad token): exit */
 	int exit_code;
 	unsigned long long streams_total;

@@ -24,6 +24,7 @@
 
 static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg);
 static void tunnel_fail(struct atun *t, const char *why);
+static struct atun *tun_start(struct agent *a, unsigned index);
 
 static uint64_t rand64(void)
 {
@@ -81,6 +82,12 @@ void agent_teardown(struct agent *a, const char *why)
 	a->ntuns = 0;
 }
 
+/* Most tunnels that fail end the session; one the relay asked for again
+ * (it landed on a relay core that already has one) is simply reopened: a
+ * new connection gets a new hash. Bounded: after 32 tries the session goes
+ * on without it. */
+#define MAX_REDIALS 32
+
 static void tunnel_fail(struct atun *t, const char *why)
 {
 	struct agent *a = t->a;
@@ -88,6 +95,17 @@ static void tunnel_fail(struct atun *t, const char *why)
 
 	if (t->st == AT_CLOSED)
 		return;
+	if (t->redial) {
+		unsigned i = t->index;
+
+		tun_close(t, why);
+		if (++a->redials[i] <= MAX_REDIALS)
+			tun_start(a, i);
+		else
+			FY_WARN(TOPIC, "tunnel %u: the relay placed it on a busy core %u times; "
+				"going on without it", i, MAX_REDIALS);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "tunnel %u: %s", t->index, why);
 	agent_teardown(a, msg);
 	if (a->st == AG_DRAINING || a->fatal)
@@ -259,6 +277,12 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 	case FY_T_ERROR:
 		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
 			return -1;
+		if (r.code == FY_E_AGAIN && t->index > 0) {
+			FY_DEBUG(TOPIC, "relay: %s", r.msg);
+			t->redial = true;
+			*why = "relay asked for this tunnel again";
+			return -1;
+		}
 		if (r.code == FY_E_AUTH || r.code == FY_E_DENIED || r.code == FY_E_VERSION) {
 			/* Retrying cannot help: the operator must act. */
 			FY_ERR(TOPIC, "relay refused: %s", r.msg);
@@ -346,6 +370,7 @@ static void open_more_tunnels(struct agent *a)
 
 void agent_connect(struct agent *a)
 {
+	memset(a->redials, 0, sizeof(a->redials));
 	a->session = rand64();
 	a->st = AG_CONNECTING;
 	a->next_attempt_ms = fy_now_ms() + CONNECT_TIMEOUT_MS;	/* deadline for this try */
@@ -522,7 +547,7 @@ void agent_tick(struct agent *a, uint64_t now)
 		}
 	}
 	for (unsigned i = 0; i < a->ntuns; i++)
-		if (!a->tuns[i])
+		if (!a->tuns[i] && a->redials[i] <= MAX_REDIALS)
 			all_up = false;
 	if (a->st == AG_CONNECTING) {
 		if (all_up) {

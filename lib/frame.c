@@ -86,6 +86,7 @@ static const char *const code_names[] = {
 	[FY_E_GONE] = "gone",
 	[FY_E_INTERNAL] = "internal error",
 	[FY_E_REPLACED] = "replaced",
+	[FY_E_AGAIN] = "open the tunnel again",
 };
 
 const char *fy_code_str(uint32_t code)

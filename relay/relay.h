@@ -127,6 +127,7 @@ struct tunnel {
 	uint32_t index;
 	struct fy_hello hello;
 	bool want_write;
+	bool redial;			/* closed with AGAIN: the session goes on */
 	bool dirty;			/* output waiting; on the flush list */
 	struct tunnel *next, *prev;	/* worker's list */
 	struct tunnel *dirty_next;

@@ -153,18 +153,22 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 		 * see RST, never a clean end. */
 		fy_mux_destroy(t->mux, why);
 		t->mux = NULL;
-		if (fy_sess_lookup(&w->tunnels, t->sess->serial) == t)
+		if (fy_sess_lookup(&w->tunnels, t->sess->serial) == t) {
 			fy_sess_remove(&w->tunnels, t->sess->serial);
-		atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
+			atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
+		}
 	} else if (t->state != TUN_AUTHED) {
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "connection from %s closed before authentication: %s",
 			  t->peer_str, why);
 		unauth_release(t);
 	}
 	if (t->sess) {
-		/* The tunnels of a session live and die together. */
-		engine_session_kill(r, t->sess, why);
-		engine_release_ports(w, t->sess);
+		/* The tunnels of a session live and die together (but a tunnel
+		 * sent back to be opened again is not a loss). */
+		if (!t->redial) {
+			engine_session_kill(r, t->sess, why);
+			engine_release_ports(w, t->sess);
+		}
 		engine_session_put(r, t->sess);
 		t->sess = NULL;
 	}
@@ -479,13 +483,22 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 		return;
 	}
-	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0 && r->be->can_move) {
-		tunnel_close(t, FY_E_PROTOCOL, "duplicate tunnel index for this session");
+	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0) {
+		if (r->be->can_move) {
+			tunnel_close(t, FY_E_PROTOCOL, "duplicate tunnel index for this session");
+			return;
+		}
+		/* Where connections cannot move, RSS chose this worker, and it
+		 * already has a tunnel of the agent: ask for this one again (a
+		 * new connection hashes anew) until every worker has one. */
+		char why[96];
+
+		snprintf(why, sizeof(why), "tunnel %u landed on worker %u, which has one; "
+			 "open it again", t->index, w->id);
+		t->redial = true;
+		tunnel_close(t, FY_E_AGAIN, why);
 		return;
 	}
-	/* Where connections cannot move, RSS may put two tunnels of one agent
-	 * on one core: the second stays up as a spare (and ends the session
-	 * if it dies, like any tunnel). */
 	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
 	fy_mux_send_ctrl(t->mux, f, fy_frame_welcome(f, &wm));
 	FY_INFO(TOPIC, "agent '%s' tunnel %u/%u from %s up on worker %u", t->name, t->index,

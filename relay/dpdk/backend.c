@@ -21,6 +21,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "../net/net.h"
 #include "ferry/sock.h"
@@ -55,6 +56,18 @@ struct dworker {
 	uint16_t agent_port;
 	bool agent_listening;
 	uint64_t tx_dropped;
+	/* ARP replies that arrived on another queue: a NIC (and af_packet's
+	 * fanout) hashes ARP onto one queue, but every lcore keeps its own
+	 * ARP table. Copies of replies come here (multi-producer ring). */
+	struct rte_ring *arp_in;
+	struct dworker *all;
+	unsigned nall;
+};
+
+/* A copied ARP frame on its way to another lcore. */
+struct arp_copy {
+	uint16_t len;
+	uint8_t frame[64];
 };
 
 static volatile sig_atomic_t got_signal;
@@ -323,6 +336,36 @@ static const struct net_ops dworker_ops = {
 
 /* ---- lcores ---- */
 
+static void share_arp_reply(struct dworker *dw, const uint8_t *f, size_t len)
+{
+	/* Ethernet type 0x0806, ARP opcode 2 (reply) at offset 20. */
+	if (dw->nall < 2 || len < 42 || f[12] != 0x08 || f[13] != 0x06 || f[20] != 0 || f[21] != 2)
+		return;
+	for (unsigned i = 0; i < dw->nall; i++) {
+		struct dworker *o = &dw->all[i];
+		struct arp_copy *c;
+
+		if (o == dw || !(c = malloc(sizeof(*c))))
+			continue;
+		c->len = (uint16_t)(len < sizeof(c->frame) ? len : sizeof(c->frame));
+		memcpy(c->frame, f, c->len);
+		if (rte_ring_enqueue(o->arp_in, c) != 0)
+			free(c);	/* ring full: that lcore asks again */
+	}
+}
+
+static void take_arp_copies(struct dworker *dw, uint64_t t)
+{
+	void *p;
+
+	while (dw->arp_in && rte_ring_dequeue(dw->arp_in, &p) == 0) {
+		struct arp_copy *c = p;
+
+		net_input(dw->st, c->frame, c->len, t);
+		free(c);
+	}
+}
+
 static int lcore_main(void *arg)
 {
 	struct dworker *dw = arg;
@@ -341,10 +384,15 @@ static int lcore_main(void *arg)
 			struct rte_mbuf *m = rx[i];
 
 			/* Frames fit one segment: the pool's buffers exceed the MTU. */
-			if (m->nb_segs == 1)
-				net_input(dw->st, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, t);
+			if (m->nb_segs == 1) {
+				const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+
+				share_arp_reply(dw, f, m->data_len);
+				net_input(dw->st, f, m->data_len, t);
+			}
 			rte_pktmbuf_free(m);
 		}
+		take_arp_copies(dw, t);
 		net_poll_timers(dw->st, t);
 		if (w->id == 0 && got_signal) {
 			if (atomic_load(&r->draining))
@@ -512,6 +560,18 @@ int dpdk_backend_run(struct relay *r)
 		dw->queue = (uint16_t)i;
 		dw->pool = pool;
 		dw->agent_port = agent_port;
+		dw->all = dws;
+		dw->nall = r->nworkers;
+		if (r->nworkers > 1) {
+			char rname[32];
+
+			snprintf(rname, sizeof(rname), "ferry_arp_%u", i);
+			dw->arp_in = rte_ring_create(rname, 256, (int)rte_socket_id(), RING_F_SC_DEQ);
+			if (!dw->arp_in) {
+				fprintf(stderr, "ferry-relay: cannot create ring %s\n", rname);
+				goto out_workers;
+			}
+		}
 		if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0)
 			goto out_workers;
 		dw->st = net_stack_create(&nc, &dworker_ops, dw, now_us());
@@ -562,6 +622,13 @@ out_workers:
 	for (i = 0; dws && i < r->nworkers; i++) {
 		if (dws[i].st)
 			net_stack_destroy(dws[i].st);
+		if (dws[i].arp_in) {
+			void *p;
+
+			while (rte_ring_dequeue(dws[i].arp_in, &p) == 0)
+				free(p);
+			rte_ring_free(dws[i].arp_in);
+		}
 		fy_sess_fini(&r->workers[i].streams);
 		fy_sess_fini(&r->workers[i].tunnels);
 	}

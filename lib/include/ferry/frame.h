@@ -50,7 +50,9 @@ enum fy_code {
 	FY_E_SHUTDOWN = 10,	/* the peer is going away */
 	FY_E_GONE = 11,		/* the other end of the stream went away */
 	FY_E_INTERNAL = 12,
-	FY_E_REPLACED = 13,	/* a newer session of the same agent took over */
+	FY_E_REPLACED = 13,	/* reserved */
+	FY_E_AGAIN = 14,	/* this tunnel landed where the relay cannot use it:
+				 * open it again (the session goes on) */
 };
 const char *fy_code_str(uint32_t code);
 
