@@ -54,36 +54,6 @@ static struct arp_entry *find(struct net_stack *st, uint32_t ip)
 	return NULL;
 }
 
-/* A free entry, else the least recently used resolved one with nothing
- * queued; NULL when every entry is busy resolving. */
-static struct arp_entry *alloc_entry(struct net_stack *st, uint32_t ip)
-{
-	struct arp_entry *victim = NULL;
-
-	for (uint32_t i = 0; i < st->cfg.arp_entries; i++) {
-		struct arp_entry *e = &st->arp[i];
-
-		if (e->state == ARP_FREE) {
-			victim = e;
-			break;
-		}
-		if (e->state == ARP_RESOLVED && (!victim || e->used_us < victim->used_us))
-			victim = e;
-	}
-	if (!victim) {
-		CNT(st, arp_table_full);
-		return NULL;
-	}
-	tw_cancel(&victim->t);
-	victim->ip = ip;
-	victim->state = ARP_INCOMPLETE;
-	victim->tries = 0;
-	victim->q_head = victim->q_tail = -1;
-	victim->q_len = 0;
-	victim->used_us = st->now_us;
-	return victim;
-}
-
 static void free_entry(struct net_stack *st, struct arp_entry *e)
 {
 	int32_t i = e->q_head;
@@ -103,6 +73,56 @@ static void free_entry(struct net_stack *st, struct arp_entry *e)
 	if (st->arp_last == e)
 		st->arp_last = NULL;
 }
+
+/* An entry for ip. Unresolved entries may hold at most half the table:
+ * a flood of packets (or SYN cookies) towards spoofed on-link addresses
+ * then recycles its own oldest unresolved entries and never evicts the
+ * peers we actually talk to. Otherwise: a free entry, else the least
+ * recently used resolved one, else the oldest unresolved one. */
+static struct arp_entry *alloc_entry(struct net_stack *st, uint32_t ip, bool resolving)
+{
+	struct arp_entry *victim = NULL, *lru = NULL, *oldest_inc = NULL;
+	uint32_t incomplete = 0;
+
+	for (uint32_t i = 0; i < st->cfg.arp_entries; i++) {
+		struct arp_entry *e = &st->arp[i];
+
+		if (e->state == ARP_FREE) {
+			if (!victim)
+				victim = e;
+			continue;
+		}
+		if (e->state == ARP_RESOLVED) {
+			if (!lru || e->used_us < lru->used_us)
+				lru = e;
+		} else {
+			incomplete++;
+			if (!oldest_inc || e->used_us < oldest_inc->used_us)
+				oldest_inc = e;
+		}
+	}
+	if (resolving && incomplete >= st->cfg.arp_entries / 2 && oldest_inc)
+		victim = oldest_inc;
+	else if (!victim)
+		victim = lru ? lru : oldest_inc;
+	if (!victim) {
+		CNT(st, arp_table_full);
+		return NULL;
+	}
+	if (victim->state != ARP_FREE) {
+		if (victim->state != ARP_RESOLVED)
+			CNT(st, arp_table_full);
+		free_entry(st, victim);
+	}
+	victim->ip = ip;
+	victim->state = ARP_INCOMPLETE;
+	victim->tries = 0;
+	victim->q_head = victim->q_tail = -1;
+	victim->q_len = 0;
+	victim->used_us = st->now_us;
+	return victim;
+}
+
 
 static void send_arp(struct net_stack *st, uint16_t op, const uint8_t *dmac,
 		     const uint8_t *tha, uint32_t tpa)
@@ -199,7 +219,7 @@ void arp_input(struct net_stack *st, const uint8_t *p, size_t len,
 		return;
 	}
 	if (!e && spa && ipv4_is_local_net(st, spa)) {
-		e = alloc_entry(st, spa);
+		e = alloc_entry(st, spa, false);
 		if (e)
 			resolved(st, e, sha);
 	}
@@ -259,7 +279,7 @@ void arp_output(struct net_stack *st, uint32_t nh, uint8_t *f, size_t len)
 		return;
 	}
 	if (!e) {
-		e = alloc_entry(st, nh);
+		e = alloc_entry(st, nh, true);
 		if (!e) {
 			CNT(st, arp_queue_drop);
 			return;

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
+# bad_input.sh against the DPDK relay (our own TCP): bad input on the agent port
+# ends only that connection, with one log line saying why; the relay lives on and a
+# good agent keeps passing a sha256 check.
+#
+#   root ns (kernel TCP)                              relay ns
+#   fy-load hold|tls (bad peers) ──▶ NET.2:7000 ─┐
+#   fy-load send ──▶ NET.2:PUB ──────────────────┼─ fbo$$ NET.1 ══veth══ fbr$$ ◀─ net_af_packet ◀─ ferry-relay --backend dpdk
+#   ferry-agent good ══TLS══▶ NET.2:7000 ────────┘      (--handshake-timeout-ms 2000 --max-unauth 4 --window 256K)
+#      └─▶ fy-load serve sink 127.0.0.1:SINK
+#
+# Cases (each one `fy-load hold|tls` run that asserts how its connection ends, then a
+# relay log line (info or above) naming that peer and matching the reason, then the
+# relay alive and 1 MiB through the good agent with the right sha256):
+#   before TLS: plain-text HTTP; a connection that sends nothing (closed at the 2 s
+#     deadline); half a ClientHello, then nothing (deadline)
+#   TLS, bad frames before HELLO (ERROR 1): DATA, unknown type, length 70000, reserved
+#     bits, overrunning HELLO; truncated frame + close_notify; truncated HELLO + silence
+#   TLS + HELLO as "mallory": second HELLO, WINDOW for an unknown stream; with a public
+#     client on mallory's port: OPEN reusing the relay's id (ERROR 1), DATA past the
+#     window (ERROR 6), WINDOW past 2^31-1 (ERROR 6); its public client sees a reset
+#   10 idle connections: 4 held until the deadline, 6 closed at once by --max-unauth 4
+# Then SIGTERM: the relay exits 0.
+# Needs root (namespaces, veth) and a build with DPDK.
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$(dirname "$0")/../lib.sh"
+fy_init 22900
+
+[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
+"$RELAY_BIN" --help | grep -q -- "--backend kernel|dpdk" || skip "relay built without DPDK"
+"$RELAY_BIN" --backend dpdk --cert x --key x --tokens x --dpdk-ip 1.2.3.4/24 --dpdk-eal "--version" \
+	2>&1 | grep -q "no DPDK backend" && skip "relay built without the DPDK backend (libdpdk-dev missing)"
+
+NS=fbr$$
+VO=fbo$$
+VR=fbr$$
+x=$(($$ % 200 + 20))
+for ((k = 0; k < 30; k++)); do
+	ip -4 route show "10.95.$x.0/24" | grep -q . || break
+	x=$(((x - 19) % 200 + 20))
+done
+NET=10.95.$x
+RIP=$NET.2
+RELAY_PORT=7000
+fy_alloc_port SINK
+fy_alloc_port PUB
+fy_alloc_port MPORT
+DPID=
+
+dp_exit() {
+	local rc=$?
+	set +e
+	trap - EXIT
+	if [ -n "$DPID" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		for ((k = 0; k < 100; k++)); do fy_alive "$DPID" || break; sleep 0.05; done
+		kill -KILL "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+		grep -o 'worker [0-9]* counters:.*' "$T/relay.log"
+	fi
+	ip link del "$VO" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	(exit "$rc")
+	fy_cleanup
+}
+trap dp_exit EXIT
+
+ip netns add "$NS"
+ip link add "$VO" type veth peer name "$VR"
+ip link set "$VR" netns "$NS"
+ip addr add "$NET.1/24" dev "$VO"
+ip link set "$VO" up
+ip netns exec "$NS" ip link set "$VR" up
+ip netns exec "$NS" ip link set lo up
+ethtool -K "$VO" tx off >/dev/null 2>&1 || fail "ethtool -K $VO tx off failed"
+
+"$RELAY_BIN" cert init --dir "$T/pki" --name "$RIP,localhost" >"$T/cert.out" 2>&1 ||
+	fail "cert init: $(cat "$T/cert.out")"
+TOK=$(fy_token good "$FY_PORT_RANGE")
+TOK_M=$(fy_token mallory "$FY_PORT_RANGE")
+fy_serve serve-sink "$SINK" --mode sink
+
+ip netns exec "$NS" "$RELAY_BIN" --backend dpdk --workers 1 --listen "0.0.0.0:$RELAY_PORT" \
+	--dpdk-ip "$RIP/24" --dpdk-mbufs 8191 \
+	--dpdk-eal "-l 0 --no-huge -m 512 --no-pci --no-shconf --vdev=net_af_packet0,iface=$VR --log-level=lib.eal:error" \
+	--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" \
+	--handshake-timeout-ms 2000 --max-unauth 4 --max-unauth-per-ip 64 --window 262144 \
+	--log-level debug >>"$T/relay.log" 2>&1 &
+DPID=$!
+FY_RELAY_PID=$DPID
+for ((i = 0; i < 100; i++)); do
+	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" && break
+	fy_alive "$DPID" || fail "DPDK relay exited at start: $(tail -n 5 "$T/relay.log")"
+	sleep 0.1
+done
+grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || fail "DPDK relay not up after 10 s"
+for ((i = 0; i < 20; i++)); do
+	ping -c 1 -W 1 "$RIP" >/dev/null && break
+done
+[ "$i" -lt 20 ] || fail "no ICMP echo reply from the DPDK relay at $RIP in 20 tries"
+check_ok "DPDK relay up at $RIP"
+
+"$AGENT_BIN" --relay "$RIP:$RELAY_PORT" --token "$TOK" --ca "$T/pki/ca.crt" --name good \
+	--io "$FY_AGENT_IO" --log-level debug -R "$PUB:127.0.0.1:$SINK" >>"$T/agent-good.log" 2>&1 &
+FY_PID[agent-good]=$!
+FY_AGENT_PID[good]=$!
+wait_log "$T/agent-good.log" "forwarding relay port $PUB" 20
+RELAY=$RIP:$RELAY_PORT
+TLS=(tls --connect "$RELAY" --ca "$T/pki/ca.crt" --timeout 15)
+
+good=0
+BAD_OUT=
+good_check() {
+	local want
+	good=$((good + 1))
+	want=$(gen_sha 1M "$good")
+	if ! FY_OUT=$(load send --connect "$RIP:$PUB" --bytes 1M --seed "$good" --timeout 30); then
+		fy_alive "$DPID" || fail "relay died after $1 (see the end of relay.log)"
+		fail "good agent's forward failed after $1: $FY_OUT"
+	fi
+	[ "$(field sha256 "$FY_OUT")" = "$want" ] || fail "good agent's forward after $1: digest differs: $FY_OUT"
+	fy_alive "$DPID" || fail "relay died after $1 (see the end of relay.log)"
+	fy_alive "${FY_AGENT_PID[good]}" || fail "good agent died after $1"
+}
+good_check "start"
+
+# expect_log DESC PEER REGEX SINCE_LINE: a relay log line (info or above) after
+# SINCE_LINE names PEER (the client's ip:port) and matches REGEX (case-insensitive).
+expect_log() {
+	local desc=$1 peer=$2 re=$3 since=$4 i found='' id n
+	[ -n "$peer" ] || fail "$desc: fy-load reported no local address"
+	id="${peer//./\\.}([^0-9]|$)"
+	for ((i = 0; i < 100; i++)); do
+		found=$(tail -n +$((since + 1)) "$T/relay.log" | grep -v ' DEBUG ' | grep -E -- "$id" |
+			grep -Ei -- "$re" | head -n 1) || true
+		[ -n "$found" ] && break
+		sleep 0.05
+	done
+	[ -n "$found" ] || fail "$desc: no relay log line for $peer matching /$re/; new lines:
+$(tail -n +$((since + 1)) "$T/relay.log" | tail -n 15)"
+	n=$(tail -n +$((since + 1)) "$T/relay.log" | grep -v ' DEBUG ' | grep -Ec -- "$id" || true)
+	check_ok "$desc"
+	printf '         relay (%s line(s) above debug for this peer): %s\n' "$n" "${found#* }"
+}
+
+# bad_case DESC REASON_REGEX FY-LOAD-ARGS...: the result line is left in BAD_OUT.
+bad_case() {
+	local desc=$1 re=$2 since rc=0
+	shift 2
+	since=$(wc -l <"$T/relay.log")
+	BAD_OUT=$(load "$@") || rc=$?
+	[ "$rc" -eq 0 ] || fail "$desc: ${BAD_OUT:-no output} (fy-load exit $rc)"
+	expect_log "$desc -> $BAD_OUT" "$(field local "$BAD_OUT")" "$re" "$since"
+	good_check "$desc"
+}
+
+# secs_between LINE LO HI: the line's secs= lies in [LO, HI).
+secs_between() {
+	awk -v s="$(field secs "$1")" -v lo="$2" -v hi="$3" 'BEGIN { exit !(s >= lo && s < hi) }'
+}
+
+# --- before TLS
+bad_case "plain-text HTTP request" 'tls|ssl|handshake|record|version|http' \
+	hold --connect "$RELAY" --send-text $'GET / HTTP/1.1\r\nHost: relay\r\n\r\n' --expect any --timeout 10
+secs_between "$BAD_OUT" 0 1.5 || fail "plain-text client closed after $(field secs "$BAD_OUT") s, want at once"
+bad_case "TCP connection that sends nothing" 'time|deadline|within [0-9]+ ?ms' \
+	hold --connect "$RELAY" --expect any --timeout 10
+secs_between "$BAD_OUT" 1.5 8 || fail "idle connection closed after $(field secs "$BAD_OUT") s, want the 2 s handshake deadline"
+bad_case "half a TLS ClientHello, then nothing" 'time|deadline|within [0-9]+ ?ms' \
+	hold --connect "$RELAY" --send-hex 16030100c8010000c40303 --expect any --timeout 10
+secs_between "$BAD_OUT" 1.5 8 || fail "stalled handshake closed after $(field secs "$BAD_OUT") s, want the 2 s deadline"
+
+# --- TLS done, bad frames before authentication (ERROR 1 = protocol)
+bad_case "DATA before HELLO" 'hello|auth|before|unexpected|protocol' \
+	"${TLS[@]}" --frame 0x11,0,1,4,deadbeef --expect-error 1
+bad_case "unknown frame type 0x7f" 'type|unknown|malformed|protocol' \
+	"${TLS[@]}" --frame 0x7f,0,0,0 --expect-error 1
+bad_case "HELLO header with length 70000" 'length|large|long|big|exceed|oversize|malformed' \
+	"${TLS[@]}" --frame 0x01,0,0,70000 --expect-error 1
+bad_case "non-zero reserved field" 'reserved|malformed|protocol' \
+	"${TLS[@]}" --raw 010000010000000000000000 --expect-error 1
+bad_case "HELLO whose token length overruns it" 'hello|length|malformed|protocol|token' \
+	"${TLS[@]}" --frame 0x01,0,0,-,000100010000000000000000000000000040414243 --expect-error 1
+bad_case "truncated frame, then close_notify" 'truncat|partial|incomplete|mid|eof|closed' \
+	"${TLS[@]}" --raw 0100000000000000 --close-notify --expect-error any
+bad_case "truncated HELLO, then silence" 'time|deadline|within [0-9]+ ?ms' \
+	"${TLS[@]}" --raw 01000000000000000000003200010001 --expect-error any
+
+# --- authenticated as mallory, then misbehaving
+bad_case "second HELLO" 'hello|again|twice|duplicate|second|unexpected|protocol' \
+	"${TLS[@]}" --hello "$TOK_M:mallory" --hello "$TOK_M:mallory" --expect-error 1
+bad_case "WINDOW for a stream never opened" 'stream|unknown|never|protocol' \
+	"${TLS[@]}" --hello "$TOK_M:mallory" --frame 0x12,0,7,4,00001000 --expect-error 1
+
+# open_case DESC REASON_REGEX ERROR_CODE TLS-OPS...: as mallory, claim MPORT, let a public
+# client connect (it reads nothing), misbehave on the stream the relay opens. The
+# public client must then see a reset. (The relay's listeners live in our own TCP,
+# not the kernel's: its log says when MPORT is claimed and released.)
+open_case() {
+	local desc=$1 re=$2 code=$3 since
+	shift 3
+	since=$(wc -l <"$T/relay.log")
+	fy_bg mallory "$LOAD" "${TLS[@]}" --hello "$TOK_M:mallory" --register "$MPORT" --wait-open "$@" \
+		--expect-error "$code"
+	for ((i = 0; i < 200; i++)); do
+		tail -n +$((since + 1)) "$T/relay.log" | grep -q "agent 'mallory' claimed port $MPORT" && break
+		sleep 0.05
+	done
+	[ "$i" -lt 200 ] || fail "$desc: mallory did not claim port $MPORT within 10 s: $(fy_result mallory)"
+	fy_bg victim "$LOAD" hold --connect "$RIP:$MPORT" --no-read --expect reset --timeout 15
+	fy_bg_wait mallory
+	[ "$FY_RC" -eq 0 ] || fail "$desc: $(fy_result mallory) (fy-load exit $FY_RC)"
+	fy_bg_wait victim
+	[ "$FY_RC" -eq 0 ] || fail "$desc: mallory's public client: $(fy_result victim)"
+	expect_log "$desc -> $(fy_result mallory); its client: $(fy_result victim)" \
+		"$(field local "$(fy_result mallory)")" "$re" "$since"
+	wait_log "$T/relay.log" "port $MPORT released \\(agent 'mallory'\\)" 10
+	good_check "$desc"
+}
+open_case "OPEN reusing the relay's stream id" 'stream|open|parity|reuse|protocol' 1 \
+	--frame 0x10,0,S,20,0000000000000000000000000000000000000000
+open_case "DATA beyond the stream's window" 'window|flow|credit|overflow|exceed' 6 \
+	--fill S --overflow S
+open_case "WINDOW pushing credit past 2^31-1" 'window|flow|credit|overflow|exceed' 6 \
+	--frame 0x12,0,S,4,7fffffff
+
+# --- the cap on unauthenticated connections: 4 of 10 held, 6 closed at once
+since=$(wc -l <"$T/relay.log")
+for i in $(seq 1 10); do
+	fy_bg "idle$i" "$LOAD" hold --connect "$RELAY" --expect any --timeout 10
+done
+good_check "10 idle connections against --max-unauth 4"
+# The relay refuses with RST as soon as the handshake completes; our TCP does
+# that within microseconds, so the client's connect() itself may already see
+# the reset (fy-load then reports "FAIL error connect: Connection reset by peer",
+# with no local address): counted as refused at once, and the relay's refusal
+# lines are counted below.
+fast=0
+slow=0
+rst_at_connect=0
+for i in $(seq 1 10); do
+	fy_bg_wait "idle$i"
+	line=$(fy_result "idle$i")
+	if [ "$FY_RC" -ne 0 ]; then
+		case $line in
+		"FAIL error connect: Connection reset by peer"*)
+			secs_between "$line" 0 1 || fail "idle connection $i: $line: not at once"
+			fast=$((fast + 1))
+			rst_at_connect=$((rst_at_connect + 1))
+			continue
+			;;
+		esac
+		fail "idle connection $i: $line"
+	fi
+	if secs_between "$line" 0 1; then
+		fast=$((fast + 1))
+		expect_log "capped: $line" "$(field local "$line")" 'unauth|too many|cap|limit' "$since"
+	elif secs_between "$line" 1.5 8; then
+		slow=$((slow + 1))
+	else
+		fail "idle connection $i closed after $(field secs "$line") s: neither at once nor at the deadline"
+	fi
+done
+if [ "$fast" -ne 6 ] || [ "$slow" -ne 4 ]; then
+	fail "of 10 idle connections $fast were closed at once and $slow at the deadline; want 6 and 4"
+fi
+refusals=$(tail -n +$((since + 1)) "$T/relay.log" | grep -c 'too many unauthenticated connections' || true)
+[ "$refusals" -eq 6 ] || fail "relay logged $refusals refusals for the cap, want 6"
+check_ok "10 idle connections: 4 held until the 2 s deadline, 6 refused at once ($rst_at_connect of them reset during connect); 6 refusal lines"
+good_check "the cap"
+
+# The good agent's tunnel lived through all of it.
+[ "$(log_count "$T/agent-good.log" 'connected to relay')" -eq 1 ] ||
+	fail "the good agent reconnected during the run: $(grep -c 'connected to relay' "$T/agent-good.log") connections"
+check_ok "the good agent kept its one tunnel through $good checks"
+
+kill -TERM "$DPID"
+rc=0
+wait "$DPID" || rc=$?
+DPID=
+FY_RELAY_PID=
+[ "$rc" -eq 0 ] || fail "DPDK relay exited $rc on SIGTERM, want 0"
+check_ok "SIGTERM: relay exited 0 ($(grep -o 'worker 0: .*' "$T/relay.log" | tail -n 1))"
+pass
