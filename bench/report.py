@@ -21,7 +21,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-SUBJECTS = ["direct", "socat", "ssh-r", "ssh-r-gcm", "ssh-r-tuned", "ferry"]
+SUBJECTS = ["direct", "socat", "ssh-r", "ssh-r-gcm", "ssh-r-tuned", "ferry", "ferry-dpdk"]
 BASES = ["ssh-r", "ssh-r-tuned"]
 
 # workload -> [(variant, metric, label, unit, higher_is_better)]
@@ -543,6 +543,31 @@ def header_md(facts):
             f.get("topology"), f.get("runs"), f.get("duration_s"), f.get("streams"),
             f.get("streams_runs", f.get("runs")),
             f.get("tuned_cipher"), " ".join(f.get("loadavg_start", []))),
+    ]
+    for s, why in sorted((f.get("skipped_subjects") or {}).items()):
+        lines.append("- %s skipped: %s" % (s, why))
+    if "ferry-dpdk" in (f.get("subjects") or []):
+        lines.append("- ferry-dpdk: ferry-relay --backend dpdk (DPDK %s), 1 worker on 1 lcore, "
+                     "net_af_packet on a veth in the relay ns (EAL `%s`): a functional path "
+                     "(every frame is copied through the kernel), not a NIC's speed; its relay "
+                     "CPU includes idle polling" % (f.get("dpdk_version"), f.get("dpdk_eal")))
+        cap = f.get("dpdk_max_streams")
+        if ("streams" in (f.get("workloads") or []) and isinstance(cap, int)
+                and cap < (f.get("streams") or 0)):
+            lines.append("- ferry-dpdk held %d idle streams, not %s: relay/net has 4,096 "
+                         "connection slots per lcore (SYNs beyond are dropped); its per-stream "
+                         "figures are over %d streams" % (cap, f.get("streams"), cap))
+    idle = f.get("idle_cpu_cores") or {}
+    if idle:
+        parts = []
+        for s in f.get("subjects", []):
+            if s in idle:
+                v = idle[s]
+                parts.append("%s relay %s / agent %s" % (
+                    s, "n/a" if v.get("relay") is None else "%.3f" % v["relay"],
+                    "n/a" if v.get("agent") is None else "%.3f" % v["agent"]))
+        lines.append("- idle CPU before measuring (cores, no traffic): " + "; ".join(parts))
+    lines += [
         "",
         "median and min-max over runs; `vs X` = median over run i of subject_i / X_i, "
         "where subject and X ran back to back in the same run (A B A B). "

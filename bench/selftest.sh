@@ -9,10 +9,16 @@
 #    "direct", must be declared n/a, never reported as 0), that results.json
 #    parses and holds every run and the machine facts, that results.md lists
 #    every subject, and that every plot is a valid PNG.
+#    In loopback, ferry-dpdk must be skipped with a printed reason.
+# 1b. ferry-dpdk (the DPDK relay) needs the namespace topology and root: when
+#    it is requested (it is by default) and the run above did not cover it,
+#    bench/run --quick --topology netns --only ferry-dpdk, with the same
+#    checks; without root this prints a SKIP line with the reason.
 # 2. A ferry build that starts but does nothing must make bench/run fail
-#    loudly (exit 2, a message naming ferry) and report nothing for it.
+#    loudly (exit 2, a message naming ferry) and report nothing for it; the
+#    same for ferry-dpdk in netns when running as root.
 #
-# Prints one line per check and, last, "N passed, N failed".
+# Prints one line per check and, last, "N passed, N failed, N skipped".
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,49 +36,53 @@ while [[ $# -gt 0 ]]; do
 	shift
 done
 
-PASS=0 FAIL=0
+PASS=0 FAIL=0 SKIP=0
 ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+skipped() { SKIP=$((SKIP + 1)); echo "SKIP - $*"; }
 
 WORK=$(mktemp -d /tmp/ferry-bench-selftest.XXXXXX)
 cleanup() { if ((KEEP)); then echo "kept $WORK"; else rm -rf "$WORK"; fi; }
 trap cleanup EXIT
 
-OUT="$WORK/out"
-args=(--quick --out "$OUT")
-[[ -n $ONLY ]] && args+=(--only "$ONLY")
-[[ -n $WL ]] && args+=(--workload "$WL")
-[[ -n $TOPO ]] && args+=(--topology "$TOPO")
+# is ferry-dpdk requested, and which subjects does the first run get
+WANT_DPDK=0
+[[ -z $ONLY || ,$ONLY, == *,ferry-dpdk,* ]] && WANT_DPDK=1
+IS_ROOT=0
+[[ $(id -u) == 0 ]] && IS_ROOT=1
 
-# ---------------------------------------------------------------- 1. a real quick run
-echo "# bench/run ${args[*]}"
-start=$(date +%s)
-"$HERE/run" "${args[@]}" >"$WORK/run.log" 2>&1
-rc=$?
-took=$(($(date +%s) - start))
-if ((rc == 0)); then
-	ok "bench/run --quick exited 0 in ${took}s"
-else
-	bad "bench/run --quick exited $rc after ${took}s; last lines:"
-	tail -n 25 "$WORK/run.log" | sed 's/^/       | /'
-fi
+# quick_run LABEL OUT LOG bench/run-args...: one real --quick run and every check on it
+quick_run() {
+	local label=$1 OUT=$2 log=$3 start rc took
+	shift 3
+	echo "# bench/run $*"
+	start=$(date +%s)
+	"$HERE/run" "$@" --out "$OUT" >"$log" 2>&1
+	rc=$?
+	took=$(($(date +%s) - start))
+	if ((rc == 0)); then
+		ok "$label: bench/run --quick exited 0 in ${took}s"
+	else
+		bad "$label: bench/run --quick exited $rc after ${took}s; last lines:"
+		tail -n 25 "$log" | sed 's/^/       | /'
+	fi
 
-if grep -q '^\[[a-z-]*\] [a-z]* run [0-9]*/[0-9]* ' "$WORK/run.log"; then
-	ok "progress lines like '[subject] workload run i/n ...' were printed"
-else
-	bad "no progress lines in the output"
-fi
+	if grep -q '^\[[a-z-]*\] [a-z]* run [0-9]*/[0-9]* ' "$log"; then
+		ok "$label: progress lines like '[subject] workload run i/n ...' were printed"
+	else
+		bad "$label: no progress lines in the output"
+	fi
 
-if [[ -f $OUT/results.md ]]; then ok "results.md exists"; else bad "results.md is missing"; fi
+	if [[ -f $OUT/results.md ]]; then ok "$label: results.md exists"; else bad "$label: results.md is missing"; fi
 
-# the JSON checks, one line per finding, read back into ok/bad
-if [[ -f $OUT/results.json ]]; then
-	while IFS= read -r line; do
-		case $line in
-		OK\ *) ok "${line#OK }" ;;
-		BAD\ *) bad "${line#BAD }" ;;
-		esac
-	done < <(python3 - "$OUT" "$HERE" <<'EOF'
+	# the JSON checks, one line per finding, read back into ok/bad
+	if [[ -f $OUT/results.json ]]; then
+		while IFS= read -r line; do
+			case $line in
+			OK\ *) ok "$label: ${line#OK }" ;;
+			BAD\ *) bad "$label: ${line#BAD }" ;;
+			esac
+		done < <(python3 - "$OUT" "$HERE" <<'EOF'
 import json, math, os, sys
 out, here = sys.argv[1], sys.argv[2]
 sys.path.insert(0, here)
@@ -144,32 +154,69 @@ with open(os.path.join(out, "results.md")) as f:
 absent = [s for s in subjects if "| %s |" % s not in md]
 print("BAD results.md lacks %s" % absent if absent else "OK results.md lists every subject")
 EOF
-	)
+		)
+	else
+		bad "$label: results.json is missing"
+	fi
+
+	# every plot a real PNG; the set depends on the workloads
+	local -A want=([bulk]="bulk.png" [rr]="rr_cdf_64.png rr_cdf_4096.png" [connect]="connect.png"
+		[http]="http.png" [cost]="cost.png" [streams]="streams.png")
+	local wls=${WL:-bulk,rr,connect,http,streams,cost} w png p magic
+	for w in ${wls//,/ }; do
+		for png in ${want[$w]:-}; do
+			p="$OUT/$png"
+			if [[ ! -s $p ]]; then
+				bad "$label: $png is missing"
+				continue
+			fi
+			magic=$(head -c 8 "$p" | od -An -tx1 | tr -d ' \n')
+			if [[ $magic != 89504e470d0a1a0a ]]; then
+				bad "$label: $png does not start with the PNG signature ($magic)"
+			elif command -v file >/dev/null && ! file -b "$p" | grep -q '^PNG image data'; then
+				bad "$label: $png: file(1) says: $(file -b "$p")"
+			else
+				ok "$label: $png is a valid PNG ($(stat -c %s "$p") bytes)"
+			fi
+		done
+	done
+}
+
+args=(--quick)
+[[ -n $ONLY ]] && args+=(--only "$ONLY")
+[[ -n $WL ]] && args+=(--workload "$WL")
+[[ -n $TOPO ]] && args+=(--topology "$TOPO")
+
+# ---------------------------------------------------------------- 1. a real quick run
+DPDK_DONE=0
+if [[ $ONLY == ferry-dpdk && ${TOPO:-loopback} != netns ]]; then
+	echo "# (only ferry-dpdk asked: it runs in 1b, in netns)"
 else
-	bad "results.json is missing"
+	quick_run "${TOPO:-loopback}" "$WORK/out" "$WORK/run.log" "${args[@]}"
+	if ((WANT_DPDK)); then
+		if [[ $TOPO == netns ]]; then
+			DPDK_DONE=1 # measured and checked above, with the others
+		elif grep -q 'ferry-dpdk skipped: it needs --topology netns' "$WORK/run.log" &&
+			python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["facts"]
+sys.exit(not ("ferry-dpdk" in f.get("skipped_subjects", {}) and "ferry-dpdk" not in f["subjects"]))' \
+				"$WORK/out/results.json" 2>/dev/null; then
+			ok "loopback: ferry-dpdk skipped with a printed reason (needs --topology netns), recorded in facts"
+		else
+			bad "loopback: ferry-dpdk was not skipped with a printed reason"
+		fi
+	fi
 fi
 
-# every plot a real PNG; the set depends on the workloads
-declare -A want=([bulk]="bulk.png" [rr]="rr_cdf_64.png rr_cdf_4096.png" [connect]="connect.png"
-	[http]="http.png" [cost]="cost.png" [streams]="streams.png")
-wls=${WL:-bulk,rr,connect,http,streams,cost}
-for w in ${wls//,/ }; do
-	for png in ${want[$w]:-}; do
-		p="$OUT/$png"
-		if [[ ! -s $p ]]; then
-			bad "$png is missing"
-			continue
-		fi
-		magic=$(head -c 8 "$p" | od -An -tx1 | tr -d ' \n')
-		if [[ $magic != 89504e470d0a1a0a ]]; then
-			bad "$png does not start with the PNG signature ($magic)"
-		elif command -v file >/dev/null && ! file -b "$p" | grep -q '^PNG image data'; then
-			bad "$png: file(1) says: $(file -b "$p")"
-		else
-			ok "$png is a valid PNG ($(stat -c %s "$p") bytes)"
-		fi
-	done
-done
+# ---------------------------------------------------------------- 1b. ferry-dpdk in netns
+if ((WANT_DPDK && !DPDK_DONE)); then
+	if ((IS_ROOT)); then
+		dargs=(--quick --topology netns --only ferry-dpdk)
+		[[ -n $WL ]] && dargs+=(--workload "$WL")
+		quick_run "netns ferry-dpdk" "$WORK/out-dpdk" "$WORK/run-dpdk.log" "${dargs[@]}"
+	else
+		skipped "ferry-dpdk in netns: needs root (namespaces, veth, DPDK on af_packet); run bench/selftest.sh as root"
+	fi
+fi
 
 # ---------------------------------------------------------------- 2. fail loudly
 # A "ferry" that starts and exits 0 without doing anything: bench/run must
@@ -190,5 +237,19 @@ else
 	tail -n 10 "$WORK/fake.log" | sed 's/^/       | /'
 fi
 
-echo "$PASS passed, $FAIL failed"
+# the same for the DPDK relay: a relay without a working DPDK backend stops the run
+if ((WANT_DPDK && IS_ROOT)); then
+	"$HERE/run" --quick --only ferry-dpdk --topology netns --workload rr --ferry-build "$FAKE" \
+		--out "$WORK/fake-dpdk-out" >"$WORK/fake-dpdk.log" 2>&1
+	rc=$?
+	if ((rc == 2)) && grep -q '!!! ferry-dpdk' "$WORK/fake-dpdk.log" &&
+		! grep -qs '"ok": true' "$WORK/fake-dpdk-out/runs.jsonl"; then
+		ok "a ferry-dpdk that does nothing makes bench/run fail loudly (exit 2, no numbers)"
+	else
+		bad "a do-nothing ferry-dpdk gave exit $rc; output:"
+		tail -n 10 "$WORK/fake-dpdk.log" | sed 's/^/       | /'
+	fi
+fi
+
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
 ((FAIL == 0))
