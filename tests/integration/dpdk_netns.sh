@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # The relay on DPDK, with our own TCP, against Linux TCP at both ends:
 #
 #   root ns (kernel TCP)                           relay ns (no kernel TCP in the path)
@@ -13,82 +14,28 @@
 # Needs root (namespaces, veth) and a build with DPDK.
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../lib_dpdk.sh
+. "$(dirname "$0")/../lib_dpdk.sh"
 fy_init 22600
+dp_require nft
 
-[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
-"$RELAY_BIN" --help | grep -q -- "--backend kernel|dpdk" || skip "relay built without DPDK"
-"$RELAY_BIN" --backend dpdk --cert x --key x --tokens x --dpdk-ip 1.2.3.4/24 --dpdk-eal "--version" \
-	2>&1 | grep -q "no DPDK backend" && skip "relay built without the DPDK backend (libdpdk-dev missing)"
-command -v nft >/dev/null || fail "nft (nftables) is needed"
-
-NS=fyr$$
-VO=fyo$$
-VR=fyr$$
-NET=10.99.$(($$ % 200 + 20))	# a subnet of our own, even beside another run
-RIP=$NET.2
-RELAY_PORT=7000
+dp_topology 10.99 fy	# a subnet of our own, even beside another run
 fy_alloc_port SINK
 fy_alloc_port SRC
 fy_alloc_port ECHO
 fy_alloc_port PUB_IN
 fy_alloc_port PUB_OUT
 fy_alloc_port PUB_ECHO
-DPID=
 
-dp_exit() {
-	local rc=$?
-	set +e
-	trap - EXIT
-	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
-	nft delete table inet "fyloss$$" 2>/dev/null
-	ip link del "$VO" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	(exit "$rc")
-	fy_cleanup
-}
-trap dp_exit EXIT
-
-ip netns add "$NS"
-ip link add "$VO" type veth peer name "$VR"
-ip link set "$VR" netns "$NS"
-ip addr add "$NET.1/24" dev "$VO"
-ip link set "$VO" up
-ip netns exec "$NS" ip link set "$VR" up
-ip netns exec "$NS" ip link set lo up
-# Without this the kernel leaves TCP checksums to "hardware", and the DPDK
-# side, which sees the raw frames, gets segments with unfilled checksums.
-ethtool -K "$VO" tx off >/dev/null 2>&1 || fail "ethtool -K $VO tx off failed"
-
-fy_certs_ip() {
-	"$RELAY_BIN" cert init --dir "$T/pki" --name "$RIP,localhost" >"$T/cert.out" 2>&1 ||
-		fail "cert init: $(cat "$T/cert.out")"
-}
-fy_certs_ip
+dp_certs
 TOK=$(fy_token edge "$FY_PORT_RANGE")
 fy_serve serve-sink "$SINK" --mode sink
 fy_serve serve-src "$SRC" --mode source --bytes 64M --seed 2
 fy_serve serve-echo "$ECHO" --mode echo
 
-start_relay() {
-	ip netns exec "$NS" "$RELAY_BIN" --backend dpdk --workers 1 --listen "0.0.0.0:$RELAY_PORT" \
-		--dpdk-ip "$RIP/24" --dpdk-mbufs 8191 \
-		--dpdk-eal "-l 0 --no-huge -m 512 --no-pci --no-shconf --vdev=net_af_packet0,iface=$VR --log-level=lib.eal:error" \
-		--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" \
-		--handshake-timeout-ms 5000 --log-level debug >>"$T/relay.log" 2>&1 &
-	DPID=$!
-}
-start_relay
-for ((i = 0; i < 100; i++)); do
-	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" && break
-	fy_alive "$DPID" || fail "DPDK relay exited at start: $(tail -n 5 "$T/relay.log")"
-	sleep 0.1
-done
-grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || fail "DPDK relay not up after 10 s"
+dp_relay_start --workers 1 --dpdk-mbufs 8191 --handshake-timeout-ms 5000 --log-level debug
+dp_relay_wait_up
 check_ok "DPDK relay up: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
-for ((i = 0; i < 20; i++)); do
-	ping -c 1 -W 1 "$RIP" >/dev/null && break
-done
-[ "$i" -lt 20 ] || fail "no ICMP echo reply from the DPDK relay at $RIP in 20 tries"
 check_ok "ARP resolved and ICMP echo answered by relay/net"
 
 start_agent() {
@@ -122,16 +69,10 @@ transfers "no loss" 64M 200
 # Loss on the path: the size under 5% loss is kept small because this
 # stack has no SACK yet, and recovery there is slow (see the issue note).
 for loss in 1 5; do
-	nft delete table inet "fyloss$$" 2>/dev/null || true
-	nft -f - <<NFT
-table inet fyloss$$ {
-	chain out { type filter hook output priority 0; oifname "$VO" numgen random mod 100 < $loss drop; }
-	chain in { type filter hook input priority 0; iifname "$VO" numgen random mod 100 < $loss drop; }
-}
-NFT
+	dp_loss "$loss"
 	if [ "$loss" = 1 ]; then transfers "1% loss" 16M 100; else transfers "5% loss" 2M 20; fi
 done
-nft delete table inet "fyloss$$"
+dp_loss off
 
 fy_bg hold1 "$LOAD" hold --connect "$RIP:$PUB_ECHO" --expect reset --send-bytes 100 --timeout 30
 wait_log_count "$T/serve-echo.out" '^accept ' 321 10
@@ -142,10 +83,6 @@ check_ok "agent SIGKILL: open client connection was reset"
 start_agent 6
 load_ok "agent back: 1 MiB through" send --connect "$RIP:$PUB_IN" --bytes 1M --seed 7 --timeout 60
 
-kill -TERM "$DPID"
-rc=0
-wait "$DPID" || rc=$?
-DPID=
-[ "$rc" -eq 0 ] || fail "DPDK relay exited $rc on SIGTERM, want 0"
+dp_relay_stop_ok
 check_ok "SIGTERM: relay drained and exited 0 ($(grep -o 'worker 0: .*' "$T/relay.log"))"
 pass

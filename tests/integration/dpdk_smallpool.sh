@@ -17,24 +17,12 @@
 # Needs root (namespaces, veth) and a build with DPDK.
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../lib_dpdk.sh
+. "$(dirname "$0")/../lib_dpdk.sh"
 fy_init 22800
+dp_require
 
-[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
-"$RELAY_BIN" --help | grep -q -- "--backend kernel|dpdk" || skip "relay built without DPDK"
-"$RELAY_BIN" --backend dpdk --cert x --key x --tokens x --dpdk-ip 1.2.3.4/24 --dpdk-eal "--version" \
-	2>&1 | grep -q "no DPDK backend" && skip "relay built without the DPDK backend (libdpdk-dev missing)"
-
-NS=fpr$$
-VO=fpo$$
-VR=fpr$$
-x=$(($$ % 200 + 20))
-for ((k = 0; k < 30; k++)); do
-	ip -4 route show "10.96.$x.0/24" | grep -q . || break
-	x=$(((x - 19) % 200 + 20))
-done
-NET=10.96.$x
-RIP=$NET.2
-RELAY_PORT=7000
+dp_topology 10.96 fp
 MBUFS=512	# the floor of --dpdk-mbufs
 fy_alloc_port SINK
 fy_alloc_port SRC
@@ -42,70 +30,23 @@ fy_alloc_port ECHO
 fy_alloc_port PUB_IN
 fy_alloc_port PUB_OUT
 fy_alloc_port PUB_ECHO
-DPID=
 
-dp_exit() {
-	local rc=$?
-	set +e
-	trap - EXIT
-	if [ -n "$DPID" ]; then
-		kill -TERM "$DPID" 2>/dev/null
-		for ((k = 0; k < 100; k++)); do fy_alive "$DPID" || break; sleep 0.05; done
-		kill -KILL "$DPID" 2>/dev/null
-		wait "$DPID" 2>/dev/null
-		grep -o 'worker [0-9]* counters:.*' "$T/relay.log"
-	fi
-	ip link del "$VO" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	(exit "$rc")
-	fy_cleanup
-}
-trap dp_exit EXIT
-
-ip netns add "$NS"
-ip link add "$VO" type veth peer name "$VR"
-ip link set "$VR" netns "$NS"
-ip addr add "$NET.1/24" dev "$VO"
-ip link set "$VO" up
-ip netns exec "$NS" ip link set "$VR" up
-ip netns exec "$NS" ip link set lo up
-ethtool -K "$VO" tx off >/dev/null 2>&1 || fail "ethtool -K $VO tx off failed"
-
-"$RELAY_BIN" cert init --dir "$T/pki" --name "$RIP,localhost" >"$T/cert.out" 2>&1 ||
-	fail "cert init: $(cat "$T/cert.out")"
+dp_certs
 TOK=$(fy_token edge "$FY_PORT_RANGE")
 fy_serve serve-sink "$SINK" --mode sink
 fy_serve serve-src "$SRC" --mode source --bytes 64M --seed 2
 fy_serve serve-echo "$ECHO" --mode echo
 
-EAL="-l 0 --no-huge -m 512 --no-pci --no-shconf --vdev=net_af_packet0,iface=$VR --log-level=lib.eal:error"
-relay_args() {
-	printf '%s\n' --backend dpdk --workers 1 --listen "0.0.0.0:$RELAY_PORT" --dpdk-ip "$RIP/24" \
-		--dpdk-mbufs "$1" --dpdk-eal "$EAL" --cert "$T/pki/relay.crt" --key "$T/pki/relay.key" \
-		--tokens "$T/tokens" --log-level info
-}
-
 # --- 1. the floor
 rc=0
-mapfile -t args < <(relay_args $((MBUFS - 1)))
-timeout 20 ip netns exec "$NS" "$RELAY_BIN" "${args[@]}" >"$T/relay-511.log" 2>&1 || rc=$?
+dp_relay_args --workers 1 --dpdk-mbufs $((MBUFS - 1)) --log-level info
+timeout 20 ip netns exec "$NS" "$RELAY_BIN" "${DP_ARGS[@]}" >"$T/relay-511.log" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "--dpdk-mbufs $((MBUFS - 1)): exit $rc, want 2 (refused): $(tail -n 3 "$T/relay-511.log")"
 grep -q -- 'dpdk-mbufs' "$T/relay-511.log" || fail "--dpdk-mbufs $((MBUFS - 1)) refused without naming the option: $(cat "$T/relay-511.log")"
 check_ok "--dpdk-mbufs $((MBUFS - 1)) refused: $(head -n 1 "$T/relay-511.log")"
 
-mapfile -t args < <(relay_args "$MBUFS")
-ip netns exec "$NS" "$RELAY_BIN" "${args[@]}" >>"$T/relay.log" 2>&1 &
-DPID=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" && break
-	fy_alive "$DPID" || fail "DPDK relay with $MBUFS mbufs exited at start: $(tail -n 5 "$T/relay.log")"
-	sleep 0.1
-done
-grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || fail "DPDK relay not up after 10 s"
-for ((i = 0; i < 20; i++)); do
-	ping -c 1 -W 1 "$RIP" >/dev/null && break
-done
-[ "$i" -lt 20 ] || fail "no ICMP echo reply from the DPDK relay at $RIP in 20 tries"
+dp_relay_start --workers 1 --dpdk-mbufs "$MBUFS" --log-level info
+dp_relay_wait_up "with $MBUFS mbufs"
 check_ok "--dpdk-mbufs $MBUFS: relay up at $RIP, answers ARP and ICMP"
 
 "$AGENT_BIN" --relay "$RIP:$RELAY_PORT" --token "$TOK" --ca "$T/pki/ca.crt" --name edge \
@@ -141,11 +82,7 @@ load_ok "afterwards: 20 streams" multi --connect "$RIP:$PUB_ECHO" --streams 20 -
 	--seed 6 --timeout 30
 
 # --- 4. SIGTERM, counters
-kill -TERM "$DPID"
-rc=0
-wait "$DPID" || rc=$?
-DPID=
-[ "$rc" -eq 0 ] || fail "DPDK relay exited $rc on SIGTERM, want 0"
+dp_relay_stop_ok
 summary=$(grep -o 'worker 0: .*' "$T/relay.log" | tail -n 1)
 counters=$(grep -o 'worker 0 counters:.*' "$T/relay.log" | tail -n 1)
 if [ -z "$summary" ] || [ -z "$counters" ]; then

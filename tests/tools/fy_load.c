@@ -1080,6 +1080,13 @@ static int cmd_hold(void)
 		die(EX_USAGE, "hold needs --connect and --expect reset|eof|any|refused|open|gone");
 	double t0 = now();
 	int fd = connect_to(O.connect);
+	if (fd < 0 && is_reset(-fd)) {
+		/* The peer accepted and reset before connect() returned: that is
+		 * a reset (a userspace TCP can be that quick), not a failure. */
+		say("reset during connect: %s secs=%.3f\n", strerror(-fd), now() - t0);
+		return !strcmp(expect, "reset") || !strcmp(expect, "any") || !strcmp(expect, "gone")
+			       ? EX_OK : EX_RESET;
+	}
 	if (fd < 0) {
 		bool refused = fd == -ECONNREFUSED;
 		say("%s%s connect: %s secs=%.3f\n", refused ? "" : "FAIL ", refused ? "refused" : "error",

@@ -1,0 +1,183 @@
+# shellcheck shell=bash
+# Helpers for the DPDK relay scenarios (tests/integration/dpdk_*.sh). Source it
+# after lib.sh and fy_init:
+#
+#   . "$(dirname "$0")/../lib.sh"
+#   . "$(dirname "$0")/../lib_dpdk.sh"
+#   fy_init 22600
+#   dp_require nft           # root, a relay with the DPDK backend, [nft]
+#   dp_topology 10.99 fy     # namespace fyr$$, veth fyo$$ <-> fyr$$, NET=10.99.X, RIP=NET.2
+#   dp_certs                 # CA + relay certificate for $RIP in $T/pki
+#   dp_relay_start --workers 1 --dpdk-mbufs 8191 --log-level debug
+#   dp_relay_wait_up         # "on port" line in relay.log, ICMP echo from $RIP
+#   ...
+#   dp_relay_stop_ok         # SIGTERM, must exit 0
+#
+# The relay runs inside the namespace on net_af_packet over the veth's far end, with
+# its own TCP on $RIP:$RELAY_PORT (7000); everything else runs in the root namespace
+# and reaches it through the near end ($VO, NET.1). Its PID is DPID (not in FY_PID:
+# dp_exit, the EXIT trap that dp_topology sets, stops it before the namespace goes).
+# Needs root (namespaces, veth) and a build with DPDK.
+
+NS=
+VO=
+VR=
+NET=
+RIP=
+DPID=
+DP_ARGS=()
+
+# dp_require [nft]: skip unless root and a relay built with the DPDK backend;
+# with nft, fail unless nftables is installed (dp_loss needs it).
+dp_require() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
+	"$RELAY_BIN" --help | grep -q -- "--backend kernel|dpdk" || skip "relay built without DPDK"
+	"$RELAY_BIN" --backend dpdk --cert x --key x --tokens x --dpdk-ip 1.2.3.4/24 --dpdk-eal "--version" \
+		2>&1 | grep -q "no DPDK backend" && skip "relay built without the DPDK backend (libdpdk-dev missing)"
+	if [ "${1:-}" = nft ]; then
+		command -v nft >/dev/null || fail "nft (nftables) is needed"
+	fi
+	return 0
+}
+
+# dp_exit: the EXIT trap. Stops the clients (fy-load, fy-synflood), then the relay
+# (SIGTERM first, so relay.log gets its counters for the post-mortem, then SIGKILL),
+# removes the loss table, the veth and the namespace, then runs fy_cleanup.
+dp_exit() {
+	local rc=$? l k
+	set +e
+	trap - EXIT
+	for l in "${!FY_PID[@]}"; do
+		case $l in relay | agent-* | serve-*) continue ;; esac
+		fy_stop "$l" TERM 5
+	done
+	if [ -n "$DPID" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		for ((k = 0; k < 100; k++)); do fy_alive "$DPID" || break; sleep 0.05; done
+		kill -KILL "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+		DPID=
+		grep -o 'worker [0-9]* counters:.*' "$T/relay.log" 2>/dev/null
+	fi
+	nft delete table inet "fyloss$$" 2>/dev/null
+	[ -n "$VO" ] && ip link del "$VO" 2>/dev/null
+	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
+	(exit "$rc")
+	fy_cleanup
+}
+
+# dp_topology PREFIX TAG: namespace ${TAG}r$$ holding veth end ${TAG}r$$ (VR); the
+# other end ${TAG}o$$ (VO) in the root namespace as NET.1/24. NET is PREFIX.X with
+# X from the PID, moved on while the root namespace already has a route into it
+# (another run beside us). Sets NS VO VR NET RIP (NET.2) RELAY_PORT (7000) and the
+# EXIT trap dp_exit.
+dp_topology() {
+	local prefix=$1 tag=$2 x k
+	NS=${tag}r$$
+	VO=${tag}o$$
+	VR=${tag}r$$
+	x=$(($$ % 200 + 20))
+	for ((k = 0; k < 30; k++)); do
+		ip -4 route show "$prefix.$x.0/24" | grep -q . || break
+		x=$(((x - 19) % 200 + 20))
+	done
+	NET=$prefix.$x
+	RIP=$NET.2
+	RELAY_PORT=7000
+	trap dp_exit EXIT
+
+	ip netns add "$NS"
+	ip link add "$VO" type veth peer name "$VR"
+	ip link set "$VR" netns "$NS"
+	ip addr add "$NET.1/24" dev "$VO"
+	ip link set "$VO" up
+	ip netns exec "$NS" ip link set "$VR" up
+	ip netns exec "$NS" ip link set lo up
+	# Without this the kernel leaves TCP checksums to "hardware", and the DPDK
+	# side, which sees the raw frames, gets segments with unfilled checksums.
+	ethtool -K "$VO" tx off >/dev/null 2>&1 || fail "ethtool -K $VO tx off failed"
+}
+
+# dp_certs: a CA and a relay certificate for $RIP and localhost in $T/pki.
+dp_certs() {
+	"$RELAY_BIN" cert init --dir "$T/pki" --name "$RIP,localhost" >"$T/cert.out" 2>&1 ||
+		fail "cert init: $(cat "$T/cert.out")"
+}
+
+# dp_relay_args [--workers N] [--queues N] [ARGS...]: the relay's arguments into
+# DP_ARGS: N worker lcores (0..N-1, default 1), N RX/TX queue pairs on the
+# net_af_packet port (default 1), listening on 0.0.0.0:$RELAY_PORT as $RIP/24, the
+# certificates and tokens in $T, then ARGS (--dpdk-mbufs, --log-level, ...).
+dp_relay_args() {
+	local workers=1 queues=1 lcores vdev
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--workers) workers=$2 ;;
+		--queues) queues=$2 ;;
+		*) break ;;
+		esac
+		shift 2
+	done
+	lcores=$(seq -s, 0 $((workers - 1)))
+	vdev=net_af_packet0,iface=$VR
+	[ "$queues" -eq 1 ] || vdev=$vdev,qpairs=$queues
+	DP_ARGS=(--backend dpdk --workers "$workers" --listen "0.0.0.0:$RELAY_PORT" --dpdk-ip "$RIP/24"
+		--dpdk-eal "-l $lcores --no-huge -m 512 --no-pci --no-shconf --vdev=$vdev --log-level=lib.eal:error"
+		--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" "$@")
+}
+
+# dp_relay_start [--workers N] [--queues N] [ARGS...]: start the relay (arguments as
+# for dp_relay_args) in the namespace, in the background, output appended to
+# $T/relay.log; its PID in DPID (and FY_RELAY_PID).
+dp_relay_start() {
+	dp_relay_args "$@"
+	ip netns exec "$NS" "$RELAY_BIN" "${DP_ARGS[@]}" >>"$T/relay.log" 2>&1 &
+	DPID=$!
+	# shellcheck disable=SC2034 # lib.sh's name for the relay's PID
+	FY_RELAY_PID=$DPID
+}
+
+# dp_relay_wait_up [WHAT]: within 10 s relay.log says "ferry-relay (dpdk) on port"
+# (fails at once if the relay exits; WHAT qualifies "DPDK relay" in that message),
+# then within 20 pings the relay answers ICMP echo at $RIP (ARP resolved too).
+dp_relay_wait_up() {
+	local what=${1:+ $1} i
+	for ((i = 0; i < 100; i++)); do
+		grep -q "ferry-relay (dpdk) on port" "$T/relay.log" && break
+		fy_alive "$DPID" || fail "DPDK relay$what exited at start: $(tail -n 5 "$T/relay.log")"
+		sleep 0.1
+	done
+	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || fail "DPDK relay not up after 10 s"
+	for ((i = 0; i < 20; i++)); do
+		ping -c 1 -W 1 "$RIP" >/dev/null && break
+	done
+	[ "$i" -lt 20 ] || fail "no ICMP echo reply from the DPDK relay at $RIP in 20 tries"
+	return 0
+}
+
+# dp_relay_stop_ok: SIGTERM the relay; it must exit 0.
+dp_relay_stop_ok() {
+	local rc=0
+	kill -TERM "$DPID"
+	wait "$DPID" || rc=$?
+	DPID=
+	# shellcheck disable=SC2034 # lib.sh's name for the relay's PID
+	FY_RELAY_PID=
+	[ "$rc" -eq 0 ] || fail "DPDK relay exited $rc on SIGTERM, want 0"
+}
+
+# dp_loss PERCENT|off: drop PERCENT % of the packets each way on $VO at random
+# (an nftables table fyloss$$; netem is not in this kernel), or remove that table.
+dp_loss() {
+	if [ "$1" = off ]; then
+		nft delete table inet "fyloss$$" || fail "nft: could not delete table inet fyloss$$"
+		return 0
+	fi
+	nft delete table inet "fyloss$$" 2>/dev/null || true
+	nft -f - <<NFT || fail "nft: could not add the $1% loss table fyloss$$"
+table inet fyloss$$ {
+	chain out { type filter hook output priority 0; oifname "$VO" numgen random mod 100 < $1 drop; }
+	chain in { type filter hook input priority 0; iifname "$VO" numgen random mod 100 < $1 drop; }
+}
+NFT
+}
