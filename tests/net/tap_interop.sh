@@ -105,7 +105,10 @@ payload = os.urandom(56)
 for i in range(50):
     hdr = struct.pack("!BBHHH", 8, 0, 0, 0x4659, i)
     pkt = struct.pack("!BBHHH", 8, 0, csum(hdr + payload), 0x4659, i) + payload
-    s.sendto(pkt, ("10.77.0.2", 0))
+    try:
+        s.sendto(pkt, ("10.77.0.2", 0))
+    except PermissionError:
+        continue  # the loss rule dropped it on the way out (EPERM): try again
     try:
         while True:
             r, a = s.recvfrom(2048)
