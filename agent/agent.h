@@ -95,7 +95,6 @@ struct agent {
 	uint64_t next_attempt_ms;
 	uint32_t backoff_ms;
 	uint64_t drain_deadline_ms;
-	unsigned nreg_pending;
 	unsigned redials[AGENT_MAX_TUNNELS];	/* per index, this session */
 	bool fatal;		/* refused for good (bad token): exit */
 	int exit_code;

@@ -1,10 +1,39 @@
 # shellcheck shell=bash
 # The bad-input cases that every relay backend must survive, shared by
 # tests/integration/bad_input.sh (kernel sockets) and dpdk_badinput.sh (DPDK).
-# The sourcing script defines bad_case DESC REASON_REGEX FY-LOAD-ARGS... (run
-# one bad client, check the relay's log line and that the good agent still
-# works), and sets RELAY (host:port of the agent listener), TLS (the fy-load
-# tls command prefix) and TOK_M (the token of the misbehaving agent).
+# The sourcing script defines good_check DESC (the good agent still passes a
+# sha256 check) and sets RELAY (host:port of the agent listener), TLS (the
+# fy-load tls command prefix) and TOK_M (the token of the misbehaving agent).
+
+# expect_log DESC PEER REGEX SINCE_LINE: a relay log line (info or above) after
+# SINCE_LINE names PEER (the client's ip:port) and matches REGEX (case-insensitive).
+expect_log() {
+	local desc=$1 peer=$2 re=$3 since=$4 i found='' id n
+	[ -n "$peer" ] || fail "$desc: fy-load reported no local address"
+	id="${peer//./\\.}([^0-9]|$)"
+	for ((i = 0; i < 100; i++)); do
+		found=$(tail -n +$((since + 1)) "$T/relay.log" | grep -v ' DEBUG ' | grep -E -- "$id" |
+			grep -Ei -- "$re" | head -n 1) || true
+		[ -n "$found" ] && break
+		sleep 0.05
+	done
+	[ -n "$found" ] || fail "$desc: no relay log line for $peer matching /$re/; new lines:
+$(tail -n +$((since + 1)) "$T/relay.log" | tail -n 15)"
+	n=$(tail -n +$((since + 1)) "$T/relay.log" | grep -v ' DEBUG ' | grep -Ec -- "$id" || true)
+	check_ok "$desc"
+	printf '         relay (%s line(s) above debug for this peer): %s\n' "$n" "${found#* }"
+}
+
+# bad_case DESC REASON_REGEX FY-LOAD-ARGS...: the result line is left in BAD_OUT.
+bad_case() {
+	local desc=$1 re=$2 since rc=0
+	shift 2
+	since=$(wc -l <"$T/relay.log")
+	BAD_OUT=$(load "$@") || rc=$?
+	[ "$rc" -eq 0 ] || fail "$desc: ${BAD_OUT:-no output} (fy-load exit $rc)"
+	expect_log "$desc -> $BAD_OUT" "$(field local "$BAD_OUT")" "$re" "$since"
+	good_check "$desc"
+}
 
 # secs_between LINE LO HI: the line's secs= lies in [LO, HI).
 secs_between() {
