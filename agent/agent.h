@@ -63,7 +63,6 @@ struct atun {
 	unsigned index;
 	struct fy_buf in;
 	struct fy_mux *mux;
-	bool want_write;
 	bool redial;		/* the relay asked for this tunnel again */
 	struct atun *gc_next;
 };

@@ -134,10 +134,8 @@ void agent_gc(struct agent *a)
 
 static void set_events(struct atun *t, bool want_write)
 {
-	if (t->want_write == want_write)
-		return;
-	t->want_write = want_write;
-	fy_loop_mod(t->a->loop, t->fd, FY_EV_READ | (want_write ? FY_EV_WRITE : 0));
+	/* The socket connection tracks what the loop is asked for. */
+	fy_sockconn_ops.want(&t->sc, true, want_write);
 }
 
 
@@ -356,7 +354,6 @@ static struct atun *tun_start(struct agent *a, unsigned index)
 	t->sc.events = FY_EV_WRITE;
 	t->st = AT_CONNECT;
 	a->tuns[index] = t;
-	t->want_write = true;
 	fy_loop_add(a->loop, t->fd, FY_EV_WRITE, on_event, t);
 	return t;
 }
