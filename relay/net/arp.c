@@ -127,7 +127,7 @@ static struct arp_entry *alloc_entry(struct net_stack *st, uint32_t ip, bool res
 static void send_arp(struct net_stack *st, uint16_t op, const uint8_t *dmac,
 		     const uint8_t *tha, uint32_t tpa)
 {
-	uint8_t *f = st->txbuf, *a = f + ETH_HLEN;
+	uint8_t *f = eth_frame_begin(st), *a = f + ETH_HLEN;
 
 	eth_fill(st, f, dmac, ETH_TYPE_ARP);
 	put16(a, 1);
@@ -270,12 +270,13 @@ void arp_output(struct net_stack *st, uint32_t nh, uint8_t *f, size_t len)
 
 	if (e && e->state == ARP_RESOLVED) {
 		e->used_us = st->now_us;
-		/* Aged out: keep sending while we re-confirm, so a busy
-		 * connection does not stall every arp_timeout. */
-		if (st->now_us >= e->expire_us && !e->tries)
-			send_request(st, e);
 		memcpy(f, e->mac, 6);
 		eth_tx(st, f, len);
+		/* Aged out: keep sending while we re-confirm, so a busy
+		 * connection does not stall every arp_timeout. After the
+		 * frame: the request is built in the same output buffer. */
+		if (st->now_us >= e->expire_us && !e->tries)
+			send_request(st, e);
 		return;
 	}
 	if (!e) {

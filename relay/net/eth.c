@@ -41,6 +41,16 @@ void eth_fill(struct net_stack *st, uint8_t *f, const uint8_t dst[6], uint16_t t
 	put16(f + 12, type);
 }
 
+uint8_t *eth_frame_begin(struct net_stack *st)
+{
+	uint8_t *p = NULL;
+
+	if (st->ops.tx_buf)
+		p = st->ops.tx_buf(st->ctx, (size_t)ETH_HLEN + st->cfg.mtu);
+	st->txbuf = p ? p : st->own_txbuf;
+	return st->txbuf;
+}
+
 void eth_tx(struct net_stack *st, const uint8_t *f, size_t len)
 {
 	if (st->ops.tx(st->ctx, f, len) < 0) {

@@ -132,6 +132,13 @@ struct net_ops {
 	/* Sends one Ethernet frame (the stack keeps the buffer). Returns 0,
 	 * or -errno when dropped (counted as tx_fail, recovered by TCP). */
 	int (*tx)(void *ctx, const uint8_t *frame, size_t len);
+	/* Optional: a buffer of at least cap bytes to build the next frame
+	 * in, so that tx() can hand that very buffer to the NIC instead of
+	 * copying it (tx() is then called with the same pointer). NULL: the
+	 * stack builds in its own buffer. The buffer stays the
+	 * application's: a frame the stack abandons (no route, queued for
+	 * ARP) is simply never passed to tx(). */
+	uint8_t *(*tx_buf)(void *ctx, size_t cap);
 	/* A passive connection is established. Return 0 to keep the handle,
 	 * <0 to refuse it (the stack sends RST; the handle is invalid). */
 	int (*accepted)(void *ctx, struct tcp_conn *c, uint16_t lport);

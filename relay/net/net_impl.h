@@ -142,7 +142,8 @@ struct net_stack {
 	int depth;		/* nesting of entry points (upcalls re-enter) */
 
 	struct tw_wheel wheel;
-	uint8_t *txbuf;		/* one frame being built */
+	uint8_t *txbuf;		/* the frame being built (own_txbuf or ops.tx_buf's) */
+	uint8_t *own_txbuf;
 
 	struct arp_entry *arp;
 	struct arp_qslot *arpq;
@@ -174,6 +175,8 @@ static inline uint64_t now_ms(const struct net_stack *st)
 
 /* ---- eth.c ---- */
 void eth_input(struct net_stack *st, const uint8_t *f, size_t len, unsigned rxf);
+/* Starts the next output frame: sets and returns st->txbuf. */
+uint8_t *eth_frame_begin(struct net_stack *st);
 /* Frame in st->txbuf with its destination MAC to fill; sends it. */
 void eth_tx(struct net_stack *st, const uint8_t *f, size_t len);
 void eth_fill(struct net_stack *st, uint8_t *f, const uint8_t dst[6],
@@ -190,10 +193,10 @@ void arp_output(struct net_stack *st, uint32_t nh, uint8_t *f, size_t len);
 
 /* ---- ipv4.c ---- */
 void ipv4_input(struct net_stack *st, const uint8_t *p, size_t len, unsigned rxf);
-/* Where the L4 header of the next output frame goes (in st->txbuf). */
+/* Starts the next output frame; returns where its L4 header goes. */
 static inline uint8_t *ipv4_l4buf(struct net_stack *st)
 {
-	return st->txbuf + ETH_HLEN + IP_HLEN;
+	return eth_frame_begin(st) + ETH_HLEN + IP_HLEN;
 }
 /* Sends st->txbuf with l4len bytes of L4 already in place. */
 void ipv4_output(struct net_stack *st, uint32_t dst, uint8_t proto, size_t l4len);

@@ -98,8 +98,9 @@ struct net_stack *net_stack_create(const struct net_config *cfg,
 		goto out;
 	st->netmask = st->cfg.prefix_len ? ~0u << (32 - st->cfg.prefix_len) : 0;
 	tw_init(&st->wheel, now_us / 1000);
-	st->txbuf = calloc(1, (size_t)ETH_HLEN + st->cfg.mtu);
-	if (!st->txbuf || arp_init(st) < 0 || tcp_tables_init(st) < 0)
+	st->own_txbuf = calloc(1, (size_t)ETH_HLEN + st->cfg.mtu);
+	st->txbuf = st->own_txbuf;
+	if (!st->own_txbuf || arp_init(st) < 0 || tcp_tables_init(st) < 0)
 		goto out;
 	return st;
 out:
@@ -113,7 +114,7 @@ void net_stack_destroy(struct net_stack *st)
 		return;
 	tcp_tables_fini(st);
 	arp_fini(st);
-	free(st->txbuf);
+	free(st->own_txbuf);
 	free(st);
 }
 

@@ -115,6 +115,7 @@ static void test_arp_unresolved(void)
 static void test_arp_expiry_reconfirm(void)
 {
 	struct net_config cfg;
+	struct h_seg sg;
 	uint8_t f[64];
 	int err;
 
@@ -125,14 +126,50 @@ static void test_arp_expiry_reconfirm(void)
 	h_input(f, arp(f, 1, nb_mac, NB_IP, bc_mac, STACK_IP));		/* learned */
 	h_clear();
 	h_advance_ms(1500);
-	/* Aged out: the frame still goes to the old MAC, with a request. */
+	/* Aged out: the frame still goes to the old MAC, intact (the
+	 * request is built after it, in the same output buffer), then a
+	 * request. */
 	CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, NB_IP, 22, NULL, &err));
 	CU_ASSERT_EQUAL_FATAL(H.nout, 2);
-	CU_ASSERT_EQUAL(get16(H.out[0].b + 12), ETH_TYPE_ARP);
-	CU_ASSERT_EQUAL(memcmp(H.out[1].b, nb_mac, 6), 0);
+	CU_ASSERT_EQUAL(memcmp(H.out[0].b, nb_mac, 6), 0);
+	CU_ASSERT_EQUAL(get16(H.out[0].b + 12), ETH_TYPE_IPV4);
+	CU_ASSERT_TRUE(h_seg(0, &sg));
+	CU_ASSERT_EQUAL(sg.flags, TH_SYN);
+	CU_ASSERT_EQUAL(sg.dport, 22);
+	CU_ASSERT_EQUAL(get16(H.out[1].b + 12), ETH_TYPE_ARP);
 	/* No answer: the entry goes; the next frame waits for ARP. */
 	h_advance_ms(3000);
 	CU_ASSERT_EQUAL(net_counters(H.st)->arp_expired, 1);
+	h_teardown();
+}
+
+/* ops.tx_buf: frames are built in the application's buffer and handed
+ * over without a copy; one the stack has to keep (waiting for ARP) is
+ * copied into its queue first, so the application may reuse the buffer
+ * at once (the harness poisons every buffer it was handed). */
+static void test_tx_buf_zero_copy(void)
+{
+	uint8_t f[64];
+	struct h_seg s;
+	int err;
+
+	h_setup(NULL);
+	H.use_txbuf = true;
+	H.zc_frames = H.copied_frames = 0;
+	CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, NB_IP, 22, NULL, &err));
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT_EQUAL(get16(H.out[0].b + 12), ETH_TYPE_ARP);
+	CU_ASSERT_EQUAL(H.zc_frames, 1);	/* the request, built in place */
+	h_clear();
+	h_input(f, arp(f, 2, nb_mac, NB_IP, stack_mac, STACK_IP));
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_seg(0, &s) && s.dport == 22 && s.flags == TH_SYN);
+	CU_ASSERT_EQUAL(H.copied_frames, 1);	/* from the ARP queue */
+	h_clear();
+	CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, NB_IP, 23, NULL, &err));
+	CU_ASSERT(H.nout == 1 && h_seg(0, &s) && s.dport == 23);
+	CU_ASSERT_EQUAL(H.zc_frames, 2);
+	CU_ASSERT_EQUAL(H.copied_frames, 1);
 	h_teardown();
 }
 
@@ -488,6 +525,7 @@ int main(void)
 		{ "ARP resolution queues then flushes", test_arp_resolution_queue },
 		{ "ARP unresolved: retries, drop", test_arp_unresolved },
 		{ "ARP expiry: re-confirm", test_arp_expiry_reconfirm },
+		{ "zero-copy output (tx_buf)", test_tx_buf_zero_copy },
 		{ "routing: on-link, gateway, none", test_routing },
 		{ "ICMP echo", test_icmp_echo },
 		{ "malformed frames dropped and counted", test_malformed_table },
