@@ -1,4 +1,5 @@
-/* Offline subcommands of ferry-relay: "cert" and "token".
+/* Subcommands of ferry-relay: "cert" and "token" (offline), "stats" (asks a
+ * running DPDK relay).
  * argv[0] is the subcommand name ("cert" / "token"), argv[1] its action.
  * Each returns the process exit code: 0 done, 1 runtime failure (the
  * message says what to do), 2 bad usage (message + usage on stderr).
@@ -8,6 +9,7 @@
 
 int fy_relay_cmd_cert(int argc, char **argv);
 int fy_relay_cmd_token(int argc, char **argv);
+int fy_relay_cmd_stats(int argc, char **argv);
 
 /* Shared by the subcommands (cmd_util.c). */
 #include <stdarg.h>

@@ -17,6 +17,7 @@ static void usage(FILE *f)
 "usage: ferry-relay --listen ADDR:PORT --cert FILE --key FILE --tokens FILE [options]\n"
 "       ferry-relay cert init --dir DIR --name NAME[,NAME...]   make a CA and relay certificate\n"
 "       ferry-relay token add --tokens FILE --agent NAME --ports RANGES   make an agent token\n"
+"       ferry-relay stats [--prefix NAME]   counters of a running relay on --backend dpdk\n"
 "\n"
 "Runs the relay: agents connect to --listen over TLS 1.3 and claim public ports\n"
 "(their -R forwards); clients connecting to those ports reach the agents' services.\n"
@@ -42,7 +43,12 @@ static void usage(FILE *f)
 "  --dpdk-port N             DPDK port id (default 0)\n"
 "  --dpdk-ip A.B.C.D/P       the relay's address on the DPDK port (required)\n"
 "  --dpdk-gateway A.B.C.D    next hop for addresses off the prefix\n"
-"  --dpdk-mbufs N            mbufs in the pool (default 8191)\n"
+"  --dpdk-mbufs N            mbufs in the pool (default 8191, at least 32; a NIC\n"
+"                            needs at least its RX descriptors, 1024 per queue)\n"
+"  --dpdk-conns N            TCP connection slots per lcore, TIME_WAIT included\n"
+"                            (default 4096)\n"
+"  --dpdk-offload on|off     use the port's checksum offloads when it has them\n"
+"                            (default on; off: computed in software)\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
 "  --help                    this text\n");
 }
@@ -51,7 +57,7 @@ enum {
 	O_LISTEN = 256, O_CERT, O_KEY, O_TOKENS, O_CLIENT_CA, O_PUBLIC_BIND, O_WORKERS,
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
-	O_DPDK_GW, O_DPDK_MBUFS,
+	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD,
 };
 
 static const struct option opts[] = {
@@ -78,6 +84,8 @@ static const struct option opts[] = {
 	{ "dpdk-ip", required_argument, NULL, O_DPDK_IP },
 	{ "dpdk-gateway", required_argument, NULL, O_DPDK_GW },
 	{ "dpdk-mbufs", required_argument, NULL, O_DPDK_MBUFS },
+	{ "dpdk-conns", required_argument, NULL, O_DPDK_CONNS },
+	{ "dpdk-offload", required_argument, NULL, O_DPDK_OFFLOAD },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -130,7 +138,16 @@ static int parse_vec(void *cfg, int argc, char **argv)
 		case O_DPDK_PORT: e = fy_conf_num(PROG, name, optarg, 0, 1023, &c->dpdk_port); break;
 		case O_DPDK_IP: e = fy_conf_copy(PROG, c->dpdk_ip, sizeof(c->dpdk_ip), name, optarg); break;
 		case O_DPDK_GW: e = fy_conf_copy(PROG, c->dpdk_gw, sizeof(c->dpdk_gw), name, optarg); break;
-		case O_DPDK_MBUFS: e = fy_conf_num(PROG, name, optarg, 512, 16777215, &c->dpdk_mbufs); break;
+		case O_DPDK_MBUFS: e = fy_conf_num(PROG, name, optarg, 32, 16777215, &c->dpdk_mbufs); break;
+		case O_DPDK_CONNS: e = fy_conf_num(PROG, name, optarg, 16, 1u << 20, &c->dpdk_conns); break;
+		case O_DPDK_OFFLOAD:
+			if (!strcmp(optarg, "on") || !strcmp(optarg, "off")) {
+				c->dpdk_no_offload = !strcmp(optarg, "off");
+			} else {
+				fprintf(stderr, "ferry-relay: --dpdk-offload must be on or off\n");
+				e = -1;
+			}
+			break;
 		case O_HELP: usage(stdout); return 0;
 		default: e = -1; break;
 		}
@@ -165,6 +182,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->max_streams = 65536;
 	c->log_level = FY_LOG_INFO;
 	c->dpdk_mbufs = 8191;
+	c->dpdk_conns = 4096;
 
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)

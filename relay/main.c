@@ -1,4 +1,4 @@
-/* ferry-relay: subcommands (cert, token) or the relay itself. */
+/* ferry-relay: subcommands (cert, token, stats) or the relay itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +87,8 @@ int main(int argc, char **argv)
 		return fy_relay_cmd_cert(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "token"))
 		return fy_relay_cmd_token(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "stats"))
+		return fy_relay_cmd_stats(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "run")) {
 		argv[1] = argv[0];
 		return run_relay(argc - 1, argv + 1);

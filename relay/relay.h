@@ -48,6 +48,8 @@ struct relay_cfg {
 	char dpdk_gw[20];
 	uint32_t dpdk_port;
 	uint32_t dpdk_mbufs;
+	uint32_t dpdk_conns;	/* TCP connection slots per lcore */
+	bool dpdk_no_offload;	/* checksums in software even when the port has offloads */
 	enum fy_log_level log_level;
 };
 

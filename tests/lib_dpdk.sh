@@ -7,10 +7,13 @@
 #   fy_init 22600
 #   dp_require nft           # root, a relay with the DPDK backend, [nft]
 #   dp_topology 10.99 fy     # namespace fyr$$, veth fyo$$ <-> fyr$$, NET=10.99.X, RIP=NET.2
+#                            # (or dp_pick_net 10.99 alone: a port of the relay's own,
+#                            # e.g. dp_relay_start --vdev net_tap0,iface=...)
 #   dp_certs                 # CA + relay certificate for $RIP in $T/pki
 #   dp_relay_start --workers 1 --dpdk-mbufs 8191 --log-level debug
 #   dp_relay_wait_up         # "on port" line in relay.log, ICMP echo from $RIP
 #   ...
+#   dp_stats; dp_stat tx_fail  # counters while it runs (DPDK telemetry)
 #   dp_relay_stop_ok         # SIGTERM, must exit 0
 #
 # The relay runs inside the namespace on net_af_packet over the veth's far end, with
@@ -66,16 +69,11 @@ dp_exit() {
 	fy_cleanup
 }
 
-# dp_topology PREFIX TAG: namespace ${TAG}r$$ holding veth end ${TAG}r$$ (VR); the
-# other end ${TAG}o$$ (VO) in the root namespace as NET.1/24. NET is PREFIX.X with
-# X from the PID, moved on while the root namespace already has a route into it
-# (another run beside us). Sets NS VO VR NET RIP (NET.2) RELAY_PORT (7000) and the
-# EXIT trap dp_exit.
-dp_topology() {
-	local prefix=$1 tag=$2 x k
-	NS=${tag}r$$
-	VO=${tag}o$$
-	VR=${tag}r$$
+# dp_pick_net PREFIX: NET=PREFIX.X with X from the PID, moved on while the root
+# namespace already has a route into it (another run beside us); RIP=NET.2,
+# RELAY_PORT=7000; sets the EXIT trap dp_exit.
+dp_pick_net() {
+	local prefix=$1 x k
 	x=$(($$ % 200 + 20))
 	for ((k = 0; k < 30; k++)); do
 		ip -4 route show "$prefix.$x.0/24" | grep -q . || break
@@ -85,6 +83,17 @@ dp_topology() {
 	RIP=$NET.2
 	RELAY_PORT=7000
 	trap dp_exit EXIT
+}
+
+# dp_topology PREFIX TAG: namespace ${TAG}r$$ holding veth end ${TAG}r$$ (VR); the
+# other end ${TAG}o$$ (VO) in the root namespace as NET.1/24 (dp_pick_net). Sets NS
+# VO VR NET RIP RELAY_PORT and the EXIT trap dp_exit.
+dp_topology() {
+	local tag=$2
+	NS=${tag}r$$
+	VO=${tag}o$$
+	VR=${tag}r$$
+	dp_pick_net "$1"
 
 	ip netns add "$NS"
 	ip link add "$VO" type veth peer name "$VR"
@@ -104,34 +113,56 @@ dp_certs() {
 		fail "cert init: $(cat "$T/cert.out")"
 }
 
-# dp_relay_args [--workers N] [--queues N] [ARGS...]: the relay's arguments into
-# DP_ARGS: N worker lcores (0..N-1, default 1), N RX/TX queue pairs on the
-# net_af_packet port (default 1), listening on 0.0.0.0:$RELAY_PORT as $RIP/24, the
-# certificates and tokens in $T, then ARGS (--dpdk-mbufs, --log-level, ...).
+# dp_relay_args [--workers N] [--queues N] [--vdev VDEV] [ARGS...]: the relay's
+# arguments into DP_ARGS: N worker lcores (0..N-1, default 1), N RX/TX queue pairs
+# on the net_af_packet port over $VR (default 1; or the port VDEV), listening on
+# 0.0.0.0:$RELAY_PORT as $RIP/24, the certificates and tokens in $T, then ARGS
+# (--dpdk-mbufs, --log-level, ...). The EAL's --file-prefix is DP_PREFIX, so its
+# telemetry socket (dp_stats) is ours alone.
+DP_PREFIX=fy$$
 dp_relay_args() {
-	local workers=1 queues=1 lcores vdev
+	local workers=1 queues=1 lcores vdev=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--workers) workers=$2 ;;
 		--queues) queues=$2 ;;
+		--vdev) vdev=$2 ;;
 		*) break ;;
 		esac
 		shift 2
 	done
 	lcores=$(seq -s, 0 $((workers - 1)))
-	vdev=net_af_packet0,iface=$VR
-	[ "$queues" -eq 1 ] || vdev=$vdev,qpairs=$queues
+	if [ -z "$vdev" ]; then
+		vdev=net_af_packet0,iface=$VR
+		[ "$queues" -eq 1 ] || vdev=$vdev,qpairs=$queues
+	fi
 	DP_ARGS=(--backend dpdk --workers "$workers" --listen "0.0.0.0:$RELAY_PORT" --dpdk-ip "$RIP/24"
-		--dpdk-eal "-l $lcores --no-huge -m 512 --no-pci --no-shconf --vdev=$vdev --log-level=lib.eal:error"
+		--dpdk-eal "-l $lcores --no-huge -m 512 --no-pci --no-shconf --file-prefix=$DP_PREFIX --vdev=$vdev --log-level=lib.eal:error"
 		--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" "$@")
 }
 
-# dp_relay_start [--workers N] [--queues N] [ARGS...]: start the relay (arguments as
-# for dp_relay_args) in the namespace, in the background, output appended to
-# $T/relay.log; its PID in DPID (and FY_RELAY_PID).
+# dp_stats [ARGS...]: the running relay's counters ("name value" lines, from DPDK
+# telemetry through `ferry-relay stats`) into DP_STATS; fails when they cannot be
+# read. dp_stat NAME: one of them from DP_STATS (0 when absent: zeros are left out).
+dp_stats() {
+	DP_STATS=$("$RELAY_BIN" stats --prefix "$DP_PREFIX" "$@" 2>&1) ||
+		fail "ferry-relay stats --prefix $DP_PREFIX $*: $DP_STATS"
+}
+dp_stat() {
+	local v
+	v=$(awk -v n="$1" '$1 == n { print $2 }' <<<"$DP_STATS")
+	echo "${v:-0}"
+}
+
+# dp_relay_start [--workers N] [--queues N] [--vdev VDEV] [ARGS...]: start the relay
+# (arguments as for dp_relay_args) in the namespace (or, without one, in ours), in
+# the background, output appended to $T/relay.log; its PID in DPID (and
+# FY_RELAY_PID).
 dp_relay_start() {
+	local netns=()
 	dp_relay_args "$@"
-	ip netns exec "$NS" "$RELAY_BIN" "${DP_ARGS[@]}" >>"$T/relay.log" 2>&1 &
+	[ -n "$NS" ] && netns=(ip netns exec "$NS")
+	"${netns[@]}" "$RELAY_BIN" "${DP_ARGS[@]}" >>"$T/relay.log" 2>&1 &
 	DPID=$!
 	# shellcheck disable=SC2034 # lib.sh's name for the relay's PID
 	FY_RELAY_PID=$DPID

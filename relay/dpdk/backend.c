@@ -23,12 +23,11 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "../net/net.h"
+#include "dworker.h"
 #include "ferry/sock.h"
 #include "relay.h"
 
 #define TOPIC "relay.dpdk"
-#define BURST 32
 #define RX_DESC 1024
 #define TX_DESC 1024
 #define IDLE_SLEEP_US 50	/* after 1 ms without packets: spare the CPU */
@@ -39,29 +38,11 @@ struct dconn {
 	int reason;		/* why it ended (-errno, 0 clean) */
 	relay_event_fn fn;
 	void *owner;
+	struct dworker *dw;
 };
 
 struct dlisten {
 	uint16_t port;
-};
-
-struct dworker {
-	struct worker *w;
-	struct net_stack *st;
-	uint16_t port_id, queue;
-	struct rte_mempool *pool;
-	struct rte_mbuf *tx[BURST];
-	unsigned ntx;
-	atomic_bool wake;
-	uint16_t agent_port;
-	bool agent_listening;
-	uint64_t tx_dropped;
-	/* ARP replies that arrived on another queue: a NIC (and af_packet's
-	 * fanout) hashes ARP onto one queue, but every lcore keeps its own
-	 * ARP table. Copies of replies come here (multi-producer ring). */
-	struct rte_ring *arp_in;
-	struct dworker *all;
-	unsigned nall;
 };
 
 /* A copied ARP frame on its way to another lcore. */
@@ -151,6 +132,7 @@ static void b_close(struct worker *w, void *io, bool rst)
 	struct dconn *d = io;
 
 	(void)w;
+	d->dw->conns--;
 	if (d->c) {
 		tcp_set_user(d->c, NULL);
 		if (rst)
@@ -236,27 +218,68 @@ static void tx_flush(struct dworker *dw)
 	/* The caller frees what tx_burst did not take; TCP retransmits. */
 	for (unsigned i = sent; i < dw->ntx; i++) {
 		rte_pktmbuf_free(dw->tx[i]);
-		dw->tx_dropped++;
+		dw->cnt.tx_dropped++;
 	}
 	dw->ntx = 0;
+}
+
+/* The stack builds its next frame right in an mbuf's data room. */
+static uint8_t *up_tx_buf(void *ctx, size_t cap)
+{
+	struct dworker *dw = ctx;
+
+	if (!dw->spare && !(dw->spare = rte_pktmbuf_alloc(dw->pool)))
+		return NULL;	/* the stack builds in its own buffer; tx() fails */
+	if (rte_pktmbuf_tailroom(dw->spare) < cap)
+		return NULL;	/* larger than an mbuf: tx() refuses it (EMSGSIZE) */
+	return rte_pktmbuf_mtod(dw->spare, uint8_t *);
+}
+
+/* Marks an IPv4 frame for the port's checksum offload: the stack left
+ * the IPv4 checksum 0 and put the pseudo-header sum in TCP's. */
+static void set_tx_offload(struct dworker *dw, struct rte_mbuf *m, const uint8_t *f, size_t len)
+{
+	if (len < 34 || f[12] != 0x08 || f[13] != 0x00)
+		return;
+	m->l2_len = 14;
+	m->l3_len = (uint64_t)(f[14] & 0x0f) * 4;
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	if (f[23] == IPPROTO_TCP)
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+	dw->cnt.tx_csum_offload++;
 }
 
 static int up_tx(void *ctx, const uint8_t *frame, size_t len)
 {
 	struct dworker *dw = ctx;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dw->pool);
-	char *p;
+	struct rte_mbuf *m;
 
-	if (!m)
-		return -ENOBUFS;	/* pool empty: dropped and counted by the stack */
-	p = rte_pktmbuf_append(m, (uint16_t)len);
-	if (!p) {
-		rte_pktmbuf_free(m);
-		return -EMSGSIZE;
+	if (dw->spare && frame == rte_pktmbuf_mtod(dw->spare, const uint8_t *)) {
+		m = dw->spare;
+		dw->spare = NULL;
+		rte_pktmbuf_append(m, (uint16_t)len);	/* fits: tx_buf checked */
+		dw->cnt.tx_zero_copy++;
+	} else {
+		char *p;
+
+		/* Frames from the stack's ARP queue, or built while the pool
+		 * was empty. */
+		if (!(m = rte_pktmbuf_alloc(dw->pool))) {
+			dw->cnt.tx_nombuf++;
+			return -ENOBUFS;	/* dropped and counted; TCP resends */
+		}
+		p = rte_pktmbuf_append(m, (uint16_t)len);
+		if (!p) {
+			rte_pktmbuf_free(m);
+			return -EMSGSIZE;
+		}
+		memcpy(p, frame, len);
+		dw->cnt.tx_copied++;
 	}
-	memcpy(p, frame, len);
+	if (dw->tx_csum)
+		set_tx_offload(dw, m, frame, len);
 	dw->tx[dw->ntx++] = m;
-	if (dw->ntx == BURST)
+	if (dw->ntx == DW_BURST)
 		tx_flush(dw);
 	return 0;
 }
@@ -273,6 +296,8 @@ static int up_accepted(void *ctx, struct tcp_conn *c, uint16_t lport)
 	if (!d)
 		return -ENOMEM;
 	d->c = c;
+	d->dw = dw;
+	dw->conns++;
 	tcp_set_user(c, d);
 	tcp_endpoints(c, &rip, &rport, &lp);
 	sin->sin_family = AF_INET;
@@ -327,6 +352,7 @@ static void up_closed(void *ctx, struct tcp_conn *c, int reason)
 
 static const struct net_ops dworker_ops = {
 	.tx = up_tx,
+	.tx_buf = up_tx_buf,
 	.accepted = up_accepted,
 	.connected = up_connected,
 	.readable = up_readable,
@@ -366,51 +392,94 @@ static void take_arp_copies(struct dworker *dw, uint64_t t)
 	}
 }
 
+/* What the port already checked, for net_input_ex(). A frame the port
+ * found bad is still handed over: the stack checks it again and counts
+ * the drop under its reason. */
+static unsigned rx_csum_flags(struct dworker *dw, const struct rte_mbuf *m)
+{
+	uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	unsigned f = 0;
+
+	if (!dw->rx_csum)
+		return 0;
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD || l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
+		dw->cnt.rx_csum_hw_bad++;
+		return 0;
+	}
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		f |= NET_RX_IP_CSUM_GOOD;
+	if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		f |= NET_RX_L4_CSUM_GOOD;
+	if (f)
+		dw->cnt.rx_csum_hw_good++;
+	return f;
+}
+
+static void rx_frames(struct dworker *dw, struct rte_mbuf **rx, uint16_t n, uint64_t t)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = rx[i];
+
+		/* Frames fit one segment: the pool's buffers exceed the MTU. */
+		if (m->nb_segs == 1) {
+			const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+
+			share_arp_reply(dw, f, m->data_len);
+			net_input_ex(dw->st, f, m->data_len, t, rx_csum_flags(dw, m));
+		} else {
+			dw->cnt.rx_multiseg++;
+		}
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void handle_signal(struct relay *r)
+{
+	if (atomic_load(&r->draining))
+		atomic_store(&r->stop, true);
+	else
+		atomic_store(&r->draining, true);
+	FY_INFO("relay", "signal %d: %s", (int)got_signal,
+		atomic_load(&r->stop) ? "stopping now" : "draining, then exiting");
+	got_signal = 0;
+	for (unsigned i = 0; i < r->nworkers; i++)
+		b_wake(&r->workers[i]);
+}
+
 static int lcore_main(void *arg)
 {
 	struct dworker *dw = arg;
 	struct worker *w = dw->w;
 	struct relay *r = w->r;
 	uint64_t last_rx = now_us();
-	struct rte_mbuf *rx[BURST];
+	struct rte_mbuf *rx[DW_BURST];
 
 	rcu_register_thread();
 	w->last_tick_ms = fy_now_ms();
 	for (;;) {
-		uint16_t n = rte_eth_rx_burst(dw->port_id, dw->queue, rx, BURST);
-		uint64_t t = now_us();
+		uint64_t c0 = rte_rdtsc();
+		uint16_t n = rte_eth_rx_burst(dw->port_id, dw->queue, rx, DW_BURST);
+		uint64_t t = now_us(), sent = dw->cnt.tx_zero_copy + dw->cnt.tx_copied;
 
-		for (uint16_t i = 0; i < n; i++) {
-			struct rte_mbuf *m = rx[i];
-
-			/* Frames fit one segment: the pool's buffers exceed the MTU. */
-			if (m->nb_segs == 1) {
-				const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
-
-				share_arp_reply(dw, f, m->data_len);
-				net_input(dw->st, f, m->data_len, t);
-			}
-			rte_pktmbuf_free(m);
-		}
+		rx_frames(dw, rx, n, t);
 		take_arp_copies(dw, t);
 		net_poll_timers(dw->st, t);
-		if (w->id == 0 && got_signal) {
-			if (atomic_load(&r->draining))
-				atomic_store(&r->stop, true);
-			else
-				atomic_store(&r->draining, true);
-			FY_INFO("relay", "signal %d: %s", (int)got_signal,
-				atomic_load(&r->stop) ? "stopping now" : "draining, then exiting");
-			got_signal = 0;
-			for (unsigned i = 0; i < r->nworkers; i++)
-				b_wake(&r->workers[i]);
-		}
+		if (w->id == 0 && got_signal)
+			handle_signal(r);
 		if (atomic_exchange(&dw->wake, false))
 			worker_wakeup(w);
 		if (worker_step(w, fy_now_ms()))
 			break;
 		net_flush(dw->st);
 		tx_flush(dw);
+		dw->cnt.polls++;
+		/* Turns that moved packets are the lcore's work; the rest is
+		 * polling an idle port. */
+		if (n || dw->cnt.tx_zero_copy + dw->cnt.tx_copied != sent)
+			dw->cnt.busy_cycles += rte_rdtsc() - c0;
+		if (t - dw->published_us >= DSTATS_PERIOD_US)
+			dstats_publish(dw, t);
 		if (n)
 			last_rx = t;
 		else if (t - last_rx > 1000)
@@ -419,6 +488,7 @@ static int lcore_main(void *arg)
 	worker_finish(w);
 	net_flush(dw->st);
 	tx_flush(dw);
+	dstats_publish(dw, now_us());
 	rcu_unregister_thread();
 	atomic_fetch_sub(&r->running, 1);
 	return 0;
@@ -452,7 +522,13 @@ static int parse_ip(const char *s, uint32_t *ip, uint8_t *prefix)
 	return 0;
 }
 
-static int port_setup(struct relay *r, uint16_t port_id, uint16_t nq, struct rte_mempool *pool)
+/* Checksum offloads the port has, both IPv4 and TCP or none: the stack
+ * leaves both to the port or computes both (NET_CFG_TX_CSUM_OFFLOAD). */
+#define TX_CSUM (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
+#define RX_CSUM (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
+
+static int port_setup(struct relay *r, uint16_t port_id, uint16_t nq, struct rte_mempool *pool,
+		      bool *tx_csum, bool *rx_csum)
 {
 	struct rte_eth_conf conf = { 0 };
 	struct rte_eth_dev_info info;
@@ -471,7 +547,16 @@ static int port_setup(struct relay *r, uint16_t port_id, uint16_t nq, struct rte
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
 	}
-	(void)r;
+	*tx_csum = !r->cfg.dpdk_no_offload && (info.tx_offload_capa & TX_CSUM) == TX_CSUM;
+	*rx_csum = !r->cfg.dpdk_no_offload && (info.rx_offload_capa & RX_CSUM) == RX_CSUM;
+	if (*tx_csum)
+		conf.txmode.offloads |= TX_CSUM;
+	if (*rx_csum)
+		conf.rxmode.offloads |= RX_CSUM;
+	FY_INFO("relay", "DPDK port %u (%s): checksums on transmit %s, on receive %s%s", port_id,
+		info.driver_name, *tx_csum ? "by the port" : "in software",
+		*rx_csum ? "checked by the port" : "checked in software",
+		r->cfg.dpdk_no_offload ? " (--dpdk-offload off)" : "");
 	e = rte_eth_dev_configure(port_id, nq, nq, &conf);
 	for (uint16_t q = 0; e == 0 && q < nq; q++) {
 		e = rte_eth_rx_queue_setup(port_id, q, RX_DESC, rte_eth_dev_socket_id(port_id),
@@ -496,6 +581,7 @@ int dpdk_backend_run(struct relay *r)
 	struct dworker *dws = NULL;
 	uint16_t port_id = (uint16_t)r->cfg.dpdk_port, agent_port;
 	unsigned nlcores, i, lcore;
+	bool tx_csum = false, rx_csum = false;
 	int eal_argc, rc = 1;
 
 	r->be = &relay_dpdk_backend;
@@ -528,17 +614,25 @@ int dpdk_backend_run(struct relay *r)
 		fprintf(stderr, "ferry-relay: --listen '%s' is not ADDR:PORT\n", r->cfg.listen);
 		goto out_eal;
 	}
-	pool = rte_pktmbuf_pool_create("ferry_mbufs", r->cfg.dpdk_mbufs, 256, 0,
+	/* Per-lcore caches hold up to 1.5x their size: keep them a small
+	 * share of a small pool, or one lcore's cache starves the rest. */
+	pool = rte_pktmbuf_pool_create("ferry_mbufs", r->cfg.dpdk_mbufs,
+				       RTE_MIN(256u, r->cfg.dpdk_mbufs / 8), 0,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!pool) {
 		fprintf(stderr, "ferry-relay: cannot create a pool of %u mbufs: %s\n",
 			r->cfg.dpdk_mbufs, rte_strerror(rte_errno));
 		goto out_eal;
 	}
-	if (port_setup(r, port_id, (uint16_t)r->nworkers, pool) < 0) {
-		fprintf(stderr, "ferry-relay: cannot set up DPDK port %u\n", port_id);
+	if (port_setup(r, port_id, (uint16_t)r->nworkers, pool, &tx_csum, &rx_csum) < 0) {
+		fprintf(stderr, "ferry-relay: cannot set up DPDK port %u (with --dpdk-mbufs %u: a "
+			"NIC fills its %u RX descriptors per queue from the pool)\n", port_id,
+			r->cfg.dpdk_mbufs, RX_DESC);
 		goto out_pool;
 	}
+	if (tx_csum)
+		nc.flags |= NET_CFG_TX_CSUM_OFFLOAD;
+	nc.max_conns = r->cfg.dpdk_conns;
 	rte_eth_macaddr_get(port_id, &mac);
 	memcpy(nc.mac, mac.addr_bytes, 6);
 
@@ -560,6 +654,8 @@ int dpdk_backend_run(struct relay *r)
 		dw->queue = (uint16_t)i;
 		dw->pool = pool;
 		dw->agent_port = agent_port;
+		dw->tx_csum = tx_csum;
+		dw->rx_csum = rx_csum;
 		dw->all = dws;
 		dw->nall = r->nworkers;
 		if (r->nworkers > 1) {
@@ -588,6 +684,7 @@ int dpdk_backend_run(struct relay *r)
 		"agents on TCP %u, %u worker lcore(s)", port_id, r->cfg.dpdk_ip, mac.addr_bytes[0],
 		mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3], mac.addr_bytes[4],
 		mac.addr_bytes[5], agent_port, r->nworkers);
+	dstats_register(dws, r->nworkers, pool);
 	atomic_store(&r->running, r->nworkers);
 	i = 1;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
@@ -598,30 +695,14 @@ int dpdk_backend_run(struct relay *r)
 	lcore_main(&dws[0]);
 	rte_eal_mp_wait_lcore();
 	rc = 0;
-	for (i = 0; i < r->nworkers; i++) {
-		const struct net_counters *c = net_counters(dws[i].st);
-		const uint64_t *v = (const uint64_t *)c;
-		char line[2048];
-		size_t off = 0;
-
-		FY_INFO("relay", "worker %u: rx %llu frames, tx %llu frames, tx dropped %llu, "
-			"retransmits %llu, bad checksums %llu", i, (unsigned long long)c->rx_frames,
-			(unsigned long long)c->tx_frames, (unsigned long long)dws[i].tx_dropped,
-			(unsigned long long)c->tcp_retransmits,
-			(unsigned long long)(c->ip_bad_csum + c->tcp_bad_csum));
-		/* Every non-zero counter, by name: drops are counted by reason. */
-		line[0] = 0;
-		for (size_t k = 0; k < net_counter_count && off < sizeof(line) - 64; k++)
-			if (v[k])
-				off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
-							net_counter_names[k], (unsigned long long)v[k]);
-		FY_INFO("relay", "worker %u counters:%s", i, line);
-	}
+	dstats_log(dws, r->nworkers);
 out_workers:
+	dstats_unregister();
 	rcu_barrier();
 	for (i = 0; dws && i < r->nworkers; i++) {
 		if (dws[i].st)
 			net_stack_destroy(dws[i].st);
+		rte_pktmbuf_free(dws[i].spare);
 		if (dws[i].arp_in) {
 			void *p;
 

@@ -1,0 +1,489 @@
+/* fy-memif-load: drives ferry-relay's DPDK data plane over a memif port
+ * with no kernel in the path. It runs relay/net (the relay's own TCP stack)
+ * on one lcore, busy polling, and is at once the relay's agent (TLS tunnel,
+ * mux streams) and K public clients. See ml.h and bench/README.md.
+ *
+ *   fy-memif-load [EAL args] -- --relay-ip A --ip A/P --token T --ca FILE
+ *                 --public-port P [--workload up|down] [--conns K] [--bytes B]
+ *
+ * Prints "workload=up bytes=N secs=S gbit=G ..." and exits 0 when every
+ * byte arrived, matched its stream's pattern and every stream ended
+ * cleanly; 1 otherwise (or after --timeout); 2 on bad usage. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "ml.h"
+
+#define BURST 32
+#define RING_DESC 1024
+#define NB_MBUFS 8191
+#define LINK_WAIT_US 10000000ull	/* memif: the relay must be there already */
+#define CLOSE_WAIT_US 2000000ull	/* the tunnel's orderly close */
+
+struct port {
+	uint16_t id;
+	struct rte_mempool *pool;
+	struct rte_mbuf *tx[BURST];
+	unsigned ntx;
+	struct rte_mbuf *spare;	/* where the stack builds its next frame */
+	uint64_t tx_dropped;
+};
+
+static struct port g_port;
+
+uint64_t ml_now_us(void)
+{
+	return rte_get_timer_cycles() * 1000000ull / rte_get_timer_hz();
+}
+
+void ml_fail(struct ml *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->fatal)
+		return;	/* keep the first reason */
+	m->fatal = true;
+	va_start(ap, fmt);
+	vsnprintf(m->fatal_why, sizeof(m->fatal_why), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the port ---- */
+
+static void tx_flush(struct port *p)
+{
+	unsigned sent = 0;
+
+	while (sent < p->ntx) {
+		uint16_t k = rte_eth_tx_burst(p->id, 0, p->tx + sent, (uint16_t)(p->ntx - sent));
+
+		if (!k)
+			break;
+		sent += k;
+	}
+	/* A full ring drops the rest; TCP retransmits, as in the relay. */
+	for (unsigned i = sent; i < p->ntx; i++) {
+		rte_pktmbuf_free(p->tx[i]);
+		p->tx_dropped++;
+	}
+	p->ntx = 0;
+}
+
+static int port_setup(struct port *p)
+{
+	struct rte_eth_conf conf = { 0 };
+	int e;
+
+	p->pool = rte_pktmbuf_pool_create("ml_mbufs", NB_MBUFS, 256, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!p->pool) {
+		fprintf(stderr, "fy-memif-load: mbuf pool: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	e = rte_eth_dev_configure(p->id, 1, 1, &conf);
+	if (e == 0)
+		e = rte_eth_rx_queue_setup(p->id, 0, RING_DESC, rte_eth_dev_socket_id(p->id),
+					   NULL, p->pool);
+	if (e == 0)
+		e = rte_eth_tx_queue_setup(p->id, 0, RING_DESC, rte_eth_dev_socket_id(p->id), NULL);
+	if (e == 0)
+		e = rte_eth_dev_start(p->id);
+	if (e < 0) {
+		fprintf(stderr, "fy-memif-load: port %u setup: %s\n", p->id, rte_strerror(-e));
+		return -1;
+	}
+	return 0;
+}
+
+/* memif's link comes up when the client has connected to the server's
+ * socket and both sides agreed on the rings. */
+static int wait_link(struct port *p)
+{
+	uint64_t until = ml_now_us() + LINK_WAIT_US;
+	struct rte_eth_link link;
+
+	do {
+		if (rte_eth_link_get_nowait(p->id, &link) == 0 && link.link_status)
+			return 0;
+		rte_delay_us_sleep(10000);
+	} while (ml_now_us() < until);
+	fprintf(stderr, "fy-memif-load: port %u link still down after 10 s (is the relay's "
+		"memif server up on the same socket?)\n", p->id);
+	return -1;
+}
+
+/* ---- relay/net upcalls ---- */
+
+/* The stack builds its next frame right in an mbuf (as the relay's
+ * backend does), so the generator spends no copy on its output. */
+static uint8_t *up_tx_buf(void *ctx, size_t cap)
+{
+	struct port *p = &g_port;
+
+	(void)ctx;
+	if (!p->spare && !(p->spare = rte_pktmbuf_alloc(p->pool)))
+		return NULL;
+	if (rte_pktmbuf_tailroom(p->spare) < cap)
+		return NULL;
+	return rte_pktmbuf_mtod(p->spare, uint8_t *);
+}
+
+static int up_tx(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct port *p = &g_port;
+	struct rte_mbuf *mb;
+
+	(void)ctx;
+	if (p->spare && frame == rte_pktmbuf_mtod(p->spare, const uint8_t *)) {
+		mb = p->spare;	/* built in place: tx_buf checked the room */
+		p->spare = NULL;
+		rte_pktmbuf_append(mb, (uint16_t)len);
+	} else {
+		char *d;
+
+		/* Frames the stack built in its own buffer (ARP queue, pool empty). */
+		if (!(mb = rte_pktmbuf_alloc(p->pool)))
+			return -ENOBUFS;
+		if (!(d = rte_pktmbuf_append(mb, (uint16_t)len))) {
+			rte_pktmbuf_free(mb);
+			return -EMSGSIZE;
+		}
+		memcpy(d, frame, len);
+	}
+	p->tx[p->ntx++] = mb;
+	if (p->ntx == BURST)
+		tx_flush(p);
+	return 0;
+}
+
+static int up_accepted(void *ctx, struct tcp_conn *c, uint16_t lport)
+{
+	(void)ctx;
+	(void)c;
+	(void)lport;
+	return -1;	/* we listen on nothing */
+}
+
+static void up_connected(void *ctx, struct tcp_conn *c, int err)
+{
+	struct ml *m = ctx;
+	struct ml_io *io = tcp_user(c);
+
+	if (err) {	/* the handle is invalid after this upcall */
+		io->c = NULL;
+		io->closed = true;
+		io->reason = err;
+	}
+	if (io->kind == ML_K_AGENT)
+		ml_agent_connected(m, err);
+	else
+		ml_client_connected(m, (struct ml_flow *)io, err);
+}
+
+static void dispatch(struct ml *m, struct ml_io *io, bool rd, bool wr)
+{
+	if (io->kind == ML_K_AGENT)
+		ml_agent_event(m, rd, wr);
+	else
+		ml_client_event(m, (struct ml_flow *)io, rd, wr);
+}
+
+static void up_readable(void *ctx, struct tcp_conn *c)
+{
+	dispatch(ctx, tcp_user(c), true, false);
+}
+
+static void up_writable(void *ctx, struct tcp_conn *c)
+{
+	dispatch(ctx, tcp_user(c), false, true);
+}
+
+static void up_closed(void *ctx, struct tcp_conn *c, int reason)
+{
+	struct ml *m = ctx;
+	struct ml_io *io = tcp_user(c);
+
+	io->c = NULL;
+	io->closed = true;
+	io->reason = reason;
+	if (io->kind == ML_K_AGENT)
+		ml_agent_event(m, true, false);	/* recv now reports the reason */
+	else
+		ml_client_closed(m, (struct ml_flow *)io);
+}
+
+static const struct net_ops ml_net_ops = {
+	.tx = up_tx,
+	.tx_buf = up_tx_buf,
+	.accepted = up_accepted,
+	.connected = up_connected,
+	.readable = up_readable,
+	.writable = up_writable,
+	.closed = up_closed,
+};
+
+/* ---- the loop ---- */
+
+/* One turn: receive a burst, run timers and the application, send. */
+static unsigned poll_once(struct ml *m)
+{
+	struct rte_mbuf *rx[BURST];
+	uint16_t n = rte_eth_rx_burst(g_port.id, 0, rx, BURST);
+	uint64_t t = ml_now_us();
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (rx[i]->nb_segs == 1)	/* 2 KiB buffers hold any 1500-byte frame */
+			net_input(m->st, rte_pktmbuf_mtod(rx[i], const uint8_t *),
+				  rx[i]->data_len, t);
+		rte_pktmbuf_free(rx[i]);
+	}
+	net_poll_timers(m->st, t);
+	ml_agent_step(m);
+	ml_clients_step(m);
+	net_flush(m->st);
+	tx_flush(&g_port);
+	return n;
+}
+
+static int run(struct ml *m)
+{
+	uint64_t deadline = ml_now_us() + (uint64_t)m->timeout_s * 1000000ull;
+	uint64_t close_until;
+
+	if (ml_agent_start(m) < 0)
+		return 1;
+	while (!m->fatal && m->flows_done < m->nconns && ml_now_us() < deadline)
+		poll_once(m);
+	if (m->flows_done < m->nconns && !m->fatal)
+		ml_fail(m, "timeout after %u s: %u of %u streams done (agent state %d)",
+			m->timeout_s, m->flows_done, m->nconns, (int)m->agent.st);
+	ml_agent_close(m);
+	close_until = ml_now_us() + CLOSE_WAIT_US;
+	while (!m->agent.io.closed && m->agent.st == ML_A_CLOSING && ml_now_us() < close_until)
+		poll_once(m);
+	return m->fatal ? 1 : 0;
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *o)
+{
+	fprintf(o,
+"usage: fy-memif-load [EAL args] -- [options]\n"
+"  --relay-ip A.B.C.D     the relay's --dpdk-ip address (required)\n"
+"  --ip A.B.C.D/P         our address, in the relay's subnet (required)\n"
+"  --token T              agent token (required)\n"
+"  --ca FILE              CA that signed the relay's certificate (required)\n"
+"  --public-port P        port to REGISTER and connect the clients to (required)\n"
+"  --agent-port P         the relay's agent port (7000)\n"
+"  --name NAME            agent name (the token's first name when empty)\n"
+"  --workload up|down     up: clients send, agent checks; down: the reverse (up)\n"
+"  --conns K              client connections, 1..%d (4)\n"
+"  --bytes B[K|M|G]       total payload across the clients (256M)\n"
+"  --port N               DPDK port id (0)\n"
+"  --timeout S            give up after S seconds, exit 1 (60)\n"
+"  -v, --verbose          progress and the stack's counters on stderr\n", ML_MAX_CONNS);
+}
+
+static int parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end || end == s)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_ip(const char *s, uint32_t *ip, uint8_t *prefix)
+{
+	char buf[40], *slash;
+	struct in_addr a;
+	long p = 32;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = 0;
+		p = strtol(slash + 1, NULL, 10);
+	}
+	if (inet_pton(AF_INET, buf, &a) != 1 || p < 1 || p > 32)
+		return -1;
+	*ip = ntohl(a.s_addr);
+	if (prefix)
+		*prefix = (uint8_t)p;
+	return 0;
+}
+
+static long num(const char *s, long lo, long hi)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *end || end == s || v < lo || v > hi ? -1 : v;
+}
+
+static int parse_opts(struct ml *m, uint16_t *port_id, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "relay-ip", required_argument, NULL, 'r' }, { "ip", required_argument, NULL, 'i' },
+		{ "token", required_argument, NULL, 't' }, { "ca", required_argument, NULL, 'c' },
+		{ "public-port", required_argument, NULL, 'P' },
+		{ "agent-port", required_argument, NULL, 'a' }, { "name", required_argument, NULL, 'n' },
+		{ "workload", required_argument, NULL, 'w' }, { "conns", required_argument, NULL, 'k' },
+		{ "bytes", required_argument, NULL, 'b' }, { "port", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 'T' }, { "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	long v = 0;
+	int o;
+
+	optind = 1;	/* the EAL ran getopt on its own part of argv */
+	while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'r':
+			snprintf(m->relay_ip_str, sizeof(m->relay_ip_str), "%s", optarg);
+			v = parse_ip(optarg, &m->relay_ip, NULL);
+			break;
+		case 'i': v = parse_ip(optarg, &m->my_ip, &m->prefix); break;
+		case 't': m->token = optarg; break;
+		case 'c': m->ca = optarg; break;
+		case 'P': v = num(optarg, 1, 65535); m->public_port = (uint16_t)v; break;
+		case 'a': v = num(optarg, 1, 65535); m->agent_port = (uint16_t)v; break;
+		case 'n': m->name = optarg; break;
+		case 'w':
+			v = !strcmp(optarg, "up") ? 0 : !strcmp(optarg, "down") ? 0 : -1;
+			m->workload = !strcmp(optarg, "down") ? ML_DOWN : ML_UP;
+			break;
+		case 'k': v = num(optarg, 1, ML_MAX_CONNS); m->nconns = (unsigned)v; break;
+		case 'b': v = parse_bytes(optarg, &m->total_bytes); break;
+		case 'p': v = num(optarg, 0, 1023); *port_id = (uint16_t)v; break;
+		case 'T': v = num(optarg, 1, 86400); m->timeout_s = (unsigned)v; break;
+		case 'v': m->verbose = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+		if (v < 0) {
+			fprintf(stderr, "fy-memif-load: bad value for --%s: '%s'\n",
+				argv[optind - 1] + 2, optarg);
+			return -1;
+		}
+	}
+	if (optind < argc || !m->relay_ip || !m->my_ip || !m->token || !m->ca || !m->public_port) {
+		fprintf(stderr, "fy-memif-load: --relay-ip, --ip, --token, --ca and --public-port "
+			"are required\n");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- main ---- */
+
+static struct net_stack *stack_create(struct ml *m)
+{
+	struct rte_ether_addr mac;
+	struct net_config nc;
+
+	net_config_default(&nc);
+	nc.ip = m->my_ip;
+	nc.prefix_len = m->prefix;
+	/* Enough buffer for the 1 MiB mux window and a full TLS pair in flight,
+	 * so the generator's own TCP never limits the relay's. */
+	nc.sndbuf = 1024 * 1024;
+	nc.rcvbuf = 1024 * 1024;
+	rte_eth_macaddr_get(g_port.id, &mac);
+	memcpy(nc.mac, mac.addr_bytes, 6);
+	return net_stack_create(&nc, &ml_net_ops, m, ml_now_us());
+}
+
+static void report(struct ml *m)
+{
+	const struct net_counters *c = net_counters(m->st);
+	uint64_t bad = 0;
+	double secs;
+
+	for (unsigned i = 0; i < m->nconns; i++)
+		bad += m->flows[i].mismatches;
+	if (bad)
+		ml_fail(m, "%llu bytes differed from their stream's pattern", (unsigned long long)bad);
+	if (m->verbose) {
+		const uint64_t *v = (const uint64_t *)c;
+
+		fprintf(stderr, "fy-memif-load: stack counters:");
+		for (size_t k = 0; k < net_counter_count; k++)
+			if (v[k])
+				fprintf(stderr, " %s=%llu", net_counter_names[k], (unsigned long long)v[k]);
+		fprintf(stderr, " port_tx_dropped=%llu\n", (unsigned long long)g_port.tx_dropped);
+	}
+	if (m->fatal) {
+		fprintf(stderr, "fy-memif-load: FAILED: %s\n", m->fatal_why);
+		return;
+	}
+	secs = (double)(m->t_end_us - m->t_start_us) / 1e6;
+	printf("workload=%s bytes=%llu secs=%.3f gbit=%.3f conns=%u mismatches=0 "
+	       "gen_retransmits=%llu\n", m->workload == ML_UP ? "up" : "down",
+	       (unsigned long long)m->total_bytes, secs, m->total_bytes * 8.0 / secs / 1e9,
+	       m->nconns, (unsigned long long)c->tcp_retransmits);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	static struct ml m = {
+		.agent_port = 7000, .name = "", .nconns = 4, .total_bytes = 256ull << 20,
+		.timeout_s = 60,
+	};
+	int n = rte_eal_init(argc, argv), rc;
+
+	if (n < 0) {
+		fprintf(stderr, "fy-memif-load: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 2;
+	}
+	if (parse_opts(&m, &g_port.id, argc - n, argv + n) < 0) {
+		rte_eal_cleanup();
+		return 2;
+	}
+	if (m.total_bytes < m.nconns) {
+		fprintf(stderr, "fy-memif-load: --bytes must give every connection at least 1\n");
+		rte_eal_cleanup();
+		return 2;
+	}
+	if (!rte_eth_dev_is_valid_port(g_port.id) || port_setup(&g_port) < 0 ||
+	    wait_link(&g_port) < 0 || !(m.st = stack_create(&m))) {
+		fprintf(stderr, "fy-memif-load: no usable DPDK port %u (add --vdev net_memif0,"
+			"role=client,socket=PATH to the EAL arguments)\n", g_port.id);
+		rte_eal_cleanup();
+		return 1;
+	}
+	rc = run(&m);
+	report(&m);
+	rc = m.fatal ? 1 : rc;
+	ml_agent_fini(&m);
+	for (unsigned i = 0; i < m.nconns; i++)
+		free(m.flows[i].tab);
+	net_stack_destroy(m.st);
+	rte_pktmbuf_free(g_port.spare);
+	rte_eth_dev_stop(g_port.id);
+	rte_eth_dev_close(g_port.id);
+	rte_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,141 @@
+/* fy-memif-load: a DPDK load generator for ferry-relay's DPDK data plane,
+ * built on the relay's own TCP stack (relay/net). One process, one lcore,
+ * busy polling on a memif port: it plays the agent (TLS tunnel, mux) and
+ * K public clients at once, so no kernel is anywhere in the path.
+ *
+ * Files: fy_memif_load.c (options, EAL, port, loop), ml_agent.c (the
+ * agent tunnel and its streams), ml_client.c (the public clients),
+ * ml_pattern.c (per-stream byte patterns). */
+#ifndef ML_H
+#define ML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "ferry/buf.h"
+#include "ferry/mux.h"
+#include "ferry/sess.h"
+#include "ferry/tlsconn.h"
+#include "net.h"
+
+#define ML_MAX_CONNS 256
+
+enum ml_workload { ML_UP, ML_DOWN };
+
+/* The deterministic bytes of one stream: a table of ML_PAT_LEN bytes drawn
+ * from xorshift64 seeded by the stream index, repeated. The period is odd
+ * so that a segment shifted by a multiple of a power of two never matches. */
+#define ML_PAT_LEN 262139u
+
+struct ml_pattern {
+	const uint8_t *tab;	/* borrowed from the flow */
+	size_t off;		/* position of the next byte, mod ML_PAT_LEN */
+};
+
+/* The table of stream `index` (malloc'd, the caller frees it), or NULL. */
+uint8_t *ml_pattern_table(unsigned index);
+/* Writes the next n bytes of the stream into dst. */
+void ml_pattern_fill(struct ml_pattern *p, uint8_t *dst, size_t n);
+/* Compares n received bytes with the next n of the stream; returns how
+ * many differ (0: all good). */
+uint64_t ml_pattern_check(struct ml_pattern *p, const uint8_t *src, size_t n);
+
+/* What tcp_user() points at: the upcalls dispatch on kind. */
+enum ml_kind { ML_K_AGENT, ML_K_CLIENT };
+
+/* A relay/net connection behind fy_conn_ops (as relay/dpdk/backend.c
+ * does): the handle goes NULL when the stack ends it. */
+struct ml_io {
+	enum ml_kind kind;
+	struct tcp_conn *c;
+	int reason;		/* why it ended: 0 clean, -errno */
+	bool closed;		/* closed() or a failed connected() came */
+};
+
+extern const struct fy_conn_ops ml_io_ops;
+
+/* One public client and the agent-side stream that carries it. */
+struct ml_flow {
+	struct ml_io io;	/* first: tcp_user() points here */
+	unsigned index;
+	uint16_t lport;		/* our source port: how the agent finds us */
+	uint64_t bytes;		/* to move in this flow's direction */
+	uint8_t *tab;		/* this flow's pattern table */
+	struct ml_pattern c_pat;	/* client side: fills (up) or checks (down) */
+	uint64_t c_sent, c_rcvd;	/* client side */
+	bool c_connected, c_shut, c_eof;
+	struct fy_stream *s;	/* agent side, NULL before OPEN and after close */
+	struct ml_pattern a_pat;	/* agent side: checks (up) or fills (down) */
+	uint64_t a_sent, a_rcvd;
+	bool a_opened, a_fin_rx, a_fin_tx, a_done;
+	uint64_t mismatches;	/* bytes that differed from the pattern */
+	bool failed, counted;	/* counted: in ml.flows_done */
+	char why[160];
+};
+
+enum ml_agent_state { ML_A_CONNECT, ML_A_TLS, ML_A_WELCOME, ML_A_REGISTER, ML_A_UP,
+		      ML_A_CLOSING, ML_A_DEAD };
+
+struct ml_agent {
+	struct ml_io io;	/* first: tcp_user() points here */
+	enum ml_agent_state st;
+	SSL_CTX *tls_ctx;
+	struct fy_tlsconn tls;
+	bool tls_init;
+	struct fy_mux *mux;
+	struct fy_sess_table streams;
+	struct fy_buf in;
+	char why[300];
+};
+
+struct ml {
+	/* options */
+	enum ml_workload workload;
+	uint32_t relay_ip, my_ip;
+	uint8_t prefix;
+	char relay_ip_str[40];
+	uint16_t agent_port, public_port;
+	const char *token, *ca, *name;
+	unsigned nconns;
+	uint64_t total_bytes;
+	unsigned timeout_s;
+	bool verbose;
+
+	struct net_stack *st;
+	struct ml_agent agent;
+	struct ml_flow flows[ML_MAX_CONNS];
+	unsigned flows_done;
+	bool clients_started;
+	uint64_t t_start_us, t_end_us;
+	bool fatal;
+	char fatal_why[300];
+};
+
+/* Set when something went wrong that ends the run (exit 1). */
+void ml_fail(struct ml *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ml_flow_fail(struct ml_flow *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+uint64_t ml_now_us(void);
+
+/* ml_agent.c */
+int ml_agent_start(struct ml *m);
+void ml_agent_event(struct ml *m, bool rd, bool wr);
+void ml_agent_connected(struct ml *m, int err);
+void ml_agent_step(struct ml *m);
+void ml_agent_close(struct ml *m);
+void ml_agent_fini(struct ml *m);
+
+/* ml_client.c */
+int ml_clients_start(struct ml *m);
+void ml_client_event(struct ml *m, struct ml_flow *f, bool rd, bool wr);
+void ml_client_connected(struct ml *m, struct ml_flow *f, int err);
+void ml_client_closed(struct ml *m, struct ml_flow *f);
+void ml_clients_step(struct ml *m);
+/* A flow's both ends are over: counted once into m->flows_done. */
+void ml_flow_check_done(struct ml *m, struct ml_flow *f);
+struct ml_flow *ml_flow_by_port(struct ml *m, uint16_t lport);
+
+#endif

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# bench/memif/run.sh: ferry-relay's DPDK data plane with no kernel in the path.
+#
+#   fy-memif-load (lcore G)                        ferry-relay --backend dpdk (lcore R)
+#   relay/net: agent (TLS, mux) + K clients ══memif══ relay/net + engine (TLS, mux, pumps)
+#   10.77.0.2, net_memif role=client                 10.77.0.1, net_memif role=server
+#
+# Both ends run the relay's own TCP stack on DPDK, in two processes with
+# their own --file-prefix, joined by a memif (shared memory rings, a UNIX
+# socket in a temp dir). For each run and workload it reads the relay's
+# /ferry/counters over DPDK telemetry before and after, runs the generator,
+# and prints Gbit/s, relay busy cycles per payload byte and per packet, and
+# the relay lcore's utilisation. See bench/README.md.
+#
+#   bench/memif/run.sh [--bytes 1G] [--conns 4] [--runs 3] [--workloads up,down]
+#                      [--relay-core 1] [--gen-core 0] [--timeout 60] [--build DIR]
+#
+# Needs a build with DPDK (bash scripts/build.sh), 2 CPUs, python3. No
+# hugepages (--no-huge: memif copies through its own memfd regions) and no
+# root: DPDK's runtime dir is then $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk.
+# Exit: 0 all runs passed, 1 a run failed, 2 bad usage, 77 skipped (reason
+# printed). Every process started here is stopped by its saved PID.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$ROOT/build
+BYTES=1G
+CONNS=4
+RUNS=3
+WORKLOADS=up,down
+RCORE=1
+GCORE=0
+TIMEOUT=60
+RIP=10.77.0.1
+GIP=10.77.0.2
+APORT=7000
+PPORT=9000
+
+usage() {
+	sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	exit "${1:-2}"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--bytes) BYTES=$2 ;;
+	--conns) CONNS=$2 ;;
+	--runs) RUNS=$2 ;;
+	--workloads) WORKLOADS=$2 ;;
+	--relay-core) RCORE=$2 ;;
+	--gen-core) GCORE=$2 ;;
+	--timeout) TIMEOUT=$2 ;;
+	--build) BUILD=$2 ;;
+	-h | --help) usage 0 ;;
+	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
+	esac
+	shift 2 || { echo "run.sh: $1 needs a value" >&2; exit 2; }
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ && $TIMEOUT =~ ^[1-9][0-9]*$ && $RCORE =~ ^[0-9]+$ &&
+	$GCORE =~ ^[0-9]+$ && $RCORE != "$GCORE" ]] ||
+	{ echo "run.sh: --runs/--timeout must be positive, the cores distinct numbers" >&2; exit 2; }
+
+RELAY=$BUILD/relay/ferry-relay
+GEN=$BUILD/bench/memif/fy-memif-load
+
+skip() {
+	echo "run.sh: skipped: $*"
+	exit 77
+}
+
+[ -x "$RELAY" ] || skip "no $RELAY (run: bash scripts/build.sh)"
+[ -x "$GEN" ] || skip "no $GEN (needs libdpdk-dev at configure time: bash scripts/deps.sh dpdk, then bash scripts/build.sh)"
+"$RELAY" --backend dpdk --cert x --key x --tokens x --dpdk-ip 1.2.3.4/24 --dpdk-eal --version 2>&1 |
+	grep -q "no DPDK backend" && skip "ferry-relay was built without the DPDK backend"
+command -v python3 >/dev/null || skip "python3 is needed to read DPDK telemetry"
+NCPU=$(nproc)
+[ "$RCORE" -lt "$NCPU" ] && [ "$GCORE" -lt "$NCPU" ] ||
+	skip "needs CPUs $RCORE (relay) and $GCORE (generator); this machine has $NCPU"
+
+# DPDK's runtime dir, where the relay's telemetry socket appears.
+if [ "$(id -u)" -eq 0 ]; then
+	RUNDIR=/var/run/dpdk
+else
+	RUNDIR=${XDG_RUNTIME_DIR:-/tmp}/dpdk
+fi
+RPREFIX=fyml$$-r
+GPREFIX=fyml$$-g
+TEL=$RUNDIR/$RPREFIX/dpdk_telemetry.v2
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/fyml.XXXXXX")
+RPID=
+GPID=
+
+cleanup() {
+	local rc=$? k
+	set +e
+	trap - EXIT INT TERM
+	[ -n "$GPID" ] && kill -KILL "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
+	if [ -n "$RPID" ]; then
+		kill -TERM "$RPID" 2>/dev/null
+		for ((k = 0; k < 50; k++)); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$RPID" 2>/dev/null
+		wait "$RPID" 2>/dev/null
+		# Every non-zero counter of the relay's stack, for the post-mortem.
+		grep -o 'worker [0-9]* counters:.*' "$T/relay.log" 2>/dev/null | sed 's/^/relay /'
+	fi
+	[ "$rc" -eq 0 ] || { echo "--- relay log (last 15 lines):"; tail -n 15 "$T/relay.log" 2>/dev/null; }
+	rm -rf "$T" "${RUNDIR:?}/$RPREFIX" "${RUNDIR:?}/$GPREFIX"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+"$RELAY" cert init --dir "$T/pki" --name "$RIP" >"$T/cert.out" 2>&1 ||
+	{ echo "run.sh: cert init failed: $(cat "$T/cert.out")" >&2; exit 1; }
+TOKEN=$("$RELAY" token add --tokens "$T/tokens" --agent memif --ports "$PPORT" 2>/dev/null)
+[ -n "$TOKEN" ] || { echo "run.sh: token add failed" >&2; exit 1; }
+
+# The memif socket is a file in $T (not the abstract default), so parallel
+# runs never meet and cleanup removes it.
+MEMIF="socket=$T/memif.sock,socket-abstract=no"
+EAL_COMMON="--no-huge -m 512 --no-pci --log-level=lib.eal:error"
+
+"$RELAY" --backend dpdk --workers 1 --listen "0.0.0.0:$APORT" --dpdk-ip "$RIP/24" \
+	--dpdk-eal "-l $RCORE $EAL_COMMON --file-prefix $RPREFIX --vdev=net_memif0,role=server,$MEMIF" \
+	--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" --log-level info \
+	>"$T/relay.log" 2>&1 &
+RPID=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" && break
+	kill -0 "$RPID" 2>/dev/null || { echo "run.sh: the relay exited at start" >&2; exit 1; }
+	sleep 0.1
+done
+grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || { echo "run.sh: relay not up after 10 s" >&2; exit 1; }
+
+# counters FILE: the relay's /ferry/counters as JSON into FILE ("{}" when
+# the relay has no such command). The lcore publishes every 100 ms: wait
+# a little more so the numbers include everything before this moment.
+counters() {
+	sleep 0.25
+	python3 - "$TEL" "$1" <<'PY'
+import json, socket, sys
+tel, out = sys.argv[1], sys.argv[2]
+d = {}
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(2)
+    s.connect(tel)
+    s.recv(4096)  # the greeting: version, pid, max_output_len
+    s.send(b"/ferry/counters")
+    d = json.loads(s.recv(1 << 20)).get("/ferry/counters") or {}
+except (OSError, ValueError) as e:
+    print("run.sh: telemetry %s: %s" % (tel, e), file=sys.stderr)
+json.dump(d if isinstance(d, dict) else {}, open(out, "w"))
+PY
+}
+
+# row WORKLOAD RUN GENLINE BEFORE AFTER: one table row from the generator's
+# line and the counter difference.
+row() {
+	python3 - "$@" <<'PY'
+import json, sys
+wl, run, line, before, after = sys.argv[1:6]
+g = dict(kv.split("=", 1) for kv in line.split())
+a, b = json.load(open(after)), json.load(open(before))
+nbytes, secs = int(g["bytes"]), float(g["secs"])
+cols = [wl, run, "%.2f" % float(g["gbit"]), "%.3f" % secs]
+if "busy_cycles" in a and "busy_cycles" in b:
+    d = {k: a[k] - b.get(k, 0) for k in a if isinstance(a[k], int)}
+    pkts = d["rx_frames"] + d["tx_frames"]
+    busy = d["busy_cycles"]
+    cols += ["%.2f" % (busy / nbytes), "%.0f" % (busy / max(pkts, 1)),
+             "%.0f%%" % (100.0 * busy / (a["tsc_hz"] * secs)), str(pkts),
+             str(d.get("tcp_retransmits", 0))]
+else:
+    cols += ["-"] * 5
+print("| " + " | ".join(cols) + " |")
+PY
+}
+
+echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
+echo "relay lcore $RCORE, generator lcore $GCORE, $CONNS connections, $BYTES per run, $(nproc) CPUs, $(uname -r)"
+echo
+echo "| workload | run | Gbit/s | secs | relay cycles/byte | relay cycles/packet | relay lcore busy | packets | relay retransmits |"
+echo "|---|---|---|---|---|---|---|---|---|"
+FAILED=0
+for ((run = 1; run <= RUNS; run++)); do
+	for wl in ${WORKLOADS//,/ }; do
+		counters "$T/before.json"
+		rc=0
+		timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" $EAL_COMMON --file-prefix "$GPREFIX" \
+			--vdev="net_memif0,role=client,$MEMIF" -- \
+			--relay-ip "$RIP" --ip "$GIP/24" --agent-port "$APORT" --public-port "$PPORT" \
+			--token "$TOKEN" --ca "$T/pki/ca.crt" --workload "$wl" --conns "$CONNS" \
+			--bytes "$BYTES" --timeout "$TIMEOUT" >"$T/gen.out" 2>"$T/gen.err" &
+		GPID=$!
+		wait "$GPID" || rc=$?
+		GPID=
+		counters "$T/after.json"
+		line=$(grep '^workload=' "$T/gen.out" || true)
+		if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+			echo "| $wl | $run | FAILED (exit $rc): $(grep -v TELEMETRY "$T/gen.err" | tail -n 1) |"
+			FAILED=1
+			continue
+		fi
+		row "$wl" "$run" "$line" "$T/before.json" "$T/after.json"
+	done
+done
+[ -s "$T/after.json" ] && ! grep -q busy_cycles "$T/after.json" &&
+	echo "(relay-side columns empty: the relay answers no /ferry/counters on $TEL)"
+exit "$FAILED"

@@ -1,0 +1,209 @@
+/* Counters readable while the DPDK relay runs, through DPDK telemetry
+ * (the EAL's socket /var/run/dpdk/<file-prefix>/dpdk_telemetry.v2; read
+ * with `ferry-relay stats` or dpdk-telemetry.py):
+ *
+ *   /ferry/counters      every counter summed over the worker lcores, plus
+ *                        the pool and the port's own statistics
+ *   /ferry/worker,N      worker N's counters
+ *
+ * The lcores never wait for a reader: each copies its counters into its
+ * struct dstats under a seqlock every DSTATS_PERIOD_US, and readers retry
+ * when they raced a copy. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+#include "dworker.h"
+#include "ferry/log.h"
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dworker *tel_dws;	/* NULL: no relay running */
+static unsigned tel_n;
+static struct rte_mempool *tel_pool;
+static bool tel_registered;
+
+static const char *const dw_counter_names[] = {
+#define DW_COUNTER_NAME(n) #n,
+	DW_COUNTERS(DW_COUNTER_NAME)
+#undef DW_COUNTER_NAME
+};
+#define DW_NCOUNTERS (sizeof(dw_counter_names) / sizeof(dw_counter_names[0]))
+
+void dstats_publish(struct dworker *dw, uint64_t now_us)
+{
+	unsigned seq = atomic_load_explicit(&dw->pub.seq, memory_order_relaxed);
+
+	atomic_store_explicit(&dw->pub.seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	dw->pub.net = *net_counters(dw->st);
+	dw->pub.dw = dw->cnt;
+	dw->pub.conns = dw->conns;
+	atomic_store_explicit(&dw->pub.seq, seq + 2, memory_order_release);
+	dw->published_us = now_us;
+}
+
+static void snapshot(struct dworker *dw, struct dstats *out)
+{
+	for (;;) {
+		unsigned s1 = atomic_load_explicit(&dw->pub.seq, memory_order_acquire), s2;
+
+		if (s1 & 1)
+			continue;	/* being written: a copy takes microseconds */
+		out->net = dw->pub.net;
+		out->dw = dw->pub.dw;
+		out->conns = dw->pub.conns;
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&dw->pub.seq, memory_order_relaxed);
+		if (s1 == s2)
+			return;
+	}
+}
+
+/* Adds b's counters to a's. */
+static void accumulate(struct dstats *a, const struct dstats *b)
+{
+	uint64_t *an = (uint64_t *)&a->net, *ad = (uint64_t *)&a->dw;
+	const uint64_t *bn = (const uint64_t *)&b->net, *bd = (const uint64_t *)&b->dw;
+
+	for (size_t i = 0; i < net_counter_count; i++)
+		an[i] += bn[i];
+	for (size_t i = 0; i < DW_NCOUNTERS; i++)
+		ad[i] += bd[i];
+	a->conns += b->conns;
+}
+
+static void put_counters(struct rte_tel_data *d, const struct dstats *s)
+{
+	const uint64_t *n = (const uint64_t *)&s->net, *w = (const uint64_t *)&s->dw;
+
+	for (size_t i = 0; i < DW_NCOUNTERS; i++)
+		rte_tel_data_add_dict_u64(d, dw_counter_names[i], w[i]);
+	rte_tel_data_add_dict_u64(d, "conns", s->conns);
+	for (size_t i = 0; i < net_counter_count; i++)
+		rte_tel_data_add_dict_u64(d, net_counter_names[i], n[i]);
+}
+
+static int tel_counters(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dstats sum, one;
+	struct rte_eth_stats ps;
+	int rc = -EAGAIN;
+
+	(void)cmd;
+	(void)params;
+	memset(&sum, 0, sizeof(sum));
+	pthread_mutex_lock(&tel_lock);
+	if (tel_dws) {
+		for (unsigned i = 0; i < tel_n; i++) {
+			snapshot(&tel_dws[i], &one);
+			accumulate(&sum, &one);
+		}
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_u64(d, "workers", tel_n);
+		rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
+		rte_tel_data_add_dict_u64(d, "pool_size", tel_pool->size);
+		rte_tel_data_add_dict_u64(d, "pool_avail", rte_mempool_avail_count(tel_pool));
+		if (rte_eth_stats_get(tel_dws[0].port_id, &ps) == 0) {
+			rte_tel_data_add_dict_u64(d, "port_ipackets", ps.ipackets);
+			rte_tel_data_add_dict_u64(d, "port_opackets", ps.opackets);
+			rte_tel_data_add_dict_u64(d, "port_imissed", ps.imissed);
+			rte_tel_data_add_dict_u64(d, "port_ierrors", ps.ierrors);
+			rte_tel_data_add_dict_u64(d, "port_oerrors", ps.oerrors);
+			rte_tel_data_add_dict_u64(d, "port_rx_nombuf", ps.rx_nombuf);
+		}
+		put_counters(d, &sum);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+static int tel_worker(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dstats one;
+	char *end;
+	unsigned long i;
+	int rc = -EINVAL;
+
+	(void)cmd;
+	if (!params || !*params)
+		return -EINVAL;
+	i = strtoul(params, &end, 10);
+	if (*end)
+		return -EINVAL;
+	pthread_mutex_lock(&tel_lock);
+	if (tel_dws && i < tel_n) {
+		snapshot(&tel_dws[i], &one);
+		rte_tel_data_start_dict(d);
+		rte_tel_data_add_dict_u64(d, "worker", i);
+		rte_tel_data_add_dict_u64(d, "queue", tel_dws[i].queue);
+		put_counters(d, &one);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return rc;
+}
+
+void dstats_register(struct dworker *dws, unsigned n, struct rte_mempool *pool)
+{
+	for (unsigned i = 0; i < n; i++)
+		atomic_init(&dws[i].pub.seq, 0);
+	pthread_mutex_lock(&tel_lock);
+	tel_dws = dws;
+	tel_n = n;
+	tel_pool = pool;
+	pthread_mutex_unlock(&tel_lock);
+	/* Commands cannot be removed from DPDK telemetry: registered once,
+	 * they answer -EAGAIN while no relay runs. */
+	if (!tel_registered) {
+		tel_registered = true;
+		if (rte_telemetry_register_cmd("/ferry/counters", tel_counters,
+					       "ferry relay counters, summed over the worker lcores") ||
+		    rte_telemetry_register_cmd("/ferry/worker", tel_worker,
+					       "one worker lcore's counters. Parameters: int worker id"))
+			FY_WARN("relay", "cannot register the /ferry/ telemetry commands: "
+				"counters are logged at exit only");
+	}
+}
+
+void dstats_unregister(void)
+{
+	pthread_mutex_lock(&tel_lock);
+	tel_dws = NULL;
+	tel_n = 0;
+	tel_pool = NULL;
+	pthread_mutex_unlock(&tel_lock);
+}
+
+void dstats_log(const struct dworker *dws, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct net_counters *c = net_counters(dws[i].st);
+		const uint64_t *v = (const uint64_t *)c, *w = (const uint64_t *)&dws[i].cnt;
+		char line[3072];
+		size_t off = 0;
+
+		FY_INFO("relay", "worker %u: rx %llu frames, tx %llu frames, tx dropped %llu, "
+			"retransmits %llu, bad checksums %llu", i, (unsigned long long)c->rx_frames,
+			(unsigned long long)c->tx_frames, (unsigned long long)dws[i].cnt.tx_dropped,
+			(unsigned long long)c->tcp_retransmits,
+			(unsigned long long)(c->ip_bad_csum + c->tcp_bad_csum));
+		/* Every non-zero counter, by name: drops are counted by reason. */
+		line[0] = 0;
+		for (size_t k = 0; k < DW_NCOUNTERS && off < sizeof(line) - 64; k++)
+			if (w[k])
+				off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
+							dw_counter_names[k], (unsigned long long)w[k]);
+		for (size_t k = 0; k < net_counter_count && off < sizeof(line) - 64; k++)
+			if (v[k])
+				off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
+							net_counter_names[k], (unsigned long long)v[k]);
+		FY_INFO("relay", "worker %u counters:%s", i, line);
+	}
+}
