@@ -156,33 +156,58 @@ PY
 }
 
 # row WORKLOAD RUN GENLINE BEFORE AFTER: one table row from the generator's
-# line and the counter difference.
+# line and the counter difference; the numbers also go to $T/rows.jsonl.
 row() {
-	python3 - "$@" <<'PY'
+	python3 - "$@" "$T/rows.jsonl" <<'PY'
 import json, sys
-wl, run, line, before, after = sys.argv[1:6]
+wl, run, line, before, after, rows = sys.argv[1:7]
 g = dict(kv.split("=", 1) for kv in line.split())
 a, b = json.load(open(after)), json.load(open(before))
 nbytes, secs = int(g["bytes"]), float(g["secs"])
-cols = [wl, run, "%.2f" % float(g["gbit"]), "%.3f" % secs]
+r = {"workload": wl, "gbit": float(g["gbit"]), "secs": secs,
+     "gen_busy": float(g.get("gen_busy", "nan"))}
 if "busy_cycles" in a and "busy_cycles" in b:
     d = {k: a[k] - b.get(k, 0) for k in a if isinstance(a[k], int)}
     pkts = d["rx_frames"] + d["tx_frames"]
     busy = d["busy_cycles"]
-    cols += ["%.2f" % (busy / nbytes), "%.0f" % (busy / max(pkts, 1)),
-             "%.0f%%" % (100.0 * busy / (a["tsc_hz"] * secs)), str(pkts),
-             str(d.get("tcp_retransmits", 0))]
+    r.update(cyc_byte=busy / nbytes, cyc_pkt=busy / max(pkts, 1),
+             busy=busy / (a["tsc_hz"] * secs), pkts=pkts,
+             retrans=d.get("tcp_retransmits", 0))
+open(rows, "a").write(json.dumps(r) + "\n")
+cols = [wl, run, "%.2f" % r["gbit"], "%.3f" % secs]
+if "busy" in r:
+    cols += ["%.2f" % r["cyc_byte"], "%.0f" % r["cyc_pkt"], "%.0f%%" % (100 * r["busy"]),
+             "%.0f%%" % (100 * r["gen_busy"]), str(r["pkts"]), str(r["retrans"])]
 else:
-    cols += ["-"] * 5
+    cols += ["-", "-", "-", "%.0f%%" % (100 * r["gen_busy"]), "-", "-"]
 print("| " + " | ".join(cols) + " |")
+PY
+}
+
+# summary: the median of each column per workload (runs vary on a shared VM).
+summary() {
+	[ -s "$T/rows.jsonl" ] || return 0
+	python3 - "$T/rows.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for wl in dict.fromkeys(r["workload"] for r in rows):
+    rs = [r for r in rows if r["workload"] == wl]
+    med = lambda k: statistics.median(r[k] for r in rs)
+    cols = [wl, "median of %d" % len(rs), "%.2f" % med("gbit"), "%.3f" % med("secs")]
+    if all("busy" in r for r in rs):
+        cols += ["%.2f" % med("cyc_byte"), "%.0f" % med("cyc_pkt"), "%.0f%%" % (100 * med("busy")),
+                 "%.0f%%" % (100 * med("gen_busy")), "%.0f" % med("pkts"), "%.0f" % med("retrans")]
+    else:
+        cols += ["-", "-", "-", "%.0f%%" % (100 * med("gen_busy")), "-", "-"]
+    print("| **" + "** | **".join(cols) + "** |")
 PY
 }
 
 echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
 echo "relay lcore $RCORE, generator lcore $GCORE, $CONNS connections, $BYTES per run, $(nproc) CPUs, $(uname -r)"
 echo
-echo "| workload | run | Gbit/s | secs | relay cycles/byte | relay cycles/packet | relay lcore busy | packets | relay retransmits |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| workload | run | Gbit/s | secs | relay cycles/byte | relay cycles/packet | relay lcore busy | generator lcore busy | packets | relay retransmits |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 FAILED=0
 for ((run = 1; run <= RUNS; run++)); do
 	for wl in ${WORKLOADS//,/ }; do
@@ -206,6 +231,7 @@ for ((run = 1; run <= RUNS; run++)); do
 		row "$wl" "$run" "$line" "$T/before.json" "$T/after.json"
 	done
 done
+summary
 [ -s "$T/after.json" ] && ! grep -q busy_cycles "$T/after.json" &&
 	echo "(relay-side columns empty: the relay answers no /ferry/counters on $TEL)"
 exit "$FAILED"
