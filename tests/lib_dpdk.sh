@@ -45,7 +45,8 @@ dp_require() {
 
 # dp_exit: the EXIT trap. Stops the clients (fy-load, fy-synflood), then the relay
 # (SIGTERM first, so relay.log gets its counters for the post-mortem, then SIGKILL),
-# removes the loss table, the veth and the namespace, then runs fy_cleanup.
+# removes the loss table, the EAL runtime directory, the veth and the namespace, then
+# runs fy_cleanup.
 dp_exit() {
 	local rc=$? l k
 	set +e
@@ -63,6 +64,7 @@ dp_exit() {
 		grep -o 'worker [0-9]* counters:.*' "$T/relay.log" 2>/dev/null
 	fi
 	nft delete table inet "fyloss$$" 2>/dev/null
+	rm -rf "/var/run/dpdk/$DP_PREFIX"	# the EAL leaves its runtime directory
 	[ -n "$VO" ] && ip link del "$VO" 2>/dev/null
 	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
 	(exit "$rc")
