@@ -53,6 +53,7 @@ struct tcp_conn;
 	X(tcp_rcv_beyond_window) X(tcp_passive_opens) X(tcp_active_opens) \
 	X(tcp_refused) X(tcp_resets_estab) X(tcp_retransmits) \
 	X(tcp_rto_timeouts) X(tcp_fast_retransmits) X(tcp_dup_acks) \
+	X(tcp_lost_retransmits) X(tcp_loss_probes) \
 	X(tcp_partial_acks) X(tcp_zero_window_probes) X(tcp_keepalive_probes) \
 	X(tcp_timeout_aborts) X(tcp_data_after_close) X(tcp_timewait_expired) \
 	X(tcp_timewait_reuse) X(tcp_fin_wait2_timeout) X(tcp_alloc_fail)
@@ -73,6 +74,8 @@ enum {
 	NET_CFG_TX_CSUM_OFFLOAD = 1u << 0,
 	/* Answer every SYN with a cookie (for tests and under attack). */
 	NET_CFG_SYNCOOKIE_ALWAYS = 1u << 1,
+	/* Neither offer nor accept SACK (RFC 2018): NewReno alone. */
+	NET_CFG_NO_SACK = 1u << 2,
 };
 
 /* Per-frame flags for net_input_ex(): what the NIC already verified. */

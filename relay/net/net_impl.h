@@ -16,6 +16,7 @@
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define NET_OOO_MAX 64		/* hard cap of out-of-order holes */
+#define NET_SACK_MAX 16		/* SACKed ranges the sender remembers */
 #define TCP_MAX_WSCALE 14	/* RFC 7323 */
 #define TCP_OPT_SPACE 40
 #define TCP_EPHEMERAL_LO 32768u
@@ -57,7 +58,27 @@ struct tcp_listener {
 struct tcp_ooo {
 	uint32_t n;
 	uint32_t bytes;
+	uint32_t last;		/* start of the latest segment held: its
+				 * range is the first SACK block */
 	uint32_t start[NET_OOO_MAX], end[NET_OOO_MAX];
+};
+
+/* What the peer told us it holds beyond snd_una (SACK), sorted, disjoint,
+ * all within (snd_una, snd_max]. A hint only: the peer may renege, so
+ * nothing is freed from the send buffer before a cumulative ACK. */
+struct tcp_sacked {
+	uint32_t n;
+	uint32_t l[NET_SACK_MAX], r[NET_SACK_MAX];
+};
+
+/* Holes resent in this recovery, each with snd_max when it went: data
+ * sent after a resend being SACKed while the resend is not acknowledged
+ * means the resend was lost too (the idea of RACK, RFC 8985, kept to
+ * the hole at snd_una), without waiting for a timeout. */
+#define NET_RTXLOG_MAX 8
+struct tcp_rtxlog {
+	uint32_t n;
+	uint32_t seq[NET_RTXLOG_MAX], mark[NET_RTXLOG_MAX];
 };
 
 /* Pending upcalls of a connection. */
@@ -86,12 +107,14 @@ struct tcp_conn {
 	bool in_use : 1, in_hash : 1, on_ev : 1, on_reap : 1;
 	bool app : 1;		/* the application holds the handle */
 	bool active : 1;	/* we sent the first SYN */
-	bool ts_ok : 1, ws_ok : 1;
+	bool ts_ok : 1, ws_ok : 1, sack_ok : 1;
 	bool fin_queued : 1;	/* shutdown_wr: FIN after the data */
 	bool fin_rcvd : 1;	/* peer's FIN is in sequence */
 	bool eof_read : 1;	/* tcp_recv returned 0 */
 	bool want_rd : 1, want_wr : 1, wr_blocked : 1;
 	bool in_recovery : 1, rtt_timing : 1, persist : 1;
+	bool tlp_pending : 1;	/* t_rtx is the loss probe's, not the RTO */
+	bool tlp_out : 1;	/* a probe went and no new ACK since */
 	bool estab : 1;		/* reached ESTABLISHED once */
 	bool closed_sent : 1;	/* closed(0) queued */
 
@@ -108,6 +131,9 @@ struct tcp_conn {
 	uint32_t cwnd, ssthresh, recover, cwnd_acc;
 	uint32_t dupacks;
 	uint32_t last_ack_adv;	/* bytes the last new ACK covered */
+	struct tcp_sacked sacked;
+	struct tcp_rtxlog rtxlog;
+	uint32_t rtx_next;	/* in recovery: holes below it were resent */
 
 	/* retransmission timer (RFC 6298), in microseconds */
 	uint32_t srtt_us, rttvar_us, rto_us;
@@ -219,6 +245,8 @@ struct tcp_seg {
 	uint16_t opt_mss;
 	uint8_t opt_ws;
 	uint32_t tsval, tsecr;
+	uint8_t nsack;		/* SACK blocks (RFC 2018), as sent */
+	uint32_t sack_l[4], sack_r[4];
 };
 
 enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08,
@@ -230,9 +258,34 @@ void tcp_input(struct net_stack *st, uint32_t src, uint32_t dst,
 /* tcp_opt.c: returns 0, or -1 when the option list is malformed (what
  * was parsed before the fault is kept). */
 int tcp_opt_parse(struct tcp_seg *s, const uint8_t *p, size_t len);
-size_t tcp_opt_syn(uint8_t *o, uint16_t mss, int wscale, bool ts,
+size_t tcp_opt_syn(uint8_t *o, uint16_t mss, int wscale, bool ts, bool sack,
 		   uint32_t tsval, uint32_t tsecr);
 size_t tcp_opt_ts(uint8_t *o, uint32_t tsval, uint32_t tsecr);
+/* NOP NOP SACK with n blocks (1..4): 4 + 8n bytes. */
+size_t tcp_opt_sack(uint8_t *o, const uint32_t *l, const uint32_t *r, unsigned n);
+
+/* tcp_sack.c: SACK (RFC 2018), sender's scoreboard and receiver's blocks */
+/* Takes the blocks of an ACK; those outside (snd_una, snd_max] are
+ * ignored (D-SACK, stale, forged). */
+void tcp_sack_update(struct tcp_conn *c, const struct tcp_seg *s);
+/* After snd_una moved: forgets what it covers. */
+void tcp_sack_trim(struct tcp_conn *c);
+/* If seq lies in a SACKed range, returns true and its end in *end; else
+ * *end is the start of the next SACKed range (or snd_max). */
+bool tcp_sack_lookup(const struct tcp_conn *c, uint32_t seq, uint32_t *end);
+/* The next hole at or after `from` below the highest SACKed byte:
+ * true with [*seq, *seq + *n) (n at most one segment). */
+bool tcp_sack_next_hole(const struct tcp_conn *c, uint32_t from, uint32_t *seq,
+			uint32_t *n);
+/* Bytes SACKed in all. */
+uint32_t tcp_sack_bytes(const struct tcp_conn *c);
+/* Notes that the hole at seq was resent now (recovery only). */
+void tcp_sack_log_resend(struct tcp_conn *c, uint32_t seq);
+/* The resend of the hole at snd_una is lost: data sent after it was
+ * SACKed. */
+bool tcp_sack_head_lost(const struct tcp_conn *c);
+/* Receiver: up to max blocks for our next ACK, the latest first. */
+unsigned tcp_sack_blocks(const struct tcp_conn *c, uint32_t *l, uint32_t *r, unsigned max);
 
 /* tcp_conn.c: pool, tables, lifetime */
 int tcp_tables_init(struct net_stack *st);
@@ -279,6 +332,8 @@ void tcp_send_rst(struct tcp_conn *c);
 void tcp_send_probe(struct tcp_conn *c);	/* seq snd_una-1, no data */
 /* Retransmits the first unacknowledged segment. */
 void tcp_retransmit_first(struct tcp_conn *c);
+/* Retransmits n bytes from seq (a hole the peer's SACKs revealed). */
+void tcp_retransmit_range(struct tcp_conn *c, uint32_t seq, uint32_t n);
 /* RST answering a segment that has no connection (RFC 9293 3.10.7.1). */
 void tcp_reply_rst(struct net_stack *st, const struct tcp_seg *s);
 /* Raw segment out, for the stateless SYN/ACK of a cookie. */
@@ -325,6 +380,7 @@ uint32_t syncookie_make(struct net_stack *st, const struct tcp_seg *s,
 uint16_t syncookie_check(struct net_stack *st, const struct tcp_seg *s);
 /* Peer's window scale as echoed in TSecr: -1 none. */
 int syncookie_ts_wscale(uint32_t tsecr);
+bool syncookie_ts_sack(uint32_t tsecr);
 uint32_t syncookie_ts_encode(uint32_t now_ts, const struct tcp_seg *syn);
 
 /* stack.c */

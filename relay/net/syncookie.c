@@ -63,10 +63,17 @@ uint32_t syncookie_ts_encode(uint32_t now_ts, const struct tcp_seg *syn)
 
 	if (syn->has_ws)
 		bits = 0x10 | (syn->opt_ws > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : syn->opt_ws);
-	ts = (now_ts & ~0x1fu) | bits;
+	if (syn->sack_ok)
+		bits |= 0x20;
+	ts = (now_ts & ~0x3fu) | bits;
 	if (seq_gt(ts, now_ts))
-		ts -= 32;	/* our clock must never run backwards */
+		ts -= 64;	/* our clock must never run backwards */
 	return ts;
+}
+
+bool syncookie_ts_sack(uint32_t tsecr)
+{
+	return tsecr & 0x20;
 }
 
 int syncookie_ts_wscale(uint32_t tsecr)

@@ -266,6 +266,7 @@ void tcp_conn_apply_syn_opts(struct tcp_conn *c, const struct tcp_seg *s)
 	c->ts_ok = s->has_ts;
 	if (s->has_ts)
 		c->ts_recent = s->tsval;
+	c->sack_ok = s->sack_ok && !(c->st->cfg.flags & NET_CFG_NO_SACK);
 }
 
 void tcp_conn_set_state(struct tcp_conn *c, enum tcp_state s)

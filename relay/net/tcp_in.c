@@ -85,7 +85,10 @@ static void cookie_synack(struct net_stack *st, const struct tcp_seg *s)
 				ws++;
 		}
 	}
-	optlen = tcp_opt_syn(opt, st->cfg.mss, ws, s->has_ts, tsval, s->tsval);
+	/* SACK too is remembered only in the timestamp. */
+	optlen = tcp_opt_syn(opt, st->cfg.mss, ws, s->has_ts,
+			     s->has_ts && s->sack_ok && !(st->cfg.flags & NET_CFG_NO_SACK),
+			     tsval, s->tsval);
 	CNT(st, tcp_syncookie_tx);
 	tcp_xmit_raw(st, s->src, s->dport, s->sport, cookie, s->seq + 1,
 		     TH_SYN | TH_ACK,
@@ -149,6 +152,8 @@ static struct tcp_conn *cookie_conn(struct net_stack *st, const struct tcp_seg *
 	}
 	if (s->has_ts)
 		c->ts_recent = s->tsval;
+	c->sack_ok = s->has_ts && syncookie_ts_sack(s->tsecr) &&
+		     !(st->cfg.flags & NET_CFG_NO_SACK);
 	c->snd_wnd = (uint32_t)s->wnd << c->snd_wscale;
 	c->snd_wl1 = s->seq;
 	c->snd_wl2 = s->ack;
@@ -282,23 +287,70 @@ static uint32_t dupthresh(const struct tcp_conn *c)
 	return (segs >= 2 && segs < 4 && !unsent) ? segs - 1 : 3;
 }
 
-static void on_dupack(struct tcp_conn *c)
+/* In recovery with SACK: resends the next hole past those already
+ * resent. false when the peer's SACKs show no other. */
+static bool resend_hole(struct tcp_conn *c)
+{
+	uint32_t seq, n;
+
+	if (!c->sack_ok || !tcp_sack_next_hole(c, c->rtx_next, &seq, &n))
+		return false;
+	tcp_retransmit_range(c, seq, n);
+	tcp_sack_log_resend(c, seq);
+	c->rtx_next = seq + n;
+	return true;
+}
+
+/* In recovery: resends the segment at snd_una. */
+static void resend_first(struct tcp_conn *c)
+{
+	tcp_retransmit_first(c);
+	tcp_sack_log_resend(c, c->snd_una);
+	c->rtx_next = seq_max(c->rtx_next, c->snd_una + tcp_smss(c));
+}
+
+/* In recovery with SACK, on every ACK: a resend of the first hole that
+ * was lost goes again; else the next hole not yet resent. */
+static void sack_recovery_step(struct tcp_conn *c)
+{
+	if (tcp_sack_head_lost(c)) {
+		CNT(c->st, tcp_lost_retransmits);
+		resend_first(c);
+	}
+	resend_hole(c);
+}
+
+/* newly: bytes this ACK SACKed for the first time. */
+static void on_dupack(struct tcp_conn *c, uint32_t newly)
 {
 	struct net_stack *st = c->st;
 	uint32_t mss = tcp_smss(c), flight;
 
 	CNT(st, tcp_dup_acks);
 	if (c->in_recovery) {
-		c->cwnd += mss;		/* window inflation: one left the net */
+		/* Data left the network: room for as much more (window
+		 * inflation; SACKs say how much, and receivers that batch
+		 * their SACKs send fewer duplicates). A hole the SACKs
+		 * revealed goes out on top: lost data holds no room in the
+		 * network (RFC 6675 leaves it out of the pipe). */
+		c->cwnd += newly > mss ? newly : mss;
+		if (c->sack_ok)
+			sack_recovery_step(c);
 		return;
 	}
-	if (++c->dupacks != dupthresh(c))
+	/* With SACK, enough SACKed data means loss even when duplicates
+	 * went missing (RFC 6675 IsLost); so does new SACKed data in
+	 * answer to a loss probe (the segments before it are missing). */
+	if (++c->dupacks != dupthresh(c) &&
+	    !(c->sack_ok && tcp_sack_bytes(c) >= dupthresh(c) * mss) &&
+	    !(c->tlp_out && newly))
 		return;
 	/* Data sent before the last loss event (recover) may be ACKed
 	 * twice by go-back-N: no new recovery for it (RFC 6582 3.2),
 	 * unless the ACK heuristic of RFC 6582 4.2 says the last ACK
-	 * moved little, i.e. this is a new loss. */
-	if (!seq_gt(c->snd_una, c->recover) &&
+	 * moved little, or the duplicate SACKs data never SACKed before:
+	 * either way a new loss. */
+	if (!seq_gt(c->snd_una, c->recover) && !(c->sack_ok && newly) &&
 	    !(c->cwnd > mss && c->last_ack_adv <= 4 * mss))
 		return;
 	/* Fast retransmit, then NewReno fast recovery (RFC 6582 3.2). */
@@ -307,7 +359,9 @@ static void on_dupack(struct tcp_conn *c)
 	c->recover = c->snd_max;
 	c->in_recovery = true;
 	CNT(st, tcp_fast_retransmits);
-	tcp_retransmit_first(c);
+	c->rtxlog.n = 0;
+	c->rtx_next = c->snd_una;
+	resend_first(c);
 	c->cwnd = c->ssthresh + 3 * mss;
 }
 
@@ -325,6 +379,7 @@ static void on_new_ack(struct tcp_conn *c, const struct tcp_seg *s)
 		tcp_rtt_sample(c, (uint32_t)(st->now_us - c->rtt_start_us));
 	}
 	c->rtx_count = 0;
+	c->tlp_out = false;
 	c->last_ack_adv = acked;
 	if (seq_gt(upto, c->sb_seq)) {
 		ring_drop(&c->sb, upto - c->sb_seq);
@@ -333,6 +388,9 @@ static void on_new_ack(struct tcp_conn *c, const struct tcp_seg *s)
 	c->snd_una = s->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
+	if (seq_lt(c->rtx_next, c->snd_una))
+		c->rtx_next = c->snd_una;
+	tcp_sack_trim(c);
 
 	if (c->in_recovery) {
 		if (seq_ge(s->ack, c->recover)) {
@@ -342,10 +400,16 @@ static void on_new_ack(struct tcp_conn *c, const struct tcp_seg *s)
 			c->cwnd = w < c->ssthresh ? w : c->ssthresh;
 			c->in_recovery = false;
 			c->dupacks = 0;
+			c->rtxlog.n = 0;
 		} else {
-			/* Partial ACK: the next hole is lost too. */
+			/* Partial ACK: the next hole is lost too. With
+			 * SACK it may have been resent already: then the
+			 * next one not yet resent. */
 			CNT(st, tcp_partial_acks);
-			tcp_retransmit_first(c);
+			if (!c->sack_ok || c->snd_una == c->rtx_next)
+				resend_first(c);
+			else
+				sack_recovery_step(c);
 			c->cwnd = c->cwnd > acked ? c->cwnd - acked : 0;
 			if (acked >= mss)
 				c->cwnd += mss;
@@ -384,7 +448,7 @@ static void on_new_ack(struct tcp_conn *c, const struct tcp_seg *s)
 static bool ack_input(struct tcp_conn *c, const struct tcp_seg *s)
 {
 	struct net_stack *st = c->st;
-	uint32_t wnd = (uint32_t)s->wnd << c->snd_wscale;
+	uint32_t wnd = (uint32_t)s->wnd << c->snd_wscale, newly = 0;
 
 	if (seq_gt(s->ack, c->snd_max)) {
 		CNT(st, tcp_invalid_ack);	/* acks what we never sent */
@@ -393,10 +457,20 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_seg *s)
 	}
 	if (seq_lt(s->ack, c->snd_una))
 		return true;	/* old duplicate: ignore the ACK field */
+	if (c->sack_ok && s->nsack) {
+		uint32_t before = tcp_sack_bytes(c), after;
+
+		tcp_sack_update(c, s);
+		after = tcp_sack_bytes(c);	/* less when a full table dropped one */
+		newly = after > before ? after - before : 0;
+	}
 	if (s->ack == c->snd_una) {
+		/* A window update is not a duplicate (RFC 5681 2), unless it
+		 * SACKs data: receivers open their window while holding
+		 * out-of-order data (RFC 6675 2). */
 		if (!s->len && !(s->flags & (TH_SYN | TH_FIN)) && tcp_flight(c) &&
-		    wnd == c->snd_wnd && !c->persist)
-			on_dupack(c);
+		    (wnd == c->snd_wnd || (c->sack_ok && s->nsack)) && !c->persist)
+			on_dupack(c, newly);
 	}
 	if (seq_lt(c->snd_wl1, s->seq) ||
 	    (c->snd_wl1 == s->seq && seq_le(c->snd_wl2, s->ack))) {

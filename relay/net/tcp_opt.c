@@ -4,7 +4,7 @@
 #include "net_impl.h"
 
 enum { OPT_EOL = 0, OPT_NOP = 1, OPT_MSS = 2, OPT_WS = 3, OPT_SACK_OK = 4,
-       OPT_TS = 8 };
+       OPT_SACK = 5, OPT_TS = 8 };
 
 int tcp_opt_parse(struct tcp_seg *s, const uint8_t *p, size_t len)
 {
@@ -40,7 +40,17 @@ int tcp_opt_parse(struct tcp_seg *s, const uint8_t *p, size_t len)
 		case OPT_SACK_OK:
 			if (olen != 2)
 				return -1;
-			s->sack_ok = true;	/* noted; we do not do SACK */
+			s->sack_ok = true;
+			break;
+		case OPT_SACK:
+			/* 1 to 4 blocks of two sequence numbers. */
+			if (olen < 10 || (olen - 2) % 8 || olen > 34)
+				return -1;
+			s->nsack = (uint8_t)((olen - 2) / 8);
+			for (unsigned b = 0; b < s->nsack; b++) {
+				s->sack_l[b] = get32(p + i + 2 + 8 * b);
+				s->sack_r[b] = get32(p + i + 6 + 8 * b);
+			}
 			break;
 		case OPT_TS:
 			if (olen != 10)
@@ -68,8 +78,22 @@ size_t tcp_opt_ts(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 	return 12;
 }
 
-/* MSS, then NOP NOP TS, then NOP WS: 4-byte aligned, 20 bytes at most. */
-size_t tcp_opt_syn(uint8_t *o, uint16_t mss, int wscale, bool ts,
+size_t tcp_opt_sack(uint8_t *o, const uint32_t *l, const uint32_t *r, unsigned n)
+{
+	o[0] = OPT_NOP;
+	o[1] = OPT_NOP;
+	o[2] = OPT_SACK;
+	o[3] = (uint8_t)(2 + 8 * n);
+	for (unsigned b = 0; b < n; b++) {
+		put32(o + 4 + 8 * b, l[b]);
+		put32(o + 8 + 8 * b, r[b]);
+	}
+	return 4 + 8 * n;
+}
+
+/* MSS, then SACK-permitted and TS (in the two NOPs before TS, as Linux
+ * lays them out), then NOP WS: 4-byte aligned, 20 bytes at most. */
+size_t tcp_opt_syn(uint8_t *o, uint16_t mss, int wscale, bool ts, bool sack,
 		   uint32_t tsval, uint32_t tsecr)
 {
 	size_t n = 0;
@@ -78,8 +102,18 @@ size_t tcp_opt_syn(uint8_t *o, uint16_t mss, int wscale, bool ts,
 	o[n++] = 4;
 	put16(o + n, mss);
 	n += 2;
-	if (ts)
+	if (ts) {
 		n += tcp_opt_ts(o + n, tsval, tsecr);
+		if (sack) {
+			o[n - 12] = OPT_SACK_OK;
+			o[n - 11] = 2;
+		}
+	} else if (sack) {
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_NOP;
+		o[n++] = OPT_SACK_OK;
+		o[n++] = 2;
+	}
 	if (wscale >= 0) {
 		o[n++] = OPT_NOP;
 		o[n++] = OPT_WS;

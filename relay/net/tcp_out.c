@@ -88,10 +88,25 @@ static void xmit(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t n)
 		int ws = (!synack || c->ws_ok) ? c->rcv_wscale : -1;
 		bool ts = !synack || c->ts_ok;
 
-		optlen = tcp_opt_syn(opt, st->cfg.mss, ws, ts, tcp_now_ts(c),
+		bool sack = synack ? c->sack_ok : !(st->cfg.flags & NET_CFG_NO_SACK);
+
+		optlen = tcp_opt_syn(opt, st->cfg.mss, ws, ts, sack, tcp_now_ts(c),
 				     synack ? c->ts_recent : 0);
 	} else if (c->ts_ok && !(flags & TH_RST)) {
 		optlen = tcp_opt_ts(opt, tcp_now_ts(c), c->ts_recent);
+	}
+	if (c->sack_ok && c->ooo.n && (flags & TH_ACK) && !(flags & (TH_SYN | TH_RST))) {
+		/* As many blocks as fit the option space and, with the
+		 * payload, the segment size. */
+		uint32_t room = TCP_OPT_SPACE - (uint32_t)optlen, l[4], r[4];
+		uint32_t seg = c->mss > n + optlen ? c->mss - n - (uint32_t)optlen : 0;
+		unsigned k;
+
+		room = room < seg ? room : seg;
+		k = room >= 12 ? (room - 4) / 8 : 0;
+		k = tcp_sack_blocks(c, l, r, k > 4 ? 4 : k);
+		if (k)
+			optlen += tcp_opt_sack(opt + optlen, l, r, k);
 	}
 	if (flags & TH_ACK) {
 		ack = c->rcv_nxt;
@@ -140,6 +155,18 @@ void tcp_output(struct tcp_conn *c)
 			n = usable;
 		if (n > mss)
 			n = mss;
+		if (c->sacked.n && seq_lt(c->snd_nxt, c->snd_max)) {
+			/* Going back after a timeout: skip what the peer
+			 * SACKed, stop short of the next such range. */
+			uint32_t e;
+
+			if (tcp_sack_lookup(c, c->snd_nxt, &e)) {
+				c->snd_nxt = e;
+				continue;
+			}
+			if (seq_lt(e, c->snd_nxt + n))
+				n = e - c->snd_nxt;
+		}
 		/* FIN rides on the last data; alone it needs window room. */
 		if (c->fin_queued && n == avail && c->snd_nxt + n == c->fin_seq &&
 		    (n > 0 || usable > 0))
@@ -177,23 +204,28 @@ void tcp_output(struct tcp_conn *c)
 		tcp_arm_persist(c);
 }
 
-void tcp_retransmit_first(struct tcp_conn *c)
+void tcp_retransmit_range(struct tcp_conn *c, uint32_t seq, uint32_t n)
 {
-	uint32_t data_end = c->sb_seq + c->sb.len, n = 0;
+	uint32_t data_end = c->sb_seq + c->sb.len;
 	uint8_t flags = TH_ACK;
 
-	if (seq_lt(c->snd_una, data_end))
-		n = data_end - c->snd_una;
+	if (seq_gt(seq + n, data_end))
+		n = seq_lt(seq, data_end) ? data_end - seq : 0;
 	if (n > tcp_smss(c))
 		n = tcp_smss(c);
-	if (c->fin_queued && c->snd_una + n == c->fin_seq && seq_gt(c->snd_max, c->fin_seq))
+	if (c->fin_queued && seq + n == c->fin_seq && seq_gt(c->snd_max, c->fin_seq))
 		flags |= TH_FIN;
 	if (!n && !(flags & TH_FIN))
 		return;
-	if (c->rtt_timing && seq_le(c->snd_una, c->rtt_seq))
+	if (c->rtt_timing && seq_le(seq, c->rtt_seq))
 		c->rtt_timing = false;	/* Karn */
 	CNT(c->st, tcp_retransmits);
-	xmit(c, c->snd_una, flags, n);
+	xmit(c, seq, flags, n);
+}
+
+void tcp_retransmit_first(struct tcp_conn *c)
+{
+	tcp_retransmit_range(c, c->snd_una, tcp_smss(c));
 }
 
 void tcp_send_ack(struct tcp_conn *c)

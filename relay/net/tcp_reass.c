@@ -61,6 +61,7 @@ int tcp_ooo_add(struct tcp_conn *c, uint32_t seq, const uint8_t *d, uint32_t n)
 	}
 	q->n = cnt;
 	q->bytes = bytes;
+	q->last = seq;
 	CNT(c->st, tcp_ooo_queued);
 	return 0;
 drop:

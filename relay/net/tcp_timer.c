@@ -56,9 +56,50 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t r)
 	c->rto_us = (uint32_t)rto;
 }
 
+/* A tail loss probe (RFC 8985 7) before the RTO: when the last
+ * segments of a flight or their ACKs are lost, no duplicate ACK comes to
+ * start fast recovery, and an RTO (200 ms at least) would idle the
+ * connection. After two round trips without an ACK, one segment goes out
+ * to draw a SACK that shows what is missing. With SACK only, more than
+ * one segment in flight (one alone may be waiting for a delayed ACK),
+ * once per flight. */
+static bool tlp_eligible(const struct tcp_conn *c)
+{
+	return c->sack_ok && c->srtt_us && c->state >= TCP_ESTABLISHED &&
+	       c->state != TCP_TIME_WAIT && !c->in_recovery && !c->persist &&
+	       !c->tlp_out && !c->rtx_count && tcp_flight(c) > tcp_smss(c);
+}
+
 void tcp_arm_rtx(struct tcp_conn *c)
 {
-	tw_arm(&c->st->wheel, &c->t_rtx, now_ms(c->st) + ms_ceil(c->rto_us));
+	uint64_t rto = ms_ceil(c->rto_us), pto = ms_ceil(2ull * c->srtt_us);
+
+	if (pto < 10)
+		pto = 10;	/* timer granularity, and a margin for the peer */
+	c->tlp_pending = tlp_eligible(c) && pto < rto;
+	tw_arm(&c->st->wheel, &c->t_rtx, now_ms(c->st) + (c->tlp_pending ? pto : rto));
+}
+
+static void loss_probe(struct tcp_conn *c)
+{
+	uint32_t before = c->snd_max, cwnd = c->cwnd, end, n;
+
+	CNT(c->st, tcp_loss_probes);
+	c->tlp_out = true;
+	/* New data if there is some and the peer's window allows it: it
+	 * probes as well and delays nothing. The probe does not count
+	 * against the congestion window. */
+	c->cwnd += tcp_smss(c);
+	tcp_output(c);
+	c->cwnd = cwnd;
+	if (c->snd_max == before) {
+		/* Else the last segment again (with the FIN if it had it). */
+		end = seq_min(c->sb_seq + c->sb.len, c->snd_max);
+		n = seq_gt(end, c->snd_una) ? end - c->snd_una : 0;
+		n = n < tcp_smss(c) ? n : tcp_smss(c);
+		tcp_retransmit_range(c, end - n, n);
+	}
+	tcp_arm_rtx(c);	/* the RTO now: tlp_out is set */
 }
 
 static uint64_t backed_off_ms(const struct tcp_conn *c)
@@ -141,6 +182,14 @@ static void rtx_fire(struct tw_timer *t)
 	}
 	if (c->snd_una == c->snd_max)
 		return;		/* everything acknowledged meanwhile */
+	if (c->tlp_pending) {
+		c->tlp_pending = false;
+		if (tlp_eligible(c))
+			loss_probe(c);
+		else
+			tcp_arm_rtx(c);	/* recovery began since: the RTO, from now */
+		return;
+	}
 	CNT(st, tcp_rto_timeouts);
 	if (++c->rtx_count > st->cfg.max_retries) {
 		CNT(st, tcp_timeout_aborts);
@@ -157,6 +206,12 @@ static void rtx_fire(struct tw_timer *t)
 	c->dupacks = 0;
 	c->recover = c->snd_max;
 	c->snd_nxt = c->snd_una;
+	c->rtx_next = c->snd_una;
+	c->rtxlog.n = 0;
+	/* The go-back skips what the peer SACKed; after a second timeout
+	 * in a row, stop trusting that (it may have reneged, RFC 2018). */
+	if (c->rtx_count >= 2)
+		c->sacked.n = 0;
 	c->rtt_timing = false;
 	backoff(c);
 	tcp_arm_rtx(c);

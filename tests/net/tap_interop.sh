@@ -22,6 +22,7 @@ set -eu
 peer=${1:-${FY_BUILD:-build}/tests/net/tap_peer}
 mib=${FY_NET_MIB:-16}
 loss=${FY_NET_LOSS:-5}
+sack=${FY_NET_SACK:-on}	# off: tap_peer's stack recovers with NewReno alone
 
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: tap_interop needs root (network namespace, TAP device)"
@@ -78,7 +79,7 @@ start_server() {
 	# Not through n(): a backgrounded function is a subshell, and $!
 	# must be the process itself so that kill reaches it.
 	ip netns exec "$ns" timeout 600 "$peer" --dev "$dev" --ip 10.77.0.2/24 --echo 7 \
-		--timeout 500 2>>"$tmp/server.log" &
+		--sack "$sack" --timeout 500 2>>"$tmp/server.log" &
 	server=$!
 	pids+=("$server")
 }
@@ -150,7 +151,7 @@ client_test() {
 	done
 	t0=$(now)
 	n timeout 300 "$peer" --dev "$dev" --ip 10.77.0.2/24 --connect 10.77.0.1:9000 \
-		--send "$tmp/in" --timeout 280 2>"$tmp/client.log" || fail "tap_peer client ($1) failed"
+		--send "$tmp/in" --sack "$sack" --timeout 280 2>"$tmp/client.log" || fail "tap_peer client ($1) failed"
 	t1=$(now)
 	wait "$sink" || fail "sink ($1) failed"
 	got=$(sha256sum <"$tmp/out" | cut -d' ' -f1)

@@ -10,7 +10,7 @@
  *
  * Usage: tap_peer --dev IF --ip A.B.C.D/P [--mac M] [--gw A.B.C.D]
  *                 [--echo PORT] [--connect IP:PORT --send FILE]
- *                 [--buf BYTES] [--timeout SEC] */
+ *                 [--buf BYTES] [--timeout SEC] [--sack on|off] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -300,7 +300,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: tap_peer --dev IF --ip A.B.C.D/P [--mac M] [--gw IP]\n"
 			"                [--echo PORT] [--connect IP:PORT --send FILE]\n"
-			"                [--buf BYTES] [--timeout SEC]\n");
+			"                [--buf BYTES] [--timeout SEC] [--sack on|off]\n");
 	exit(2);
 }
 
@@ -379,6 +379,11 @@ int main(int argc, char **argv)
 			cfg.sndbuf = cfg.rcvbuf = (uint32_t)strtoul(v, NULL, 0);
 		} else if (!strcmp(a, "--timeout")) {
 			timeout_s = (unsigned)atoi(v);
+		} else if (!strcmp(a, "--sack")) {
+			if (!strcmp(v, "off"))
+				cfg.flags |= NET_CFG_NO_SACK;
+			else if (strcmp(v, "on"))
+				usage();
 		} else {
 			usage();
 		}

@@ -184,7 +184,7 @@ static size_t seed_frame(uint8_t *f)
 		TH_SYN, TH_ACK, TH_ACK | TH_PSH, TH_ACK | TH_FIN, TH_RST, TH_RST | TH_ACK,
 		TH_SYN | TH_ACK, TH_FIN, TH_ACK | TH_URG, 0,
 	};
-	struct h_opts o = { -1, -1, false, 0, 0 };
+	struct h_opts o = { .mss = -1, .ws = -1, .ts = false, .tsval = 0, .tsecr = 0 };
 	struct tcp_conn *c = conns[rndn(NCONN)];
 	uint16_t sport = (uint16_t)(PEER_PORT + rndn(8)), dport = rndn(2) ? APP_PORT : 7;
 	uint32_t seq = (uint32_t)rnd(), ack = (uint32_t)rnd();

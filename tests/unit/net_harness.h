@@ -59,6 +59,7 @@ static struct h {
 	uint8_t rx[1 << 20];
 	size_t rxlen;
 	bool eof;
+	bool peer_sack;		/* h_open's SYN offers SACK */
 	/* Zero-copy output (ops.tx_buf), on when NET_TEST_TXBUF is set:
 	 * frames are built in zbuf[zcur]; one handed to tx() is poisoned
 	 * and the other buffer offered next, so a stack that touched a
@@ -192,9 +193,12 @@ struct h_opts {
 	int ws;			/* <0 none */
 	bool ts;
 	uint32_t tsval, tsecr;
+	bool sack_ok;		/* SACK-permitted */
+	unsigned nsack;		/* SACK blocks [sl, sr) */
+	uint32_t sl[4], sr[4];
 };
 
-static const struct h_opts H_NOOPT = { -1, -1, false, 0, 0 };
+static const struct h_opts H_NOOPT = { .mss = -1, .ws = -1, .ts = false, .tsval = 0, .tsecr = 0 };
 
 static inline size_t h_tcp_opts(uint8_t *o, const struct h_opts *x)
 {
@@ -209,6 +213,17 @@ static inline size_t h_tcp_opts(uint8_t *o, const struct h_opts *x)
 	}
 	if (x->ws >= 0) {
 		o[n++] = 1; o[n++] = 3; o[n++] = 3; o[n++] = (uint8_t)x->ws;
+	}
+	if (x->sack_ok) {
+		o[n++] = 1; o[n++] = 1; o[n++] = 4; o[n++] = 2;
+	}
+	if (x->nsack) {
+		o[n++] = 1; o[n++] = 1; o[n++] = 5; o[n++] = (uint8_t)(2 + 8 * x->nsack);
+		for (unsigned b = 0; b < x->nsack; b++) {
+			put32(o + n, x->sl[b]);
+			put32(o + n + 4, x->sr[b]);
+			n += 8;
+		}
 	}
 	return n;
 }
@@ -351,7 +366,7 @@ static inline void h_teardown(void)
  * and window scale 7. Returns our ISS; the connection is H.conn. */
 static inline uint32_t h_open_ex(uint32_t isn, bool ts, bool expect_conn)
 {
-	struct h_opts o = { 1460, 7, ts, 1000, 0 };
+	struct h_opts o = { .mss = 1460, .ws = 7, .ts = ts, .tsval = 1000, .sack_ok = H.peer_sack };
 	struct h_seg s;
 	uint32_t iss;
 
@@ -361,6 +376,7 @@ static inline uint32_t h_open_ex(uint32_t isn, bool ts, bool expect_conn)
 	CU_ASSERT_EQUAL(s.flags, TH_SYN | TH_ACK);
 	iss = s.seq;
 	o.mss = o.ws = -1;
+	o.sack_ok = false;
 	o.tsval = 1001;
 	o.tsecr = s.opt.tsval;
 	h_clear();

@@ -169,6 +169,10 @@ static void test_tcp_options(void)
 		{ "kind without length", { 1, 1, 2 }, 3, -1, false, false, false },
 		{ "MSS of length 3", { 2, 3, 5, 1 }, 4, -1, false, false, false },
 		{ "SACK-permitted", { 4, 2 }, 2, 0, false, false, false },
+		{ "SACK, 1 block", { 1, 1, 5, 10, 0, 0, 0, 5, 0, 0, 0, 9 }, 12, 0, false, false, false },
+		{ "SACK of length 9", { 5, 9, 0, 0, 0, 5, 0, 0, 0 }, 9, -1, false, false, false },
+		{ "SACK of length 2", { 5, 2 }, 2, -1, false, false, false },
+		{ "SACK, 5 blocks", { 5, 42 }, 42, -1, false, false, false },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -183,18 +187,39 @@ static void test_tcp_options(void)
 			CU_ASSERT_EQUAL(s.opt_mss, 1460);
 		if (s.has_ts)
 			CU_ASSERT(s.tsval == 1 && s.tsecr == 2);
+		if (cases[i].len == 12 && cases[i].opt[2] == 5)
+			CU_ASSERT(s.nsack == 1 && s.sack_l[0] == 5 && s.sack_r[0] == 9);
+		if (cases[i].rc < 0)
+			CU_ASSERT_EQUAL(s.nsack, 0);
+	}
+	for (int sack = 0; sack < 2; sack++) {
+		for (int ts = 0; ts < 2; ts++) {
+			/* What we build parses back, 4-byte aligned, <= 20 bytes. */
+			uint8_t o[40];
+			struct tcp_seg s;
+			size_t n = tcp_opt_syn(o, 1460, 9, ts, sack, 77, 88);
+
+			memset(&s, 0, sizeof(s));
+			CU_ASSERT(n % 4 == 0 && n <= 20);
+			CU_ASSERT_EQUAL(tcp_opt_parse(&s, o, n), 0);
+			CU_ASSERT(s.has_mss && s.opt_mss == 1460 && s.has_ws && s.opt_ws == 9);
+			CU_ASSERT_EQUAL(s.has_ts, ts);
+			CU_ASSERT_EQUAL(s.sack_ok, sack);
+			if (ts)
+				CU_ASSERT(s.tsval == 77 && s.tsecr == 88);
+		}
 	}
 	{
-		/* What we build parses back. */
 		uint8_t o[40];
 		struct tcp_seg s;
-		size_t n = tcp_opt_syn(o, 1460, 9, true, 77, 88);
+		uint32_t l[4] = { 10, 30, 50, 70 }, r[4] = { 20, 40, 60, 80 };
+		size_t n = tcp_opt_sack(o, l, r, 4);
 
 		memset(&s, 0, sizeof(s));
-		CU_ASSERT_EQUAL(n % 4, 0);
+		CU_ASSERT_EQUAL(n, 36);
 		CU_ASSERT_EQUAL(tcp_opt_parse(&s, o, n), 0);
-		CU_ASSERT(s.has_mss && s.opt_mss == 1460 && s.has_ws && s.opt_ws == 9);
-		CU_ASSERT(s.has_ts && s.tsval == 77 && s.tsecr == 88);
+		CU_ASSERT_EQUAL(s.nsack, 4);
+		CU_ASSERT(s.sack_l[3] == 70 && s.sack_r[3] == 80 && s.sack_l[0] == 10);
 	}
 }
 

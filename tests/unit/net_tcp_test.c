@@ -1,7 +1,8 @@
 /* relay/net TCP on crafted segments: handshakes (passive, active, cookie),
  * data and ACK clocking, retransmission and backoff, fast retransmit and
- * NewReno recovery, out-of-order queueing and its caps, zero windows both
- * ways, FIN and RST in the states that matter, TIME_WAIT, keepalive. */
+ * NewReno recovery, SACK (both ends) and the tail loss probe, out-of-order
+ * queueing and its caps, zero windows both ways, FIN and RST in the states
+ * that matter, TIME_WAIT, keepalive. */
 #include "net_harness.h"
 
 #define ISN 5000u		/* the peer's initial sequence number */
@@ -17,7 +18,7 @@ static void fill_pat(void)
 
 static struct h_opts ts(uint32_t val)
 {
-	struct h_opts o = { -1, -1, true, val, 0 };
+	struct h_opts o = { .mss = -1, .ws = -1, .ts = true, .tsval = val, .tsecr = 0 };
 
 	o.tsecr = H.conn ? tcp_now_ts(H.conn) : 0;
 	return o;
@@ -40,7 +41,7 @@ static void peer_data(uint32_t seq, uint32_t ack, const void *d, size_t n, uint8
 
 static void test_handshake_passive(void)
 {
-	struct h_opts o = { 1460, 7, true, 1000, 0 };
+	struct h_opts o = { .mss = 1460, .ws = 7, .ts = true, .tsval = 1000, .tsecr = 0 };
 	struct h_seg s;
 	struct tcp_conn *c;
 
@@ -665,7 +666,7 @@ static void test_invalid_ack(void)
 	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_invalid_ack, 1);
 	/* PAWS: an older timestamp is dropped. */
 	{
-		struct h_opts o = { -1, -1, true, 10, 0 };
+		struct h_opts o = { .mss = -1, .ws = -1, .ts = true, .tsval = 10, .tsecr = 0 };
 
 		h_send(PEER_PORT, APP_PORT, ISN + 1, iss + 1, TH_ACK, 512, &o, "zz", 2);
 		CU_ASSERT_EQUAL(H.conn->rb.len, 0);
@@ -676,7 +677,7 @@ static void test_invalid_ack(void)
 
 static uint32_t syn_from(uint16_t port, struct h_seg *sa)
 {
-	struct h_opts o = { 1460, 7, true, 3000, 0 };
+	struct h_opts o = { .mss = 1460, .ws = 7, .ts = true, .tsval = 3000, .tsecr = 0 };
 
 	h_clear();
 	h_send(port, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
@@ -688,7 +689,7 @@ static uint32_t syn_from(uint16_t port, struct h_seg *sa)
 static void test_syn_cookie_round_trip(void)
 {
 	struct h_seg sa, s;
-	struct h_opts o = { -1, -1, true, 3001, 0 };
+	struct h_opts o = { .mss = -1, .ws = -1, .ts = true, .tsval = 3001, .tsecr = 0 };
 	struct tcp_conn *c;
 	uint32_t cookie;
 
@@ -736,7 +737,7 @@ static void test_syn_cookie_always_no_ts(void)
 {
 	struct net_config cfg;
 	struct h_seg sa;
-	struct h_opts o = { 1300, -1, false, 0, 0 };
+	struct h_opts o = { .mss = 1300, .ws = -1, .ts = false, .tsval = 0, .tsecr = 0 };
 
 	net_config_default(&cfg);
 	cfg.flags = NET_CFG_SYNCOOKIE_ALWAYS;
@@ -763,7 +764,7 @@ static void test_syn_cookie_always_no_ts(void)
 
 static void test_active_open(void)
 {
-	struct h_opts o = { 1400, 5, true, 9000, 0 };
+	struct h_opts o = { .mss = 1400, .ws = 5, .ts = true, .tsval = 9000, .tsecr = 0 };
 	struct h_seg s;
 	struct tcp_conn *c;
 	int err = 0;
@@ -833,7 +834,7 @@ static void test_active_refused_and_timeout(void)
 
 static void test_simultaneous_open(void)
 {
-	struct h_opts o = { 1460, -1, false, 0, 0 };
+	struct h_opts o = { .mss = 1460, .ws = -1, .ts = false, .tsval = 0, .tsecr = 0 };
 	struct h_seg s;
 	struct tcp_conn *c;
 	int err;
@@ -903,7 +904,7 @@ static void test_want_read(void)
 
 static void test_timewait_reuse(void)
 {
-	struct h_opts o = { 1460, 7, true, 5000, 0 };
+	struct h_opts o = { .mss = 1460, .ws = 7, .ts = true, .tsval = 5000, .tsecr = 0 };
 	uint32_t iss;
 
 	h_setup(NULL);
@@ -923,6 +924,269 @@ static void test_timewait_reuse(void)
 	h_teardown();
 }
 
+/* The peer acknowledges `ack` and SACKs the n ranges [l[i], r[i]). */
+static void peer_sack(uint32_t ack, unsigned n, const uint32_t *l, const uint32_t *r)
+{
+	struct h_opts o = ts(2000);
+
+	o.nsack = n;
+	for (unsigned i = 0; i < n; i++) {
+		o.sl[i] = l[i];
+		o.sr[i] = r[i];
+	}
+	h_send(PEER_PORT, APP_PORT, ISN + 1, ack, TH_ACK, 512, &o, NULL, 0);
+}
+
+/* Offered by the peer: accepted; not offered, or turned off: not used. */
+static void test_sack_negotiation(void)
+{
+	struct net_config cfg;
+	struct h_seg s;
+	int err;
+
+	for (int mode = 0; mode < 3; mode++) {
+		net_config_default(&cfg);
+		if (mode == 2)
+			cfg.flags |= NET_CFG_NO_SACK;
+		h_setup(&cfg);
+		H.peer_sack = mode != 1;
+		CU_ASSERT_EQUAL(tcp_listen(H.st, APP_PORT, 0), 0);
+		{
+			struct h_opts o = { .mss = 1460, .ws = 7, .ts = true, .tsval = 1,
+					    .sack_ok = H.peer_sack };
+
+			h_send(PEER_PORT, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
+		}
+		CU_ASSERT_FATAL(h_last(&s));
+		CU_ASSERT_EQUAL(s.flags, TH_SYN | TH_ACK);
+		CU_ASSERT_EQUAL(s.opt.sack_ok, mode == 0);
+		CU_ASSERT(s.opt.has_ts && s.opt.has_mss && s.opt.has_ws);
+		/* Our own SYN offers it unless turned off. */
+		h_clear();
+		CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, PEER_IP, 443, NULL, &err));
+		CU_ASSERT(h_last(&s) && s.flags == TH_SYN);
+		CU_ASSERT_EQUAL(s.opt.sack_ok, mode != 2);
+		h_teardown();
+	}
+}
+
+/* As receiver: each out-of-order segment is acknowledged at once with the
+ * ranges held, the range of the latest segment first (RFC 2018 4). */
+static void test_sack_receiver_blocks(void)
+{
+	struct h_seg s;
+	uint32_t iss, d = ISN + 1;
+
+	fill_pat();
+	h_setup(NULL);
+	H.peer_sack = true;
+	iss = h_open(ISN, true);
+	CU_ASSERT_FATAL(H.conn->sack_ok);
+	H.auto_read = true;
+	h_clear();
+	peer_data(d + 1000, iss + 1, pat + 1000, 1000, 0);
+	CU_ASSERT(h_last(&s) && s.ack == d && s.len == 0);
+	CU_ASSERT_EQUAL_FATAL(s.opt.nsack, 1);
+	CU_ASSERT(s.opt.sack_l[0] == d + 1000 && s.opt.sack_r[0] == d + 2000);
+	peer_data(d + 3000, iss + 1, pat + 3000, 1000, 0);
+	CU_ASSERT(h_last(&s) && s.ack == d);
+	CU_ASSERT_EQUAL_FATAL(s.opt.nsack, 2);
+	CU_ASSERT(s.opt.sack_l[0] == d + 3000 && s.opt.sack_r[0] == d + 4000);
+	CU_ASSERT(s.opt.sack_l[1] == d + 1000 && s.opt.sack_r[1] == d + 2000);
+	/* Touching the first range: merged, and that range goes first. */
+	peer_data(d + 2000, iss + 1, pat + 2000, 500, 0);
+	CU_ASSERT(h_last(&s) && s.opt.nsack == 2);
+	CU_ASSERT(s.opt.sack_l[0] == d + 1000 && s.opt.sack_r[0] == d + 2500);
+	/* The first hole fills: ACK up to the second hole, one block left. */
+	peer_data(d, iss + 1, pat, 1000, 0);
+	CU_ASSERT(h_last(&s) && s.ack == d + 2500 && s.opt.nsack == 1);
+	CU_ASSERT(s.opt.sack_l[0] == d + 3000 && s.opt.sack_r[0] == d + 4000);
+	/* All in order: no more SACK option, and the data arrived intact. */
+	peer_data(d + 2500, iss + 1, pat + 2500, 500, 0);
+	CU_ASSERT(h_last(&s) && s.ack == d + 4000 && s.opt.nsack == 0);
+	CU_ASSERT_EQUAL(H.rxlen, 4000);
+	CU_ASSERT_EQUAL(memcmp(H.rx, pat, 4000), 0);
+	h_teardown();
+}
+
+/* As sender: two segments of one window lost. NewReno resends the
+ * second only after a partial ACK, a round trip later; with the peer's
+ * SACKs both go within the first round trip, and nothing twice. */
+static void test_sack_recovery(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss, b, l[2], r[2];
+
+	fill_pat();
+	h_setup(NULL);
+	H.peer_sack = true;
+	iss = h_open(ISN, true);
+	c = H.conn;
+	b = iss + 1;
+	h_clear();
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 10 * PAY), 10 * PAY);
+	CU_ASSERT_EQUAL(H.nout, 10);
+	h_clear();
+	/* Segments 2 and 5 (from 1) lost. */
+	peer_ack(ISN + 1, b + PAY, 512);
+	l[0] = b + 2 * PAY; r[0] = b + 3 * PAY;
+	peer_sack(b + PAY, 1, l, r);				/* 3 arrived */
+	r[0] = b + 4 * PAY;
+	peer_sack(b + PAY, 1, l, r);				/* 4 */
+	CU_ASSERT_EQUAL(H.nout, 0);
+	l[1] = l[0]; r[1] = r[0];
+	l[0] = b + 5 * PAY; r[0] = b + 6 * PAY;
+	peer_sack(b + PAY, 2, l, r);				/* 6: 3rd dup */
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == b + PAY && s.len == PAY);
+	CU_ASSERT(c->in_recovery);
+	CU_ASSERT_EQUAL(c->sacked.n, 2);
+	/* The next duplicate resends the other hole at once. */
+	h_clear();
+	r[0] = b + 7 * PAY;
+	peer_sack(b + PAY, 2, l, r);				/* 7 */
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == b + 4 * PAY && s.len == PAY);
+	/* No hole left below the highest SACK: nothing else resent. */
+	h_clear();
+	r[0] = b + 10 * PAY;
+	peer_sack(b + PAY, 2, l, r);				/* 8-10 */
+	CU_ASSERT_EQUAL(H.nout, 0);
+	/* Partial ACK (2 arrived): 5 was resent already, not again. */
+	l[0] = b + 5 * PAY;
+	peer_sack(b + 4 * PAY, 1, l, r);
+	for (size_t i = 0; i < H.nout; i++)
+		CU_ASSERT(!(h_seg(i, &s) && s.len && s.seq == b + 4 * PAY));
+	CU_ASSERT(c->in_recovery);
+	CU_ASSERT_EQUAL(c->sacked.n, 1);
+	/* Full ACK: recovery over, scoreboard empty. */
+	peer_ack(ISN + 1, b + 10 * PAY, 512);
+	CU_ASSERT(!c->in_recovery);
+	CU_ASSERT_EQUAL(c->sacked.n, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_retransmits, 2);
+	h_teardown();
+}
+
+/* After a timeout, going back from snd_una skips what the peer SACKed. */
+static void test_sack_rto_skips_sacked(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss, b, l[2], r[2], rto;
+
+	fill_pat();
+	h_setup(NULL);
+	H.peer_sack = true;
+	iss = h_open(ISN, true);
+	c = H.conn;
+	b = iss + 1;
+	h_clear();
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 10 * PAY), 10 * PAY);
+	/* 1 and 5 lost; one ACK SACKs 2-4 and 6-10 (its duplicates lost). */
+	l[0] = b + 5 * PAY; r[0] = b + 10 * PAY;
+	l[1] = b + PAY; r[1] = b + 4 * PAY;
+	peer_sack(b, 2, l, r);
+	CU_ASSERT_EQUAL(c->sacked.n, 2);
+	CU_ASSERT(c->in_recovery);	/* 8 segments SACKed: 1 is lost */
+	h_clear();
+	/* The fast retransmit is lost too: the RTO (from the loss probe's
+	 * timer, which found recovery under way and left it to the RTO). */
+	rto = c->rto_us / 1000;
+	for (uint32_t i = 0; i < 3 * rto && !net_counters(H.st)->tcp_rto_timeouts; i++)
+		h_advance_ms(1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_rto_timeouts, 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_loss_probes, 0);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == b && s.len == PAY);
+	/* 1 arrives: the peer acks through 4; the go-back resends 5 and
+	 * skips 6-10, which it holds. */
+	h_clear();
+	l[0] = b + 5 * PAY; r[0] = b + 10 * PAY;
+	peer_sack(b + 4 * PAY, 1, l, r);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == b + 4 * PAY && s.len == PAY);
+	CU_ASSERT_EQUAL(c->snd_nxt, b + 10 * PAY);
+	peer_ack(ISN + 1, b + 10 * PAY, 512);
+	CU_ASSERT_EQUAL(c->sb.len, 0);
+	CU_ASSERT_EQUAL(c->sacked.n, 0);
+	h_teardown();
+}
+
+/* SACK blocks outside (snd_una, snd_max] are ignored; an ACK that stops
+ * inside a SACKed range (the peer reneged) clears the scoreboard. */
+static void test_sack_bad_blocks(void)
+{
+	struct tcp_conn *c;
+	uint32_t iss, b, l[4], r[4];
+
+	fill_pat();
+	h_setup(NULL);
+	H.peer_sack = true;
+	iss = h_open(ISN, true);
+	c = H.conn;
+	b = iss + 1;
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 4 * PAY), 4 * PAY);
+	l[0] = b - 100; r[0] = b + 10;			/* below snd_una */
+	l[1] = b + PAY; r[1] = b + 9 * PAY;		/* beyond snd_max */
+	l[2] = b + 2 * PAY; r[2] = b + PAY;		/* reversed */
+	l[3] = b; r[3] = b + PAY;			/* starts at snd_una */
+	peer_sack(b, 4, l, r);
+	CU_ASSERT_EQUAL(c->sacked.n, 0);
+	l[0] = b + 2 * PAY; r[0] = b + 4 * PAY;
+	peer_sack(b, 1, l, r);
+	CU_ASSERT_EQUAL(c->sacked.n, 1);
+	peer_ack(ISN + 1, b + 3 * PAY, 512);		/* into the range */
+	CU_ASSERT_EQUAL(c->sacked.n, 0);
+	h_teardown();
+}
+
+/* The tail of a flight lost: no duplicate ACK can come. After two round
+ * trips (10 ms at least) a loss probe resends the last segment; the SACK
+ * it draws starts fast recovery long before the RTO. */
+static void test_tail_loss_probe(void)
+{
+	struct h_seg s;
+	struct tcp_conn *c;
+	uint32_t iss, b, l[1], r[1];
+
+	fill_pat();
+	h_setup(NULL);
+	H.peer_sack = true;
+	iss = h_open(ISN, true);
+	c = H.conn;
+	b = iss + 1;
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 4 * PAY), 4 * PAY);
+	peer_ack(ISN + 1, b + 2 * PAY, 512);	/* 3 and 4 lost */
+	h_clear();
+	h_advance_ms(9);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	h_advance_ms(2);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_loss_probes, 1);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_rto_timeouts, 0);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.seq == b + 3 * PAY && s.len == PAY);
+	/* It arrives: the peer SACKs it, 3 is resent at once. */
+	h_clear();
+	l[0] = b + 3 * PAY; r[0] = b + 4 * PAY;
+	peer_sack(b + 2 * PAY, 1, l, r);
+	CU_ASSERT(c->in_recovery);
+	CU_ASSERT_FATAL(H.nout >= 1);
+	CU_ASSERT(h_seg(0, &s) && s.seq == b + 2 * PAY && s.len == PAY);
+	/* One probe per flight: none while that waits, and none once all is
+	 * acknowledged. */
+	h_clear();
+	h_advance_ms(50);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_loss_probes, 1);
+	peer_ack(ISN + 1, b + 4 * PAY, 512);
+	CU_ASSERT(!c->in_recovery);
+	h_clear();
+	h_advance_ms(2000);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_rto_timeouts, 0);
+	h_teardown();
+}
+
 int main(void)
 {
 	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
@@ -934,6 +1198,12 @@ int main(void)
 		{ "RTO backoff and abort", test_retransmit_backoff_and_abort },
 		{ "RTO then ACK", test_retransmit_then_ack },
 		{ "fast retransmit, NewReno", test_fast_retransmit_newreno },
+		{ "SACK negotiation", test_sack_negotiation },
+		{ "SACK blocks as receiver", test_sack_receiver_blocks },
+		{ "SACK recovery: every hole in one round trip", test_sack_recovery },
+		{ "SACK: timeout skips SACKed data", test_sack_rto_skips_sacked },
+		{ "SACK: bad blocks, reneging", test_sack_bad_blocks },
+		{ "tail loss probe", test_tail_loss_probe },
 		{ "out of order then fill", test_out_of_order },
 		{ "out-of-order caps", test_ooo_caps },
 		{ "peer zero window, probes", test_peer_zero_window_probe },
