@@ -31,6 +31,7 @@
 #define RX_DESC 1024
 #define TX_DESC 1024
 #define IDLE_SLEEP_US 50	/* after 1 ms without packets: spare the CPU */
+#define RX_BUDGET (8 * DW_BURST)	/* frames per loop turn before timers */
 
 /* A TCP connection as the engine sees it. */
 struct dconn {
@@ -458,11 +459,19 @@ static int lcore_main(void *arg)
 	rcu_register_thread();
 	w->last_tick_ms = fy_now_ms();
 	for (;;) {
-		uint64_t c0 = rte_rdtsc();
-		uint16_t n = rte_eth_rx_burst(dw->port_id, dw->queue, rx, DW_BURST);
-		uint64_t t = now_us(), sent = dw->cnt.tx_zero_copy + dw->cnt.tx_copied;
+		uint64_t c0 = rte_rdtsc(), t = now_us();
+		uint64_t sent = dw->cnt.tx_zero_copy + dw->cnt.tx_copied;
+		unsigned n = 0;
+		uint16_t k;
 
-		rx_frames(dw, rx, n, t);
+		/* Everything waiting first (up to a budget), then the timers:
+		 * after a stall (the lcore preempted), ACKs already in the
+		 * ring must count before retransmission timers fire. */
+		do {
+			k = rte_eth_rx_burst(dw->port_id, dw->queue, rx, DW_BURST);
+			rx_frames(dw, rx, k, t);
+			n += k;
+		} while (k == DW_BURST && n < RX_BUDGET);
 		take_arp_copies(dw, t);
 		net_poll_timers(dw->st, t);
 		if (w->id == 0 && got_signal)
