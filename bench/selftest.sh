@@ -14,6 +14,8 @@
 #    it is requested (it is by default) and the run above did not cover it,
 #    bench/run --quick --topology netns --only ferry-dpdk, with the same
 #    checks; without root this prints a SKIP line with the reason.
+# 1c. The DPDK data plane alone: bench/memif/run.sh --runs 1 --bytes 64M (relay and
+#    generator over net_memif, no kernel in the path) passes and prints numbers.
 # 2. A ferry build that starts but does nothing must make bench/run fail
 #    loudly (exit 2, a message naming ferry) and report nothing for it; the
 #    same for ferry-dpdk in netns when running as root.
@@ -215,6 +217,30 @@ if ((WANT_DPDK && !DPDK_DONE)); then
 		quick_run "netns ferry-dpdk" "$WORK/out-dpdk" "$WORK/run-dpdk.log" "${dargs[@]}"
 	else
 		skipped "ferry-dpdk in netns: needs root (namespaces, veth, DPDK on af_packet); run bench/selftest.sh as root"
+	fi
+fi
+
+# ---------------------------------------------------------------- 1c. DPDK data plane on memif
+# bench/memif/run.sh once, small: the relay and fy-memif-load over net_memif, every
+# byte checked by the generator; both workloads must give a median row with numbers.
+if ((WANT_DPDK)); then
+	if [[ ! -x $ROOT/build/bench/memif/fy-memif-load ]]; then
+		skipped "memif data plane: build/bench/memif/fy-memif-load not built (no DPDK at configure time)"
+	else
+		"$HERE/memif/run.sh" --runs 1 --bytes 64M --timeout 60 >"$WORK/memif.log" 2>&1
+		rc=$?
+		num='\*\*[0-9]+(\.[0-9]+)?\*\*'
+		if ((rc == 77)); then
+			skipped "memif data plane: $(tail -n 1 "$WORK/memif.log")"
+		elif ((rc == 0)) &&
+			grep -Eq "^\| \*\*up\*\* \| \*\*median of 1\*\* \| $num \| $num \| $num \|" "$WORK/memif.log" &&
+			grep -Eq "^\| \*\*down\*\* \| \*\*median of 1\*\* \| $num \| $num \| $num \|" "$WORK/memif.log"; then
+			gbit() { awk -F'|' -v w="**$1**" 'index($2, w) && /median/ { gsub(/[ *]/, "", $4); print $4 }' "$WORK/memif.log"; }
+			ok "memif data plane: 64 MiB up and down, every byte checked ($(gbit up) Gbit/s up, $(gbit down) down)"
+		else
+			bad "memif data plane: exit $rc; output:"
+			tail -n 15 "$WORK/memif.log" | sed 's/^/       | /'
+		fi
 	fi
 fi
 

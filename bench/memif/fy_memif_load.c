@@ -451,9 +451,10 @@ static void report(struct ml *m)
 	}
 	secs = (double)(m->t_end_us - m->t_start_us) / 1e6;
 	printf("workload=%s bytes=%llu secs=%.3f gbit=%.3f conns=%u mismatches=0 "
-	       "gen_retransmits=%llu gen_busy=%.2f\n", m->workload == ML_UP ? "up" : "down",
-	       (unsigned long long)m->total_bytes, secs, m->total_bytes * 8.0 / secs / 1e9,
-	       m->nconns, (unsigned long long)c->tcp_retransmits,
+	       "gen_retransmits=%llu gen_tx_dropped=%llu gen_busy=%.2f\n",
+	       m->workload == ML_UP ? "up" : "down", (unsigned long long)m->total_bytes, secs,
+	       m->total_bytes * 8.0 / secs / 1e9, m->nconns, (unsigned long long)c->tcp_retransmits,
+	       (unsigned long long)g_port.tx_dropped,
 	       (double)g_port.busy_cycles / ((double)rte_get_tsc_hz() * secs));
 	fflush(stdout);
 }

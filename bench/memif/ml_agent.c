@@ -16,8 +16,6 @@
 #define IN_CAP (2 * (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD) + 32768)
 #define OUT_CAP (1024 * 1024)
 
-static struct ml *g_m;	/* the mux callbacks' context is the agent, not m */
-
 /* ---- fy_conn_ops over a relay/net connection ---- */
 
 static long io_recv(void *io, void *buf, size_t n)
@@ -87,10 +85,9 @@ static void stream_finish_if_done(struct ml *m, struct ml_flow *f)
 static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o,
 			const char **msg)
 {
-	struct ml *m = g_m;
+	struct ml *m = ctx;
 	struct ml_flow *f = ml_flow_by_port(m, o->peer_port);
 
-	(void)ctx;
 	if (o->port != m->public_port || !f || f->a_opened) {
 		*msg = "not one of the generator's clients";
 		ml_fail(m, "OPEN for port %u from client port %u that we did not make", o->port,
@@ -106,10 +103,10 @@ static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o,
 
 static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 {
+	struct ml *m = ctx;
 	struct ml_flow *f = s->app;
 
-	(void)ctx;
-	if (g_m->workload != ML_UP) {
+	if (m->workload != ML_UP) {
 		ml_flow_fail(f, "agent got %zu bytes on a download stream", n);
 	} else {
 		f->mismatches += ml_pattern_check(&f->a_pat, p, n);
@@ -119,28 +116,28 @@ static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 				     (unsigned long long)f->a_rcvd, (unsigned long long)f->bytes);
 	}
 	/* Handed on at once: credit goes back in half-window batches. */
-	fy_mux_consumed(g_m->agent.mux, s, n);
+	fy_mux_consumed(m->agent.mux, s, n);
 }
 
 static void cb_fin(void *ctx, struct fy_stream *s)
 {
+	struct ml *m = ctx;
 	struct ml_flow *f = s->app;
 
-	(void)ctx;
 	f->a_fin_rx = true;
 	/* "up": the client is done, so is our (empty) direction. "down": the
 	 * client half-closed at once; our FIN goes with the last data. */
-	if (g_m->workload == ML_UP && !f->a_fin_tx && fy_mux_send_fin(g_m->agent.mux, s) == 0)
+	if (m->workload == ML_UP && !f->a_fin_tx && fy_mux_send_fin(m->agent.mux, s) == 0)
 		f->a_fin_tx = true;
 }
 
 static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
 {
+	struct ml *m = ctx;
 	struct ml_flow *f = s->app;
 
-	(void)ctx;
 	f->s = NULL;	/* freed by the mux when we return */
-	if (g_m->agent.st != ML_A_CLOSING && g_m->agent.st != ML_A_DEAD)
+	if (m->agent.st != ML_A_CLOSING && m->agent.st != ML_A_DEAD)
 		ml_flow_fail(f, "stream reset by the relay: %s (%s)", msg, fy_code_str(code));
 }
 
@@ -195,10 +192,9 @@ static void on_result(struct ml *m, const uint8_t *p, uint32_t n, const char **w
 static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 		      const char **why)
 {
-	struct ml *m = g_m;
+	struct ml *m = ctx;
 	struct fy_reason r;
 
-	(void)ctx;
 	*why = NULL;
 	switch (h->type) {
 	case FY_T_WELCOME:
@@ -264,7 +260,7 @@ static void send_hello(struct ml *m)
 		h.session = ml_now_us();
 	snprintf(h.token, sizeof(h.token), "%s", m->token);
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
-	a->mux = fy_mux_create(&mc, &mux_cbs, a, &a->streams);
+	a->mux = fy_mux_create(&mc, &mux_cbs, m, &a->streams);
 	if (!a->mux) {
 		agent_fail(m, "out of memory");
 		return;
@@ -322,7 +318,6 @@ int ml_agent_start(struct ml *m)
 	char err[256];
 	int e = 0;
 
-	g_m = m;
 	a->io.kind = ML_K_AGENT;
 	a->tls_ctx = fy_tls_client_ctx(m->ca, NULL, NULL, NULL, err, sizeof(err));
 	if (!a->tls_ctx) {

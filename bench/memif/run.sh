@@ -74,8 +74,9 @@ skip() {
 	grep -q "no DPDK backend" && skip "ferry-relay was built without the DPDK backend"
 command -v python3 >/dev/null || skip "python3 is needed to read DPDK telemetry"
 NCPU=$(nproc)
-[ "$RCORE" -lt "$NCPU" ] && [ "$GCORE" -lt "$NCPU" ] ||
+if [ "$RCORE" -ge "$NCPU" ] || [ "$GCORE" -ge "$NCPU" ]; then
 	skip "needs CPUs $RCORE (relay) and $GCORE (generator); this machine has $NCPU"
+fi
 
 # DPDK's runtime dir, where the relay's telemetry socket appears.
 if [ "$(id -u)" -eq 0 ]; then
@@ -91,6 +92,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/fyml.XXXXXX")
 RPID=
 GPID=
 
+# shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
 	local rc=$? k
 	set +e
@@ -119,10 +121,10 @@ TOKEN=$("$RELAY" token add --tokens "$T/tokens" --agent memif --ports "$PPORT" 2
 # The memif socket is a file in $T (not the abstract default), so parallel
 # runs never meet and cleanup removes it.
 MEMIF="socket=$T/memif.sock,socket-abstract=no"
-EAL_COMMON="--no-huge -m 512 --no-pci --log-level=lib.eal:error"
+EAL_COMMON=(--no-huge -m 512 --no-pci --log-level=lib.eal:error)
 
 "$RELAY" --backend dpdk --workers 1 --listen "0.0.0.0:$APORT" --dpdk-ip "$RIP/24" \
-	--dpdk-eal "-l $RCORE $EAL_COMMON --file-prefix $RPREFIX --vdev=net_memif0,role=server,$MEMIF" \
+	--dpdk-eal "-l $RCORE ${EAL_COMMON[*]} --file-prefix $RPREFIX --vdev=net_memif0,role=server,$MEMIF" \
 	--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" --log-level info \
 	>"$T/relay.log" 2>&1 &
 RPID=$!
@@ -165,7 +167,8 @@ g = dict(kv.split("=", 1) for kv in line.split())
 a, b = json.load(open(after)), json.load(open(before))
 nbytes, secs = int(g["bytes"]), float(g["secs"])
 r = {"workload": wl, "gbit": float(g["gbit"]), "secs": secs,
-     "gen_busy": float(g.get("gen_busy", "nan"))}
+     "gen_busy": float(g.get("gen_busy", "nan")),
+     "gen_loss": "%s/%s" % (g.get("gen_retransmits", "?"), g.get("gen_tx_dropped", "?"))}
 if "busy_cycles" in a and "busy_cycles" in b:
     d = {k: a[k] - b.get(k, 0) for k in a if isinstance(a[k], int)}
     pkts = d["rx_frames"] + d["tx_frames"]
@@ -177,9 +180,9 @@ open(rows, "a").write(json.dumps(r) + "\n")
 cols = [wl, run, "%.2f" % r["gbit"], "%.3f" % secs]
 if "busy" in r:
     cols += ["%.2f" % r["cyc_byte"], "%.0f" % r["cyc_pkt"], "%.0f%%" % (100 * r["busy"]),
-             "%.0f%%" % (100 * r["gen_busy"]), str(r["pkts"]), str(r["retrans"])]
+             "%.0f%%" % (100 * r["gen_busy"]), str(r["pkts"]), str(r["retrans"]), r["gen_loss"]]
 else:
-    cols += ["-", "-", "-", "%.0f%%" % (100 * r["gen_busy"]), "-", "-"]
+    cols += ["-", "-", "-", "%.0f%%" % (100 * r["gen_busy"]), "-", "-", r["gen_loss"]]
 print("| " + " | ".join(cols) + " |")
 PY
 }
@@ -196,9 +199,9 @@ for wl in dict.fromkeys(r["workload"] for r in rows):
     cols = [wl, "median of %d" % len(rs), "%.2f" % med("gbit"), "%.3f" % med("secs")]
     if all("busy" in r for r in rs):
         cols += ["%.2f" % med("cyc_byte"), "%.0f" % med("cyc_pkt"), "%.0f%%" % (100 * med("busy")),
-                 "%.0f%%" % (100 * med("gen_busy")), "%.0f" % med("pkts"), "%.0f" % med("retrans")]
+                 "%.0f%%" % (100 * med("gen_busy")), "%.0f" % med("pkts"), "%.0f" % med("retrans"), "-"]
     else:
-        cols += ["-", "-", "-", "%.0f%%" % (100 * med("gen_busy")), "-", "-"]
+        cols += ["-", "-", "-", "%.0f%%" % (100 * med("gen_busy")), "-", "-", "-"]
     print("| **" + "** | **".join(cols) + "** |")
 PY
 }
@@ -206,14 +209,14 @@ PY
 echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
 echo "relay lcore $RCORE, generator lcore $GCORE, $CONNS connections, $BYTES per run, $(nproc) CPUs, $(uname -r)"
 echo
-echo "| workload | run | Gbit/s | secs | relay cycles/byte | relay cycles/packet | relay lcore busy | generator lcore busy | packets | relay retransmits |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| workload | run | Gbit/s | secs | relay cycles/byte | relay cycles/packet | relay lcore busy | generator lcore busy | packets | relay retransmits | generator retransmits/tx dropped |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 FAILED=0
 for ((run = 1; run <= RUNS; run++)); do
 	for wl in ${WORKLOADS//,/ }; do
 		counters "$T/before.json"
 		rc=0
-		timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" $EAL_COMMON --file-prefix "$GPREFIX" \
+		timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" --file-prefix "$GPREFIX" \
 			--vdev="net_memif0,role=client,$MEMIF" -- \
 			--relay-ip "$RIP" --ip "$GIP/24" --agent-port "$APORT" --public-port "$PPORT" \
 			--token "$TOKEN" --ca "$T/pki/ca.crt" --workload "$wl" --conns "$CONNS" \
