@@ -53,7 +53,7 @@ struct tcp_conn;
 	X(tcp_rcv_beyond_window) X(tcp_passive_opens) X(tcp_active_opens) \
 	X(tcp_refused) X(tcp_resets_estab) X(tcp_retransmits) \
 	X(tcp_rto_timeouts) X(tcp_fast_retransmits) X(tcp_dup_acks) \
-	X(tcp_lost_retransmits) X(tcp_loss_probes) \
+	X(tcp_lost_retransmits) X(tcp_loss_probes) X(tcp_sack_rx) X(tcp_sack_tx) \
 	X(tcp_partial_acks) X(tcp_zero_window_probes) X(tcp_keepalive_probes) \
 	X(tcp_timeout_aborts) X(tcp_data_after_close) X(tcp_timewait_expired) \
 	X(tcp_timewait_reuse) X(tcp_fin_wait2_timeout) X(tcp_alloc_fail)

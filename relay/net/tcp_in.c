@@ -460,6 +460,7 @@ static bool ack_input(struct tcp_conn *c, const struct tcp_seg *s)
 	if (c->sack_ok && s->nsack) {
 		uint32_t before = tcp_sack_bytes(c), after;
 
+		CNT(st, tcp_sack_rx);
 		tcp_sack_update(c, s);
 		after = tcp_sack_bytes(c);	/* less when a full table dropped one */
 		newly = after > before ? after - before : 0;

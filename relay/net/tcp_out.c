@@ -105,8 +105,10 @@ static void xmit(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t n)
 		room = room < seg ? room : seg;
 		k = room >= 12 ? (room - 4) / 8 : 0;
 		k = tcp_sack_blocks(c, l, r, k > 4 ? 4 : k);
-		if (k)
+		if (k) {
 			optlen += tcp_opt_sack(opt + optlen, l, r, k);
+			CNT(st, tcp_sack_tx);
+		}
 	}
 	if (flags & TH_ACK) {
 		ack = c->rcv_nxt;
