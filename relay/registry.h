@@ -4,6 +4,12 @@
  * (rculfhash): lookups run under rcu_read_lock() without locks, and
  * removed entries are freed through call_rcu by their owner.
  *
+ * The flavour is QSBR: reading costs nothing at all, and every thread
+ * registered with RCU (kernel workers, DPDK lcores) announces a quiescent
+ * state once per loop turn (rcu_quiescent_state()), outside any read-side
+ * section; a grace period lasts until each has done so (a loop turn is
+ * at most half a worker tick).
+ *
  * Ownership: the registry borrows entries; whoever adds an entry removes
  * it and frees it after a grace period. Callers of every reg_* function
  * must hold rcu_read_lock() (the hash table requires it for add/del too). */
@@ -14,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <urcu.h>
+#include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
 #include "ferry/frame.h"

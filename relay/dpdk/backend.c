@@ -483,6 +483,7 @@ static int lcore_main(void *arg)
 		net_flush(dw->st);
 		tx_flush(dw);
 		dw->cnt.polls++;
+		rcu_quiescent_state();	/* no registry pointer held across turns */
 		/* Turns that moved packets are the lcore's work; the rest is
 		 * polling an idle port. */
 		if (n || dw->cnt.tx_zero_copy + dw->cnt.tx_copied != sent)

@@ -222,9 +222,10 @@ static void *worker_main(void *arg)
 
 	rcu_register_thread();
 	w->last_tick_ms = fy_now_ms();
-	do
+	do {
 		fy_loop_run_once(w->loop, WORKER_TICK_MS / 2);
-	while (!worker_step(w, fy_now_ms()));
+		rcu_quiescent_state();	/* no registry pointer held across turns */
+	} while (!worker_step(w, fy_now_ms()));
 	worker_finish(w);
 	rcu_unregister_thread();
 	atomic_fetch_sub(&r->running, 1);

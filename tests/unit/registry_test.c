@@ -7,6 +7,7 @@
  * finds a bad magic or port; under ASan it is a use-after-free report. */
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -361,6 +362,8 @@ static void *reader(void *arg)
 			rcu_read_unlock();
 			lookups++;
 		}
+		/* QSBR: pointers from the lookups above are dead now. */
+		rcu_quiescent_state();
 	}
 	rcu_unregister_thread();
 	atomic_fetch_add(&c->lookups, lookups);
@@ -444,6 +447,7 @@ static void *writer(void *arg)
 			if (o)
 				call_rcu(&o->s.rcu, sess_free_rcu);
 		}
+		rcu_quiescent_state();
 	}
 	/* Readers are still running while the writer empties the tables. */
 	for (unsigned p = 1; p <= NPORTS; p++) {
@@ -485,10 +489,20 @@ static void test_concurrent(void)
 	for (int i = 0; i < NREADERS; i++)
 		CU_ASSERT_EQUAL_FATAL(pthread_create(&rd[i], NULL, reader, c), 0);
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&wr, NULL, writer, c), 0);
+	/* QSBR: a registered thread that waits must be offline, or no grace
+	 * period ends while it does. */
+	rcu_thread_offline();
 	pthread_join(wr, NULL);
+	/* Grace periods ended while the readers ran (they announce their
+	 * quiescent states), so frees raced their lookups: what the poison
+	 * check needs to mean something. */
+	for (int i = 0; i < 200 && atomic_load(&n_freed) == freed0; i++)
+		usleep(10000);
+	CU_ASSERT(atomic_load(&n_freed) > freed0);
 	atomic_store(&c->stop, true);
 	for (int i = 0; i < NREADERS; i++)
 		pthread_join(rd[i], NULL);
+	rcu_thread_online();
 
 	rcu_read_lock();
 	CU_ASSERT_EQUAL(reg_port_count(c->r), 0);
