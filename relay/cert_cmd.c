@@ -28,20 +28,6 @@ static void usage(FILE *f)
 		"  -h, --help    show this help\n");
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Message + usage on stderr; returns the usage exit code. */
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = cmd_usage_error("cert", usage, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -67,11 +53,11 @@ static int cmd_init(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return bad_usage("unexpected argument '%s'", argv[optind]);
+		return cmd_bad_usage("cert", usage, "unexpected argument '%s'", argv[optind]);
 	if (!dir)
-		return bad_usage("cert init needs --dir DIR");
+		return cmd_bad_usage("cert", usage, "cert init needs --dir DIR");
 	if (!names)
-		return bad_usage("cert init needs --name NAME[,NAME...] (the DNS "
+		return cmd_bad_usage("cert", usage, "cert init needs --name NAME[,NAME...] (the DNS "
 				 "names or IP addresses agents connect to)");
 
 	if (fy_tls_cert_init(dir, names, force, fp, sizeof(fp), err, sizeof(err))) {
@@ -111,9 +97,9 @@ static int cmd_fingerprint(int argc, char **argv)
 		return cmd_getopt_error("cert", usage, c, argv);
 	}
 	if (optind >= argc)
-		return bad_usage("cert fingerprint needs a certificate FILE");
+		return cmd_bad_usage("cert", usage, "cert fingerprint needs a certificate FILE");
 	if (optind + 1 < argc)
-		return bad_usage("unexpected argument '%s'", argv[optind + 1]);
+		return cmd_bad_usage("cert", usage, "unexpected argument '%s'", argv[optind + 1]);
 	if (fy_tls_fingerprint_file(argv[optind], fp, sizeof(fp), err, sizeof(err))) {
 		fprintf(stderr, "ferry-relay cert fingerprint: %s\n", err);
 		return 1;
@@ -127,7 +113,7 @@ int fy_relay_cmd_cert(int argc, char **argv)
 	const char *action = argc > 1 ? argv[1] : NULL;
 
 	if (!action)
-		return bad_usage("missing action (init or fingerprint)");
+		return cmd_bad_usage("cert", usage, "missing action (init or fingerprint)");
 	if (!strcmp(action, "-h") || !strcmp(action, "--help") || !strcmp(action, "help")) {
 		usage(stdout);
 		return 0;
@@ -136,5 +122,5 @@ int fy_relay_cmd_cert(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (!strcmp(action, "fingerprint"))
 		return cmd_fingerprint(argc - 1, argv + 1);
-	return bad_usage("unknown action '%s' (expected init or fingerprint)", action);
+	return cmd_bad_usage("cert", usage, "unknown action '%s' (expected init or fingerprint)", action);
 }

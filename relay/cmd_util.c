@@ -12,9 +12,7 @@ int cmd_usage_error(const char *cmd, cmd_usage_fn usage, const char *fmt, va_lis
 	return 2;
 }
 
-static int usage_error(const char *cmd, cmd_usage_fn usage, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int usage_error(const char *cmd, cmd_usage_fn usage, const char *fmt, ...)
+int cmd_bad_usage(const char *cmd, cmd_usage_fn usage, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
@@ -30,6 +28,6 @@ int cmd_getopt_error(const char *cmd, cmd_usage_fn usage, int c, char **argv)
 	const char *opt = optind > 0 ? argv[optind - 1] : "?";
 
 	if (c == ':')
-		return usage_error(cmd, usage, "option '%s' needs a value", opt);
-	return usage_error(cmd, usage, "unknown option '%s'", opt);
+		return cmd_bad_usage(cmd, usage, "option '%s' needs a value", opt);
+	return cmd_bad_usage(cmd, usage, "unknown option '%s'", opt);
 }

@@ -17,6 +17,9 @@ int fy_relay_cmd_stats(int argc, char **argv);
 typedef void (*cmd_usage_fn)(FILE *f);
 /* "ferry-relay CMD: message", a blank line, usage; returns 2. */
 int cmd_usage_error(const char *cmd, cmd_usage_fn usage, const char *fmt, va_list ap);
+/* The same with the message's arguments inline. */
+int cmd_bad_usage(const char *cmd, cmd_usage_fn usage, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* For getopt_long's '?' / ':' results; returns 2. */
 int cmd_getopt_error(const char *cmd, cmd_usage_fn usage, int c, char **argv);
 

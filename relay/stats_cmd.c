@@ -36,18 +36,6 @@ static void usage(FILE *f)
 		"  -h, --help          show this help\n");
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = cmd_usage_error("stats", usage, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static void default_socket(char *buf, size_t n, const char *prefix)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -156,11 +144,11 @@ int fy_relay_cmd_stats(int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return bad_usage("unexpected argument '%s'", argv[optind]);
+		return cmd_bad_usage("stats", usage, "unexpected argument '%s'", argv[optind]);
 	if (strchr(prefix, '/') || !*prefix)
-		return bad_usage("--prefix is a name, not a path: '%s'", prefix);
+		return cmd_bad_usage("stats", usage, "--prefix is a name, not a path: '%s'", prefix);
 	if (worker && (strtoul(worker, &end, 10) > 1023 || *end || !*worker))
-		return bad_usage("--worker takes a worker number, not '%s'", worker);
+		return cmd_bad_usage("stats", usage, "--worker takes a worker number, not '%s'", worker);
 	if (sock)
 		snprintf(path, sizeof(path), "%s", sock);
 	else

@@ -37,20 +37,6 @@ static void usage(FILE *f)
 		"  -h, --help  show this help\n");
 }
 
-static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Message + usage on stderr; returns the usage exit code. */
-static int bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = cmd_usage_error("token", usage, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* Parses the shared options; 0 to go on, else *rc is the exit code. */
 static int parse_opts(int argc, char **argv, const char **tokens, const char **agents,
 		      const char **ports, const char **id, int *rc)
@@ -79,11 +65,11 @@ static int parse_opts(int argc, char **argv, const char **tokens, const char **a
 		}
 	}
 	if (optind < argc) {
-		*rc = bad_usage("unexpected argument '%s'", argv[optind]);
+		*rc = cmd_bad_usage("token", usage, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
 	if (!*tokens) {
-		*rc = bad_usage("missing --tokens FILE (the relay's token file)");
+		*rc = cmd_bad_usage("token", usage, "missing --tokens FILE (the relay's token file)");
 		return -1;
 	}
 	return 0;
@@ -136,12 +122,12 @@ static int cmd_add(int argc, char **argv)
 	if (parse_opts(argc, argv, &path, &agents, &ports, &id, &rc))
 		return rc;
 	if (!agents || !*agents)
-		return bad_usage("token add needs --agent NAME[,NAME...]");
+		return cmd_bad_usage("token", usage, "token add needs --agent NAME[,NAME...]");
 	if (!ports || !*ports)
-		return bad_usage("token add needs --ports SPEC (e.g. 2200-2299,3000)");
+		return cmd_bad_usage("token", usage, "token add needs --ports SPEC (e.g. 2200-2299,3000)");
 	memset(&probe, 0, sizeof(probe));
 	if (fy_token_parse_ranges(ports, &probe, err, sizeof(err)))
-		return bad_usage("--ports: %s", err);
+		return cmd_bad_usage("token", usage, "--ports: %s", err);
 	fy_token_ranges_str(&probe, pstr, sizeof(pstr));
 
 	if (!id) {
@@ -183,7 +169,7 @@ static int cmd_list(int argc, char **argv)
 	if (parse_opts(argc, argv, &path, &agents, &ports, &id, &rc))
 		return rc;
 	if (agents || ports || id)
-		return bad_usage("token list takes only --tokens FILE");
+		return cmd_bad_usage("token", usage, "token list takes only --tokens FILE");
 	if (fy_tokens_load(path, &t, err, sizeof(err))) {
 		fprintf(stderr, "ferry-relay token list: %s\n", err);
 		if (access(path, F_OK) != 0)
@@ -228,7 +214,7 @@ int fy_relay_cmd_token(int argc, char **argv)
 	const char *action = argc > 1 ? argv[1] : NULL;
 
 	if (!action)
-		return bad_usage("missing action (add or list)");
+		return cmd_bad_usage("token", usage, "missing action (add or list)");
 	if (!strcmp(action, "-h") || !strcmp(action, "--help") || !strcmp(action, "help")) {
 		usage(stdout);
 		return 0;
@@ -237,5 +223,5 @@ int fy_relay_cmd_token(int argc, char **argv)
 		return cmd_add(argc - 1, argv + 1);
 	if (!strcmp(action, "list"))
 		return cmd_list(argc - 1, argv + 1);
-	return bad_usage("unknown action '%s' (expected add or list)", action);
+	return cmd_bad_usage("token", usage, "unknown action '%s' (expected add or list)", action);
 }

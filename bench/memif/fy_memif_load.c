@@ -324,26 +324,6 @@ static int parse_bytes(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_ip(const char *s, uint32_t *ip, uint8_t *prefix)
-{
-	char buf[40], *slash;
-	struct in_addr a;
-	long p = 32;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = 0;
-		p = strtol(slash + 1, NULL, 10);
-	}
-	if (inet_pton(AF_INET, buf, &a) != 1 || p < 1 || p > 32)
-		return -1;
-	*ip = ntohl(a.s_addr);
-	if (prefix)
-		*prefix = (uint8_t)p;
-	return 0;
-}
-
 static long num(const char *s, long lo, long hi)
 {
 	char *end;
@@ -372,9 +352,9 @@ static int parse_opts(struct ml *m, uint16_t *port_id, int argc, char **argv)
 		switch (o) {
 		case 'r':
 			snprintf(m->relay_ip_str, sizeof(m->relay_ip_str), "%s", optarg);
-			v = parse_ip(optarg, &m->relay_ip, NULL);
+			v = net_parse_ipv4(optarg, &m->relay_ip, NULL);
 			break;
-		case 'i': v = parse_ip(optarg, &m->my_ip, &m->prefix); break;
+		case 'i': v = net_parse_ipv4(optarg, &m->my_ip, &m->prefix); break;
 		case 't': m->token = optarg; break;
 		case 'c': m->ca = optarg; break;
 		case 'P': v = num(optarg, 1, 65535); m->public_port = (uint16_t)v; break;

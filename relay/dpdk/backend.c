@@ -513,25 +513,6 @@ static int split_args(char *s, char **argv, int max)
 	return n;
 }
 
-static int parse_ip(const char *s, uint32_t *ip, uint8_t *prefix)
-{
-	char buf[40], *slash;
-	struct in_addr a;
-	long p = 32;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = 0;
-		p = strtol(slash + 1, NULL, 10);
-	}
-	if (inet_pton(AF_INET, buf, &a) != 1 || p < 1 || p > 32)
-		return -1;
-	*ip = ntohl(a.s_addr);
-	*prefix = (uint8_t)p;
-	return 0;
-}
-
 /* Checksum offloads the port has, both IPv4 and TCP or none: the stack
  * leaves both to the port or computes both (NET_CFG_TX_CSUM_OFFLOAD). */
 #define TX_CSUM (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
@@ -615,8 +596,8 @@ int dpdk_backend_run(struct relay *r)
 		r->nworkers = nlcores;
 	}
 	net_config_default(&nc);
-	if (parse_ip(r->cfg.dpdk_ip, &nc.ip, &nc.prefix_len) < 0 ||
-	    (r->cfg.dpdk_gw[0] && parse_ip(r->cfg.dpdk_gw, &nc.gateway, &(uint8_t){ 0 }) < 0)) {
+	if (net_parse_ipv4(r->cfg.dpdk_ip, &nc.ip, &nc.prefix_len) < 0 ||
+	    (r->cfg.dpdk_gw[0] && net_parse_ipv4(r->cfg.dpdk_gw, &nc.gateway, NULL) < 0)) {
 		fprintf(stderr, "ferry-relay: bad --dpdk-ip or --dpdk-gateway\n");
 		goto out_eal;
 	}

@@ -122,6 +122,9 @@ struct net_config {
 
 /* Fills every field with its default (addresses zero). */
 void net_config_default(struct net_config *cfg);
+/* "A.B.C.D" or "A.B.C.D/P" (P 1..32; 32 when absent) into host order;
+ * prefix may be NULL. 0, or -1 when malformed. */
+int net_parse_ipv4(const char *s, uint32_t *ip, uint8_t *prefix);
 
 /* Why a connection ended, for ops->closed() and ops->connected(). */
 enum {

@@ -937,6 +937,17 @@ static void peer_sack(uint32_t ack, unsigned n, const uint32_t *l, const uint32_
 	h_send(PEER_PORT, APP_PORT, ISN + 1, ack, TH_ACK, 512, &o, NULL, 0);
 }
 
+/* An established connection with SACK (and timestamps); *b is the first
+ * sequence number of our data. */
+static struct tcp_conn *sack_conn(uint32_t *b)
+{
+	fill_pat();
+	h_setup(NULL);
+	H.peer_sack = true;
+	*b = h_open(ISN, true) + 1;
+	return H.conn;
+}
+
 /* Offered by the peer: accepted; not offered, or turned off: not used. */
 static void test_sack_negotiation(void)
 {
@@ -1016,14 +1027,9 @@ static void test_sack_recovery(void)
 {
 	struct h_seg s;
 	struct tcp_conn *c;
-	uint32_t iss, b, l[2], r[2];
+	uint32_t b, l[2], r[2];
 
-	fill_pat();
-	h_setup(NULL);
-	H.peer_sack = true;
-	iss = h_open(ISN, true);
-	c = H.conn;
-	b = iss + 1;
+	c = sack_conn(&b);
 	h_clear();
 	CU_ASSERT_EQUAL(tcp_send(c, pat, 10 * PAY), 10 * PAY);
 	CU_ASSERT_EQUAL(H.nout, 10);
@@ -1073,14 +1079,9 @@ static void test_sack_rto_skips_sacked(void)
 {
 	struct h_seg s;
 	struct tcp_conn *c;
-	uint32_t iss, b, l[2], r[2], rto;
+	uint32_t b, l[2], r[2], rto;
 
-	fill_pat();
-	h_setup(NULL);
-	H.peer_sack = true;
-	iss = h_open(ISN, true);
-	c = H.conn;
-	b = iss + 1;
+	c = sack_conn(&b);
 	h_clear();
 	CU_ASSERT_EQUAL(tcp_send(c, pat, 10 * PAY), 10 * PAY);
 	/* 1 and 5 lost; one ACK SACKs 2-4 and 6-10 (its duplicates lost). */
@@ -1118,14 +1119,9 @@ static void test_sack_rto_skips_sacked(void)
 static void test_sack_bad_blocks(void)
 {
 	struct tcp_conn *c;
-	uint32_t iss, b, l[4], r[4];
+	uint32_t b, l[4], r[4];
 
-	fill_pat();
-	h_setup(NULL);
-	H.peer_sack = true;
-	iss = h_open(ISN, true);
-	c = H.conn;
-	b = iss + 1;
+	c = sack_conn(&b);
 	CU_ASSERT_EQUAL(tcp_send(c, pat, 4 * PAY), 4 * PAY);
 	l[0] = b - 100; r[0] = b + 10;			/* below snd_una */
 	l[1] = b + PAY; r[1] = b + 9 * PAY;		/* beyond snd_max */
@@ -1148,14 +1144,9 @@ static void test_tail_loss_probe(void)
 {
 	struct h_seg s;
 	struct tcp_conn *c;
-	uint32_t iss, b, l[1], r[1];
+	uint32_t b, l[1], r[1];
 
-	fill_pat();
-	h_setup(NULL);
-	H.peer_sack = true;
-	iss = h_open(ISN, true);
-	c = H.conn;
-	b = iss + 1;
+	c = sack_conn(&b);
 	CU_ASSERT_EQUAL(tcp_send(c, pat, 4 * PAY), 4 * PAY);
 	peer_ack(ISN + 1, b + 2 * PAY, 512);	/* 3 and 4 lost */
 	h_clear();
