@@ -22,7 +22,11 @@
 # dp_exit, the EXIT trap that dp_topology sets, stops it before the namespace goes).
 # Needs root (namespaces, veth) and a build with DPDK.
 
+DP_LINKS=()
 NS=
+NSE=
+NSC=
+BR=
 VO=
 VR=
 NET=
@@ -66,7 +70,14 @@ dp_exit() {
 	nft delete table inet "fyloss$$" 2>/dev/null
 	rm -rf "/var/run/dpdk/$DP_PREFIX"	# the EAL leaves its runtime directory
 	[ -n "$VO" ] && ip link del "$VO" 2>/dev/null
-	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
+	for l in "$NS" "$NSE" "$NSC"; do
+		[ -n "$l" ] && ip netns del "$l" 2>/dev/null
+	done
+	# Namespace teardown is lazy: their veths' root ends may outlive them.
+	for l in "${DP_LINKS[@]}"; do
+		ip link del "$l" 2>/dev/null
+	done
+	[ -n "$BR" ] && ip link del "$BR" 2>/dev/null
 	(exit "$rc")
 	fy_cleanup
 }
@@ -107,6 +118,40 @@ dp_topology() {
 	# Without this the kernel leaves TCP checksums to "hardware", and the DPDK
 	# side, which sees the raw frames, gets segments with unfilled checksums.
 	ethtool -K "$VO" tx off >/dev/null 2>&1 || fail "ethtool -K $VO tx off failed"
+}
+
+# dp_topology3 PREFIX TAG: three namespaces on one private L2 segment, a bridge
+# ${TAG}b$$ (BR) in the root namespace: the relay's ${TAG}r$$ (NS; veth end VR for
+# DPDK, NET.2 = RIP), the edge's ${TAG}e$$ (NSE; NET.3 = EIP: the agent and its
+# services) and the client's ${TAG}c$$ (NSC; NET.4 = CIP). The root namespace has no
+# address on it. Sets those and RELAY_PORT, and the EXIT trap dp_exit.
+dp_topology3() {
+	local tag=$2 n ns
+	NS=${tag}r$$ NSE=${tag}e$$ NSC=${tag}c$$ BR=${tag}b$$ VR=${tag}r$$
+	dp_pick_net "$1"
+	EIP=$NET.3
+	CIP=$NET.4
+	ip link add "$BR" type bridge || fail "cannot add bridge $BR"
+	ip link set "$BR" up
+	for n in r e c; do
+		ns=${tag}$n$$
+		ip netns add "$ns"
+		ip link add "${tag}${n}o$$" type veth peer name "$ns"
+		DP_LINKS+=("${tag}${n}o$$")
+		ip link set "$ns" netns "$ns"
+		ip link set "${tag}${n}o$$" master "$BR"
+		ip link set "${tag}${n}o$$" up
+		ip -n "$ns" link set "$ns" up
+		ip -n "$ns" link set lo up
+	done
+	ip -n "$NSE" addr add "$EIP/24" dev "$NSE"
+	ip -n "$NSC" addr add "$CIP/24" dev "$NSC"
+	# Kernel TCP leaves checksums to "hardware" on a veth; the DPDK relay reads
+	# raw frames (see dp_topology).
+	for ns in "$NSE" "$NSC"; do
+		ip netns exec "$ns" ethtool -K "$ns" tx off >/dev/null 2>&1 ||
+			fail "ethtool -K $ns tx off failed"
+	done
 }
 
 # dp_certs: a CA and a relay certificate for $RIP and localhost in $T/pki.
@@ -172,7 +217,8 @@ dp_relay_start() {
 
 # dp_relay_wait_up [WHAT]: within 10 s relay.log says "ferry-relay (dpdk) on port"
 # (fails at once if the relay exits; WHAT qualifies "DPDK relay" in that message),
-# then within 20 pings the relay answers ICMP echo at $RIP (ARP resolved too).
+# then within 20 pings the relay answers ICMP echo at $RIP (ARP resolved too), from
+# the client namespace with dp_topology3.
 dp_relay_wait_up() {
 	local what=${1:+ $1} i
 	for ((i = 0; i < 100; i++)); do
@@ -182,7 +228,7 @@ dp_relay_wait_up() {
 	done
 	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || fail "DPDK relay not up after 10 s"
 	for ((i = 0; i < 20; i++)); do
-		ping -c 1 -W 1 "$RIP" >/dev/null && break
+		${NSC:+ip netns exec "$NSC"} ping -c 1 -W 1 "$RIP" >/dev/null && break
 	done
 	[ "$i" -lt 20 ] || fail "no ICMP echo reply from the DPDK relay at $RIP in 20 tries"
 	return 0
