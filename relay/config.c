@@ -21,6 +21,7 @@ static void usage(FILE *f)
 "\n"
 "Runs the relay: agents connect to --listen over TLS 1.3 and claim public ports\n"
 "(their -R forwards); clients connecting to those ports reach the agents' services.\n"
+"SIGTERM drains and exits; SIGHUP reads the token file again.\n"
 "\n"
 "options:\n"
 "  --listen ADDR:PORT        where agents connect (default 0.0.0.0:7000)\n"

@@ -53,10 +53,10 @@ static struct reg_session *session_new(struct relay *r, const struct fy_hello *h
 
 	if (!s)
 		return NULL;
-	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->name, sizeof(s->name), "%.*s", (int)sizeof(s->name) - 1, name);
 	s->agent_session = h->session;
 	s->serial = atomic_fetch_add(&r->next_serial, 1) + 1;
-	s->rule = rule;
+	s->rule = *rule;
 	s->workers = r->nworkers;
 	atomic_init(&s->refs, 1);
 	return s;
@@ -66,7 +66,8 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 		char *msg, size_t msglen)
 {
 	struct relay *r = t->w->r;
-	const struct fy_token_rule *rule;
+	const struct fy_token_rule *found;
+	struct fy_token_rule rule_copy, *rule = &rule_copy;
 	struct reg_session *s, *cur = NULL;
 	const char *name;
 	char allowed[256];
@@ -77,8 +78,13 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 			 FY_PROTO_VERSION, FY_PROTO_VERSION, h->ver_min, h->ver_max);
 		return -1;
 	}
-	rule = fy_tokens_match(&r->tokens, h->token);
-	if (!rule) {
+	/* The token set can be swapped (SIGHUP): copy the rule out. */
+	rcu_read_lock();
+	found = fy_tokens_match(rcu_dereference(r->tokens), h->token);
+	if (found)
+		rule_copy = *found;
+	rcu_read_unlock();
+	if (!found) {
 		*code = FY_E_AUTH;
 		snprintf(msg, msglen, "token not accepted");
 		return -1;
@@ -101,7 +107,7 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 			 h->tunnel_index, r->nworkers);
 		return -1;
 	}
-	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->name, sizeof(t->name), "%.*s", (int)sizeof(t->name) - 1, name);
 
 	rcu_read_lock();
 	if (h->tunnel_index > 0) {
@@ -164,8 +170,8 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 	char ranges[160];
 	int e;
 
-	if (!fy_token_allows_port(s->rule, port)) {
-		fy_token_ranges_str(s->rule, ranges, sizeof(ranges));
+	if (!fy_token_allows_port(&s->rule, port)) {
+		fy_token_ranges_str(&s->rule, ranges, sizeof(ranges));
 		snprintf(msg, msglen, "token not allowed to claim port %u (allowed: %s)", port, ranges);
 		return FY_E_DENIED;
 	}

@@ -40,12 +40,13 @@ static int run_relay(int argc, char **argv)
 	if (fy_sock_raise_nofile() < 4096)
 		FY_WARN("relay", "descriptor limit below 4096: raise it (ulimit -n, LimitNOFILE=) "
 			"to carry many streams");
-	if (fy_tokens_load(r->cfg.tokens, &r->tokens, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ferry-relay: %s\n", err);
+	r->tokens = calloc(1, sizeof(*r->tokens));
+	if (!r->tokens || fy_tokens_load(r->cfg.tokens, r->tokens, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ferry-relay: %s\n", r->tokens ? err : "out of memory");
 		rc = 2;
 		goto out;
 	}
-	if (r->tokens.n == 0)
+	if (r->tokens->n == 0)
 		FY_WARN("relay", "token file %s has no tokens: no agent can connect "
 			"(add one with 'ferry-relay token add')", r->cfg.tokens);
 	r->tls = fy_tls_server_ctx(r->cfg.cert, r->cfg.key,
@@ -76,7 +77,9 @@ out:
 		reg_destroy(r->reg);
 	free(r->unauth_ip);
 	SSL_CTX_free(r->tls);
-	fy_tokens_free(&r->tokens);
+	if (r->tokens)
+		fy_tokens_free(r->tokens);
+	free(r->tokens);
 	free(r);
 	return rc;
 }

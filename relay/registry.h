@@ -35,7 +35,7 @@ struct reg_session {
 	char name[FY_NAME_MAX + 1];
 	uint64_t agent_session;		/* the agent's random id from HELLO */
 	uint64_t serial;		/* relay-wide unique, keys worker tables */
-	const struct fy_token_rule *rule;	/* borrowed from the token set */
+	struct fy_token_rule rule;	/* a copy: the token set may be reloaded */
 	unsigned workers;		/* tunnels expected: one per worker */
 	atomic_uint_fast64_t tunnels;	/* bit w: a tunnel is up on worker w */
 	atomic_bool dead;		/* set once; tunnels close on seeing it */

@@ -92,7 +92,7 @@ struct relay {
 	const struct relay_backend *be;
 	struct relay_cfg cfg;
 	SSL_CTX *tls;
-	struct fy_tokens tokens;
+	struct fy_tokens *tokens;	/* RCU: swapped whole by relay_reload_tokens */
 	struct reg *reg;
 	struct worker *workers;
 	unsigned nworkers;
@@ -197,6 +197,9 @@ struct worker {
 } __attribute__((aligned(64)));
 
 /* engine.c: sessions, auth, ports */
+/* reload.c: SIGHUP. 0, or -1 with the old tokens kept (logged). */
+int relay_reload_tokens(struct relay *r);
+
 int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 		char *msg, size_t msglen);
 void engine_session_put(struct relay *r, struct reg_session *s);

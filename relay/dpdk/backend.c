@@ -437,6 +437,11 @@ static void rx_frames(struct dworker *dw, struct rte_mbuf **rx, uint16_t n, uint
 
 static void handle_signal(struct relay *r)
 {
+	if (got_signal == SIGHUP) {
+		got_signal = 0;
+		relay_reload_tokens(r);
+		return;
+	}
 	if (atomic_load(&r->draining))
 		atomic_store(&r->stop, true);
 	else
@@ -670,6 +675,7 @@ int dpdk_backend_run(struct relay *r)
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	FY_INFO("relay", "ferry-relay (dpdk) on port %u, %s, mac %02x:%02x:%02x:%02x:%02x:%02x, "
 		"agents on TCP %u, %u worker lcore(s)", port_id, r->cfg.dpdk_ip, mac.addr_bytes[0],

@@ -333,7 +333,7 @@ int kernel_backend_run(struct relay *r)
 			for (unsigned i = 0; i < r->nworkers; i++)
 				fy_loop_wake(r->workers[i].loop);
 		} else if (sig == SIGHUP) {
-			FY_INFO("relay", "SIGHUP ignored: restart the relay to reload tokens");
+			relay_reload_tokens(r);
 		}
 		if (atomic_load(&r->running) == 0)
 			break;

@@ -88,6 +88,12 @@ check_ok "agent SIGKILL: open client connection was reset"
 start_agent 6
 load_ok "agent back: 1 MiB through" send --connect "$RIP:$PUB_IN" --bytes 1M --seed 7 --timeout 60
 
+kill -HUP "$DPID"
+wait_log "$T/relay.log" 'SIGHUP: 1 token\(s\) loaded' 10
+fy_alive "$DPID" || fail "DPDK relay died on SIGHUP"
+load_ok "SIGHUP reloaded the tokens (lcore 0), still serving: 1 MiB" send --connect "$RIP:$PUB_IN" \
+	--bytes 1M --seed 7 --timeout 60
+
 dp_relay_stop_ok
 check_ok "SIGTERM: relay drained and exited 0 ($(grep -o 'worker 0: .*' "$T/relay.log"))"
 pass

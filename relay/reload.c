@@ -1,0 +1,36 @@
+/* SIGHUP: the token file read again and swapped in whole, as sshd rereads
+ * authorized_keys. New connections see the new set at once; agents already
+ * connected keep their sessions (each holds a copy of its token's rule),
+ * as ssh sessions outlive the removal of their key. A file that does not
+ * parse changes nothing. */
+#include <stdlib.h>
+
+#include "relay.h"
+
+int relay_reload_tokens(struct relay *r)
+{
+	struct fy_tokens *nt = calloc(1, sizeof(*nt)), *old;
+	char err[512];
+
+	if (!nt) {
+		FY_WARN("relay", "SIGHUP: out of memory: tokens not reloaded");
+		return -1;
+	}
+	if (fy_tokens_load(r->cfg.tokens, nt, err, sizeof(err)) < 0) {
+		FY_WARN("relay", "SIGHUP: tokens not reloaded, the %zu loaded before stay in use: %s",
+			r->tokens->n, err);
+		free(nt);
+		return -1;
+	}
+	old = rcu_xchg_pointer(&r->tokens, nt);
+	/* Workers copy a rule out under rcu_read_lock; once each has passed a
+	 * quiescent state none can still be looking at the old set. */
+	synchronize_rcu();
+	FY_INFO("relay", "SIGHUP: %zu token(s) loaded from %s (%zu before); connected agents "
+		"keep their sessions", nt->n, r->cfg.tokens, old->n);
+	if (nt->n == 0)
+		FY_WARN("relay", "token file %s has no tokens: no new agent can connect", r->cfg.tokens);
+	fy_tokens_free(old);
+	free(old);
+	return 0;
+}
