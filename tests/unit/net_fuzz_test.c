@@ -1,6 +1,7 @@
 /* Robustness: 200k random and mutated frames through net_input, with
  * timers running and an application opening, reading, writing, closing
- * and aborting connections at random. Nothing may crash or trip the
+ * and aborting connections at random (SACK negotiated on some, with blocks
+ * near their windows and beyond). Nothing may crash or trip the
  * sanitizers; afterwards the stack's invariants hold and a clean
  * handshake still works. Mutated frames get their checksums fixed half
  * of the time, so the mutations reach the deeper parsers.
@@ -222,10 +223,23 @@ static size_t seed_frame(uint8_t *f)
 		o.ts = rndn(2);
 		o.tsval = (uint32_t)rnd();
 		o.tsecr = (uint32_t)rnd();
+		o.sack_ok = rndn(2);
 	} else if (rndn(2)) {
 		o.ts = true;
 		o.tsval = c ? c->ts_recent + rndn(100) : 0;
 		o.tsecr = c ? tcp_now_ts(c) : 0;
+	}
+	if (c && c->in_use && rndn(3) == 0) {
+		/* SACK blocks around what it has in flight, some nonsense. */
+		uint32_t span = c->snd_max - c->snd_una + 4000;
+
+		o.mss = o.ws = -1;
+		o.sack_ok = false;
+		o.nsack = 1 + rndn(o.ts ? 3 : 4);
+		for (unsigned b = 0; b < o.nsack; b++) {
+			o.sl[b] = rndn(8) ? c->snd_una + rndn(span) - 2000 : (uint32_t)rnd();
+			o.sr[b] = rndn(8) ? o.sl[b] + rndn(20000) : (uint32_t)rnd();
+		}
 	}
 	if (o.mss > 65535)
 		o.mss = 65535;
@@ -299,6 +313,15 @@ static void check_invariants(void)
 			CU_ASSERT(seq_le(c->snd_una, c->snd_nxt));
 			CU_ASSERT(seq_le(c->snd_nxt, c->snd_max));
 			CU_ASSERT(c->rcv_adv - c->rcv_nxt <= (c->rb.buf ? c->rb.cap : cfg->rcvbuf));
+			/* The SACK scoreboard: sorted, disjoint, inside the flight. */
+			CU_ASSERT(c->sacked.n <= NET_SACK_MAX);
+			for (uint32_t k = 0; k < c->sacked.n; k++) {
+				CU_ASSERT(seq_lt(c->sacked.l[k], c->sacked.r[k]));
+				CU_ASSERT(seq_lt(c->snd_una, c->sacked.l[k]));
+				CU_ASSERT(seq_le(c->sacked.r[k], c->snd_max));
+				if (k)
+					CU_ASSERT(seq_lt(c->sacked.r[k - 1], c->sacked.l[k]));
+			}
 		}
 	}
 	CU_ASSERT_EQUAL(used, H.st->nconns);
@@ -370,7 +393,8 @@ static void test_random_frames(void)
 		const struct net_counters *k = net_counters(H.st);
 
 		printf("    %llu upcalls, %u conns live; opens %llu+%llu, cookies %llu, "
-		       "ooo %llu/%llu, rto %llu, fr %llu, rst rx %llu tx %llu\n",
+		       "ooo %llu/%llu, rto %llu, fr %llu, rst rx %llu tx %llu, sack rx %llu "
+		       "tx %llu, probes %llu\n",
 		       (unsigned long long)upcalls, H.st->nconns,
 		       (unsigned long long)k->tcp_passive_opens,
 		       (unsigned long long)k->tcp_active_opens,
@@ -379,9 +403,13 @@ static void test_random_frames(void)
 		       (unsigned long long)k->tcp_ooo_drop,
 		       (unsigned long long)k->tcp_rto_timeouts,
 		       (unsigned long long)k->tcp_fast_retransmits,
-		       (unsigned long long)k->tcp_rst_rx, (unsigned long long)k->tcp_rst_tx);
+		       (unsigned long long)k->tcp_rst_rx, (unsigned long long)k->tcp_rst_tx,
+		       (unsigned long long)k->tcp_sack_rx, (unsigned long long)k->tcp_sack_tx,
+		       (unsigned long long)k->tcp_loss_probes);
 	}
 	CU_ASSERT(net_counters(H.st)->tcp_passive_opens > 0);
+	CU_ASSERT(net_counters(H.st)->tcp_sack_rx > 0);	/* SACK reached, both ways */
+	CU_ASSERT(net_counters(H.st)->tcp_sack_tx > 0);
 
 	/* Let everything time out: no connection the app let go may stay. */
 	for (int i = 0; i < NCONN; i++) {
