@@ -70,12 +70,28 @@ struct atun {
 /* A connection to a forward's target, carried as one stream. */
 struct tconn {
 	struct fy_pump pump;
-	struct fy_sockconn sc;
+	struct fy_sockconn sc;		/* fd -1 until the connect starts */
 	struct atun *t;
 	struct fwd *f;
 	char target[300];
 	struct tconn *gc_next;
+	struct tconn *wait_next;	/* on its forward's list, waiting for DNS */
+	bool waiting;
 };
+
+/* Where a forward's target is (resolve.c fills it off the loop). */
+#define RES_TTL_MS 30000	/* an address older than this is looked up again */
+struct fwd_state {
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	bool have;		/* ss holds an address (maybe stale) */
+	bool numeric;		/* the target is an address literal */
+	bool pending;		/* a lookup is under way */
+	uint64_t at_ms;		/* when ss was resolved */
+	struct tconn *waiting;	/* streams with no address yet */
+};
+
+struct resolver;
 
 enum agent_state { AG_WAIT, AG_CONNECTING, AG_UP, AG_DRAINING };
 
@@ -86,6 +102,8 @@ struct agent {
 	struct fy_sess_table streams;
 	char relay_host[256];
 	uint16_t relay_port;
+	struct sockaddr_storage relay_ss;	/* looked up when a session starts */
+	socklen_t relay_sl;
 	enum agent_state st;
 	struct atun *tuns[AGENT_MAX_TUNNELS];
 	unsigned ntuns;		/* expected: the relay's worker count */
@@ -100,7 +118,15 @@ struct agent {
 	unsigned long long streams_total;
 	struct atun *gc_tuns;
 	struct tconn *gc_conns;
+	struct fwd_state fstate[AGENT_MAX_FWDS];	/* parallel to cfg.fwds */
+	struct resolver *res;
 };
+
+/* resolve.c: names of -R targets looked up by a helper thread. */
+int res_start(struct agent *a);
+void res_stop(struct agent *a);
+/* Looks forward i's name up (no-op if under way or numeric). */
+void res_request(struct agent *a, unsigned i);
 
 /* tunnel.c */
 void agent_connect(struct agent *a);
@@ -115,5 +141,8 @@ void agent_gc(struct agent *a);
 uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
 		      const char **msg);
 void forward_free(struct tconn *c);
+/* Forward i's lookup ended: err 0 (fstate has an address) or -errno;
+ * its waiting streams connect or are refused. */
+void forward_resolved(struct agent *a, unsigned i, int err);
 
 #endif

@@ -1,5 +1,7 @@
 /* Streams the relay opens: map the service port to its -R target (the
- * agent's allow list: nothing else is ever dialed), connect, and pump. */
+ * agent's allow list: nothing else is ever dialed), connect, and pump.
+ * The target's address comes from resolve.c; a stream that arrives before
+ * the first lookup ends waits for it, unconnected. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,11 +30,25 @@ static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 		fy_pump_readable(&c->pump);
 }
 
+/* Takes c off its forward's list of streams waiting for an address. */
+static void unwait(struct agent *a, struct tconn *c)
+{
+	struct tconn **pp = &a->fstate[c->f - a->cfg.fwds].waiting;
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->wait_next;
+	if (*pp)
+		*pp = c->wait_next;
+	c->waiting = false;
+}
+
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 {
 	struct tconn *c = (struct tconn *)((char *)p - offsetof(struct tconn, pump));
 	struct agent *a = c->t->a;
 
+	if (c->waiting)
+		unwait(a, c);
 	if (code == FY_E_REFUSED)
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
 	else
@@ -64,14 +80,27 @@ static struct fwd *find_fwd(struct agent *a, uint16_t port)
 	return NULL;
 }
 
+/* Starts the non-blocking connect of c to its forward's address. */
+static int start_connect(struct agent *a, struct tconn *c, const struct fwd_state *st)
+{
+	int fd = fy_sock_connect(&st->ss, st->sl);
+
+	if (fd < 0)
+		return fd;
+	c->sc.fd = fd;
+	c->sc.events = FY_EV_WRITE;
+	fy_sock_nodelay(fd);
+	fy_loop_add(a->loop, fd, FY_EV_WRITE, on_event, c);
+	return 0;
+}
+
 uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
 		      const char **msg)
 {
 	static _Thread_local char why[FY_REASON_MAX + 1];
 	struct agent *a = t->a;
 	struct fwd *f = find_fwd(a, o->port);
-	struct sockaddr_storage ss;
-	socklen_t sl;
+	struct fwd_state *st;
 	struct tconn *c;
 	char client[64];
 	int e;
@@ -85,35 +114,58 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 		*msg = why;
 		return FY_E_DENIED;
 	}
-	inet_ntop(AF_INET6, o->peer_addr, client, sizeof(client));
-	e = fy_sock_resolve(f->host, f->hostport, &ss, &sl, 0);
-	if (e == 0)
-		e = fy_sock_connect(&ss, sl);
-	if (e < 0) {
-		snprintf(why, sizeof(why), "connect %.200s:%u: %s", f->host, f->hostport, strerror(-e));
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
-		*msg = why;
-		return FY_E_REFUSED;
-	}
+	st = &a->fstate[f - a->cfg.fwds];
+	/* A stale address is used while a fresh lookup runs. */
+	if (!st->numeric && (!st->have || fy_now_ms() - st->at_ms > RES_TTL_MS))
+		res_request(a, (unsigned)(f - a->cfg.fwds));
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		close(e);
 		*msg = "out of memory";
 		return FY_E_LIMIT;
 	}
 	c->t = t;
 	c->f = f;
 	c->sc.loop = a->loop;
-	c->sc.fd = e;
-	c->sc.events = FY_EV_WRITE;
+	c->sc.fd = -1;
 	snprintf(c->target, sizeof(c->target), "%s:%u", f->host, f->hostport);
+	if (st->have && (e = start_connect(a, c, st)) < 0) {
+		snprintf(why, sizeof(why), "connect %.200s:%u: %s", f->host, f->hostport, strerror(-e));
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
+		free(c);
+		*msg = why;
+		return FY_E_REFUSED;
+	}
 	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->mux, s, 0, false, on_done);
 	/* pending is capped by the window; the mux knows it after WELCOME. */
 	c->pump.pending.cap = s->recv_avail;
-	fy_sock_nodelay(e);
-	fy_loop_add(a->loop, e, FY_EV_WRITE, on_event, c);
+	if (!st->have) {
+		c->waiting = true;
+		c->wait_next = st->waiting;
+		st->waiting = c;
+	}
 	a->streams_total++;
-	FY_DEBUG(TOPIC, "stream %u from [%s]:%u on port %u -> %s", s->id, client, o->peer_port,
-		 o->port, c->target);
+	inet_ntop(AF_INET6, o->peer_addr, client, sizeof(client));
+	FY_DEBUG(TOPIC, "stream %u from [%s]:%u on port %u -> %s%s", s->id, client, o->peer_port,
+		 o->port, c->target, c->waiting ? " (waiting for its address)" : "");
 	return FY_E_OK;
+}
+
+void forward_resolved(struct agent *a, unsigned i, int err)
+{
+	struct fwd_state *st = &a->fstate[i];
+	struct tconn *c;
+	char why[FY_REASON_MAX + 1];
+	int e;
+
+	while ((c = st->waiting) != NULL) {
+		st->waiting = c->wait_next;
+		c->waiting = false;
+		if (err) {
+			snprintf(why, sizeof(why), "cannot resolve %.200s: %s", c->f->host,
+				 err == -ENOENT ? "name not found" : strerror(-err));
+			fy_pump_abort(&c->pump, FY_E_REFUSED, why);
+		} else if ((e = start_connect(a, c, st)) < 0) {
+			fy_pump_connected(&c->pump, e, c->target);	/* refused, with why */
+		}
+	}
 }

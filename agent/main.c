@@ -103,8 +103,8 @@ int main(int argc, char **argv)
 		free(a);
 		return 2;
 	}
-	if (fy_sess_init(&a->streams, 256) < 0) {
-		fprintf(stderr, "ferry-agent: out of memory\n");
+	if (fy_sess_init(&a->streams, 256) < 0 || res_start(a) < 0) {
+		fprintf(stderr, "ferry-agent: cannot start: out of memory or threads\n");
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -117,6 +117,7 @@ int main(int argc, char **argv)
 	FY_INFO("agent", "ferry-agent starting: %u forward(s), event loop %s", a->cfg.nfwds,
 		fy_loop_kind_name(a->loop));
 	rc = run(a);
+	res_stop(a);
 	fy_sess_fini(&a->streams);
 	fy_loop_destroy(a->loop);
 	SSL_CTX_free(a->tls);

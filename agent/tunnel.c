@@ -321,26 +321,18 @@ static void send_registers(struct atun *t)
 
 /* ---- connection setup ---- */
 
+/* Opens tunnel `index` to the address agent_connect looked up. */
 static struct atun *tun_start(struct agent *a, unsigned index)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	struct atun *t;
 	char eb[300];
-	int e = fy_sock_resolve(a->relay_host, a->relay_port, &ss, &sl, 0);
 
-	if (e < 0) {
-		snprintf(eb, sizeof(eb), "cannot resolve %s: %s", a->relay_host,
-			 e == -ENOENT ? "name not found" : strerror(-e));
-		schedule_retry(a, eb);
-		return NULL;
-	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->a = a;
 	t->index = index;
-	t->fd = fy_sock_connect(&ss, sl);
+	t->fd = fy_sock_connect(&a->relay_ss, a->relay_sl);
 	fy_buf_init(&t->in, IN_CAP);
 	if (t->fd < 0) {
 		snprintf(eb, sizeof(eb), "connect: %s", strerror(-t->fd));
@@ -367,6 +359,19 @@ static void open_more_tunnels(struct agent *a)
 
 void agent_connect(struct agent *a)
 {
+	char eb[300];
+	int e;
+
+	/* The relay's name is looked up here, blocking, when no tunnel is
+	 * up and no stream can stall; the session's other tunnels and its
+	 * redials reuse the address. */
+	e = fy_sock_resolve(a->relay_host, a->relay_port, &a->relay_ss, &a->relay_sl, 0);
+	if (e < 0) {
+		snprintf(eb, sizeof(eb), "cannot resolve %s: %s", a->relay_host,
+			 e == -ENOENT ? "name not found" : strerror(-e));
+		schedule_retry(a, eb);
+		return;
+	}
 	memset(a->redials, 0, sizeof(a->redials));
 	a->session = rand64();
 	a->st = AG_CONNECTING;

@@ -95,8 +95,8 @@ static int gai_errno(int e)
 	}
 }
 
-int fy_sock_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
-		    socklen_t *len, int passive)
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
+		   socklen_t *len, int flags)
 {
 	struct addrinfo hints, *res = NULL;
 	char serv[8];
@@ -106,7 +106,7 @@ int fy_sock_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+	hints.ai_flags = AI_NUMERICSERV | flags;
 	if (host && (host[0] == '\0' || strcmp(host, "*") == 0))
 		host = NULL;
 	snprintf(serv, sizeof(serv), "%u", (unsigned)port);
@@ -124,6 +124,18 @@ int fy_sock_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss
 out:
 	freeaddrinfo(res);
 	return rc;
+}
+
+int fy_sock_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
+		    socklen_t *len, int passive)
+{
+	return resolve(host, port, ss, len, passive ? AI_PASSIVE : 0);
+}
+
+int fy_sock_resolve_numeric(const char *host, uint16_t port, struct sockaddr_storage *ss,
+			    socklen_t *len)
+{
+	return resolve(host, port, ss, len, AI_NUMERICHOST);
 }
 
 static int set_int(int fd, int level, int name, int v)

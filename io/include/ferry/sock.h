@@ -13,6 +13,10 @@ int fy_sock_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *
 
 /* Resolves host (name or literal; NULL or "" or "*" = wildcard) for TCP.
  * 0 or -errno (-ENOENT when the name does not resolve). */
+/* The same for an address literal only: never asks a name server (so it
+ * never blocks); -ENOENT for a name. */
+int fy_sock_resolve_numeric(const char *host, uint16_t port, struct sockaddr_storage *ss,
+			    socklen_t *len);
 int fy_sock_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 		    socklen_t *len, int passive);
 
