@@ -253,5 +253,15 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 	}
 	if (c->backoff_max_ms < c->backoff_min_ms)
 		c->backoff_max_ms = c->backoff_min_ms;
+	for (unsigned i = 0; i < c->nfwds; i++) {
+		const char *b = c->fwds[i].bind;
+
+		/* As with sshd's GatewayPorts=no, the server decides where a
+		 * remote forward listens: say so rather than pretend. */
+		if (b[0] && strcmp(b, "*") && strcmp(b, "0.0.0.0") && strcmp(b, "::"))
+			fprintf(stderr, "ferry-agent: note: -R %s:%u: the relay binds its claimed ports "
+				"on its own --public-bind address; '%s' is not used\n", b,
+				c->fwds[i].port, b);
+	}
 	return -1;
 }

@@ -41,7 +41,8 @@ if [ "$have_http" -eq 1 ]; then
 	printf 'hello through ferry\n' >"$T/www/hello.txt"
 	fy_bg serve-http python3 -m http.server "$HTTP" --bind 127.0.0.1 --directory "$T/www"
 	wait_listen "$HTTP" 15
-	FWD+=(-R "$P_HTTP:127.0.0.1:$HTTP")
+	# With a bind address, as ssh users write it: the relay decides, the agent says so.
+	FWD+=(-R "127.0.0.1:$P_HTTP:127.0.0.1:$HTTP")
 fi
 
 if [ "$have_ssh" -eq 1 ]; then
@@ -75,6 +76,8 @@ fy_agent_start real "$TOK" "${FWD[@]}"
 
 if [ "$have_http" -eq 1 ]; then
 	wait_listen "$P_HTTP" 15
+	grep -q -- "-R 127.0.0.1:$P_HTTP: the relay binds its claimed ports on its own --public-bind" \
+		"$T/agent-real.log" || fail "the agent did not say that the -R bind address is not used"
 	want=$(sha256sum <"$T/www/big.bin" | cut -d' ' -f1)
 	curl -sS --fail --max-time 60 -o "$T/got.bin" "http://127.0.0.1:$P_HTTP/big.bin" 2>"$T/curl.err" ||
 		fail "curl through the tunnel failed: $(cat "$T/curl.err")"
