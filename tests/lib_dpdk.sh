@@ -162,7 +162,8 @@ dp_certs() {
 
 # dp_relay_args [--workers N] [--queues N] [--vdev VDEV] [ARGS...]: the relay's
 # arguments into DP_ARGS: N worker lcores (0..N-1, default 1), N RX/TX queue pairs
-# on the net_af_packet port over $VR (default 1; or the port VDEV), listening on
+# on the net_af_packet port over $VR (net_af_xdp with FY_DPDK_PMD=af_xdp; default 1
+# queue; or the port VDEV), listening on
 # 0.0.0.0:$RELAY_PORT as $RIP/24, the certificates and tokens in $T, then ARGS
 # (--dpdk-mbufs, --log-level, ...). The EAL's --file-prefix is DP_PREFIX, so its
 # telemetry socket (dp_stats) is ours alone.
@@ -180,8 +181,17 @@ dp_relay_args() {
 	done
 	lcores=$(seq -s, 0 $((workers - 1)))
 	if [ -z "$vdev" ]; then
-		vdev=net_af_packet0,iface=$VR
-		[ "$queues" -eq 1 ] || vdev=$vdev,qpairs=$queues
+		case ${FY_DPDK_PMD:-af_packet} in
+		af_packet)
+			vdev=net_af_packet0,iface=$VR
+			[ "$queues" -eq 1 ] || vdev=$vdev,qpairs=$queues
+			;;
+		af_xdp)
+			vdev=net_af_xdp0,iface=$VR
+			[ "$queues" -eq 1 ] || vdev=$vdev,queue_count=$queues
+			;;
+		*) fail "FY_DPDK_PMD must be af_packet or af_xdp, not '$FY_DPDK_PMD'" ;;
+		esac
 	fi
 	DP_ARGS=(--backend dpdk --workers "$workers" --listen "0.0.0.0:$RELAY_PORT" --dpdk-ip "$RIP/24"
 		--dpdk-eal "-l $lcores --no-huge -m 512 --no-pci --no-shconf --file-prefix=$DP_PREFIX --vdev=$vdev --log-level=lib.eal:error"

@@ -36,6 +36,9 @@ fy_serve serve-echo "$ECHO" --mode echo
 dp_relay_start --workers 1 --dpdk-mbufs 8191 --handshake-timeout-ms 5000 --log-level debug
 dp_relay_wait_up
 check_ok "DPDK relay up: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
+grep -q "DPDK port 0 (net_${FY_DPDK_PMD:-af_packet})" "$T/relay.log" ||
+	fail "the relay is not on net_${FY_DPDK_PMD:-af_packet}: $(grep -o 'DPDK port 0.*' "$T/relay.log")"
+check_ok "$(grep -o 'DPDK port 0.*' "$T/relay.log")"
 check_ok "ARP resolved and ICMP echo answered by relay/net"
 
 start_agent() {
