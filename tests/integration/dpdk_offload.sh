@@ -105,8 +105,23 @@ sleep 0.3	# counters are published every 100 ms
 dp_stats --worker 0
 [ "$(dp_stat rx_frames)" -gt "$before" ] || fail "rx_frames did not move: $before, then $(dp_stat rx_frames)"
 check_ok "worker 0's counters move: rx_frames $before -> $(dp_stat rx_frames)"
+# stats_rc WANT_RC WANT_TEXT ARGS...: ferry-relay stats ARGS must exit WANT_RC saying WANT_TEXT.
+stats_rc() {
+	local want=$1 text=$2 rc=0 out
+	shift 2
+	out=$("$RELAY_BIN" stats "$@" 2>&1) || rc=$?
+	[ "$rc" -eq "$want" ] && grep -q -- "$text" <<<"$out" ||
+		fail "ferry-relay stats $*: exit $rc, want $want with '$text': $out"
+}
+stats_rc 1 "no such worker" --prefix "$DP_PREFIX" --worker 7
+stats_rc 2 "takes a worker number" --prefix "$DP_PREFIX" --worker x
+stats_rc 2 "is a name, not a path" --prefix ../x
+stats_rc 0 '"/ferry/counters":{"workers":1' --prefix "$DP_PREFIX" --json
+check_ok "ferry-relay stats: a missing worker, bad options, --json"
 fy_stop agent-edge TERM 5
 dp_relay_stop_ok
+stats_rc 1 "cannot reach" --prefix "$DP_PREFIX"
+check_ok "ferry-relay stats with no relay running: exit 1, says why"
 
 # --- 3. offloads off
 relay_up --log-level info --dpdk-offload off
