@@ -318,6 +318,35 @@ fy_serve() {
 
 # ------------------------------------------------------------------ set-up
 
+# fy_sshd_config PORT: keys and a config for a throwaway sshd on 127.0.0.1:PORT in
+# $T/ssh (its own host key; a client key, $T/ssh/id_ed25519, that may log in as root;
+# no PAM, no passwords), checked with sshd -t. Start it with
+# /usr/sbin/sshd -f "$T/ssh/sshd_config" -D -e. Needs root.
+fy_sshd_config() {
+	mkdir -p "$T/ssh" /run/sshd
+	chmod 700 "$T/ssh"
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_ed25519" -C ferry-test-host
+	ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id_ed25519" -C ferry-test-client
+	cp "$T/ssh/id_ed25519.pub" "$T/ssh/authorized_keys"
+	chmod 600 "$T/ssh/authorized_keys"
+	cat >"$T/ssh/sshd_config" <<-CONF
+		Port $1
+		ListenAddress 127.0.0.1
+		HostKey $T/ssh/host_ed25519
+		PidFile $T/ssh/sshd.pid
+		AuthorizedKeysFile $T/ssh/authorized_keys
+		PermitRootLogin yes
+		PubkeyAuthentication yes
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+		StrictModes no
+		LogLevel VERBOSE
+	CONF
+	/usr/sbin/sshd -t -f "$T/ssh/sshd_config" 2>"$T/sshd-check.log" ||
+		fail "sshd rejects the test config: $(cat "$T/sshd-check.log")"
+}
+
 fy_cleanup() {
 	local rc=$? label pid f bad=
 	set +e

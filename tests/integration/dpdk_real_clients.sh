@@ -43,27 +43,7 @@ mkdir -p "$T/www"
 printf 'hello through ferry on DPDK\n' >"$T/www/hello.txt"
 fy_bg serve-http "${E[@]}" python3 -m http.server "$HTTP" --bind 127.0.0.1 --directory "$T/www"
 
-mkdir -p "$T/ssh" /run/sshd
-chmod 700 "$T/ssh"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/host_ed25519" -C ferry-test-host
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id_ed25519" -C ferry-test-client
-cp "$T/ssh/id_ed25519.pub" "$T/ssh/authorized_keys"
-chmod 600 "$T/ssh/authorized_keys"
-cat >"$T/ssh/sshd_config" <<CONF
-Port $SSHD
-ListenAddress 127.0.0.1
-HostKey $T/ssh/host_ed25519
-PidFile $T/ssh/sshd.pid
-AuthorizedKeysFile $T/ssh/authorized_keys
-PermitRootLogin yes
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-LogLevel VERBOSE
-CONF
-/usr/sbin/sshd -t -f "$T/ssh/sshd_config" 2>"$T/sshd-check.log" || fail "sshd rejects the test config: $(cat "$T/sshd-check.log")"
+fy_sshd_config "$SSHD"
 fy_bg serve-sshd "${E[@]}" /usr/sbin/sshd -f "$T/ssh/sshd_config" -D -e
 fy_bg serve-iperf "${E[@]}" iperf3 -s -B 127.0.0.1 -p "$IPERF"
 
