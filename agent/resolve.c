@@ -139,31 +139,37 @@ static void on_result(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 int res_start(struct agent *a)
 {
 	struct resolver *r = calloc(1, sizeof(*r));
+	int e = 0;
 
 	if (!r)
 		return -ENOMEM;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->efd < 0 || fy_loop_add(a->loop, r->efd, FY_EV_READ, on_result, a) < 0)
+	if (r->efd < 0)
+		e = -errno;
+	else
+		e = fy_loop_add(a->loop, r->efd, FY_EV_READ, on_result, a);
+	if (e < 0)
 		goto fail;
-	a->res = r;
 	for (; r->nthr < RES_THREADS; r->nthr++) {
 		pthread_mutex_lock(&r->mu);
 		r->alive++;
 		pthread_mutex_unlock(&r->mu);
-		if (pthread_create(&r->thr[r->nthr], NULL, res_thread, r) != 0) {
+		e = pthread_create(&r->thr[r->nthr], NULL, res_thread, r);
+		if (e) {
 			pthread_mutex_lock(&r->mu);
 			r->alive--;
 			pthread_mutex_unlock(&r->mu);
 			break;
 		}
 	}
-	if (!r->nthr) {
-		a->res = NULL;
+	if (!r->nthr) {		/* one thread will do; none will not */
 		fy_loop_del(a->loop, r->efd);
+		e = -e;
 		goto fail;
 	}
+	a->res = r;
 	/* Numeric targets are addresses already; names get looked up now,
 	 * so that the first stream usually finds one. */
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
@@ -180,7 +186,7 @@ fail:
 	if (r->efd >= 0)
 		close(r->efd);
 	res_free(r);
-	return -errno;
+	return e < 0 ? e : -EAGAIN;
 }
 
 void res_request(struct agent *a, unsigned i)

@@ -52,11 +52,15 @@ struct arp_copy {
 	uint8_t frame[64];
 };
 
-static volatile sig_atomic_t got_signal;
+/* One flag per signal: a SIGTERM must not be lost behind a SIGHUP. */
+static volatile sig_atomic_t got_stop, got_hup;
 
 static void on_signal(int sig)
 {
-	got_signal = sig;
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_stop = sig;
 }
 
 static uint64_t now_us(void)
@@ -408,9 +412,11 @@ static unsigned rx_csum_flags(struct dworker *dw, const struct rte_mbuf *m)
 		dw->cnt.rx_csum_hw_bad++;
 		return 0;
 	}
-	if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+	/* NONE: the field is not filled in but the data was verified
+	 * (virtio, vhost): as good as GOOD, and checking it would fail. */
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD || ip == RTE_MBUF_F_RX_IP_CKSUM_NONE)
 		f |= NET_RX_IP_CSUM_GOOD;
-	if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+	if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD || l4 == RTE_MBUF_F_RX_L4_CKSUM_NONE)
 		f |= NET_RX_L4_CSUM_GOOD;
 	if (f)
 		dw->cnt.rx_csum_hw_good++;
@@ -435,20 +441,25 @@ static void rx_frames(struct dworker *dw, struct rte_mbuf **rx, uint16_t n, uint
 	}
 }
 
-static void handle_signal(struct relay *r)
+/* On lcore 0. A token reload reads a small file and waits one grace
+ * period (every lcore passes a loop turn): queue 0 pauses for that long. */
+static void handle_signals(struct relay *r)
 {
-	if (got_signal == SIGHUP) {
-		got_signal = 0;
+	int sig = got_stop;
+
+	if (got_hup) {
+		got_hup = 0;
 		relay_reload_tokens(r);
-		return;
 	}
+	if (!sig)
+		return;
+	got_stop = 0;
 	if (atomic_load(&r->draining))
 		atomic_store(&r->stop, true);
 	else
 		atomic_store(&r->draining, true);
-	FY_INFO("relay", "signal %d: %s", (int)got_signal,
+	FY_INFO("relay", "signal %d: %s", sig,
 		atomic_load(&r->stop) ? "stopping now" : "draining, then exiting");
-	got_signal = 0;
 	for (unsigned i = 0; i < r->nworkers; i++)
 		b_wake(&r->workers[i]);
 }
@@ -479,8 +490,8 @@ static int lcore_main(void *arg)
 		} while (k == DW_BURST && n < RX_BUDGET);
 		take_arp_copies(dw, t);
 		net_poll_timers(dw->st, t);
-		if (w->id == 0 && got_signal)
-			handle_signal(r);
+		if (w->id == 0 && (got_stop || got_hup))
+			handle_signals(r);
 		if (atomic_exchange(&dw->wake, false))
 			worker_wakeup(w);
 		if (worker_step(w, fy_now_ms()))

@@ -16,7 +16,8 @@ static void sb_remove(struct tcp_sacked *q, uint32_t i)
 }
 
 /* Inserts [l, r), merging what it overlaps or touches. When the table is
- * full the highest range goes: it is the least useful for recovery. */
+ * full the lowest range goes: the highest ones are what mark the holes
+ * below them as lost, and recovery works upward from snd_una anyway. */
 static void sb_insert(struct tcp_sacked *q, uint32_t l, uint32_t r)
 {
 	uint32_t i = 0;
@@ -30,9 +31,9 @@ static void sb_insert(struct tcp_sacked *q, uint32_t l, uint32_t r)
 		sb_remove(q, i);
 	}
 	if (q->n == NET_SACK_MAX) {
-		if (i == q->n)
-			return;		/* it would be the highest: dropped */
-		q->n--;
+		sb_remove(q, 0);
+		if (i)
+			i--;
 	}
 	memmove(q->l + i + 1, q->l + i, (q->n - i) * sizeof(q->l[0]));
 	memmove(q->r + i + 1, q->r + i, (q->n - i) * sizeof(q->r[0]));

@@ -1137,6 +1137,30 @@ static void test_sack_bad_blocks(void)
 	h_teardown();
 }
 
+/* More scattered ranges than the scoreboard holds: the lowest are
+ * forgotten, the highest (which mark the holes below as lost) kept. */
+static void test_sack_scoreboard_full(void)
+{
+	struct tcp_conn *c;
+	uint32_t b, l[3], r[3], k;
+
+	c = sack_conn(&b);
+	CU_ASSERT_EQUAL(tcp_send(c, pat, 10 * PAY), 10 * PAY);
+	for (k = 1; k <= 21; k += 3) {
+		for (unsigned j = 0; j < 3; j++) {
+			l[j] = b + 500 * (k + j);
+			r[j] = l[j] + 10;
+		}
+		peer_sack(b, 3, l, r);
+	}
+	CU_ASSERT_EQUAL(c->sacked.n, NET_SACK_MAX);
+	CU_ASSERT_EQUAL(c->sacked.r[NET_SACK_MAX - 1], b + 500 * 21 + 10);
+	CU_ASSERT_EQUAL(c->sacked.l[0], b + 500 * (21 - NET_SACK_MAX + 1));
+	for (k = 1; k < c->sacked.n; k++)
+		CU_ASSERT(seq_lt(c->sacked.r[k - 1], c->sacked.l[k]));
+	h_teardown();
+}
+
 /* The tail of a flight lost: no duplicate ACK can come. After two round
  * trips (10 ms at least) a loss probe resends the last segment; the SACK
  * it draws starts fast recovery long before the RTO. */
@@ -1194,6 +1218,7 @@ int main(void)
 		{ "SACK recovery: every hole in one round trip", test_sack_recovery },
 		{ "SACK: timeout skips SACKed data", test_sack_rto_skips_sacked },
 		{ "SACK: bad blocks, reneging", test_sack_bad_blocks },
+		{ "SACK scoreboard full", test_sack_scoreboard_full },
 		{ "tail loss probe", test_tail_loss_probe },
 		{ "out of order then fill", test_out_of_order },
 		{ "out-of-order caps", test_ooo_caps },
