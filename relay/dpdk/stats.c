@@ -35,15 +35,30 @@ static const char *const dw_counter_names[] = {
 };
 #define DW_NCOUNTERS (sizeof(dw_counter_names) / sizeof(dw_counter_names[0]))
 
+/* The published block is read while it may be written: word by word,
+ * with relaxed atomics (the sequence count says whether it was torn). */
+static void words_store(uint64_t *dst, const uint64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+}
+
+static void words_load(uint64_t *dst, const uint64_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
 void dstats_publish(struct dworker *dw, uint64_t now_us)
 {
 	unsigned seq = atomic_load_explicit(&dw->pub.seq, memory_order_relaxed);
 
 	atomic_store_explicit(&dw->pub.seq, seq + 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
-	dw->pub.net = *net_counters(dw->st);
-	dw->pub.dw = dw->cnt;
-	dw->pub.conns = dw->conns;
+	words_store((uint64_t *)&dw->pub.net, (const uint64_t *)net_counters(dw->st),
+		    sizeof(dw->pub.net) / 8);
+	words_store((uint64_t *)&dw->pub.dw, (const uint64_t *)&dw->cnt, sizeof(dw->pub.dw) / 8);
+	__atomic_store_n(&dw->pub.conns, dw->conns, __ATOMIC_RELAXED);
 	atomic_store_explicit(&dw->pub.seq, seq + 2, memory_order_release);
 	dw->published_us = now_us;
 }
@@ -55,9 +70,10 @@ static void snapshot(struct dworker *dw, struct dstats *out)
 
 		if (s1 & 1)
 			continue;	/* being written: a copy takes microseconds */
-		out->net = dw->pub.net;
-		out->dw = dw->pub.dw;
-		out->conns = dw->pub.conns;
+		words_load((uint64_t *)&out->net, (const uint64_t *)&dw->pub.net,
+			   sizeof(out->net) / 8);
+		words_load((uint64_t *)&out->dw, (const uint64_t *)&dw->pub.dw, sizeof(out->dw) / 8);
+		out->conns = __atomic_load_n(&dw->pub.conns, __ATOMIC_RELAXED);
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&dw->pub.seq, memory_order_relaxed);
 		if (s1 == s2)
