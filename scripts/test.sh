@@ -65,9 +65,10 @@ step "integration (agent on epoll)" env FY_BUILD=build FY_AGENT_IO=epoll tests/r
 if [ $asan = 1 ]; then
 	step "build (ASan+UBSan)" scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 	step "unit tests (ASan+UBSan)" meson test -C build-asan --suite unit --print-errorlogs
 	step "integration (ASan+UBSan)" env FY_BUILD=build-asan FY_AGENT_IO=auto FY_SANITIZED=1 tests/run-integration.sh
-	unset ASAN_OPTIONS UBSAN_OPTIONS
+	unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 fi
 if [ $bench = 1 ]; then
 	step "bench --quick self-test" bench/selftest.sh

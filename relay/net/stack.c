@@ -25,7 +25,10 @@ void net_config_default(struct net_config *cfg)
 	cfg->ttl = 64;
 	cfg->max_conns = 4096;
 	cfg->max_listeners = 256;
-	cfg->syn_backlog = 128;
+	/* Like Linux's tcp_max_syn_backlog: cookies are for floods, not for
+	 * a burst of real clients (a cookie handshake whose ACK and first
+	 * data are both lost cannot be completed: the client gets a reset). */
+	cfg->syn_backlog = 1024;
 	cfg->sndbuf = 256 * 1024;
 	cfg->rcvbuf = 256 * 1024;
 	cfg->ooo_max_segs = 32;
@@ -72,7 +75,7 @@ static int check_config(struct net_config *c)
 	    c->rto_init_ms < c->rto_min_ms || c->rto_max_ms > 3600 * 1000)
 		return -EINVAL;
 	if (!c->syn_backlog)
-		c->syn_backlog = 128;
+		c->syn_backlog = 1024;
 	if (!c->arp_entries || c->arp_entries > 65535 || !c->arp_queue_total ||
 	    c->arp_queue_total > 65535 || !c->arp_retries || !c->arp_retry_ms)
 		return -EINVAL;
