@@ -223,6 +223,40 @@ static void test_tcp_options(void)
 	}
 }
 
+static void test_parse_ipv4(void)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint32_t ip;
+		uint8_t prefix;
+	} cases[] = {
+		{ "10.0.0.2/24", 0, 0x0a000002u, 24 },
+		{ "192.168.1.1", 0, 0xc0a80101u, 32 },
+		{ "1.2.3.4/1", 0, 0x01020304u, 1 },
+		{ "1.2.3.4/32", 0, 0x01020304u, 32 },
+		{ "1.2.3.4/0", -1, 0, 0 },
+		{ "1.2.3.4/33", -1, 0, 0 },
+		{ "1.2.3.4/", -1, 0, 0 },
+		{ "1.2.3.4/2x", -1, 0, 0 },
+		{ "1.2.3/24", -1, 0, 0 },
+		{ "relay.example.org", -1, 0, 0 },
+		{ "", -1, 0, 0 },
+		{ "::1/64", -1, 0, 0 },
+		{ "1.2.3.4/24aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", -1, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t ip = 0;
+		uint8_t prefix = 0;
+
+		CU_ASSERT_EQUAL(net_parse_ipv4(cases[i].s, &ip, &prefix), cases[i].rc);
+		if (cases[i].rc == 0)
+			CU_ASSERT(ip == cases[i].ip && prefix == cases[i].prefix);
+	}
+	CU_ASSERT_EQUAL(net_parse_ipv4("10.0.0.1", &(uint32_t){ 0 }, NULL), 0);
+}
+
 int main(void)
 {
 	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
@@ -231,6 +265,7 @@ int main(void)
 		{ "byte ring", test_ring },
 		{ "timer wheel", test_timer_wheel },
 		{ "TCP options", test_tcp_options },
+		{ "IPv4 address/prefix parsing", test_parse_ipv4 },
 	};
 	CU_pSuite s;
 
