@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "ferry/log.h"
 #include "ferry/tls.h"
 #include "ml.h"
 
@@ -417,7 +418,9 @@ void ml_agent_step(struct ml *m)
 			f->a_fin_tx = true;	/* the FIN that found no room in cb_fin */
 		stream_finish_if_done(m, f);
 	}
-	if (a->mux && fy_mux_tick(a->mux, ml_now_us() / 1000) < 0)
+	/* The mux keeps time with fy_now_ms() (CLOCK_MONOTONIC): the TSC clock
+	 * of ml_now_us() starts elsewhere and drifts from it. */
+	if (a->mux && fy_mux_tick(a->mux, fy_now_ms()) < 0)
 		agent_fail(m, "relay silent for 3 keepalive intervals");
 	flush(m);
 }
