@@ -357,9 +357,12 @@ int fy_mux_tick(struct fy_mux *m, uint64_t now)
 
 	if (!m->cfg.keepalive_ms)
 		return 0;
-	if (now - m->last_rx_ms > (uint64_t)m->cfg.keepalive_ms * KEEPALIVE_MISSES)
+	/* A `now` read before the last frame arrived is not a wrap-around
+	 * of unsigned time: silence starts counting from that frame. */
+	if (now > m->last_rx_ms &&
+	    now - m->last_rx_ms > (uint64_t)m->cfg.keepalive_ms * KEEPALIVE_MISSES)
 		return -ETIMEDOUT;
-	if (m->established && now - m->last_tx_ms >= m->cfg.keepalive_ms)
+	if (m->established && now > m->last_tx_ms && now - m->last_tx_ms >= m->cfg.keepalive_ms)
 		fy_mux_send_ctrl(m, f, fy_frame_ping(f, 0, now));
 	return 0;
 }

@@ -1273,6 +1273,12 @@ static void test_keepalive(void)
 	/* Silence for 3 intervals. */
 	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.m, t0 + 3500), -ETIMEDOUT);
 	pair_free(pr);
+	/* A time read before the last frame came in is no silence at all
+	 * (it used to wrap around and end the tunnel at once). */
+	pr = pair_new(WIN, 1000, 0, true);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, fy_now_ms() - 60000), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.m, 0), 0);
+	pair_free(pr);
 
 	/* Sending data counts as sending: no PING while busy. */
 	pr = pair_new(WIN, 1000, 0, true);
