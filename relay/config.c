@@ -48,6 +48,8 @@ static void usage(FILE *f)
 "                            needs at least its RX descriptors, 1024 per queue)\n"
 "  --dpdk-conns N            TCP connection slots per lcore, TIME_WAIT included\n"
 "                            (default 4096)\n"
+"  --dpdk-syn-backlog N      half-open connections per port and lcore; beyond\n"
+"                            them SYNs are answered with cookies (default 1024)\n"
 "  --dpdk-offload on|off     use the port's checksum offloads when it has them\n"
 "                            (default on; off: computed in software)\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
@@ -58,7 +60,7 @@ enum {
 	O_LISTEN = 256, O_CERT, O_KEY, O_TOKENS, O_CLIENT_CA, O_PUBLIC_BIND, O_WORKERS,
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
-	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD,
+	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
 };
 
 static const struct option opts[] = {
@@ -86,6 +88,7 @@ static const struct option opts[] = {
 	{ "dpdk-gateway", required_argument, NULL, O_DPDK_GW },
 	{ "dpdk-mbufs", required_argument, NULL, O_DPDK_MBUFS },
 	{ "dpdk-conns", required_argument, NULL, O_DPDK_CONNS },
+	{ "dpdk-syn-backlog", required_argument, NULL, O_DPDK_SYN_BACKLOG },
 	{ "dpdk-offload", required_argument, NULL, O_DPDK_OFFLOAD },
 	{ NULL, 0, NULL, 0 },
 };
@@ -141,6 +144,9 @@ static int parse_vec(void *cfg, int argc, char **argv)
 		case O_DPDK_GW: e = fy_conf_copy(PROG, c->dpdk_gw, sizeof(c->dpdk_gw), name, optarg); break;
 		case O_DPDK_MBUFS: e = fy_conf_num(PROG, name, optarg, 32, 16777215, &c->dpdk_mbufs); break;
 		case O_DPDK_CONNS: e = fy_conf_num(PROG, name, optarg, 16, 1u << 20, &c->dpdk_conns); break;
+		case O_DPDK_SYN_BACKLOG:
+			e = fy_conf_num(PROG, name, optarg, 1, 1u << 20, &c->dpdk_syn_backlog);
+			break;
 		case O_DPDK_OFFLOAD:
 			if (!strcmp(optarg, "on") || !strcmp(optarg, "off")) {
 				c->dpdk_no_offload = !strcmp(optarg, "off");
@@ -184,6 +190,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->log_level = FY_LOG_INFO;
 	c->dpdk_mbufs = 8191;
 	c->dpdk_conns = 4096;
+	c->dpdk_syn_backlog = 1024;
 
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)

@@ -49,6 +49,7 @@ struct relay_cfg {
 	uint32_t dpdk_port;
 	uint32_t dpdk_mbufs;
 	uint32_t dpdk_conns;	/* TCP connection slots per lcore */
+	uint32_t dpdk_syn_backlog;	/* half-open per listener before SYN cookies */
 	bool dpdk_no_offload;	/* checksums in software even when the port has offloads */
 	enum fy_log_level log_level;
 };

@@ -640,6 +640,7 @@ int dpdk_backend_run(struct relay *r)
 	if (tx_csum)
 		nc.flags |= NET_CFG_TX_CSUM_OFFLOAD;
 	nc.max_conns = r->cfg.dpdk_conns;
+	nc.syn_backlog = r->cfg.dpdk_syn_backlog;
 	rte_eth_macaddr_get(port_id, &mac);
 	memcpy(nc.mac, mac.addr_bytes, 6);
 
