@@ -115,8 +115,9 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 		return FY_E_DENIED;
 	}
 	st = &a->fstate[f - a->cfg.fwds];
-	/* A stale address is used while a fresh lookup runs. */
-	if (!st->numeric && (!st->have || fy_now_ms() - st->at_ms > RES_TTL_MS))
+	/* A stale address is used while a fresh lookup runs (res_request
+	 * ignores numeric targets). */
+	if (!st->have || fy_now_ms() - st->at_ms > RES_TTL_MS)
 		res_request(a, (unsigned)(f - a->cfg.fwds));
 	c = calloc(1, sizeof(*c));
 	if (!c) {
