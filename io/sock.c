@@ -221,6 +221,13 @@ void fy_sock_close_rst(int fd)
 	close(fd);
 }
 
+int fy_sock_abort_on_close(int fd, bool on)
+{
+	struct linger lg = { .l_onoff = on, .l_linger = 0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0 ? -errno : 0;
+}
+
 int fy_sock_local_port(int fd)
 {
 	struct sockaddr_storage ss;

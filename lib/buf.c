@@ -1,8 +1,10 @@
-/* Bounded byte buffer: one allocation of exactly `cap` bytes, made on
- * first use, so that idle streams cost nothing and busy ones cost at
- * most their cap. Bytes slide to the front (memmove) only when the tail
- * runs into the end; there is no ring, so a reader always sees one
- * contiguous run it can hand to send(2) or a TLS write. */
+/* Bounded byte buffer: allocated on first use at the size asked for (at
+ * least FY_BUF_MIN_ALLOC), doubled when it must hold more, never past
+ * its cap; so idle streams cost nothing and a stream holding a few
+ * kilobytes does not pin a whole window. Bytes slide to the front
+ * (memmove) only when the tail runs into the end; there is no ring, so a
+ * reader always sees one contiguous run it can hand to send(2) or a TLS
+ * write. */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@ void fy_buf_init(struct fy_buf *b, size_t cap)
 	b->data = NULL;
 	b->head = 0;
 	b->tail = 0;
+	b->size = 0;
 	b->cap = cap;
 }
 
@@ -24,6 +27,7 @@ void fy_buf_fini(struct fy_buf *b)
 	b->data = NULL;
 	b->head = 0;
 	b->tail = 0;
+	b->size = 0;
 }
 
 static void compact(struct fy_buf *b)
@@ -37,27 +41,48 @@ static void compact(struct fy_buf *b)
 	b->tail = n;
 }
 
+/* Grows storage so that need bytes fit: doubling, at least the minimum,
+ * at most the cap. Compacts first, so realloc copies only live bytes. */
+static int grow(struct fy_buf *b, size_t need)
+{
+	size_t size = b->size ? b->size : FY_BUF_MIN_ALLOC;
+	uint8_t *p;
+
+	while (size < need)
+		size *= 2;
+	if (size > b->cap)
+		size = b->cap;
+	compact(b);
+	p = realloc(b->data, size);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->size = size;
+	return 0;
+}
+
 uint8_t *fy_buf_reserve(struct fy_buf *b, size_t want)
 {
+	size_t need = fy_buf_len(b) + want;
+
 	if (want > fy_buf_room(b))
 		return NULL;
-	if (!b->data) {
-		/* malloc(0) may return NULL or a pointer we cannot use:
-		 * a zero cap simply never holds anything. */
-		if (b->cap == 0)
-			return NULL;
-		b->data = malloc(b->cap);
-		if (!b->data)
+	/* malloc(0) may return NULL or a pointer we cannot use: a zero
+	 * cap simply never holds anything. */
+	if (b->cap == 0)
+		return NULL;
+	if (b->size - b->tail < want || !b->data) {
+		if (need <= b->size && b->data)
+			compact(b);
+		else if (grow(b, need) < 0)
 			return NULL;
 	}
-	if (b->cap - b->tail < want)
-		compact(b);
 	return b->data + b->tail;
 }
 
 void fy_buf_commit(struct fy_buf *b, size_t n)
 {
-	assert(b->data && n <= b->cap - b->tail);
+	assert(b->data && n <= b->size - b->tail);
 	b->tail += n;
 }
 
@@ -95,4 +120,5 @@ void fy_buf_shrink(struct fy_buf *b)
 	b->data = NULL;
 	b->head = 0;
 	b->tail = 0;
+	b->size = 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ferry/conf.h"
 
@@ -158,6 +159,56 @@ int fy_conf_num(const char *prog, const char *name, const char *s, unsigned long
 			prog, name, lo, hi, s);
 		return -1;
 	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+void fy_conf_warn_private(const char *prog, const char *path, const char *what)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !(st.st_mode & 077))
+		return;
+	fprintf(stderr, "%s: warning: %s %s can be read by %s (mode %04o): chmod 600 %s\n",
+		prog, what, path, st.st_mode & 007 ? "every local user" : "its group",
+		(unsigned)(st.st_mode & 07777), path);
+}
+
+int fy_conf_size(const char *prog, const char *name, const char *s, uint64_t lo, uint64_t hi,
+		 uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end != s && *end && !end[1]) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		default: break;
+		}
+	}
+	if (errno || *end || end == s || s[0] == '-' || v > (hi >> shift) ||
+	    (v << shift) < lo) {
+		fprintf(stderr, "%s: --%s must be a size from %llu to %llu bytes, with an "
+			"optional K, M or G (got '%s')\n", prog, name, (unsigned long long)lo,
+			(unsigned long long)hi, s);
+		return -1;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int fy_conf_size32(const char *prog, const char *name, const char *s, uint32_t lo, uint32_t hi,
+		   uint32_t *out)
+{
+	uint64_t v;
+
+	if (fy_conf_size(prog, name, s, lo, hi, &v) < 0)
+		return -1;
 	*out = (uint32_t)v;
 	return 0;
 }

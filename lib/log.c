@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,14 +53,6 @@ int fy_log_parse_level(const char *s, enum fy_log_level *out)
 		}
 	}
 	return -EINVAL;
-}
-
-uint64_t fy_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Wall-clock UTC timestamp with milliseconds; returns its length. */
@@ -181,4 +174,46 @@ int fy_log_rl_allow(struct fy_log_rl *rl)
 	if (rl->dropped < UINT32_MAX)
 		rl->dropped++;
 	return 0;
+}
+
+void fy_log_sum_init(struct fy_log_sum *s, enum fy_log_level lvl, const char *topic,
+		     const char *what, uint32_t interval_ms)
+{
+	memset(s, 0, sizeof(*s));
+	s->lvl = lvl;
+	s->topic = topic;
+	s->what = what;
+	s->interval_ms = interval_ms;
+}
+
+void fy_log_sum_flush(struct fy_log_sum *s, uint64_t now_ms)
+{
+	if (!s->open || now_ms - s->start_ms < s->interval_ms)
+		return;
+	if (s->count)
+		fy_log_write(s->lvl, s->topic, "summary", "%lu more %s in the last %.0f s "
+			     "(latest: %s)", s->count, s->what,
+			     (double)(now_ms - s->start_ms) / 1000.0, s->last);
+	s->open = false;
+	s->count = 0;
+}
+
+void fy_log_sum_event(struct fy_log_sum *s, uint64_t now_ms, const char *fmt, ...)
+{
+	char msg[sizeof(s->last)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fy_log_sum_flush(s, now_ms);
+	if (!s->open) {
+		s->open = true;
+		s->start_ms = now_ms;
+		fy_log_write(s->lvl, s->topic, "summary", "%s (more %s within %u s are counted "
+			     "and reported in one line)", msg, s->what, s->interval_ms / 1000);
+		return;
+	}
+	s->count++;
+	memcpy(s->last, msg, sizeof(msg));
 }

@@ -30,6 +30,7 @@ struct fy_mux {
 	bool established;
 	bool goaway_rx, goaway_tx;
 	bool blocked_any;		/* some stream waits for output room */
+	uint64_t now_ms;		/* the owner's clock, as last passed in */
 	uint64_t last_rx_ms, last_tx_ms;
 	uint64_t ctrl_window_ms;
 	uint32_t ctrl_count;
@@ -48,6 +49,8 @@ struct fy_mux *fy_mux_create(const struct fy_mux_cfg *cfg, const struct fy_mux_c
 	if (!m)
 		return NULL;
 	m->cfg = *cfg;
+	if (m->cfg.max_window < m->cfg.window)
+		m->cfg.max_window = m->cfg.window;
 	if (m->cfg.out_cap < 4 * (FY_DATA_CHUNK + FY_FRAME_HDR_LEN) + CTRL_HEADROOM)
 		m->cfg.out_cap = 4 * (FY_DATA_CHUNK + FY_FRAME_HDR_LEN) + CTRL_HEADROOM;
 	fy_buf_init(&m->out, m->cfg.out_cap);
@@ -56,12 +59,15 @@ struct fy_mux *fy_mux_create(const struct fy_mux_cfg *cfg, const struct fy_mux_c
 	m->tbl = tbl;
 	/* Relay-opened streams are even, agent-opened odd. */
 	m->next_id = cfg->role == FY_MUX_RELAY ? 2 : 1;
-	m->last_rx_ms = m->last_tx_ms = fy_now_ms();
+	m->now_ms = m->last_rx_ms = m->last_tx_ms = m->ctrl_window_ms = cfg->now_ms;
 	return m;
 }
 
 static void stream_unlink_free(struct fy_mux *m, struct fy_stream *s)
 {
+	/* What the window grew by was taken from the budget. */
+	if (s->recv_window > s->recv_window0 && m->cfg.budget)
+		fy_budget_give(m->cfg.budget, s->recv_window - s->recv_window0);
 	fy_sess_remove(m->tbl, fy_sess_key(m->cfg.serial, s->id));
 	if (s->prev)
 		s->prev->next = s->next;
@@ -91,8 +97,11 @@ void fy_mux_destroy(struct fy_mux *m, const char *reason)
 void fy_mux_set_established(struct fy_mux *m, uint32_t window, uint32_t keepalive_ms)
 {
 	m->established = true;
-	if (window)
+	if (window) {
 		m->cfg.window = window;
+		if (m->cfg.max_window < window)
+			m->cfg.max_window = window;
+	}
 	if (keepalive_ms)
 		m->cfg.keepalive_ms = keepalive_ms;
 }
@@ -123,7 +132,7 @@ int fy_mux_send_ctrl(struct fy_mux *m, const uint8_t *frame, size_t n)
 {
 	if (fy_buf_append(&m->out, frame, n) < 0)
 		return -ENOBUFS;
-	m->last_tx_ms = fy_now_ms();
+	m->last_tx_ms = m->now_ms;
 	return 0;
 }
 
@@ -185,10 +194,8 @@ static long failf(struct fy_mux *m, uint32_t code, const char *fmt, ...)
 /* Caps control frames a peer can make us process or answer. */
 static bool ctrl_budget(struct fy_mux *m)
 {
-	uint64_t now = fy_now_ms();
-
-	if (now - m->ctrl_window_ms >= 1000) {
-		m->ctrl_window_ms = now;
+	if (m->now_ms - m->ctrl_window_ms >= 1000) {
+		m->ctrl_window_ms = m->now_ms;
 		m->ctrl_count = 0;
 	}
 	return ++m->ctrl_count <= CTRL_PER_SEC;
@@ -205,6 +212,7 @@ static struct fy_stream *stream_new(struct fy_mux *m, uint32_t id, void *app)
 	s->id = id;
 	s->send_credit = m->cfg.window;
 	s->recv_avail = m->cfg.window;
+	s->recv_window = s->recv_window0 = m->cfg.window;
 	s->app = app;
 	if (fy_sess_insert(m->tbl, fy_sess_key(m->cfg.serial, id), s) < 0) {
 		free(s);
@@ -282,7 +290,7 @@ void fy_mux_data_commit(struct fy_mux *m, struct fy_stream *s, size_t n, bool fi
 	s->send_credit -= (uint32_t)n;
 	if (fin)
 		s->flags |= FY_S_LOCAL_FIN;
-	m->last_tx_ms = fy_now_ms();
+	m->last_tx_ms = m->now_ms;
 }
 
 size_t fy_mux_send(struct fy_mux *m, struct fy_stream *s, const void *p, size_t n, bool fin)
@@ -309,18 +317,39 @@ int fy_mux_send_fin(struct fy_mux *m, struct fy_stream *s)
 	return 0;
 }
 
-void fy_mux_consumed(struct fy_mux *m, struct fy_stream *s, size_t n)
+/* How much a stream's window may grow now: doubling, up to the maximum,
+ * and only what the budget gives. */
+static uint32_t window_growth(struct fy_mux *m, struct fy_stream *s)
+{
+	uint32_t grow;
+
+	if (!m->cfg.budget || s->recv_window >= m->cfg.max_window)
+		return 0;
+	grow = m->cfg.max_window - s->recv_window;
+	if (grow > s->recv_window)
+		grow = s->recv_window;
+	return fy_budget_try(m->cfg.budget, grow) ? grow : 0;
+}
+
+void fy_mux_consumed(struct fy_mux *m, struct fy_stream *s, size_t n, bool caught_up)
 {
 	uint8_t f[FY_FRAME_HDR_LEN + 4];
+	uint32_t grow;
 
 	s->recv_unacked += (uint32_t)n;
 	/* Batch credit: one WINDOW per half window keeps the frame rate low
 	 * while the sender never stalls on a full window. */
-	if (s->recv_unacked < m->cfg.window / 2 || (s->flags & FY_S_REMOTE_FIN))
+	if (s->recv_unacked < s->recv_window / 2 || (s->flags & FY_S_REMOTE_FIN))
 		return;
-	if (fy_mux_send_ctrl(m, f, fy_frame_window(f, s->id, s->recv_unacked)) < 0)
+	/* Our reader took everything: the window is the bottleneck. */
+	grow = caught_up ? window_growth(m, s) : 0;
+	if (fy_mux_send_ctrl(m, f, fy_frame_window(f, s->id, s->recv_unacked + grow)) < 0) {
+		if (grow)
+			fy_budget_give(m->cfg.budget, grow);
 		return;	/* retried on the next consumed() */
-	s->recv_avail += s->recv_unacked;
+	}
+	s->recv_window += grow;
+	s->recv_avail += s->recv_unacked + grow;
 	s->recv_unacked = 0;
 }
 
@@ -355,6 +384,8 @@ int fy_mux_tick(struct fy_mux *m, uint64_t now)
 {
 	uint8_t f[FY_FRAME_HDR_LEN + 8];
 
+	if (now > m->now_ms)
+		m->now_ms = now;
 	if (!m->cfg.keepalive_ms)
 		return 0;
 	/* A `now` read before the last frame arrived is not a wrap-around
@@ -555,9 +586,13 @@ static long dispatch(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8
 	}
 }
 
-long fy_mux_input(struct fy_mux *m, const uint8_t *buf, size_t n)
+long fy_mux_input(struct fy_mux *m, const uint8_t *buf, size_t n, uint64_t now_ms)
 {
 	size_t off = 0;
+
+	/* A clock never runs back: an older reading keeps the newer one. */
+	if (now_ms > m->now_ms)
+		m->now_ms = now_ms;
 
 	while (off < n) {
 		struct fy_frame_hdr h;
@@ -570,7 +605,7 @@ long fy_mux_input(struct fy_mux *m, const uint8_t *buf, size_t n)
 			break;
 		if (r < 0)
 			return fail(m, FY_E_PROTOCOL, why);
-		m->last_rx_ms = fy_now_ms();
+		m->last_rx_ms = m->now_ms;
 		e = dispatch(m, &h, payload);
 		if (e < 0)
 			return e;

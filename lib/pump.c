@@ -130,7 +130,7 @@ void fy_pump_writable(struct fy_pump *p)
 	}
 	if (total) {
 		p->tx += total;
-		fy_mux_consumed(p->mux, p->s, total);
+		fy_mux_consumed(p->mux, p->s, total, fy_buf_len(&p->pending) == 0);
 	}
 	if (!fy_buf_len(&p->pending))
 		fy_buf_shrink(&p->pending);	/* idle streams hold no buffer */
@@ -190,13 +190,18 @@ void fy_pump_on_data(struct fy_pump *p, const uint8_t *d, size_t n)
 		}
 		if (sent) {
 			p->tx += sent;
-			fy_mux_consumed(p->mux, p->s, sent);
+			fy_mux_consumed(p->mux, p->s, sent, sent == n);
 		}
 	}
 	if (sent < n && fy_buf_append(&p->pending, d + sent, n - sent) < 0) {
-		/* Cannot happen while the peer respects the window, which the
-		 * mux enforces; treat it as an internal error, not a crash. */
-		fail(p, FY_E_INTERNAL, "stream buffer overflow");
+		char why[96];
+
+		/* The peer granted itself more than we buffer per stream (a
+		 * window larger than our cap), or memory ran out: end this
+		 * stream with the reason, never drop bytes silently. */
+		snprintf(why, sizeof(why), "stream buffer limit reached (%zu bytes held, cap %zu)",
+			 fy_buf_len(&p->pending), p->pending.cap);
+		fail(p, FY_E_LIMIT, why);
 		return;
 	}
 	update_want(p);

@@ -261,11 +261,23 @@ static int parse_hash(const char *s, struct fy_token_rule *r, char *err, size_t 
 	return 0;
 }
 
+static int parse_max_ports(const char *s, unsigned *out, char *err, size_t errlen)
+{
+	uint16_t v;
+
+	if (parse_port(s, strlen(s), &v)) {
+		seterr(err, errlen, "bad maxports '%s' (a number from 1 to 65535)", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 /* One non-comment line, already split on whitespace and NUL-terminated. */
 static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t errlen)
 {
 	char *save = NULL, *f;
-	int have_agents = 0, have_ports = 0;
+	int have_agents = 0, have_ports = 0, have_max = 0;
 
 	memset(r, 0, sizeof(*r));
 	f = strtok_r(line, " \t", &save);	/* caller saw a non-blank */
@@ -297,8 +309,16 @@ static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t err
 			have_ports = 1;
 			if (fy_token_parse_ranges(f + 6, r, err, errlen))
 				return -1;
+		} else if (strncmp(f, "maxports=", 9) == 0) {
+			if (have_max) {
+				seterr(err, errlen, "maxports= given twice");
+				return -1;
+			}
+			have_max = 1;
+			if (parse_max_ports(f + 9, &r->max_ports, err, errlen))
+				return -1;
 		} else {
-			seterr(err, errlen, "unknown field '%s' (expected agents= or ports=)", f);
+			seterr(err, errlen, "unknown field '%s' (expected agents=, ports= or maxports=)", f);
 			return -1;
 		}
 	}
@@ -487,14 +507,14 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int fy_tokens_append(const char *path, const char *id, const char *token,
-		     const char *agents, const char *ports, char *err, size_t errlen)
+int fy_tokens_append(const char *path, const char *token, const struct fy_token_spec *spec,
+		     char *err, size_t errlen)
 {
 	struct fy_token_rule r;
 	struct fy_tokens cur = { 0 };
 	char line[FY_TOKEN_AGENTS_MAX * 64 + FY_TOKEN_RANGES_MAX * 12 + 256];
 	char astr[FY_TOKEN_AGENTS_MAX * 64], pstr[FY_TOKEN_RANGES_MAX * 12];
-	char hex[65], msg[256];
+	char hex[65], msg[256], maxp[24] = "";
 	struct stat st;
 	FILE *fp = NULL;
 	int fd, ret = -1, len;
@@ -504,11 +524,17 @@ int fy_tokens_append(const char *path, const char *id, const char *token,
 		seterr(err, errlen, "bad token (1..128 printable characters)");
 		return -1;
 	}
-	if (parse_agents(agents, &r, err, errlen) ||
-	    fy_token_parse_ranges(ports, &r, err, errlen))
+	if (parse_agents(spec->agents, &r, err, errlen) ||
+	    fy_token_parse_ranges(spec->ports, &r, err, errlen))
 		return -1;
-	if (!id || parse_id(id, &r, err, errlen))
+	if (!spec->id || parse_id(spec->id, &r, err, errlen))
 		return -1;
+	if (spec->max_ports > 65535) {
+		seterr(err, errlen, "bad maxports %u (a number from 1 to 65535)", spec->max_ports);
+		return -1;
+	}
+	if (spec->max_ports)
+		snprintf(maxp, sizeof(maxp), " maxports=%u", spec->max_ports);
 	if (hash_token(token, r.hash)) {
 		seterr(err, errlen, "cannot hash token");
 		return -1;
@@ -550,8 +576,8 @@ int fy_tokens_append(const char *path, const char *id, const char *token,
 		snprintf(hex + 2 * i, 3, "%02x", r.hash[i]);
 	agents_str(&r, astr, sizeof(astr));
 	fy_token_ranges_str(&r, pstr, sizeof(pstr));
-	len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s ports=%s\n",
-		       r.id, hex, astr, pstr);
+	len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s ports=%s%s\n",
+		       r.id, hex, astr, pstr, maxp);
 	if (len < 0 || (size_t)len >= sizeof(line)) {
 		seterr(err, errlen, "token line too long");
 		goto out;

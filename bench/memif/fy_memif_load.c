@@ -23,6 +23,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "ferry/clock.h"
 #include "ml.h"
 
 #define BURST 32
@@ -46,7 +47,7 @@ static struct port g_port;
 
 uint64_t ml_now_us(void)
 {
-	return rte_get_timer_cycles() * 1000000ull / rte_get_timer_hz();
+	return fy_cycles_to_us(rte_get_timer_cycles(), rte_get_timer_hz());
 }
 
 void ml_fail(struct ml *m, const char *fmt, ...)

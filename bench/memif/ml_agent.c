@@ -117,7 +117,7 @@ static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 				     (unsigned long long)f->a_rcvd, (unsigned long long)f->bytes);
 	}
 	/* Handed on at once: credit goes back in half-window batches. */
-	fy_mux_consumed(m->agent.mux, s, n);
+	fy_mux_consumed(m->agent.mux, s, n, true);
 }
 
 static void cb_fin(void *ctx, struct fy_stream *s)
@@ -254,6 +254,7 @@ static void send_hello(struct ml *m)
 		.keepalive_ms = 10000,
 		.out_cap = OUT_CAP,
 		.serial = 1,
+		.now_ms = ml_now_us() / 1000,
 	};
 	uint8_t f[FY_FRAME_HDR_LEN + 300];
 
@@ -296,7 +297,8 @@ static void read_input(struct ml *m)
 	/* Bounded like agent/tunnel.c; the rest is picked up by ml_agent_step. */
 	for (int i = 0; i < 16 && a->mux && a->st >= ML_A_WELCOME && a->st <= ML_A_CLOSING; i++) {
 		int r = fy_tlsconn_fill(&a->tls, &a->in);
-		long used = fy_mux_input(a->mux, fy_buf_peek(&a->in), fy_buf_len(&a->in));
+		long used = fy_mux_input(a->mux, fy_buf_peek(&a->in), fy_buf_len(&a->in),
+					 ml_now_us() / 1000);
 
 		if (used < 0) {
 			flush(m);
@@ -418,9 +420,8 @@ void ml_agent_step(struct ml *m)
 			f->a_fin_tx = true;	/* the FIN that found no room in cb_fin */
 		stream_finish_if_done(m, f);
 	}
-	/* The mux keeps time with fy_now_ms() (CLOCK_MONOTONIC): the TSC clock
-	 * of ml_now_us() starts elsewhere and drifts from it. */
-	if (a->mux && fy_mux_tick(a->mux, fy_now_ms()) < 0)
+	/* The mux is given the generator's one clock, as everything else. */
+	if (a->mux && fy_mux_tick(a->mux, ml_now_us() / 1000) < 0)
 		agent_fail(m, "relay silent for 3 keepalive intervals");
 	flush(m);
 }

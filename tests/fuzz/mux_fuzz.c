@@ -32,7 +32,7 @@ static void on_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 	struct fy_mux *m = ((struct fctx *)ctx)->m;
 
 	(void)p;
-	fy_mux_consumed(m, s, n);
+	fy_mux_consumed(m, s, n, (n & 2) != 0);
 	if (n & 1)
 		fy_mux_send(m, s, p, n > 100 ? 100 : n, false);
 }
@@ -82,14 +82,20 @@ static void run_one(const uint8_t *data, size_t size, enum fy_mux_role role, int
 {
 	struct fy_sess_table tbl;
 	struct fy_mux_cfg cfg = {
-		.role = role, .window = 65536, .keepalive_ms = 1000, .out_cap = 1 << 18, .serial = 1,
+		.role = role, .window = 65536, .max_window = 1 << 20, .keepalive_ms = 1000,
+		.out_cap = 1 << 18, .serial = 1, .now_ms = 1000,
 	};
+	struct fy_budget budget;
+	uint64_t now = 1000;
 	struct fctx fc;
 	struct fy_mux *m;
 	size_t off = 0;
 
 	if (fy_sess_init(&tbl, 16) < 0)
 		abort();
+	/* Room for a few streams to grow, so growth and refusal both run. */
+	fy_budget_init(&budget, 4u << 20, NULL);
+	cfg.budget = &budget;
 	m = fc.m = fy_mux_create(&cfg, &cbs, &fc, &tbl);
 	if (!m)
 		abort();
@@ -102,7 +108,9 @@ static void run_one(const uint8_t *data, size_t size, enum fy_mux_role role, int
 
 		if (piece > size - off)
 			piece = size - off;
-		k = fy_mux_input(m, data, off + piece);
+		/* Time comes from the input too: rate windows open and close. */
+		now += data[off] % 64;
+		k = fy_mux_input(m, data, off + piece, now);
 		if (k < 0)
 			break;
 		data += k;
@@ -112,6 +120,9 @@ static void run_one(const uint8_t *data, size_t size, enum fy_mux_role role, int
 	}
 	fy_mux_destroy(m, "fuzz done");
 	fy_sess_fini(&tbl);
+	/* Every stream gave back what its window grew by. */
+	if (fy_budget_used(&budget) != 0)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -174,6 +174,45 @@ static void test_shrink(void)
 	fy_buf_fini(&b);
 }
 
+/* Storage follows what is held: small content, a small allocation;
+ * doubling as it grows; never past the cap (which need not be a power of
+ * two); bytes kept in order across every growth. */
+static void test_growth(void)
+{
+	enum { CAP = 1000000 };
+	static uint8_t in[CAP];
+	struct fy_buf b;
+	size_t held = 0;
+
+	fill(in, CAP, 7);
+	fy_buf_init(&b, CAP);
+	CU_ASSERT_EQUAL_FATAL(fy_buf_append(&b, in, 10), 0);
+	CU_ASSERT_EQUAL(b.size, FY_BUF_MIN_ALLOC);
+	held = 10;
+	CU_ASSERT_EQUAL_FATAL(fy_buf_append(&b, in + held, FY_BUF_MIN_ALLOC), 0);
+	held += FY_BUF_MIN_ALLOC;
+	CU_ASSERT_EQUAL(b.size, 2 * FY_BUF_MIN_ALLOC);
+	/* Consumed bytes make room before any growth. */
+	fy_buf_consume(&b, 10);
+	CU_ASSERT_EQUAL_FATAL(fy_buf_append(&b, in + held, 10), 0);
+	held += 10;
+	CU_ASSERT_EQUAL(b.size, 2 * FY_BUF_MIN_ALLOC);
+	while (held < CAP) {
+		size_t n = CAP - held < 50000 ? CAP - held : 50000;
+
+		CU_ASSERT_EQUAL_FATAL(fy_buf_append(&b, in + held, n), 0);
+		held += n;
+		CU_ASSERT(b.size <= CAP);
+		CU_ASSERT(b.size >= fy_buf_len(&b));
+	}
+	CU_ASSERT_EQUAL(fy_buf_len(&b), CAP - 10);
+	CU_ASSERT_EQUAL(memcmp(fy_buf_peek(&b), in + 10, CAP - 10), 0);
+	CU_ASSERT_EQUAL(fy_buf_append(&b, in, 11), -ENOBUFS);
+	CU_ASSERT_EQUAL_FATAL(fy_buf_append(&b, in, 10), 0);
+	CU_ASSERT_EQUAL(b.size, CAP);
+	fy_buf_fini(&b);
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
 	*s ^= *s >> 12;
@@ -184,13 +223,12 @@ static uint64_t rng_next(uint64_t *s)
 
 /* Random appends, reserves, consumes and shrinks; the buffer must always
  * hold exactly the bytes a simple FIFO model holds, in order. */
-static void test_random_vs_model(void)
+static void random_vs_model(size_t CAP, unsigned ROUNDS)
 {
-	enum { CAP = 1000, ROUNDS = 200000 };
-	static uint8_t model[CAP];
+	static uint8_t model[100000], in[100000 + 1];
 	uint64_t seed = 42;
 	size_t mlen = 0;
-	uint8_t next = 0, in[CAP + 1];
+	uint8_t next = 0;
 	struct fy_buf b;
 
 	fy_buf_init(&b, CAP);
@@ -244,11 +282,17 @@ static void test_random_vs_model(void)
 			break;
 		}
 		CU_ASSERT_EQUAL_FATAL(fy_buf_len(&b), mlen);
-		CU_ASSERT(b.tail <= CAP);
+		CU_ASSERT(b.tail <= b.size && b.size <= CAP);
 		if (mlen)
 			CU_ASSERT_EQUAL_FATAL(memcmp(fy_buf_peek(&b), model, mlen), 0);
 	}
 	fy_buf_fini(&b);
+}
+
+static void test_random_vs_model(void)
+{
+	random_vs_model(1000, 200000);		/* below the first allocation */
+	random_vs_model(100000, 100000);	/* grows, compacts, shrinks */
 }
 
 int main(void)
@@ -260,6 +304,7 @@ int main(void)
 		{ "consume all resets", test_consume_all_resets },
 		{ "reserve/commit", test_reserve_commit },
 		{ "shrink", test_shrink },
+		{ "storage grows with content", test_growth },
 		{ "random vs model", test_random_vs_model },
 	};
 	CU_pSuite s;

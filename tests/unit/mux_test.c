@@ -29,6 +29,11 @@
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_STREAMS	512
 #define WIN		(256u * 1024)
+/* The tests' clock (ms): the mux reads none of its own. */
+static uint64_t test_now = 7200000;
+/* Window growth for muxes made by side_init (off unless a test sets them). */
+static struct fy_budget *test_budget;
+static uint32_t test_max_window;
 #define BIG_OUT		(1024u * 1024)
 #define MIB		(1024u * 1024)
 #define LOG_CAP		(64u * 1024)
@@ -177,7 +182,7 @@ static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 			t->bad++;
 	t->rx += n;
 	if (t->auto_consume)
-		fy_mux_consumed(sd->m, s, n);
+		fy_mux_consumed(sd->m, s, n, true);
 	else
 		t->unconsumed += n;
 }
@@ -259,7 +264,7 @@ static long feed(struct side *sd)
 		return sd->err;
 	if (!sd->in_len)
 		return 0;
-	r = fy_mux_input(sd->m, sd->in, sd->in_len);
+	r = fy_mux_input(sd->m, sd->in, sd->in_len, test_now);
 	if (r < 0) {
 		sd->err = r;
 		sd->in_len = 0;
@@ -444,6 +449,9 @@ static void side_init(struct pair *pr, struct side *sd, const char *name,
 		.keepalive_ms = 10000,
 		.out_cap = out_cap,
 		.serial = 7,
+		.now_ms = test_now,
+		.max_window = test_max_window,
+		.budget = test_budget,
 	};
 
 	sd->name = name;
@@ -567,7 +575,7 @@ static size_t send_pat(struct side *sd, struct tstream *t, uint64_t seed, size_t
 static void consume_all(struct side *sd, struct tstream *t)
 {
 	if (t->s && t->unconsumed) {
-		fy_mux_consumed(sd->m, t->s, t->unconsumed);
+		fy_mux_consumed(sd->m, t->s, t->unconsumed, true);
 		t->unconsumed = 0;
 	}
 }
@@ -753,13 +761,13 @@ static void test_window_stop(void)
 	CU_ASSERT_EQUAL(rt->credits, 0);
 
 	/* Just under half a window consumed: no WINDOW yet. */
-	fy_mux_consumed(pr->a.m, at->s, WIN / 2 - 1);
+	fy_mux_consumed(pr->a.m, at->s, WIN / 2 - 1, true);
 	CU_ASSERT_EQUAL(out_count(&pr->a, FY_T_WINDOW), 0);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, rt->s), 0);
 	CU_ASSERT_EQUAL(rt->credits, 0);
 	/* One more byte: WINDOW(half). */
-	fy_mux_consumed(pr->a.m, at->s, 1);
+	fy_mux_consumed(pr->a.m, at->s, 1, true);
 	CU_ASSERT_FATAL(out_find(&pr->a, FY_T_WINDOW, 0, &h, &p));
 	CU_ASSERT_EQUAL(h.stream, rt->id);
 	CU_ASSERT_EQUAL(fy_frame_get_window(p, h.len, &incr, &why), 0);
@@ -770,6 +778,95 @@ static void test_window_stop(void)
 	CU_ASSERT(fy_mux_send_room(pr->r.m, rt->s) > 0);
 	CU_ASSERT_EQUAL(at->s->recv_avail, WIN / 2);
 	pair_free(pr);
+}
+
+/* Credit returned for a batch consumed while the reader keeps up grows
+ * the window (doubling, up to max_window), taken from the budget; a slow
+ * reader's window stays; a spent budget grows nothing; closing gives the
+ * growth back. */
+static void test_window_growth(void)
+{
+	struct fy_budget budget;
+	struct pair *pr;
+	struct tstream *rt, *rt2, *at, *at2;
+	struct fy_frame_hdr h;
+	const uint8_t *p;
+	const char *why;
+	uint32_t incr = 0;
+	size_t off = 0, off2 = 0;
+
+	fy_budget_init(&budget, 3 * WIN, NULL);
+	test_budget = &budget;
+	test_max_window = 4 * WIN;
+	pr = pair_new(WIN, 10000, BIG_OUT, true);
+	rt = open_from(&pr->r, 22, 0);
+	rt2 = open_from(&pr->r, 23, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rt2);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	at = peer_ts(&pr->a, rt->id);
+	at2 = peer_ts(&pr->a, rt2->id);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(at2);
+	at->seed = at2->seed = 0;
+	CU_ASSERT_EQUAL(at->s->recv_window, WIN);
+
+	/* Half a window consumed, reader caught up: WINDOW(half + WIN). */
+	send_pat(&pr->r, rt, 0, &off, WIN / 2, false);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	fy_mux_consumed(pr->a.m, at->s, WIN / 2, true);
+	CU_ASSERT_FATAL(out_find(&pr->a, FY_T_WINDOW, 0, &h, &p));
+	CU_ASSERT_EQUAL(fy_frame_get_window(p, h.len, &incr, &why), 0);
+	CU_ASSERT_EQUAL(incr, WIN / 2 + WIN);
+	CU_ASSERT_EQUAL(at->s->recv_window, 2 * WIN);
+	CU_ASSERT_EQUAL(at->s->recv_avail, 2 * WIN);
+	CU_ASSERT_EQUAL(fy_budget_used(&budget), WIN);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	CU_ASSERT_EQUAL(rt->s->send_credit, 2 * WIN);
+
+	/* A slow reader (bytes still waiting): credit back, no growth. */
+	send_pat(&pr->r, rt2, 0, &off2, WIN / 2, false);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	fy_mux_consumed(pr->a.m, at2->s, WIN / 2, false);
+	CU_ASSERT_EQUAL(at2->s->recv_window, WIN);
+	CU_ASSERT_EQUAL(at2->s->recv_avail, WIN);
+	CU_ASSERT_EQUAL(fy_budget_used(&budget), WIN);
+
+	/* Next batch (a window, half of 2*WIN): doubles to 4*WIN, which
+	 * takes 2*WIN more: the budget (3*WIN) has only 2*WIN left. */
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	send_pat(&pr->r, rt, 0, &off, WIN / 2 + WIN, false);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	fy_mux_consumed(pr->a.m, at->s, WIN, true);
+	CU_ASSERT_EQUAL(at->s->recv_window, 4 * WIN);
+	CU_ASSERT_EQUAL(fy_budget_used(&budget), 3 * WIN);
+	/* At the maximum: no more growth, even with budget given back. */
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	send_pat(&pr->r, rt, 0, &off, off + 2 * WIN, false);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	fy_mux_consumed(pr->a.m, at->s, 2 * WIN, true);
+	CU_ASSERT_EQUAL(at->s->recv_window, 4 * WIN);
+	/* The budget is spent: the other stream, now keeping up, stays. */
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	send_pat(&pr->r, rt2, 0, &off2, WIN, false);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	fy_mux_consumed(pr->a.m, at2->s, WIN / 2, true);
+	CU_ASSERT_EQUAL(at2->s->recv_window, WIN);
+	CU_ASSERT_EQUAL(fy_budget_used(&budget), 3 * WIN);
+	CU_ASSERT_EQUAL(at->bad + at2->bad, 0);
+
+	/* A reset stream gives its growth back. */
+	fy_mux_reset(pr->a.m, at->s, FY_E_GONE, "done");
+	at->s = NULL;
+	CU_ASSERT_EQUAL(fy_budget_used(&budget), 0);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	send_pat(&pr->r, rt2, 0, &off2, off2 + WIN / 2, false);
+	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
+	fy_mux_consumed(pr->a.m, at2->s, WIN / 2, true);
+	CU_ASSERT_EQUAL(at2->s->recv_window, 2 * WIN);
+	CU_ASSERT_EQUAL(fy_budget_used(&budget), WIN);
+	pair_free(pr);
+	CU_ASSERT_EQUAL(fy_budget_used(&budget), 0);
+	test_budget = NULL;
+	test_max_window = 0;
 }
 
 /* FIN ends one direction; the other keeps flowing. Both orders. */
@@ -1159,7 +1256,8 @@ static void test_open_refused(void)
 	/* No on_open at all: DENIED. */
 	{
 		static const struct fy_mux_cbs no_open = { .on_reset = cb_reset, .on_control = cb_control };
-		struct fy_mux_cfg cfg = { .role = FY_MUX_AGENT, .window = WIN, .keepalive_ms = 10000 };
+		struct fy_mux_cfg cfg = { .role = FY_MUX_AGENT, .window = WIN, .keepalive_ms = 10000,
+					   .now_ms = test_now };
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
 		struct fy_sess_table tbl;
 		struct fy_mux *m;
@@ -1175,7 +1273,7 @@ static void test_open_refused(void)
 		m = fy_mux_create(&cfg, &no_open, &pr->a, &tbl);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 		fy_mux_set_established(m, WIN, 10000);
-		CU_ASSERT_EQUAL(fy_mux_input(m, f, n), (long)n);
+		CU_ASSERT_EQUAL(fy_mux_input(m, f, n, test_now), (long)n);
 		CU_ASSERT_EQUAL(fy_mux_stream_count(m), 0);
 		CU_ASSERT_FATAL(fy_frame_peek(fy_buf_peek(fy_mux_out(m)), fy_buf_len(fy_mux_out(m)),
 					      &h, &p, &why) > 0);
@@ -1254,7 +1352,7 @@ static void test_keepalive(void)
 	struct pair *pr = pair_new(WIN, 1000, 0, true);
 	struct fy_frame_hdr h;
 	const uint8_t *p;
-	uint64_t t0 = fy_now_ms();
+	uint64_t t0 = test_now;
 
 	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, t0 + 500), 0);
 	CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(pr->r.m)), 0);
@@ -1276,7 +1374,7 @@ static void test_keepalive(void)
 	/* A time read before the last frame came in is no silence at all
 	 * (it used to wrap around and end the tunnel at once). */
 	pr = pair_new(WIN, 1000, 0, true);
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, fy_now_ms() - 60000), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, test_now - 60000), 0);
 	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.m, 0), 0);
 	pair_free(pr);
 
@@ -1288,7 +1386,7 @@ static void test_keepalive(void)
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-		t0 = fy_now_ms();
+		t0 = test_now;
 		send_pat(&pr->r, rt, 0, &off, 10, false);
 		CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, t0 + 900), 0);
 		CU_ASSERT_EQUAL(out_count(&pr->r, FY_T_PING), 0);
@@ -1298,12 +1396,13 @@ static void test_keepalive(void)
 	/* Not established: no PING, but the silence deadline still holds. */
 	pr = pair_new(WIN, 1000, 0, false);
 	{
-		struct fy_mux_cfg cfg = { .role = FY_MUX_RELAY, .window = WIN, .keepalive_ms = 1000 };
+		struct fy_mux_cfg cfg = { .role = FY_MUX_RELAY, .window = WIN, .keepalive_ms = 1000,
+					   .now_ms = test_now };
 		struct fy_sess_table tbl;
 		struct fy_mux *m;
 
 		CU_ASSERT_EQUAL_FATAL(fy_sess_init(&tbl, 16), 0);
-		t0 = fy_now_ms();
+		t0 = test_now;
 		m = fy_mux_create(&cfg, &cbs, &pr->r, &tbl);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 		CU_ASSERT_EQUAL(fy_mux_tick(m, t0 + 1500), 0);
@@ -1730,7 +1829,8 @@ static void test_bug_refused_open_over_cap(void)
 		if (relay_role) {
 			/* The relay's own callbacks: no on_open at all. */
 			struct fy_mux_cfg cfg = { .role = FY_MUX_RELAY, .window = WIN,
-						  .keepalive_ms = 10000, .serial = 7 };
+						  .keepalive_ms = 10000, .serial = 7,
+						  .now_ms = test_now };
 
 			fy_mux_destroy(sd->m, NULL);
 			sd->m = fy_mux_create(&cfg, &no_open, sd, &sd->tbl);
@@ -1832,6 +1932,7 @@ int main(void)
 		{ "random fragmentation", test_random_fragmentation },
 		{ "250 OPENs in 1 s accepted", test_open_burst },
 		{ "refused OPENs capped at 200/s", test_refused_open_cap },
+		{ "windows grow from a budget", test_window_growth },
 		{ "300 RESETs in 1 s accepted", test_reset_burst },
 	};
 	static const struct { const char *name; CU_TestFunc fn; } bugs[] = {

@@ -298,7 +298,7 @@ static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 			r->bad++;
 	r->rx += n;
 	if (r->auto_consume)
-		fy_mux_consumed(sd->m, s, n);
+		fy_mux_consumed(sd->m, s, n, true);
 	else
 		r->unconsumed += n;
 }
@@ -365,7 +365,7 @@ static long feed(struct side *sd)
 
 	if (sd->err)
 		return sd->err;
-	r = fy_mux_input(sd->m, sd->in, sd->in_len);
+	r = fy_mux_input(sd->m, sd->in, sd->in_len, 1000);
 	if (r < 0) {
 		fprintf(stderr, "\n    %s: %s\n", sd->name, fy_mux_error(sd->m, NULL));
 		sd->err = r;
@@ -417,7 +417,7 @@ static long shuttle(struct env *e)
 static void side_init(struct side *sd, const char *name, enum fy_mux_role role, uint32_t window)
 {
 	struct fy_mux_cfg cfg = {
-		.role = role, .window = window, .keepalive_ms = 10000, .serial = 3,
+		.role = role, .window = window, .keepalive_ms = 10000, .serial = 3, .now_ms = 1000,
 	};
 
 	sd->name = name;

@@ -12,6 +12,15 @@
 
 static char tmpdir[64];
 
+/* fy_tokens_append with the fields as separate arguments (no maxports). */
+static int append(const char *path, const char *id, const char *tok, const char *agents,
+		  const char *ports, char *err, size_t errlen)
+{
+	struct fy_token_spec spec = { .id = id, .agents = agents, .ports = ports };
+
+	return fy_tokens_append(path, tok, &spec, err, errlen);
+}
+
 static void path_in_tmp(char *out, size_t n, const char *name)
 {
 	snprintf(out, n, "%s/%s", tmpdir, name);
@@ -76,10 +85,22 @@ static void test_append_load_match(void)
 	path_in_tmp(path, sizeof(path), "roundtrip.tokens");
 	CU_ASSERT_EQUAL_FATAL(fy_token_generate(t1, sizeof(t1)), 0);
 	CU_ASSERT_EQUAL_FATAL(fy_token_generate(t2, sizeof(t2)), 0);
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "home", t1, "pi-home,pi.two",
+	CU_ASSERT_EQUAL(append(path, "home", t1, "pi-home,pi.two",
 					 "2200-2299,3000", err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "office_1", t2, "desk", "8080",
+	CU_ASSERT_EQUAL(append(path, "office_1", t2, "desk", "8080",
 					 err, sizeof(err)), 0);
+	{
+		struct fy_token_spec spec = { .id = "capped", .agents = "c", .ports = "1-9000",
+					      .max_ports = 7 };
+		char t3[48];
+
+		CU_ASSERT_EQUAL_FATAL(fy_token_generate(t3, sizeof(t3)), 0);
+		CU_ASSERT_EQUAL(fy_tokens_append(path, t3, &spec, err, sizeof(err)), 0);
+		spec.id = "capped2";
+		spec.max_ports = 70000;
+		CU_ASSERT_EQUAL(fy_tokens_append(path, t3, &spec, err, sizeof(err)), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad maxports 70000"));
+	}
 	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
 	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
 
@@ -99,7 +120,7 @@ static void test_append_load_match(void)
 	}
 
 	CU_ASSERT_EQUAL_FATAL(fy_tokens_load(path, &t, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL_FATAL(t.n, 2);
+	CU_ASSERT_EQUAL_FATAL(t.n, 3);
 	CU_ASSERT_STRING_EQUAL(t.v[0].id, "home");
 	CU_ASSERT_EQUAL(t.v[0].nagents, 2);
 	CU_ASSERT_STRING_EQUAL(t.v[0].agents[0], "pi-home");
@@ -112,6 +133,8 @@ static void test_append_load_match(void)
 	fy_token_ranges_str(&t.v[0], buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "2200-2299,3000");
 	CU_ASSERT_STRING_EQUAL(t.v[1].id, "office_1");
+	CU_ASSERT_EQUAL(t.v[0].max_ports, 0);	/* not given: the relay's default */
+	CU_ASSERT_EQUAL(t.v[2].max_ports, 7);
 
 	r = fy_tokens_match(&t, t1);
 	CU_ASSERT_PTR_EQUAL(r, &t.v[0]);
@@ -140,23 +163,23 @@ static void test_append_refuses(void)
 
 	path_in_tmp(path, sizeof(path), "dup.tokens");
 	CU_ASSERT_EQUAL_FATAL(fy_token_generate(tok, sizeof(tok)), 0);
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "one", tok, "a", "22", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(append(path, "one", tok, "a", "22", err, sizeof(err)), 0);
 	/* Duplicate id, even with another token. */
 	CU_ASSERT_EQUAL_FATAL(fy_token_generate(tok, sizeof(tok)), 0);
 	err[0] = '\0';
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "one", tok, "b", "23", err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(append(path, "one", tok, "b", "23", err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "'one' already exists"));
 	/* Bad inputs never touch the file. */
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "bad id", tok, "b", "23", err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(append(path, "bad id", tok, "b", "23", err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad id"));
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "two", tok, "b/c", "23", err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(append(path, "two", tok, "b/c", "23", err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad agent name 'b/c'"));
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "two", tok, "b", "0", err, sizeof(err)), -1);
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "two", tok, "b", "", err, sizeof(err)), -1);
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "two", tok, "", "22", err, sizeof(err)), -1);
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "two", "has space", "b", "22", err,
+	CU_ASSERT_EQUAL(append(path, "two", tok, "b", "0", err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(append(path, "two", tok, "b", "", err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(append(path, "two", tok, "", "22", err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(append(path, "two", "has space", "b", "22", err,
 					 sizeof(err)), -1);
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "abcdefghijklmnopqrstuvwxyz0123456", tok,
+	CU_ASSERT_EQUAL(append(path, "abcdefghijklmnopqrstuvwxyz0123456", tok,
 					 "b", "22", err, sizeof(err)), -1);
 	CU_ASSERT_EQUAL_FATAL(fy_tokens_load(path, &t, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(t.n, 1);
@@ -166,7 +189,7 @@ static void test_append_refuses(void)
 	write_file(path, "# hand edited\nzero sha256:"
 		   "0000000000000000000000000000000000000000000000000000000000000000"
 		   " agents=z ports=1");
-	CU_ASSERT_EQUAL(fy_tokens_append(path, "three", tok, "c", "24", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(append(path, "three", tok, "c", "24", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL_FATAL(fy_tokens_load(path, &t, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(t.n, 2);
 	CU_ASSERT_PTR_EQUAL(fy_tokens_match(&t, tok), &t.v[1]);
@@ -282,6 +305,10 @@ static void test_parser_errors(void)
 		{ "abcdefghijklmnopqrstuvwxyz0123456 sha256:" H64 " agents=a ports=22",
 		  "bad id" },
 		{ "ok1 sha256:" H64 " agents=a ports=22", "duplicate id 'ok1'" },
+		{ "x sha256:" H64 " agents=a ports=22 maxports=0", "bad maxports '0'" },
+		{ "x sha256:" H64 " agents=a ports=22 maxports=x", "bad maxports 'x'" },
+		{ "x sha256:" H64 " agents=a ports=22 maxports=1 maxports=2",
+		  "maxports= given twice" },
 	};
 	char path[128], text[1024], err[256], want[160];
 	struct fy_tokens t = { 0 };
@@ -326,7 +353,7 @@ static void test_many_rules(void)
 	for (int i = 0; i < 40; i++) {
 		snprintf(id, sizeof(id), "id%d", i);
 		CU_ASSERT_EQUAL_FATAL(fy_token_generate(tok, sizeof(tok)), 0);
-		CU_ASSERT_EQUAL_FATAL(fy_tokens_append(path, id, tok, "a", "22", err,
+		CU_ASSERT_EQUAL_FATAL(append(path, id, tok, "a", "22", err,
 						       sizeof(err)), 0);
 		if (i == 39)
 			memcpy(last, tok, sizeof(last));

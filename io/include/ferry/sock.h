@@ -3,6 +3,7 @@
 #ifndef FERRY_SOCK_H
 #define FERRY_SOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -36,6 +37,10 @@ int fy_sock_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len);
 int fy_sock_nodelay(int fd);
 /* Close with RST (SO_LINGER 0) so the peer sees a reset, not EOF. */
 void fy_sock_close_rst(int fd);
+/* on: any close of fd, including the kernel's when the process dies,
+ * resets the connection (SO_LINGER 0); off: close ends it with FIN.
+ * A stream sets it while it runs and clears it for a clean end. */
+int fy_sock_abort_on_close(int fd, bool on);
 /* Bound local port of a socket, or -errno. */
 int fy_sock_local_port(int fd);
 

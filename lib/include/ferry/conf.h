@@ -30,5 +30,14 @@ int fy_conf_parse(const char *prog, int argc, char **argv, fy_conf_pass_fn pass,
 int fy_conf_num(const char *prog, const char *name, const char *s, unsigned long lo,
 		unsigned long hi, uint32_t *out);
 int fy_conf_copy(const char *prog, char *dst, size_t n, const char *name, const char *s);
+/* Warns on stderr when path (a key or token file) can be read or written
+ * by group or others: "prog: warning: what FILE is readable by others
+ * (mode 0644): chmod 600 FILE". */
+void fy_conf_warn_private(const char *prog, const char *path, const char *what);
+/* A size in bytes, with an optional K, M or G suffix (powers of two). */
+int fy_conf_size(const char *prog, const char *name, const char *s, uint64_t lo, uint64_t hi,
+		 uint64_t *out);
+int fy_conf_size32(const char *prog, const char *name, const char *s, uint32_t lo, uint32_t hi,
+		   uint32_t *out);
 
 #endif

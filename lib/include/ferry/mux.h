@@ -9,7 +9,17 @@
  * reset, on fy_mux_stream_close and on destroy; the owner's pointer in
  * s->app is borrowed and never freed by the mux. Streams are indexed in a
  * session table that the owner passes in and that may be shared by all the
- * tunnels of one worker (keys carry the tunnel's serial). */
+ * tunnels of one worker (keys carry the tunnel's serial).
+ *
+ * Time is an input: the owner passes its loop's clock (milliseconds) to
+ * fy_mux_create, fy_mux_input and fy_mux_tick; the mux reads no clock.
+ *
+ * Receive windows grow: every stream starts with cfg.window of credit
+ * each way (the WELCOME's window); a stream whose local end keeps up
+ * (fy_mux_consumed with caught_up) has its window doubled, up to
+ * cfg.max_window, each growth taken from cfg.budget first. A stream whose
+ * reader is slow keeps the window it has, so it never holds more than
+ * that; the budget bounds what all fast streams may hold together. */
 #ifndef FERRY_MUX_H
 #define FERRY_MUX_H
 
@@ -17,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ferry/budget.h"
 #include "ferry/buf.h"
 #include "ferry/frame.h"
 #include "ferry/sess.h"
@@ -35,6 +46,8 @@ struct fy_stream {
 	uint32_t send_credit;	/* bytes we may still send */
 	uint32_t recv_avail;	/* bytes the peer may still send us */
 	uint32_t recv_unacked;	/* handed on, not yet returned with WINDOW */
+	uint32_t recv_window;	/* credit this stream may have outstanding */
+	uint32_t recv_window0;	/* what it started with (the rest is budget) */
 	void *app;		/* owner's object; borrowed */
 	struct fy_stream *prev, *next;	/* the mux's list */
 };
@@ -67,6 +80,10 @@ struct fy_mux_cbs {
 struct fy_mux_cfg {
 	enum fy_mux_role role;
 	uint32_t window;	/* initial per-stream window */
+	uint32_t max_window;	/* a receive window grows up to this (0: window) */
+	struct fy_budget *budget;	/* growth beyond window is taken here;
+					 * NULL: windows never grow */
+	uint64_t now_ms;	/* the owner's clock at creation */
 	uint32_t keepalive_ms;	/* ping interval; dead after 3 silent intervals */
 	size_t out_cap;		/* output buffer cap (bytes) */
 	uint32_t serial;	/* tunnel serial, unique within the session table */
@@ -78,14 +95,15 @@ struct fy_mux *fy_mux_create(const struct fy_mux_cfg *cfg, const struct fy_mux_c
 void fy_mux_destroy(struct fy_mux *m, const char *reason);
 
 /* Until established, only HELLO, WELCOME and ERROR are accepted from the
- * peer; anything else is "frame before authentication". */
+ * peer; anything else is "frame before authentication". window (initial
+ * per-stream window) and keepalive_ms: 0 keeps the configured value. */
 void fy_mux_set_established(struct fy_mux *m, uint32_t window, uint32_t keepalive_ms);
 bool fy_mux_established(const struct fy_mux *m);
 
 /* Parses and dispatches complete frames. Returns bytes consumed (>= 0), or
  * <0 when the tunnel must end: then fy_mux_error() says why and the code to
  * send (the mux has already queued the ERROR frame). */
-long fy_mux_input(struct fy_mux *m, const uint8_t *p, size_t n);
+long fy_mux_input(struct fy_mux *m, const uint8_t *p, size_t n, uint64_t now_ms);
 const char *fy_mux_error(const struct fy_mux *m, uint32_t *code);
 
 /* Output: frames waiting to be written into TLS. */
@@ -108,8 +126,10 @@ void fy_mux_data_commit(struct fy_mux *m, struct fy_stream *s, size_t n, bool fi
 size_t fy_mux_send(struct fy_mux *m, struct fy_stream *s, const void *p, size_t n, bool fin);
 /* Ends our direction (empty DATA+FIN). 0, or -ENOBUFS if no room yet. */
 int fy_mux_send_fin(struct fy_mux *m, struct fy_stream *s);
-/* The owner handed on n received bytes: returns credit in batches. */
-void fy_mux_consumed(struct fy_mux *m, struct fy_stream *s, size_t n);
+/* The owner handed on n received bytes: returns credit in batches.
+ * caught_up: nothing received is left waiting at the owner (its reader
+ * keeps up), so the window is what limits the stream: it may grow. */
+void fy_mux_consumed(struct fy_mux *m, struct fy_stream *s, size_t n, bool caught_up);
 /* Sends RESET and frees the stream (no on_reset callback). */
 void fy_mux_reset(struct fy_mux *m, struct fy_stream *s, uint32_t code, const char *msg);
 /* Frees a finished stream (both FINs done). No frame is sent. */
@@ -122,7 +142,7 @@ int fy_mux_send_ctrl(struct fy_mux *m, const uint8_t *frame, size_t n);
 void fy_mux_goaway(struct fy_mux *m, uint32_t code, const char *msg);
 bool fy_mux_goaway_received(const struct fy_mux *m);
 /* Timers: sends PING when idle, and returns -ETIMEDOUT when the peer has
- * been silent for 3 keepalive intervals. */
+ * been silent for 3 keepalive intervals. now_ms: the owner's clock. */
 int fy_mux_tick(struct fy_mux *m, uint64_t now_ms);
 
 #endif

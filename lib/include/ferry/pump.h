@@ -48,7 +48,8 @@ struct fy_pump {
 	unsigned long long rx, tx;	/* bytes conn->stream, stream->conn */
 };
 
-/* pending is capped at the stream window: the peer cannot send more. */
+/* window caps pending: the largest receive window the stream may be
+ * granted. A peer that sends more than that ends the stream with LIMIT. */
 void fy_pump_init(struct fy_pump *p, const struct fy_conn_ops *ops, void *io,
 		  struct fy_mux *m, struct fy_stream *s, size_t window,
 		  bool connected, fy_pump_done_fn on_done);

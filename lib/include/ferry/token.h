@@ -3,6 +3,7 @@
  *
  * File format (one rule per line, '#' comments):
  *   <id> sha256:<64 hex> agents=<name>[,<name>...] ports=<p>[-<q>][,...]
+ *        [maxports=<n>]
  * id is a short label for logs (never the token). A token is
  * "fyt_" followed by 43 base64url characters (32 random bytes). */
 #ifndef FERRY_TOKEN_H
@@ -23,6 +24,15 @@ struct fy_token_rule {
 	char agents[FY_TOKEN_AGENTS_MAX][64];
 	unsigned nranges;
 	struct fy_port_range ranges[FY_TOKEN_RANGES_MAX];
+	unsigned max_ports;	/* ports one agent may hold at once; 0: relay default */
+};
+
+/* What `token add` writes: every field but the token itself. */
+struct fy_token_spec {
+	const char *id;		/* label */
+	const char *agents;	/* comma list */
+	const char *ports;	/* range list */
+	unsigned max_ports;	/* 0: not written (the relay's default applies) */
 };
 
 /* Owned by the caller: fy_tokens_free releases v. */
@@ -47,8 +57,8 @@ int fy_token_generate(char *out, size_t n);
 /* Parses "2200-2299,3000" into r->ranges. 0 or -1 with err. */
 int fy_token_parse_ranges(const char *s, struct fy_token_rule *r, char *err, size_t errlen);
 /* Appends a rule for token (hashed) to path, creating it 0600 if needed.
- * id: label; agents: comma list; ports: range list. 0 or -1 with err. */
-int fy_tokens_append(const char *path, const char *id, const char *token,
-		     const char *agents, const char *ports, char *err, size_t errlen);
+ * 0 or -1 with err. */
+int fy_tokens_append(const char *path, const char *token, const struct fy_token_spec *spec,
+		     char *err, size_t errlen);
 
 #endif
