@@ -28,6 +28,8 @@ struct fwd {
 	char host[256];		/* target, as the agent reaches it */
 	uint16_t hostport;
 	bool up;		/* relay confirmed it */
+	uint64_t retry_at_ms;	/* claim again then (0: not waiting) */
+	uint32_t retry_ms;	/* backoff of those retries */
 };
 
 struct agent_cfg {
@@ -42,6 +44,10 @@ struct agent_cfg {
 	uint32_t keepalive_ms;	/* 0: take the relay's */
 	uint32_t drain_ms;
 	uint32_t backoff_min_ms, backoff_max_ms;
+	uint32_t max_streams;		/* target connections at once */
+	uint32_t window;		/* most bytes one stream may hold */
+	uint64_t max_buffer_mem;	/* window growth of all streams */
+	bool token_on_cmdline;
 	enum fy_log_level log_level;
 };
 
@@ -97,6 +103,8 @@ enum agent_state { AG_WAIT, AG_CONNECTING, AG_UP, AG_DRAINING };
 
 struct agent {
 	struct agent_cfg cfg;
+	uint64_t now_ms;	/* the loop's clock, read once per turn */
+	struct fy_budget budget;	/* window growth of all streams */
 	SSL_CTX *tls;
 	struct fy_loop *loop;
 	struct fy_sess_table streams;

@@ -13,7 +13,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ferry-agent --relay HOST:PORT --token TOKEN (--ca FILE | --fingerprint SHA256:HEX)\n"
+"usage: ferry-agent --relay HOST:PORT --token-file FILE (--ca FILE | --fingerprint SHA256:HEX)\n"
 "                   -R [bind:]port:host:hostport [-R ...] [options]\n"
 "\n"
 "Dials out to a ferry relay over TLS 1.3 and makes local services reachable on the\n"
@@ -23,7 +23,10 @@ static void usage(FILE *f)
 "  -R [bind:]port:host:hostport   connections to relay port 'port' reach host:hostport\n"
 "                                 from this machine (only targets named by -R are ever dialed)\n"
 "  --relay HOST:PORT          the relay's agent address\n"
-"  --token TOKEN              the token from 'ferry-relay token add' (or --token-file FILE)\n"
+"  --token-file FILE          file holding the token from 'ferry-relay token add' (mode 0600);\n"
+"                             or the environment variable FERRY_TOKEN\n"
+"  --token TOKEN              the token itself, for quick tries only: any local user can\n"
+"                             read a command line (ps); use --token-file or FERRY_TOKEN\n"
 "  --ca FILE                  CA certificate that signed the relay's certificate\n"
 "  --fingerprint SHA256:HEX   pin the relay's certificate instead of using a CA\n"
 "  --server-name NAME         name expected in the relay certificate (default: HOST)\n"
@@ -32,6 +35,10 @@ static void usage(FILE *f)
 "  --io auto|epoll|uring      event loop backend (default auto: io_uring when the kernel allows)\n"
 "  --keepalive-ms N           ping interval (default: the relay's)\n"
 "  --drain-ms N               on SIGTERM, how long open streams may finish (5000)\n"
+"  --max-streams N            streams (target connections) at once; more are refused (1024)\n"
+"  --window BYTES             the most one stream may hold for a slow target (1M); a relay\n"
+"                             that sends more has that stream reset\n"
+"  --max-buffer-mem BYTES     memory all streams' windows may grow into together (32M)\n"
 "  --log-level LEVEL          err, warn, info (default) or debug\n"
 "  --config FILE              read options from FILE (same names, one per line: 'R 2221:127.0.0.1:22')\n"
 "  --help                     this text\n"
@@ -42,6 +49,7 @@ static void usage(FILE *f)
 enum {
 	O_RELAY = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_FP, O_SNI, O_CERT, O_KEY, O_NAME, O_IO,
 	O_KEEPALIVE, O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKOFF_MIN, O_BACKOFF_MAX,
+	O_MAX_STREAMS, O_WINDOW, O_MAX_BUFFER_MEM,
 };
 
 static const struct option opts[] = {
@@ -62,6 +70,9 @@ static const struct option opts[] = {
 	{ "help", no_argument, NULL, O_HELP },
 	{ "backoff-min-ms", required_argument, NULL, O_BACKOFF_MIN },
 	{ "backoff-max-ms", required_argument, NULL, O_BACKOFF_MAX },
+	{ "max-streams", required_argument, NULL, O_MAX_STREAMS },
+	{ "window", required_argument, NULL, O_WINDOW },
+	{ "max-buffer-mem", required_argument, NULL, O_MAX_BUFFER_MEM },
 	{ "remote", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -149,6 +160,7 @@ static int read_token_file(struct agent_cfg *c, const char *path)
 		fprintf(stderr, "ferry-agent: cannot read token file %s: %s\n", path, strerror(errno));
 		return -1;
 	}
+	fy_conf_warn_private(PROG, path, "token file");
 	if (!fgets(line, sizeof(line), f))
 		line[0] = 0;
 	fclose(f);
@@ -179,7 +191,10 @@ static int parse_vec(void *cfg, int argc, char **argv)
 			}
 			break;
 		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
-		case O_TOKEN: e = fy_conf_copy(PROG, c->token, sizeof(c->token), "token", optarg); break;
+		case O_TOKEN:
+			e = fy_conf_copy(PROG, c->token, sizeof(c->token), "token", optarg);
+			c->token_on_cmdline = true;
+			break;
 		case O_TOKEN_FILE: e = read_token_file(c, optarg); break;
 		case O_CA: e = fy_conf_copy(PROG, c->ca, sizeof(c->ca), "ca", optarg); break;
 		case O_FP: e = fy_conf_copy(PROG, c->fingerprint, sizeof(c->fingerprint), "fingerprint", optarg); break;
@@ -197,6 +212,11 @@ static int parse_vec(void *cfg, int argc, char **argv)
 		case O_DRAIN: e = fy_conf_num(PROG, "drain-ms", optarg, 0, 3600000, &c->drain_ms); break;
 		case O_BACKOFF_MIN: e = fy_conf_num(PROG, "backoff-min-ms", optarg, 10, 3600000, &c->backoff_min_ms); break;
 		case O_BACKOFF_MAX: e = fy_conf_num(PROG, "backoff-max-ms", optarg, 10, 3600000, &c->backoff_max_ms); break;
+		case O_MAX_STREAMS: e = fy_conf_num(PROG, "max-streams", optarg, 1, 1000000, &c->max_streams); break;
+		case O_WINDOW: e = fy_conf_size32(PROG, "window", optarg, 16384, FY_WINDOW_MAX, &c->window); break;
+		case O_MAX_BUFFER_MEM:
+			e = fy_conf_size(PROG, "max-buffer-mem", optarg, 1u << 20, 1ull << 40, &c->max_buffer_mem);
+			break;
 		case O_LOG:
 			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
 				fprintf(stderr, "ferry-agent: --log-level must be err, warn, info or debug\n");
@@ -235,13 +255,26 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 	c->backoff_min_ms = 1000;
 	c->backoff_max_ms = 120000;
 	c->log_level = FY_LOG_INFO;
+	c->max_streams = 1024;
+	c->window = 1024 * 1024;
+	c->max_buffer_mem = 32u << 20;
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
 		return rc;
+	if (!c->token[0] && getenv("FERRY_TOKEN") &&
+	    fy_conf_copy(PROG, c->token, sizeof(c->token), "token (FERRY_TOKEN)",
+			 getenv("FERRY_TOKEN")) < 0)
+		return 2;
 	if (!c->relay[0] || !c->token[0]) {
-		fprintf(stderr, "ferry-agent: --relay and --token are required\nTry 'ferry-agent --help'.\n");
+		fprintf(stderr, "ferry-agent: --relay and a token (--token-file FILE or FERRY_TOKEN) "
+			"are required\nTry 'ferry-agent --help'.\n");
 		return 2;
 	}
+	if (c->token_on_cmdline)
+		fprintf(stderr, "ferry-agent: warning: --token on the command line is readable by "
+			"every local user (ps); use --token-file FILE or FERRY_TOKEN\n");
+	if (c->key[0])
+		fy_conf_warn_private(PROG, c->key, "key");
 	if (!!c->ca[0] == !!c->fingerprint[0]) {
 		fprintf(stderr, "ferry-agent: give exactly one of --ca FILE or --fingerprint SHA256:HEX "
 			"to verify the relay\n");

@@ -56,10 +56,12 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 			 why, p->rx, p->tx);
 	if (c->sc.fd >= 0) {
 		fy_loop_del(a->loop, c->sc.fd);
-		if (code == FY_E_OK)
+		if (code == FY_E_OK) {
+			fy_sock_abort_on_close(c->sc.fd, false);
 			close(c->sc.fd);
-		else
+		} else {
 			fy_sock_close_rst(c->sc.fd);
+		}
 		c->sc.fd = -1;
 	}
 	c->gc_next = a->gc_conns;
@@ -90,6 +92,8 @@ static int start_connect(struct agent *a, struct tconn *c, const struct fwd_stat
 	c->sc.fd = fd;
 	c->sc.events = FY_EV_WRITE;
 	fy_sock_nodelay(fd);
+	/* Should the agent die, the target sees a reset, not a clean end. */
+	fy_sock_abort_on_close(fd, true);
 	fy_loop_add(a->loop, fd, FY_EV_WRITE, on_event, c);
 	return 0;
 }
@@ -114,10 +118,18 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 		*msg = why;
 		return FY_E_DENIED;
 	}
+	/* The relay is trusted for routing, not for our resources. */
+	if (fy_sess_count(&a->streams) > a->cfg.max_streams) {
+		snprintf(why, sizeof(why), "agent stream limit reached (%u streams, --max-streams)",
+			 a->cfg.max_streams);
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream %u on port %u refused: %s", s->id, o->port, why);
+		*msg = why;
+		return FY_E_LIMIT;
+	}
 	st = &a->fstate[f - a->cfg.fwds];
 	/* A stale address is used while a fresh lookup runs (res_request
 	 * ignores numeric targets). */
-	if (!st->have || fy_now_ms() - st->at_ms > RES_TTL_MS)
+	if (!st->have || a->now_ms - st->at_ms > RES_TTL_MS)
 		res_request(a, (unsigned)(f - a->cfg.fwds));
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -136,9 +148,9 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 		*msg = why;
 		return FY_E_REFUSED;
 	}
-	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->mux, s, 0, false, on_done);
-	/* pending is capped by the window; the mux knows it after WELCOME. */
-	c->pump.pending.cap = s->recv_avail;
+	/* What waits for a slow target is capped by our own --window, not by
+	 * what the relay grants itself. */
+	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->mux, s, a->cfg.window, false, on_done);
 	if (!st->have) {
 		c->waiting = true;
 		c->wait_next = st->waiting;

@@ -28,18 +28,19 @@ static int run(struct agent *a)
 {
 	uint64_t last_tick = 0;
 
+	a->now_ms = fy_now_ms();
 	agent_connect(a);
 	for (;;) {
 		uint64_t now;
 
 		fy_loop_run_once(a->loop, TICK_MS / 2);
+		now = a->now_ms = fy_now_ms();
 		if (got_signal && a->st != AG_DRAINING) {
 			FY_INFO("agent", "signal %d: finishing %u open stream(s), up to %u ms",
 				(int)got_signal, live_streams(a), a->cfg.drain_ms);
 			agent_drain(a);
 			got_signal = 0;
 		}
-		now = fy_now_ms();
 		if (now - last_tick >= TICK_MS) {
 			agent_tick(a, now);
 			last_tick = now;
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
 		free(a);
 		return 2;
 	}
+	fy_budget_init(&a->budget, a->cfg.max_buffer_mem, NULL);
 	if (fy_sess_init(&a->streams, 256) < 0 || res_start(a) < 0) {
 		fprintf(stderr, "ferry-agent: cannot start: out of memory or threads\n");
 		return 1;

@@ -100,7 +100,7 @@ static void res_apply(struct agent *a, unsigned i, const struct res_slot *s)
 		st->ss = s->ss;
 		st->sl = s->sl;
 		st->have = true;
-		st->at_ms = fy_now_ms();
+		st->at_ms = a->now_ms;
 	} else {
 		/* Keep an address we had: the name server may be down for a
 		 * moment; the next stream asks again. */

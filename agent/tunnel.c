@@ -43,7 +43,7 @@ static void schedule_retry(struct agent *a, const char *why)
 	uint32_t jitter = (uint32_t)(rand64() % (base * 2 / 5 + 1));
 	uint32_t delay = base - base / 5 + jitter;
 
-	a->next_attempt_ms = fy_now_ms() + delay;
+	a->next_attempt_ms = a->now_ms + delay;
 	a->backoff_ms = base + base * 3 / 5 > a->cfg.backoff_max_ms ?
 			a->cfg.backoff_max_ms : base + base * 3 / 5;
 	a->st = AG_WAIT;
@@ -77,8 +77,11 @@ void agent_teardown(struct agent *a, const char *why)
 	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++)
 		if (a->tuns[i])
 			tun_close(a->tuns[i], why);
-	for (unsigned i = 0; i < a->cfg.nfwds; i++)
+	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
 		a->cfg.fwds[i].up = false;
+		a->cfg.fwds[i].retry_at_ms = 0;
+		a->cfg.fwds[i].retry_ms = 0;
+	}
 	a->ntuns = 0;
 }
 
@@ -218,6 +221,10 @@ static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char *
 		*why = "relay has more workers than this agent supports";
 		return -1;
 	}
+	if (t->index == 0 && w.window > a->cfg.window)
+		FY_WARN(TOPIC, "the relay grants %u bytes per stream, more than this agent holds for "
+			"one stream (--window %u): a stream whose target reads slower than the relay "
+			"sends is reset", w.window, a->cfg.window);
 	fy_mux_set_established(t->mux, w.window,
 			       a->cfg.keepalive_ms ? a->cfg.keepalive_ms : w.keepalive_ms);
 	t->st = AT_UP;
@@ -247,9 +254,21 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 	f = &a->cfg.fwds[r.req];
 	if (r.code == FY_E_OK) {
 		f->up = true;
+		f->retry_at_ms = 0;
+		f->retry_ms = 0;
 		FY_INFO(TOPIC, "forwarding relay port %u to %s:%u", f->port, f->host, f->hostport);
+	} else if (r.code == FY_E_IN_USE || r.code == FY_E_LIMIT || r.code == FY_E_INTERNAL) {
+		/* Busy or out of resources on the relay: that may pass. */
+		f->retry_ms = !f->retry_ms ? a->cfg.backoff_min_ms :
+			      f->retry_ms > a->cfg.backoff_max_ms / 2 ? a->cfg.backoff_max_ms :
+			      f->retry_ms * 2;
+		f->retry_at_ms = a->now_ms + f->retry_ms;
+		FY_WARN(TOPIC, "relay refused -R %u:%s:%u for now: %s; claiming it again in %.1f s",
+			f->port, f->host, f->hostport, r.msg, f->retry_ms / 1000.0);
 	} else {
-		FY_ERR(TOPIC, "relay refused -R %u:%s:%u: %s", f->port, f->host, f->hostport, r.msg);
+		/* Not allowed: asking again would get the same answer. */
+		FY_ERR(TOPIC, "relay refused -R %u:%s:%u: %s (not retried)", f->port, f->host,
+		       f->hostport, r.msg);
 	}
 	/* Success is a session with every tunnel up: reset the backoff. */
 	a->backoff_ms = 0;
@@ -307,15 +326,34 @@ static const struct fy_mux_cbs agent_mux_cbs = {
 	.on_control = cb_control,
 };
 
+static void send_register(struct atun *t, unsigned i)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 16];
+	struct fy_register r = { .req = i, .port = t->a->cfg.fwds[i].port };
+
+	fy_mux_send_ctrl(t->mux, f, fy_frame_register(f, &r));
+}
+
 static void send_registers(struct atun *t)
 {
-	struct agent *a = t->a;
-	uint8_t f[FY_FRAME_HDR_LEN + 16];
+	for (unsigned i = 0; i < t->a->cfg.nfwds; i++)
+		send_register(t, i);
+}
 
+/* Claims refused for a reason that may pass, once their backoff is over. */
+static void retry_registers(struct agent *a)
+{
+	struct atun *t = a->tuns[0];
+
+	if (!t || t->st != AT_UP)
+		return;
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
-		struct fy_register r = { .req = i, .port = a->cfg.fwds[i].port };
+		struct fwd *f = &a->cfg.fwds[i];
 
-		fy_mux_send_ctrl(t->mux, f, fy_frame_register(f, &r));
+		if (f->retry_at_ms && a->now_ms >= f->retry_at_ms) {
+			f->retry_at_ms = 0;
+			send_register(t, i);
+		}
 	}
 }
 
@@ -375,7 +413,7 @@ void agent_connect(struct agent *a)
 	memset(a->redials, 0, sizeof(a->redials));
 	a->session = rand64();
 	a->st = AG_CONNECTING;
-	a->next_attempt_ms = fy_now_ms() + CONNECT_TIMEOUT_MS;	/* deadline for this try */
+	a->next_attempt_ms = a->now_ms + CONNECT_TIMEOUT_MS;	/* deadline for this try */
 	FY_INFO(TOPIC, "connecting to relay %s:%u", a->relay_host, a->relay_port);
 	tun_start(a, 0);
 }
@@ -391,10 +429,13 @@ static void send_hello(struct atun *t)
 	};
 	struct fy_mux_cfg mc = {
 		.role = FY_MUX_AGENT,
-		.window = 256 * 1024,
+		.window = 64 * 1024,	/* until the WELCOME says */
+		.max_window = a->cfg.window,
+		.budget = &a->budget,
 		.keepalive_ms = a->cfg.keepalive_ms ? a->cfg.keepalive_ms : 10000,
 		.out_cap = OUT_CAP,
 		.serial = ++a->tunnel_serial,
+		.now_ms = a->now_ms,
 	};
 	uint8_t f[FY_FRAME_HDR_LEN + 300];
 
@@ -467,7 +508,7 @@ static void read_input(struct atun *t)
 {
 	for (int i = 0; i < 16 && (t->st == AT_WELCOME || t->st == AT_UP); i++) {
 		int r = fy_tlsconn_fill(&t->tls, &t->in);
-		long used = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in));
+		long used = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in), t->a->now_ms);
 
 		if (used < 0) {
 			uint32_t code;
@@ -551,6 +592,7 @@ void agent_tick(struct agent *a, uint64_t now)
 	for (unsigned i = 0; i < a->ntuns; i++)
 		if (!a->tuns[i] && a->redials[i] <= MAX_REDIALS)
 			all_up = false;
+	retry_registers(a);
 	if (a->st == AG_CONNECTING) {
 		if (all_up) {
 			a->st = AG_UP;
@@ -566,7 +608,7 @@ void agent_tick(struct agent *a, uint64_t now)
 void agent_drain(struct agent *a)
 {
 	a->st = AG_DRAINING;
-	a->drain_deadline_ms = fy_now_ms() + a->cfg.drain_ms;
+	a->drain_deadline_ms = a->now_ms + a->cfg.drain_ms;
 	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++)
 		if (a->tuns[i] && a->tuns[i]->mux)
 			fy_mux_goaway(a->tuns[i]->mux, FY_E_SHUTDOWN, "agent shutting down");

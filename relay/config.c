@@ -35,7 +35,18 @@ static void usage(FILE *f)
 "  --max-unauth N            unauthenticated connections in total (1024)\n"
 "  --max-unauth-per-ip N     unauthenticated connections per source address (32)\n"
 "  --max-streams N           streams per tunnel (65536)\n"
-"  --window BYTES            per-stream flow-control window (1048576)\n"
+"  --initial-window BYTES    per-stream window a stream starts with (64K)\n"
+"  --window BYTES            the largest a stream's window grows to while its\n"
+"                            reader keeps up (1M)\n"
+"  --max-buffer-mem BYTES    stream buffer memory for all streams together: windows\n"
+"                            grow beyond their initial size only within it\n"
+"                            (default: 1/8 of RAM, 64M to 4G)\n"
+"  --max-buffer-per-session BYTES  one agent's share of it (default: 1/4 of it)\n"
+"  --max-ports-per-agent N   ports one agent may hold at once, unless its token\n"
+"                            says otherwise (maxports=) (64)\n"
+"  --fd-reserve N            descriptors kept for agents and the relay itself:\n"
+"                            public clients are refused beyond the limit minus\n"
+"                            this (128)\n"
 "  --drain-ms N              on SIGTERM, how long streams may finish (10000)\n"
 "  --log-level LEVEL         err, warn, info (default) or debug\n"
 "  --backend kernel|dpdk     I/O backend (default kernel; dpdk when built with DPDK)\n"
@@ -61,6 +72,7 @@ enum {
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
 	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
+	O_INITIAL_WINDOW, O_MAX_BUFFER_MEM, O_MAX_BUFFER_SESSION, O_MAX_PORTS, O_FD_RESERVE,
 };
 
 static const struct option opts[] = {
@@ -90,6 +102,11 @@ static const struct option opts[] = {
 	{ "dpdk-conns", required_argument, NULL, O_DPDK_CONNS },
 	{ "dpdk-syn-backlog", required_argument, NULL, O_DPDK_SYN_BACKLOG },
 	{ "dpdk-offload", required_argument, NULL, O_DPDK_OFFLOAD },
+	{ "initial-window", required_argument, NULL, O_INITIAL_WINDOW },
+	{ "max-buffer-mem", required_argument, NULL, O_MAX_BUFFER_MEM },
+	{ "max-buffer-per-session", required_argument, NULL, O_MAX_BUFFER_SESSION },
+	{ "max-ports-per-agent", required_argument, NULL, O_MAX_PORTS },
+	{ "fd-reserve", required_argument, NULL, O_FD_RESERVE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -100,8 +117,10 @@ static int parse_vec(void *cfg, int argc, char **argv)
 	int o, idx;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-		const char *name = o >= O_LISTEN && o <= O_DPDK_MBUFS ? opts[o - O_LISTEN].name : "?";
+	while ((idx = -1, o = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		/* getopt_long says which entry matched: the name comes from it,
+		 * never from the enum's order. */
+		const char *name = idx >= 0 ? opts[idx].name : "?";
 		int e = 0;
 
 		switch (o) {
@@ -119,7 +138,18 @@ static int parse_vec(void *cfg, int argc, char **argv)
 		case O_MAX_UNAUTH: e = fy_conf_num(PROG, name, optarg, 1, 1000000, &c->max_unauth); break;
 		case O_MAX_UNAUTH_IP: e = fy_conf_num(PROG, name, optarg, 1, 65535, &c->max_unauth_per_ip); break;
 		case O_MAX_STREAMS: e = fy_conf_num(PROG, name, optarg, 1, 10000000, &c->max_streams); break;
-		case O_WINDOW: e = fy_conf_num(PROG, name, optarg, 16384, FY_WINDOW_MAX, &c->window); break;
+		case O_WINDOW: e = fy_conf_size32(PROG, name, optarg, 16384, FY_WINDOW_MAX, &c->window); break;
+		case O_INITIAL_WINDOW:
+			e = fy_conf_size32(PROG, name, optarg, 16384, FY_WINDOW_MAX, &c->initial_window);
+			break;
+		case O_MAX_BUFFER_MEM:
+			e = fy_conf_size(PROG, name, optarg, 1u << 20, 1ull << 40, &c->max_buffer_mem);
+			break;
+		case O_MAX_BUFFER_SESSION:
+			e = fy_conf_size(PROG, name, optarg, 1u << 16, 1ull << 40, &c->max_buffer_session);
+			break;
+		case O_MAX_PORTS: e = fy_conf_num(PROG, name, optarg, 1, 65535, &c->max_ports); break;
+		case O_FD_RESERVE: e = fy_conf_num(PROG, name, optarg, 16, 1u << 20, &c->fd_reserve); break;
 		case O_DRAIN: e = fy_conf_num(PROG, name, optarg, 0, 3600000, &c->drain_ms); break;
 		case O_LOG:
 			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
@@ -171,6 +201,20 @@ static int parse_vec(void *cfg, int argc, char **argv)
 	return -1;	/* go on */
 }
 
+/* 1/8 of the machine's memory, from 64 MiB to 4 GiB: growth beyond the
+ * initial windows never takes a large part of a small box. */
+static uint64_t default_buffer_mem(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t v = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 8 : 0;
+
+	if (v < (64ull << 20))
+		v = 64ull << 20;
+	if (v > (4ull << 30))
+		v = 4ull << 30;
+	return v;
+}
+
 int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -183,6 +227,9 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->keepalive_ms = 10000;
 	c->handshake_ms = 10000;
 	c->window = 1024 * 1024;
+	c->initial_window = 64 * 1024;
+	c->max_ports = 64;
+	c->fd_reserve = 128;
 	c->drain_ms = 10000;
 	c->max_unauth = 1024;
 	c->max_unauth_per_ip = 32;
@@ -201,6 +248,15 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 			"see 'ferry-relay --help'.\n");
 		return 2;
 	}
+	if (c->initial_window > c->window) {
+		fprintf(stderr, "ferry-relay: --initial-window (%u) is larger than --window (%u), "
+			"the largest a window may grow to\n", c->initial_window, c->window);
+		return 2;
+	}
+	if (!c->max_buffer_mem)
+		c->max_buffer_mem = default_buffer_mem();
+	if (!c->max_buffer_session)
+		c->max_buffer_session = c->max_buffer_mem / 4;
 	if (c->backend == BACKEND_DPDK && !c->dpdk_ip[0]) {
 		fprintf(stderr, "ferry-relay: --backend dpdk needs --dpdk-ip A.B.C.D/P (the relay's "
 			"address on the DPDK port)\n");

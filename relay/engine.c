@@ -59,6 +59,8 @@ static struct reg_session *session_new(struct relay *r, const struct fy_hello *h
 	s->rule = *rule;
 	s->workers = r->nworkers;
 	atomic_init(&s->refs, 1);
+	atomic_init(&s->nports, 0);
+	fy_budget_init(&s->budget, r->cfg.max_buffer_session, &r->buf_budget);
 	return s;
 }
 
@@ -161,6 +163,20 @@ static void port_drop(struct relay *r, struct reg_port *p)
 	call_rcu(&p->rcu, port_free_rcu);
 }
 
+/* A listen error as a RESULT: busy or out of resources may pass (the
+ * agent retries with backoff); anything else will not. */
+static uint32_t listen_code(int e)
+{
+	switch (-e) {
+	case EADDRINUSE:
+		return FY_E_IN_USE;
+	case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
+		return FY_E_LIMIT;
+	default:
+		return FY_E_DENIED;
+	}
+}
+
 int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msglen)
 {
 	struct worker *w = t->w;
@@ -170,9 +186,21 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 	char ranges[160];
 	int e;
 
+	unsigned cap = s->rule.max_ports ? s->rule.max_ports : r->cfg.max_ports;
+
 	if (!fy_token_allows_port(&s->rule, port)) {
 		fy_token_ranges_str(&s->rule, ranges, sizeof(ranges));
 		snprintf(msg, msglen, "token not allowed to claim port %u (allowed: %s)", port, ranges);
+		return FY_E_DENIED;
+	}
+	rcu_read_lock();
+	p = reg_port_lookup(r->reg, port);
+	e = p && p->sess == s;		/* a repeat claim costs nothing */
+	rcu_read_unlock();
+	if (!e && atomic_load(&s->nports) >= cap) {
+		atomic_fetch_add_explicit(&r->ctr.port_limit, 1, memory_order_relaxed);
+		snprintf(msg, msglen, "agent '%s' holds %u ports, the most it may (%s)", s->name, cap,
+			 s->rule.max_ports ? "maxports of its token" : "--max-ports-per-agent");
 		return FY_E_DENIED;
 	}
 	p = calloc(1, sizeof(*p));
@@ -216,8 +244,9 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 		reg_port_del(r->reg, p);
 		rcu_read_unlock();
 		port_drop(r, p);
-		return FY_E_DENIED;
+		return listen_code(e);
 	}
+	atomic_fetch_add(&s->nports, 1);
 	p->owner_next = w->ports;
 	w->ports = p;
 	for (unsigned i = 0; i < r->nworkers; i++) {
@@ -249,6 +278,7 @@ void engine_release_ports(struct worker *w, struct reg_session *s)
 			continue;
 		}
 		*pp = p->owner_next;
+		atomic_fetch_sub(&p->sess->nports, 1);
 		w->r->be->unlisten(w, p->lio);
 		rcu_read_lock();
 		reg_port_del(w->r->reg, p);

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include "cmds.h"
+#include "ferry/conf.h"
 #include "ferry/sock.h"
 #include "ferry_config.h"
 #include "ferry/tls.h"
@@ -15,7 +16,7 @@ static int run_relay(int argc, char **argv)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	char err[512];
-	int rc;
+	int rc, nofile;
 
 	if (!r)
 		return 1;
@@ -25,6 +26,8 @@ static int run_relay(int argc, char **argv)
 		return rc;
 	}
 	fy_log_set_level(r->cfg.log_level);
+	fy_conf_warn_private("ferry-relay", r->cfg.key, "key");
+	fy_conf_warn_private("ferry-relay", r->cfg.tokens, "tokens file");
 	r->nworkers = r->cfg.workers;
 	for (unsigned i = 0; i < REG_MAX_WORKERS; i++)
 		atomic_init(&r->live_streams[i], LIVE_UNKNOWN);
@@ -37,9 +40,17 @@ static int run_relay(int argc, char **argv)
 		goto out;
 	}
 #endif
-	if (fy_sock_raise_nofile() < 4096)
-		FY_WARN("relay", "descriptor limit below 4096: raise it (ulimit -n, LimitNOFILE=) "
-			"to carry many streams");
+	nofile = fy_sock_raise_nofile();
+	r->nofile = nofile > 0 ? (unsigned)nofile : 1024;
+	if (r->nofile < 4096)
+		FY_WARN("relay", "descriptor limit %u is below 4096: raise it (ulimit -n, "
+			"LimitNOFILE=) to carry many streams", r->nofile);
+	if (r->cfg.fd_reserve * 2 > r->nofile) {
+		r->cfg.fd_reserve = r->nofile / 4;
+		FY_WARN("relay", "--fd-reserve lowered to %u: the descriptor limit is only %u",
+			r->cfg.fd_reserve, r->nofile);
+	}
+	fy_budget_init(&r->buf_budget, r->cfg.max_buffer_mem, NULL);
 	r->tokens = calloc(1, sizeof(*r->tokens));
 	if (!r->tokens || fy_tokens_load(r->cfg.tokens, r->tokens, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ferry-relay: %s\n", r->tokens ? err : "out of memory");
@@ -60,8 +71,9 @@ static int run_relay(int argc, char **argv)
 	SSL_CTX_set_mode(r->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	r->unauth_ip = calloc(UNAUTH_IP_BUCKETS, sizeof(*r->unauth_ip));
+	r->auth_fail = calloc(AUTH_FAIL_BUCKETS, sizeof(*r->auth_fail));
 	r->reg = reg_create();
-	if (!r->unauth_ip || !r->reg) {
+	if (!r->unauth_ip || !r->auth_fail || !r->reg) {
 		fprintf(stderr, "ferry-relay: out of memory\n");
 		rc = 1;
 		goto out;
@@ -76,6 +88,7 @@ out:
 	if (r->reg)
 		reg_destroy(r->reg);
 	free(r->unauth_ip);
+	free(r->auth_fail);
 	SSL_CTX_free(r->tls);
 	if (r->tokens)
 		fy_tokens_free(r->tokens);

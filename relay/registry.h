@@ -23,6 +23,7 @@
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
+#include "ferry/budget.h"
 #include "ferry/frame.h"
 #include "ferry/token.h"
 
@@ -43,6 +44,8 @@ struct reg_session {
 	char dead_why[256];		/* written before dead is set */
 	char peer[64];			/* where tunnel 0 came from, for messages */
 	atomic_int refs;		/* tunnels + ports holding it */
+	atomic_uint nports;		/* ports claimed (cap: rule or relay default) */
+	struct fy_budget budget;	/* its share of the relay's buffer budget */
 	atomic_uint rr;			/* round-robin cursor for new streams */
 };
 

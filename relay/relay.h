@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 #include <urcu/wfcqueue.h>
 
+#include "ferry/budget.h"
 #include "ferry/buf.h"
 #include "ferry/log.h"
 #include "ferry/loop.h"
@@ -37,7 +38,12 @@ struct relay_cfg {
 	unsigned workers;
 	uint32_t keepalive_ms;
 	uint32_t handshake_ms;
-	uint32_t window;
+	uint32_t window;		/* largest per-stream window */
+	uint32_t initial_window;	/* what each stream starts with (WELCOME) */
+	uint64_t max_buffer_mem;	/* growth of all windows together */
+	uint64_t max_buffer_session;	/* one session's share of it */
+	unsigned max_ports;		/* per agent, unless its token says */
+	unsigned fd_reserve;		/* descriptors public clients cannot take */
 	uint32_t drain_ms;
 	unsigned max_unauth;
 	unsigned max_unauth_per_ip;
@@ -89,6 +95,31 @@ struct relay_backend {
 	void (*stop_accepting)(struct worker *w);
 };
 
+/* What the relay refused or shed to protect itself, for logs and metrics.
+ * Relaxed atomics: counts, not synchronisation. */
+struct relay_counters {
+	atomic_ulong accept_emfile;	/* accept failed: out of descriptors */
+	atomic_ulong fd_reserve;	/* clients refused to keep the reserve */
+	atomic_ulong unauth_refused;	/* over the per-address cap */
+	atomic_ulong unauth_evicted;	/* oldest evicted for a newcomer */
+	atomic_ulong auth_failed;	/* HELLOs refused (token, name, ...) */
+	atomic_ulong auth_tarpit;	/* connections refused: too many failures */
+	atomic_ulong port_limit;	/* claims over an agent's port cap */
+};
+
+/* Authentication failures per source address (hashed buckets): after
+ * AUTH_FAIL_BURST failures within AUTH_FAIL_WINDOW_MS, the address is
+ * refused at accept for AUTH_TARPIT_MS. */
+#define AUTH_FAIL_BUCKETS 4096
+#define AUTH_FAIL_BURST 10
+#define AUTH_FAIL_WINDOW_MS 60000
+#define AUTH_TARPIT_MS 30000
+struct auth_fail {
+	atomic_uint count;
+	atomic_uint_fast64_t window_start_ms;
+	atomic_uint_fast64_t blocked_until_ms;
+};
+
 struct relay {
 	const struct relay_backend *be;
 	struct relay_cfg cfg;
@@ -99,6 +130,10 @@ struct relay {
 	unsigned nworkers;
 	atomic_uint unauth;		/* connections before HELLO, all workers */
 	atomic_ushort *unauth_ip;	/* per-address counts, hashed buckets */
+	struct auth_fail *auth_fail;	/* AUTH_FAIL_BUCKETS */
+	struct fy_budget buf_budget;	/* window growth of every stream */
+	unsigned nofile;		/* descriptor limit (after raising it) */
+	struct relay_counters ctr;
 	atomic_uint_fast64_t next_serial;
 	atomic_bool draining;
 	atomic_bool stop;
@@ -121,7 +156,9 @@ struct tunnel {
 	struct sockaddr_storage peer;
 	char peer_str[64];
 	char name[FY_NAME_MAX + 1];	/* agent name once authenticated */
+	uint64_t accepted_ms;
 	uint64_t deadline_ms;		/* handshake deadline */
+	struct tunnel *ua_next, *ua_prev;	/* worker's unauthenticated, oldest first */
 	unsigned ip_bucket;
 	struct fy_buf in;		/* plaintext from TLS, not yet parsed */
 	struct fy_mux *mux;
@@ -177,8 +214,8 @@ struct worker {
 	struct relay *r;
 	unsigned id;
 	pthread_t thread;
+	uint64_t now_ms;		/* the loop's clock, read once per turn */
 	struct fy_loop *loop;		/* kernel backend */
-	int agent_lfd;			/* kernel backend */
 	void *be_data;			/* other backends' per-worker state */
 	struct fy_sess_table streams;	/* (tunnel serial, stream id) -> stream */
 	struct fy_sess_table tunnels;	/* session serial -> tunnel */
@@ -188,6 +225,9 @@ struct worker {
 	struct tunnel *dirty;
 	struct tunnel *more_in;		/* tunnels to read again */
 	struct tunnel *gc_tunnels;
+	struct tunnel *ua_head, *ua_tail;	/* unauthenticated, oldest first */
+	unsigned nunauth;
+	struct fy_log_sum auth_log;	/* refused HELLOs, summarised */
 	struct pubconn *gc_pub;
 	uint32_t next_tunnel_serial;
 	uint64_t last_tick_ms;

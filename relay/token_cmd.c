@@ -1,11 +1,13 @@
 /* ferry-relay token: add agent tokens to the relay's token file, list them.
  *   ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC [--id LABEL]
+ *                         [--max-ports N]
  *   ferry-relay token list --tokens FILE
  * The token is printed once, alone on stdout; the file keeps its hash. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,7 +25,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC\n"
-		"                             [--id LABEL]\n"
+		"                             [--id LABEL] [--max-ports N]\n"
 		"       ferry-relay token list --tokens FILE\n"
 		"\n"
 		"  add    make a new agent token, store its SHA-256 hash in FILE (created\n"
@@ -33,13 +35,18 @@ static void usage(FILE *f)
 		"    -p, --ports SPEC    public ports it may claim, e.g. 2200-2299,3000\n"
 		"    -i, --id LABEL      label for logs, up to 31 of A-Z a-z 0-9 . _ -\n"
 		"                        (default: first agent name + 4 random hex digits)\n"
+		"    -m, --max-ports N   ports one agent may hold at once (default: the\n"
+		"                        relay's --max-ports-per-agent)\n"
 		"  list   show the ids, agents and ports in FILE (never tokens or hashes)\n"
 		"  -h, --help  show this help\n");
 }
 
+struct token_args {
+	const char *tokens, *agents, *ports, *id, *max_ports;
+};
+
 /* Parses the shared options; 0 to go on, else *rc is the exit code. */
-static int parse_opts(int argc, char **argv, const char **tokens, const char **agents,
-		      const char **ports, const char **id, int *rc)
+static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 {
 	static const struct option opts[] = {
 		{ "tokens", required_argument, NULL, 't' },
@@ -47,6 +54,7 @@ static int parse_opts(int argc, char **argv, const char **tokens, const char **a
 		{ "agents", required_argument, NULL, 'a' },
 		{ "ports", required_argument, NULL, 'p' },
 		{ "id", required_argument, NULL, 'i' },
+		{ "max-ports", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -54,12 +62,13 @@ static int parse_opts(int argc, char **argv, const char **tokens, const char **a
 
 	optind = 0;	/* glibc: full reset, argv[0] is the action */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:a:p:i:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:a:p:i:m:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': *tokens = optarg; break;
-		case 'a': *agents = optarg; break;
-		case 'p': *ports = optarg; break;
-		case 'i': *id = optarg; break;
+		case 't': ta->tokens = optarg; break;
+		case 'a': ta->agents = optarg; break;
+		case 'p': ta->ports = optarg; break;
+		case 'i': ta->id = optarg; break;
+		case 'm': ta->max_ports = optarg; break;
 		case 'h': usage(stdout); *rc = 0; return -1;
 		default: *rc = cmd_getopt_error("token", usage, c, argv); return -1;
 		}
@@ -68,7 +77,7 @@ static int parse_opts(int argc, char **argv, const char **tokens, const char **a
 		*rc = cmd_bad_usage("token", usage, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	if (!*tokens) {
+	if (!ta->tokens) {
 		*rc = cmd_bad_usage("token", usage, "missing --tokens FILE (the relay's token file)");
 		return -1;
 	}
@@ -114,13 +123,28 @@ static int default_id(const char *path, const char *agents, char *id, size_t n,
 
 static int cmd_add(int argc, char **argv)
 {
-	const char *path = NULL, *agents = NULL, *ports = NULL, *id = NULL;
+	struct token_args ta = { 0 };
+	const char *path, *agents, *ports, *id;
 	char idbuf[ID_MAX + 1], token[64], err[512], pstr[FY_TOKEN_RANGES_MAX * 12];
 	struct fy_token_rule probe;
+	struct fy_token_spec spec = { 0 };
 	int rc = 0;
 
-	if (parse_opts(argc, argv, &path, &agents, &ports, &id, &rc))
+	if (parse_opts(argc, argv, &ta, &rc))
 		return rc;
+	path = ta.tokens;
+	agents = ta.agents;
+	ports = ta.ports;
+	id = ta.id;
+	if (ta.max_ports) {
+		char *end;
+		unsigned long v = strtoul(ta.max_ports, &end, 10);
+
+		if (*end || end == ta.max_ports || v < 1 || v > 65535)
+			return cmd_bad_usage("token", usage, "--max-ports must be a number from 1 "
+					     "to 65535 (got '%s')", ta.max_ports);
+		spec.max_ports = (unsigned)v;
+	}
 	if (!agents || !*agents)
 		return cmd_bad_usage("token", usage, "token add needs --agent NAME[,NAME...]");
 	if (!ports || !*ports)
@@ -142,7 +166,10 @@ static int cmd_add(int argc, char **argv)
 			"check that the system's random source works\n");
 		return 1;
 	}
-	if (fy_tokens_append(path, id, token, agents, ports, err, sizeof(err))) {
+	spec.id = id;
+	spec.agents = agents;
+	spec.ports = ports;
+	if (fy_tokens_append(path, token, &spec, err, sizeof(err))) {
 		OPENSSL_cleanse(token, sizeof(token));
 		fprintf(stderr, "ferry-relay token add: %s\n", err);
 		return 1;
@@ -161,14 +188,16 @@ static int cmd_add(int argc, char **argv)
 
 static int cmd_list(int argc, char **argv)
 {
-	const char *path = NULL, *agents = NULL, *ports = NULL, *id = NULL;
+	struct token_args ta = { 0 };
+	const char *path;
 	struct fy_tokens t = { 0 };
 	char err[512];
 	int rc = 0, wid = 2, wag = 6;
 
-	if (parse_opts(argc, argv, &path, &agents, &ports, &id, &rc))
+	if (parse_opts(argc, argv, &ta, &rc))
 		return rc;
-	if (agents || ports || id)
+	path = ta.tokens;
+	if (ta.agents || ta.ports || ta.id || ta.max_ports)
 		return cmd_bad_usage("token", usage, "token list takes only --tokens FILE");
 	if (fy_tokens_load(path, &t, err, sizeof(err))) {
 		fprintf(stderr, "ferry-relay token list: %s\n", err);
@@ -203,7 +232,10 @@ static int cmd_list(int argc, char **argv)
 		for (unsigned a = 0; a < r->nagents; a++)
 			w += printf("%s%s", a ? "," : "", r->agents[a]);
 		fy_token_ranges_str(r, pstr, sizeof(pstr));
-		printf("%*s  %s\n", wag - w, "", pstr);
+		if (r->max_ports)
+			printf("%*s  %s (at most %u at once)\n", wag - w, "", pstr, r->max_ports);
+		else
+			printf("%*s  %s\n", wag - w, "", pstr);
 	}
 	fy_tokens_free(&t);
 	return 0;

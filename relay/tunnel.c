@@ -22,16 +22,34 @@
 
 static void on_event(void *owner, uint32_t ev);
 
-static void unauth_release(struct tunnel *t)
+static bool unauthenticated(const struct tunnel *t)
 {
-	struct relay *r = t->w->r;
-
-	if (t->state == TUN_TLS || t->state == TUN_HELLO) {
-		atomic_fetch_sub(&r->unauth, 1);
-		atomic_fetch_sub(&r->unauth_ip[t->ip_bucket], 1);
-	}
+	return t->state == TUN_TLS || t->state == TUN_HELLO;
 }
 
+static void unauth_release(struct tunnel *t)
+{
+	struct worker *w = t->w;
+	struct relay *r = w->r;
+
+	if (!unauthenticated(t))
+		return;
+	atomic_fetch_sub(&r->unauth, 1);
+	atomic_fetch_sub(&r->unauth_ip[t->ip_bucket], 1);
+	if (t->ua_prev)
+		t->ua_prev->ua_next = t->ua_next;
+	else
+		w->ua_head = t->ua_next;
+	if (t->ua_next)
+		t->ua_next->ua_prev = t->ua_prev;
+	else
+		w->ua_tail = t->ua_prev;
+	t->ua_next = t->ua_prev = NULL;
+	w->nunauth--;
+}
+
+/* Source addresses share buckets by IPv4 address or IPv6 /64 (one host
+ * commonly holds a whole /64). */
 static unsigned ip_bucket(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET) {
@@ -41,24 +59,88 @@ static unsigned ip_bucket(const struct sockaddr_storage *ss)
 	}
 	const struct sockaddr_in6 *a6 = (const void *)ss;
 
-	return (unsigned)(XXH3_64bits(&a6->sin6_addr, 16) % UNAUTH_IP_BUCKETS);
+	return (unsigned)(XXH3_64bits(&a6->sin6_addr, 8) % UNAUTH_IP_BUCKETS);
+}
+
+/* An address that failed authentication AUTH_FAIL_BURST times within a
+ * minute is refused at accept for a while: a token guesser costs us a
+ * close, not a TLS handshake and a log line. */
+static bool tarpitted(struct relay *r, unsigned b, uint64_t now)
+{
+	return now < atomic_load_explicit(&r->auth_fail[b].blocked_until_ms, memory_order_relaxed);
+}
+
+static void auth_failed(struct tunnel *t)
+{
+	struct relay *r = t->w->r;
+	struct auth_fail *af = &r->auth_fail[t->ip_bucket % AUTH_FAIL_BUCKETS];
+	uint64_t now = t->w->now_ms;
+
+	atomic_fetch_add_explicit(&r->ctr.auth_failed, 1, memory_order_relaxed);
+	if (now - atomic_load(&af->window_start_ms) >= AUTH_FAIL_WINDOW_MS) {
+		atomic_store(&af->window_start_ms, now);
+		atomic_store(&af->count, 0);
+	}
+	if (atomic_fetch_add(&af->count, 1) + 1 == AUTH_FAIL_BURST) {
+		atomic_store(&af->blocked_until_ms, now + AUTH_TARPIT_MS);
+		FY_WARN(TOPIC, "%s failed authentication %u times within %u s: its address is "
+			"refused for %u s", t->peer_str, AUTH_FAIL_BURST, AUTH_FAIL_WINDOW_MS / 1000,
+			AUTH_TARPIT_MS / 1000);
+	}
+}
+
+/* The unauthenticated cap is full: the oldest unauthenticated connection
+ * on this worker makes room. A real agent finishes TLS and HELLO in a few
+ * round trips, so under a flood of idle connections it is never the
+ * oldest for long. Returns false when this worker holds none. */
+static bool evict_oldest(struct worker *w, const char *newcomer)
+{
+	struct tunnel *old = w->ua_head;
+	char why[160];
+
+	if (!old)
+		return false;
+	atomic_fetch_add_explicit(&w->r->ctr.unauth_evicted, 1, memory_order_relaxed);
+	FY_LOG_RL(FY_LOG_WARN, TOPIC, "unauthenticated connections at the cap (%u): closing the "
+		  "oldest, from %s after %llu ms, to let %s in", w->r->cfg.max_unauth,
+		  old->peer_str, (unsigned long long)(w->now_ms - old->accepted_ms), newcomer);
+	snprintf(why, sizeof(why), "evicted: too many unauthenticated connections");
+	tunnel_close(old, FY_E_LIMIT, why);
+	return true;
 }
 
 /* A new connection on the agent port: TLS, then HELLO. Takes io. */
 void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer)
 {
 	struct relay *r = w->r;
-	struct tunnel *t = calloc(1, sizeof(*t));
+	struct tunnel *t;
 	unsigned b = ip_bucket(peer);
+	char a[64];
 
-	if (atomic_load(&r->unauth) >= r->cfg.max_unauth ||
-	    atomic_load(&r->unauth_ip[b]) >= r->cfg.max_unauth_per_ip || !t) {
-		char a[64];
-
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: too many unauthenticated connections "
-			  "(cap %u in total, %u per address)", fy_sock_addr_str(peer, a, sizeof(a)),
-			  r->cfg.max_unauth, r->cfg.max_unauth_per_ip);
-		free(t);
+	fy_sock_addr_str(peer, a, sizeof(a));
+	if (tarpitted(r, b % AUTH_FAIL_BUCKETS, w->now_ms)) {
+		atomic_fetch_add_explicit(&r->ctr.auth_tarpit, 1, memory_order_relaxed);
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "refusing %s: too many failed authentications "
+			  "from its address", a);
+		r->be->close(w, io, true);
+		return;
+	}
+	if (atomic_load(&r->unauth_ip[b]) >= r->cfg.max_unauth_per_ip) {
+		atomic_fetch_add_explicit(&r->ctr.unauth_refused, 1, memory_order_relaxed);
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections from "
+			  "its address already (--max-unauth-per-ip)", a, r->cfg.max_unauth_per_ip);
+		r->be->close(w, io, true);
+		return;
+	}
+	if (atomic_load(&r->unauth) >= r->cfg.max_unauth && !evict_oldest(w, a)) {
+		atomic_fetch_add_explicit(&r->ctr.unauth_refused, 1, memory_order_relaxed);
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections "
+			  "(--max-unauth), none on this worker to evict", a, r->cfg.max_unauth);
+		r->be->close(w, io, true);
+		return;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
 		r->be->close(w, io, true);
 		return;
 	}
@@ -68,9 +150,17 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 	t->io = io;
 	t->ip_bucket = b;
 	t->peer = *peer;
-	fy_sock_addr_str(peer, t->peer_str, sizeof(t->peer_str));
+	memcpy(t->peer_str, a, sizeof(t->peer_str));
 	t->state = TUN_TLS;
-	t->deadline_ms = fy_now_ms() + r->cfg.handshake_ms;
+	t->accepted_ms = w->now_ms;
+	t->deadline_ms = w->now_ms + r->cfg.handshake_ms;
+	t->ua_prev = w->ua_tail;
+	if (w->ua_tail)
+		w->ua_tail->ua_next = t;
+	else
+		w->ua_head = t;
+	w->ua_tail = t;
+	w->nunauth++;
 	fy_buf_init(&t->in, TUN_IN_CAP);
 	if (fy_tlsconn_init(&t->tls, r->tls, r->be->conn, io, true) < 0 ||
 	    r->be->attach(w, io, on_event, t) < 0) {
@@ -309,7 +399,7 @@ static const struct fy_mux_cbs relay_mux_cbs = {
 
 static void process_input(struct tunnel *t)
 {
-	long k = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in));
+	long k = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in), t->w->now_ms);
 	uint32_t code;
 
 	if (k < 0) {
@@ -377,9 +467,15 @@ void tunnel_read_more(struct worker *w)
 	}
 }
 
+/* Refused before authentication: anyone can cause this at any rate, so
+ * the log line is summarised per worker and the address is counted. */
 static void refuse(struct tunnel *t, uint32_t code, const char *msg)
 {
-	FY_WARN(TOPIC, "agent from %s refused: %s", t->peer_str, msg);
+	fy_log_sum_event(&t->w->auth_log, t->w->now_ms, "agent from %s refused: %s",
+			 t->peer_str, msg);
+	/* A busy name or a draining relay is no sign of abuse. */
+	if (code == FY_E_AUTH || code == FY_E_DENIED || code == FY_E_PROTOCOL)
+		auth_failed(t);
 	send_error_raw(t, code, msg);
 	tunnel_close(t, code, msg);
 }
@@ -450,16 +546,19 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	struct relay *r = w->r;
 	struct fy_mux_cfg mc = {
 		.role = FY_MUX_RELAY,
-		.window = r->cfg.window,
+		.window = r->cfg.initial_window,
+		.max_window = r->cfg.window,
+		.budget = &t->sess->budget,
 		.keepalive_ms = r->cfg.keepalive_ms,
 		.out_cap = TUN_OUT_CAP,
+		.now_ms = w->now_ms,
 	};
 	struct fy_welcome wm = {
 		.version = FY_PROTO_VERSION,
 		.workers = (uint16_t)r->nworkers,
 		.tunnel_index = t->index,
 		.keepalive_ms = r->cfg.keepalive_ms,
-		.window = r->cfg.window,
+		.window = r->cfg.initial_window,
 	};
 	uint8_t f[FY_FRAME_HDR_LEN + 32];
 
@@ -558,6 +657,7 @@ void tunnel_tick(struct worker *w, uint64_t now)
 	struct tunnel *t, *next;
 	char why[96];
 
+	fy_log_sum_flush(&w->auth_log, now);
 	for (t = w->tunnel_list; t; t = next) {
 		next = t->next;
 		if (t->state == TUN_TLS || t->state == TUN_HELLO) {

@@ -63,9 +63,11 @@ static void on_signal(int sig)
 		got_stop = sig;
 }
 
+/* The lcores' one clock: the stack gets it in microseconds, the engine
+ * in milliseconds, both from this reading. */
 static uint64_t now_us(void)
 {
-	return rte_get_timer_cycles() * 1000000ull / rte_get_timer_hz();
+	return fy_cycles_to_us(rte_get_timer_cycles(), rte_get_timer_hz());
 }
 
 /* ---- the connection interface on relay/net ---- */
@@ -473,7 +475,7 @@ static int lcore_main(void *arg)
 	struct rte_mbuf *rx[DW_BURST];
 
 	rcu_register_thread();
-	w->last_tick_ms = fy_now_ms();
+	w->now_ms = w->last_tick_ms = last_rx / 1000;
 	for (;;) {
 		uint64_t c0 = rte_rdtsc(), t = now_us();
 		uint64_t sent = dw->cnt.tx_zero_copy + dw->cnt.tx_copied;
@@ -494,7 +496,8 @@ static int lcore_main(void *arg)
 			handle_signals(r);
 		if (atomic_exchange(&dw->wake, false))
 			worker_wakeup(w);
-		if (worker_step(w, fy_now_ms()))
+		w->now_ms = t / 1000;
+		if (worker_step(w, w->now_ms))
 			break;
 		net_flush(dw->st);
 		tx_flush(dw);
@@ -644,7 +647,9 @@ int dpdk_backend_run(struct relay *r)
 	rte_eth_macaddr_get(port_id, &mac);
 	memcpy(nc.mac, mac.addr_bytes, 6);
 
-	r->workers = calloc(r->nworkers, sizeof(*r->workers));
+	r->workers = aligned_alloc(_Alignof(struct worker), r->nworkers * sizeof(*r->workers));
+	if (r->workers)
+		memset(r->workers, 0, r->nworkers * sizeof(*r->workers));
 	dws = calloc(r->nworkers, sizeof(*dws));
 	if (!r->workers || !dws)
 		goto out_port;
@@ -654,8 +659,8 @@ int dpdk_backend_run(struct relay *r)
 
 		w->r = r;
 		w->id = i;
-		w->agent_lfd = -1;
 		w->be_data = dw;
+		fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
 		cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
 		dw->w = w;
 		dw->port_id = port_id;

@@ -2,6 +2,7 @@
  * an SO_REUSEPORT listener for agents, and an inbox through which other
  * workers hand it connections (liburcu wait-free queue + eventfd wake). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,13 @@ struct kconn {
 	void *owner;
 };
 
+/* A listener: the agent port (port 0 here) or a claimed public port. */
 struct klistener {
 	int fd;
 	uint16_t port;
+	bool paused;		/* out of descriptors: quiet until the next tick */
 	struct worker *w;
+	struct klistener *paused_next;
 };
 
 static struct kconn *kconn_new(int fd)
@@ -42,6 +46,101 @@ static struct kconn *kconn_new(int fd)
 	kc->sc.fd = fd;
 	fy_sock_nodelay(fd);
 	return kc;
+}
+
+/* ---- running out of descriptors ---- */
+
+/* A worker's state that only this backend knows (worker.be_data). */
+struct kworker {
+	struct klistener agent;		/* the agent port */
+	struct klistener *paused;	/* resting for want of a descriptor */
+	int spare_fd;			/* given up to shed a connection on EMFILE */
+};
+
+static struct kworker *kw_of(struct worker *w)
+{
+	return w->be_data;
+}
+
+static void spare_take(struct kworker *kw)
+{
+	if (kw->spare_fd < 0)
+		kw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+
+/* accept() found no descriptor (EMFILE/ENFILE): the connection stays
+ * queued, and a level-triggered listener would report it again at once,
+ * for ever, at 100% CPU. Give up the spare descriptor, accept the
+ * connection and reset it, take the spare back: the queue drains, the
+ * excess is shed and counted. If the spare cannot be had again, the
+ * listener rests until the next tick instead. */
+static void shed_one(struct klistener *kl, int err)
+{
+	struct worker *w = kl->w;
+	struct kworker *kw = kw_of(w);
+	int fd;
+
+	atomic_fetch_add_explicit(&w->r->ctr.accept_emfile, 1, memory_order_relaxed);
+	FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (%s, limit %u): refusing new %s "
+		  "connections until some close (%lu so far)", strerror(-err), w->r->nofile,
+		  kl->port ? "client" : "agent",
+		  atomic_load_explicit(&w->r->ctr.accept_emfile, memory_order_relaxed));
+	if (kw->spare_fd >= 0) {
+		close(kw->spare_fd);
+		kw->spare_fd = -1;
+		fd = accept4(kl->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			fy_sock_close_rst(fd);
+		spare_take(kw);
+	}
+	if (kw->spare_fd < 0 && !kl->paused) {
+		kl->paused = true;
+		fy_loop_mod(w->loop, kl->fd, 0);
+		kl->paused_next = kw->paused;
+		kw->paused = kl;
+	}
+}
+
+static void resume_listeners(struct worker *w)
+{
+	struct kworker *kw = kw_of(w);
+
+	spare_take(kw);
+	while (kw->paused) {
+		struct klistener *kl = kw->paused;
+
+		kw->paused = kl->paused_next;
+		kl->paused = false;
+		fy_loop_mod(w->loop, kl->fd, FY_EV_READ);
+	}
+}
+
+static void unpause(struct klistener *kl)
+{
+	for (struct klistener **pp = &kw_of(kl->w)->paused; *pp; pp = &(*pp)->paused_next) {
+		if (*pp == kl) {
+			*pp = kl->paused_next;
+			break;
+		}
+	}
+}
+
+/* Accepts one connection from kl: the fd, -EAGAIN when none is queued,
+ * or another -errno after dealing with it (logged, shed). */
+static int accept_one(struct klistener *kl, struct sockaddr_storage *peer)
+{
+	socklen_t pl = sizeof(*peer);
+	int fd = fy_sock_accept(kl->fd, peer, &pl);
+
+	if (fd == -EMFILE || fd == -ENFILE) {
+		shed_one(kl, fd);
+		return -EAGAIN;
+	}
+	if (fd < 0 && fd != -EAGAIN)
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept on %s port: %s", kl->port ? "a public" :
+			  "the agent", strerror(-fd));
+	return fd;
 }
 
 static void kconn_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
@@ -78,34 +177,49 @@ static void k_close(struct worker *w, void *io, bool rst)
 
 	if (kc->sc.loop)
 		fy_loop_del(w->loop, kc->sc.fd);
-	if (rst)
+	if (rst) {
 		fy_sock_close_rst(kc->sc.fd);
-	else
+	} else {
+		/* A clean end: undo the abort-on-close set at accept. */
+		fy_sock_abort_on_close(kc->sc.fd, false);
 		close(kc->sc.fd);
+	}
 	free(kc);
 }
 
 static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 {
 	struct klistener *kl = arg;
+	struct worker *w = kl->w;
 
 	(void)l;
+	(void)lfd;
 	(void)ev;
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-		int fd = fy_sock_accept(lfd, &peer, &pl);
+		int fd = accept_one(kl, &peer);
 		struct kconn *kc;
+		char a[64];
 
-		if (fd < 0) {
-			if (fd != -EAGAIN)
-				FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept on port %u: %s", kl->port,
-					  strerror(-fd));
+		if (fd < 0)
 			return;
+		/* The last descriptors are for agents and the relay itself: a
+		 * flood of clients must not lock them out. */
+		if ((unsigned)fd >= w->r->nofile - w->r->cfg.fd_reserve) {
+			atomic_fetch_add_explicit(&w->r->ctr.fd_reserve, 1, memory_order_relaxed);
+			FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %u descriptors "
+				  "in use, the last %u are kept for agents (--fd-reserve)",
+				  fy_sock_addr_str(&peer, a, sizeof(a)), kl->port,
+				  w->r->nofile - w->r->cfg.fd_reserve, w->r->cfg.fd_reserve);
+			fy_sock_close_rst(fd);
+			continue;
 		}
+		/* Should this process die, the kernel resets the client instead
+		 * of ending its stream with a FIN that looks complete. */
+		fy_sock_abort_on_close(fd, true);
 		kc = kconn_new(fd);
 		if (kc)
-			public_accepted(kl->w, kl->port, kc, &peer);
+			public_accepted(w, kl->port, kc, &peer);
 	}
 }
 
@@ -142,6 +256,8 @@ static void k_unlisten(struct worker *w, void *lio)
 {
 	struct klistener *kl = lio;
 
+	if (kl->paused)
+		unpause(kl);
 	fy_loop_del(w->loop, kl->fd);
 	close(kl->fd);
 	free(kl);
@@ -174,24 +290,21 @@ const struct relay_backend relay_kernel_backend = {
 
 static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 {
-	struct worker *w = arg;
+	struct klistener *kl = arg;
 
 	(void)l;
+	(void)lfd;
 	(void)ev;
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-		int fd = fy_sock_accept(lfd, &peer, &pl);
+		int fd = accept_one(kl, &peer);
 		struct kconn *kc;
 
-		if (fd < 0) {
-			if (fd != -EAGAIN)
-				FY_LOG_RL(FY_LOG_WARN, TOPIC, "accept: %s", strerror(-fd));
+		if (fd < 0)
 			return;
-		}
 		kc = kconn_new(fd);
 		if (kc)
-			tunnel_accept(w, kc, &peer);
+			tunnel_accept(kl->w, kc, &peer);
 	}
 }
 
@@ -208,10 +321,14 @@ static void on_wake(struct fy_loop *l, void *arg)
 
 static void k_stop_accepting(struct worker *w)
 {
-	if (w->agent_lfd >= 0) {
-		fy_loop_del(w->loop, w->agent_lfd);
-		close(w->agent_lfd);
-		w->agent_lfd = -1;
+	struct klistener *kl = &kw_of(w)->agent;
+
+	if (kl->fd >= 0) {
+		if (kl->paused)
+			unpause(kl);
+		fy_loop_del(w->loop, kl->fd);
+		close(kl->fd);
+		kl->fd = -1;
 	}
 }
 
@@ -219,13 +336,19 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct relay *r = w->r;
+	uint64_t last_resume;
 
 	rcu_register_thread();
-	w->last_tick_ms = fy_now_ms();
+	w->now_ms = w->last_tick_ms = last_resume = fy_now_ms();
 	do {
 		fy_loop_run_once(w->loop, WORKER_TICK_MS / 2);
 		rcu_quiescent_state();	/* no registry pointer held across turns */
-	} while (!worker_step(w, fy_now_ms()));
+		w->now_ms = fy_now_ms();
+		if (kw_of(w)->paused && w->now_ms - last_resume >= WORKER_TICK_MS) {
+			resume_listeners(w);
+			last_resume = w->now_ms;
+		}
+	} while (!worker_step(w, w->now_ms));
 	worker_finish(w);
 	rcu_unregister_thread();
 	atomic_fetch_sub(&r->running, 1);
@@ -236,13 +359,24 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 {
 	char err[256], host[128];
 	struct sockaddr_storage ss;
+	struct kworker *kw;
 	socklen_t sl;
 	uint16_t port;
 	int e;
 
 	w->r = r;
 	w->id = id;
-	w->agent_lfd = -1;
+	kw = calloc(1, sizeof(*kw));
+	if (!kw) {
+		fprintf(stderr, "ferry-relay: out of memory\n");
+		return -1;
+	}
+	kw->agent.fd = -1;
+	kw->agent.w = w;
+	kw->spare_fd = -1;
+	w->be_data = kw;
+	spare_take(kw);
+	fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
 	cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
 	w->loop = fy_loop_create(FY_LOOP_EPOLL, err, sizeof(err));
 	if (!w->loop) {
@@ -262,19 +396,26 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 	if (e == 0 && id == 0)
 		e = fy_sock_port_free(&ss, sl);	/* not another relay's port */
 	if (e == 0)
-		e = w->agent_lfd = fy_sock_listen(&ss, sl, 1, 1024);
+		e = kw->agent.fd = fy_sock_listen(&ss, sl, 1, 1024);
 	if (e < 0) {
 		fprintf(stderr, "ferry-relay: cannot listen on %s: %s\n", r->cfg.listen, strerror(-e));
 		return -1;
 	}
-	fy_loop_add(w->loop, w->agent_lfd, FY_EV_READ, on_agent_accept, w);
+	fy_loop_add(w->loop, kw->agent.fd, FY_EV_READ, on_agent_accept, &kw->agent);
 	return 0;
 }
 
 static void worker_fini(struct worker *w)
 {
-	if (w->agent_lfd >= 0)
-		close(w->agent_lfd);
+	struct kworker *kw = kw_of(w);
+
+	if (kw) {
+		if (kw->agent.fd >= 0)
+			close(kw->agent.fd);
+		if (kw->spare_fd >= 0)
+			close(kw->spare_fd);
+		free(kw);
+	}
 	fy_sess_fini(&w->streams);
 	fy_sess_fini(&w->tunnels);
 	if (w->loop)
@@ -287,9 +428,12 @@ int kernel_backend_run(struct relay *r)
 	unsigned started = 0;
 	int rc = 0;
 
-	r->workers = calloc(r->nworkers, sizeof(*r->workers));
+	/* As aligned as the type says (calloc gives 16 bytes): workers on
+	 * separate cache lines. */
+	r->workers = aligned_alloc(_Alignof(struct worker), r->nworkers * sizeof(*r->workers));
 	if (!r->workers)
 		return 1;
+	memset(r->workers, 0, r->nworkers * sizeof(*r->workers));
 	for (unsigned i = 0; i < r->nworkers; i++) {
 		if (worker_init(r, &r->workers[i], i) < 0) {
 			rc = 1;
