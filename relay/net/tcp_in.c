@@ -34,12 +34,12 @@ void tcp_input(struct net_stack *st, uint32_t src, uint32_t dst,
 	memset(&s, 0, sizeof(s));
 	s.src = src;
 	s.dst = dst;
-	s.sport = get16(p);
-	s.dport = get16(p + 2);
-	s.seq = get32(p + 4);
-	s.ack = get32(p + 8);
+	s.sport = fy_get16(p);
+	s.dport = fy_get16(p + 2);
+	s.seq = fy_get32(p + 4);
+	s.ack = fy_get32(p + 8);
 	s.flags = p[13] & 0x3f;
-	s.wnd = get16(p + 14);
+	s.wnd = fy_get16(p + 14);
 	s.data = p + doff;
 	s.len = (uint32_t)(len - doff);
 	if (tcp_opt_parse(&s, p + TCP_HLEN, doff - TCP_HLEN) < 0)

@@ -59,14 +59,14 @@ static int f_tx(void *ctx, const uint8_t *f, size_t len)
 	const uint8_t *th = f + ETH_HLEN + IP_HLEN;
 
 	(void)ctx;
-	if (len >= ETH_HLEN + IP_HLEN + TCP_HLEN && get16(f + 12) == ETH_TYPE_IPV4 &&
+	if (len >= ETH_HLEN + IP_HLEN + TCP_HLEN && fy_get16(f + 12) == ETH_TYPE_IPV4 &&
 	    f[ETH_HLEN + 9] == IP_PROTO_TCP && th[13] == (TH_SYN | TH_ACK)) {
 		unsigned k = nsynacks++ % 16;
 
-		synacks[k].sport = get16(th + 2);
-		synacks[k].dport = get16(th);
-		synacks[k].seq = get32(th + 4);
-		synacks[k].ack = get32(th + 8);
+		synacks[k].sport = fy_get16(th + 2);
+		synacks[k].dport = fy_get16(th);
+		synacks[k].seq = fy_get32(th + 4);
+		synacks[k].ack = fy_get32(th + 8);
 	}
 	/* Sometimes the "NIC" refuses: the stack must cope. */
 	return len && rndn(50) == 0 ? -ENOBUFS : 0;
@@ -128,29 +128,29 @@ static void fix_checksums(uint8_t *f, size_t len)
 	uint8_t *ip = f + ETH_HLEN;
 	size_t ihl, tot;
 
-	if (len < ETH_HLEN + IP_HLEN || get16(f + 12) != ETH_TYPE_IPV4)
+	if (len < ETH_HLEN + IP_HLEN || fy_get16(f + 12) != ETH_TYPE_IPV4)
 		return;
 	ihl = (size_t)(ip[0] & 15) * 4;
-	tot = get16(ip + 2);
+	tot = fy_get16(ip + 2);
 	if (ihl < IP_HLEN || ETH_HLEN + ihl > len)
 		return;
-	put16(ip + 10, 0);
-	put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
+	fy_put16(ip + 10, 0);
+	fy_put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
 	if (tot < ihl || ETH_HLEN + tot > len)
 		return;
 	if (ip[9] == IP_PROTO_TCP && tot - ihl >= TCP_HLEN) {
 		uint8_t *th = ip + ihl;
 		size_t tl = tot - ihl;
 
-		put16(th + 16, 0);
-		put16(th + 16, csum_fold(csum_add(csum_pseudo(get32(ip + 12), get32(ip + 16),
+		fy_put16(th + 16, 0);
+		fy_put16(th + 16, csum_fold(csum_add(csum_pseudo(fy_get32(ip + 12), fy_get32(ip + 16),
 							      IP_PROTO_TCP, (uint16_t)tl),
 						  th, tl)));
 	} else if (ip[9] == IP_PROTO_ICMP && tot - ihl >= ICMP_HLEN) {
 		uint8_t *ic = ip + ihl;
 
-		put16(ic + 2, 0);
-		put16(ic + 2, csum_fold(csum_add(0, ic, tot - ihl)));
+		fy_put16(ic + 2, 0);
+		fy_put16(ic + 2, csum_fold(csum_add(0, ic, tot - ihl)));
 	}
 }
 
@@ -159,10 +159,10 @@ static size_t arp_frame(uint8_t *f, uint16_t op, uint32_t spa, uint32_t tpa)
 	size_t n = h_eth(f, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", peer_mac,
 			 ETH_TYPE_ARP);
 
-	put16(f + n, 1); put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
-	put16(f + n + 6, op);
-	memcpy(f + n + 8, peer_mac, 6); put32(f + n + 14, spa);
-	memset(f + n + 18, 0, 6); put32(f + n + 24, tpa);
+	fy_put16(f + n, 1); fy_put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
+	fy_put16(f + n + 6, op);
+	memcpy(f + n + 8, peer_mac, 6); fy_put32(f + n + 14, spa);
+	memset(f + n + 18, 0, 6); fy_put32(f + n + 24, tpa);
 	return n + ARP_LEN;
 }
 
@@ -174,7 +174,7 @@ static size_t icmp_frame(uint8_t *f, size_t plen)
 	h_ip(f + ETH_HLEN, PEER_IP, STACK_IP, IP_PROTO_ICMP, ICMP_HLEN + plen);
 	memset(ic, 0, ICMP_HLEN + plen);
 	ic[0] = 8;
-	put16(ic + 2, csum_fold(csum_add(0, ic, ICMP_HLEN + plen)));
+	fy_put16(ic + 2, csum_fold(csum_add(0, ic, ICMP_HLEN + plen)));
 	return ETH_HLEN + IP_HLEN + ICMP_HLEN + plen;
 }
 
@@ -370,7 +370,7 @@ static void test_random_frames(void)
 			if (rndn(2))
 				memcpy(f, stack_mac, 6);
 			if (rndn(2))
-				put16(f + 12, rndn(2) ? ETH_TYPE_IPV4 : ETH_TYPE_ARP);
+				fy_put16(f + 12, rndn(2) ? ETH_TYPE_IPV4 : ETH_TYPE_ARP);
 		} else {
 			len = seed_frame(f);
 			for (uint32_t k = rndn(5); k > 0; k--)

@@ -58,7 +58,7 @@ static void test_checksum(void)
 
 		big[0] = big[1] = 0;
 		c = csum_fold(csum_add(0, big, n));
-		put16(big, c);
+		fy_put16(big, c);
 		CU_ASSERT_EQUAL(csum_fold(csum_add(0, big, n)), 0);
 	}
 	CU_ASSERT_EQUAL(csum_pseudo(0x0a000001, 0x0a000002, 6, 20), 0x0a00 + 1 + 0x0a00 + 2 + 6 + 20);
