@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "ferry/buf.h"
+#include "ferry/link.h"
 #include "ferry/log.h"
 #include "ferry/loop.h"
 #include "ferry/mux.h"
@@ -63,12 +64,10 @@ struct atun {
 	struct agent *a;
 	int fd;
 	struct fy_sockconn sc;		/* same fd, as a connection for TLS */
-	struct fy_tlsconn tls;
+	struct fy_link link;		/* TLS, input, mux (after the handshake) */
 	bool tls_init;
 	enum atun_state st;
 	unsigned index;
-	struct fy_buf in;
-	struct fy_mux *mux;
 	bool redial;		/* the relay asked for this tunnel again */
 	struct atun *gc_next;
 };

@@ -150,7 +150,7 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 	}
 	/* What waits for a slow target is capped by our own --window, not by
 	 * what the relay grants itself. */
-	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->mux, s, a->cfg.window, false, on_done);
+	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->link.mux, s, a->cfg.window, false, on_done);
 	if (!st->have) {
 		c->waiting = true;
 		c->wait_next = st->waiting;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
+#include "ferry/addr.h"
 #include "ferry/sock.h"
 #include "relay.h"
 
@@ -72,16 +73,16 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	struct fy_open o;
 	char a[64];
 
-	if (!t || t->state != TUN_ACTIVE || fy_mux_stream_count(t->mux) >= w->r->cfg.max_streams) {
+	if (!t || t->state != TUN_ACTIVE || fy_mux_stream_count(t->link.mux) >= w->r->cfg.max_streams) {
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %s",
-			  fy_sock_addr_str(peer, a, sizeof(a)), port,
+			  fy_addr_str(peer, a, sizeof(a)), port,
 			  t ? "stream limit of the tunnel reached" : "agent tunnel gone");
 		w->r->be->close(w, io, true);
 		return;
 	}
 	pc = calloc(1, sizeof(*pc));
 	to_open(peer, port, &o);
-	s = pc ? fy_mux_open(t->mux, &o, pc) : NULL;
+	s = pc ? fy_mux_open(t->link.mux, &o, pc) : NULL;
 	if (!s) {
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client on port %u refused: tunnel is draining", port);
 		free(pc);
@@ -92,8 +93,8 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	pc->t = t;
 	pc->port = port;
 	pc->io = io;
-	fy_sock_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
-	fy_pump_init(&pc->pump, w->r->be->conn, io, t->mux, s, w->r->cfg.window, true, on_done);
+	fy_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
+	fy_pump_init(&pc->pump, w->r->be->conn, io, t->link.mux, s, w->r->cfg.window, true, on_done);
 	if (w->r->be->attach(w, io, on_event, pc) < 0) {
 		fy_pump_abort(&pc->pump, FY_E_INTERNAL, "cannot watch the connection");
 		return;
@@ -126,13 +127,13 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 	if (target != w->id && target != (unsigned)-1 && !r->be->can_move) {
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: the agent has no "
 			  "tunnel on worker %u (its connections cannot move)",
-			  fy_sock_addr_str(peer, a, sizeof(a)), port, w->id);
+			  fy_addr_str(peer, a, sizeof(a)), port, w->id);
 		r->be->close(w, io, true);
 		return;
 	}
 	if (target == (unsigned)-1) {
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: no agent serves it",
-			  fy_sock_addr_str(peer, a, sizeof(a)), port);
+			  fy_addr_str(peer, a, sizeof(a)), port);
 		r->be->close(w, io, true);
 		return;
 	}

@@ -21,6 +21,7 @@
 
 #include "ferry/budget.h"
 #include "ferry/buf.h"
+#include "ferry/link.h"
 #include "ferry/log.h"
 #include "ferry/loop.h"
 #include "ferry/mux.h"
@@ -151,7 +152,7 @@ enum tun_state { TUN_TLS, TUN_HELLO, TUN_AUTHED, TUN_ACTIVE, TUN_CLOSED };
 struct tunnel {
 	struct worker *w;
 	void *io;			/* backend connection */
-	struct fy_tlsconn tls;
+	struct fy_link link;		/* TLS, input, mux (once active) */
 	enum tun_state state;
 	struct sockaddr_storage peer;
 	char peer_str[64];
@@ -160,13 +161,10 @@ struct tunnel {
 	uint64_t deadline_ms;		/* handshake deadline */
 	struct tunnel *ua_next, *ua_prev;	/* worker's unauthenticated, oldest first */
 	unsigned ip_bucket;
-	struct fy_buf in;		/* plaintext from TLS, not yet parsed */
-	struct fy_mux *mux;
 	struct reg_session *sess;	/* reference held while set */
 	uint32_t serial;		/* this worker's id for the tunnel */
 	uint32_t index;
 	struct fy_hello hello;
-	bool want_write;
 	bool redial;			/* closed with AGAIN: the session goes on */
 	bool dirty;			/* output waiting; on the flush list */
 	struct tunnel *next, *prev;	/* worker's list */

@@ -11,14 +11,12 @@
 #include <openssl/err.h>
 #include <xxhash.h>
 
+#include "ferry/addr.h"
 #include "ferry/sock.h"
 #include "ferry/tls.h"
 #include "relay.h"
 
 #define TOPIC "relay.tunnel"
-#define TUN_IN_CAP (2 * (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD) + 32768)
-#define TUN_OUT_CAP (1024 * 1024)
-#define READ_CHUNK 16384
 
 static void on_event(void *owner, uint32_t ev);
 
@@ -117,7 +115,7 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 	unsigned b = ip_bucket(peer);
 	char a[64];
 
-	fy_sock_addr_str(peer, a, sizeof(a));
+	fy_addr_str(peer, a, sizeof(a));
 	if (tarpitted(r, b % AUTH_FAIL_BUCKETS, w->now_ms)) {
 		atomic_fetch_add_explicit(&r->ctr.auth_tarpit, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "refusing %s: too many failed authentications "
@@ -161,13 +159,11 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 		w->ua_head = t;
 	w->ua_tail = t;
 	w->nunauth++;
-	fy_buf_init(&t->in, TUN_IN_CAP);
-	if (fy_tlsconn_init(&t->tls, r->tls, r->be->conn, io, true) < 0 ||
+	if (fy_link_init(&t->link, r->tls, r->be->conn, io, true) < 0 ||
 	    r->be->attach(w, io, on_event, t) < 0) {
-		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->tls.why);
+		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->link.tls.why);
 		unauth_release(t);
-		fy_tlsconn_fini(&t->tls);
-		fy_buf_fini(&t->in);
+		fy_link_fini(&t->link);
 		free(t);
 		r->be->close(w, io, true);
 		return;
@@ -194,16 +190,15 @@ static void unlink_tunnel(struct tunnel *t)
 
 void tunnel_free(struct tunnel *t)
 {
-	fy_buf_fini(&t->in);
-	fy_tlsconn_fini(&t->tls);
+	fy_link_fini(&t->link);
 	free(t);
 }
 
 /* One best-effort write of whatever is queued: the tunnel is closing. */
 static void last_flush(struct tunnel *t)
 {
-	if (t->mux)
-		fy_tlsconn_flush_mux(&t->tls, t->mux);
+	if (t->link.mux)
+		fy_tlsconn_flush_mux(&t->link.tls, t->link.mux);
 	ERR_clear_error();
 }
 
@@ -213,8 +208,8 @@ static void send_error_raw(struct tunnel *t, uint32_t code, const char *msg)
 	struct fy_reason rr = { .code = code };
 
 	snprintf(rr.msg, sizeof(rr.msg), "%s", msg);
-	fy_tlsconn_write(&t->tls, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
-	fy_tlsconn_push(&t->tls);
+	fy_tlsconn_write(&t->link.tls, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+	fy_tlsconn_push(&t->link.tls);
 	ERR_clear_error();
 }
 
@@ -236,13 +231,13 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 			struct fy_reason rr = { .code = code };
 
 			snprintf(rr.msg, sizeof(rr.msg), "%s", why);
-			fy_mux_send_ctrl(t->mux, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+			fy_mux_send_ctrl(t->link.mux, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
 		}
 		last_flush(t);
 		/* Every stream of the tunnel ends with a reset: public clients
 		 * see RST, never a clean end. */
-		fy_mux_destroy(t->mux, why);
-		t->mux = NULL;
+		fy_mux_destroy(t->link.mux, why);
+		t->link.mux = NULL;
 		if (fy_sess_lookup(&w->tunnels, t->sess->serial) == t) {
 			fy_sess_remove(&w->tunnels, t->sess->serial);
 			atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
@@ -279,27 +274,10 @@ void tunnel_mark_dirty(struct tunnel *t)
 	t->w->dirty = t;
 }
 
-static void set_events(struct tunnel *t, bool want_write)
-{
-	if (t->want_write == want_write)
-		return;
-	t->want_write = want_write;
-	t->w->r->be->conn->want(t->io, true, want_write);
-}
-
-
 void tunnel_flush(struct tunnel *t)
 {
-	int r;
-
-	if (t->state != TUN_ACTIVE)
-		return;
-	r = fy_tlsconn_flush_mux(&t->tls, t->mux);
-	if (r < 0) {
-		tunnel_close(t, FY_E_GONE, t->tls.why);
-		return;
-	}
-	set_events(t, r == 1);
+	if (t->state == TUN_ACTIVE && fy_link_flush(&t->link) < 0)
+		tunnel_close(t, FY_E_GONE, t->link.tls.why);
 }
 
 /* ---- mux callbacks ---- */
@@ -352,7 +330,7 @@ static int on_register(struct tunnel *t, const uint8_t *p, uint32_t n, const cha
 		FY_INFO(TOPIC, "agent '%s' claimed port %u: %s", t->name, rg.port, res.msg);
 	else
 		FY_WARN(TOPIC, "agent '%s' refused port %u: %s", t->name, rg.port, res.msg);
-	fy_mux_send_ctrl(t->mux, f, fy_frame_result(f, &res));
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_result(f, &res));
 	return 0;
 }
 
@@ -397,54 +375,43 @@ static const struct fy_mux_cbs relay_mux_cbs = {
 
 /* ---- input ---- */
 
-static void process_input(struct tunnel *t)
+/* The mux refused what the agent sent: the tunnel ends with its reason. */
+static void input_refused(struct tunnel *t)
 {
-	long k = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in), t->w->now_ms);
 	uint32_t code;
+	const char *why = fy_mux_error(t->link.mux, &code);
 
-	if (k < 0) {
-		const char *why = fy_mux_error(t->mux, &code);
-
-		if (code != FY_E_OK)
-			FY_WARN(TOPIC, "agent '%s' tunnel %u from %s: %s; closing it", t->name,
-				t->index, t->peer_str, why);
-		tunnel_close(t, code, why);
-		return;
-	}
-	fy_buf_consume(&t->in, (size_t)k);
-	tunnel_mark_dirty(t);
-}
-
-/* Reads what TLS has. Returns 0 to go on, -1 when the tunnel was closed. */
-static int read_tls(struct tunnel *t)
-{
-	int r = fy_tlsconn_fill(&t->tls, &t->in);
-
-	if (r < 0) {
-		tunnel_close(t, FY_E_GONE, t->tls.why);
-		return -1;
-	}
-	if (r == 0) {
-		if (t->state == TUN_ACTIVE)
-			process_input(t);	/* what arrived before the close */
-		tunnel_close(t, FY_E_GONE, "agent closed the connection");
-		return -1;
-	}
-	return 0;
+	if (code != FY_E_OK)
+		FY_WARN(TOPIC, "agent '%s' tunnel %u from %s: %s; closing it", t->name, t->index,
+			t->peer_str, why);
+	tunnel_close(t, code, why);
 }
 
 static void read_active(struct tunnel *t)
 {
-	for (int i = 0; i < 16 && t->state == TUN_ACTIVE; i++) {
-		if (read_tls(t) < 0)
-			return;
-		process_input(t);
-		if (!fy_tlsconn_has_input(&t->tls))
-			return;
+	int r = fy_link_read(&t->link, t->w->now_ms, FY_LINK_READ_ROUNDS);
+
+	if (t->state != TUN_ACTIVE)
+		return;		/* a callback closed it */
+	tunnel_mark_dirty(t);
+	switch (r) {
+	case FY_LINK_PROTO:
+		input_refused(t);
+		return;
+	case FY_LINK_ERR:
+		tunnel_close(t, FY_E_GONE, t->link.tls.why);
+		return;
+	case FY_LINK_EOF:
+		tunnel_close(t, FY_E_GONE, "agent closed the connection");
+		return;
+	case FY_LINK_IDLE:
+		return;
+	default:
+		break;
 	}
 	/* Fairness: other connections get their turn, and we come back
 	 * without waiting for the socket (which may already be drained). */
-	if (t->state == TUN_ACTIVE && !t->more_in) {
+	if (!t->more_in) {
 		t->more_in = true;
 		t->more_in_next = t->w->more_in;
 		t->w->more_in = t;
@@ -489,11 +456,13 @@ static void read_hello(struct tunnel *t)
 	const char *why;
 	char msg[FY_REASON_MAX + 1];
 	uint32_t code;
-	int n;
+	int n, filled = fy_link_fill(&t->link);
 
-	if (read_tls(t) < 0)
+	if (filled <= 0) {
+		tunnel_close(t, FY_E_GONE, filled < 0 ? t->link.tls.why : "agent closed the connection");
 		return;
-	n = fy_frame_peek(fy_buf_peek(&t->in), fy_buf_len(&t->in), &h, &payload, &why);
+	}
+	n = fy_frame_peek(fy_buf_peek(&t->link.in), fy_buf_len(&t->link.in), &h, &payload, &why);
 	if (n == 0)
 		return;
 	if (n < 0) {
@@ -511,7 +480,7 @@ static void read_hello(struct tunnel *t)
 		refuse(t, FY_E_PROTOCOL, msg);
 		return;
 	}
-	fy_buf_consume(&t->in, (size_t)n);
+	fy_buf_consume(&t->link.in, (size_t)n);
 	if (engine_auth(t, &t->hello, &code, msg, sizeof(msg)) < 0) {
 		refuse(t, code, msg);
 		return;
@@ -550,7 +519,7 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		.max_window = r->cfg.window,
 		.budget = &t->sess->budget,
 		.keepalive_ms = r->cfg.keepalive_ms,
-		.out_cap = TUN_OUT_CAP,
+		.out_cap = FY_LINK_OUT_CAP,
 		.now_ms = w->now_ms,
 	};
 	struct fy_welcome wm = {
@@ -563,7 +532,7 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	uint8_t f[FY_FRAME_HDR_LEN + 32];
 
 	t->w = w;
-	t->want_write = false;
+	t->link.want_write = false;
 	t->prev = NULL;
 	t->next = w->tunnel_list;
 	if (w->tunnel_list)
@@ -571,13 +540,13 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	w->tunnel_list = t;
 	mc.serial = ++w->next_tunnel_serial;
 	t->serial = mc.serial;
-	t->mux = fy_mux_create(&mc, &relay_mux_cbs, t, &w->streams);
-	if (!t->mux || r->be->attach(w, t->io, on_event, t) < 0) {
+	t->link.mux = fy_mux_create(&mc, &relay_mux_cbs, t, &w->streams);
+	if (!t->link.mux || r->be->attach(w, t->io, on_event, t) < 0) {
 		tunnel_close(t, FY_E_INTERNAL, "out of memory");
 		return;
 	}
 	t->state = TUN_ACTIVE;
-	fy_mux_set_established(t->mux, 0, 0);
+	fy_mux_set_established(t->link.mux, 0, 0);
 	if (atomic_load(&t->sess->dead)) {
 		tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 		return;
@@ -599,34 +568,27 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		return;
 	}
 	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
-	fy_mux_send_ctrl(t->mux, f, fy_frame_welcome(f, &wm));
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_welcome(f, &wm));
 	FY_INFO(TOPIC, "agent '%s' tunnel %u/%u from %s up on worker %u", t->name, t->index,
 		r->nworkers, t->peer_str, w->id);
 	tunnel_mark_dirty(t);
-	if (fy_buf_len(&t->in))
-		process_input(t);
+	if (fy_buf_len(&t->link.in) && fy_link_input(&t->link, w->now_ms) < 0)
+		input_refused(t);
 }
 
 static void do_handshake(struct tunnel *t)
 {
 	char msg[300];
-	int k;
+	int k = fy_link_handshake(&t->link);
 
-	if (fy_tlsconn_pull(&t->tls) < 0) {
-		tunnel_close(t, FY_E_GONE, t->tls.why);
-		return;
-	}
-	k = fy_tlsconn_handshake(&t->tls);
 	if (k == 1) {
 		t->state = TUN_HELLO;
 		read_hello(t);
 		return;
 	}
-	if (k == 0) {
-		set_events(t, fy_tlsconn_pending_out(&t->tls));
+	if (k == 0)
 		return;
-	}
-	snprintf(msg, sizeof(msg), "%s", t->tls.why);
+	snprintf(msg, sizeof(msg), "%s", t->link.tls.why);
 	tunnel_close(t, FY_E_PROTOCOL, msg);
 }
 
@@ -673,7 +635,7 @@ void tunnel_tick(struct worker *w, uint64_t now)
 			tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 			continue;
 		}
-		if (fy_mux_tick(t->mux, now) < 0) {
+		if (fy_mux_tick(t->link.mux, now) < 0) {
 			snprintf(why, sizeof(why), "no traffic for %u ms (keepalive)",
 				 3 * w->r->cfg.keepalive_ms);
 			tunnel_close(t, FY_E_TIMEOUT, why);

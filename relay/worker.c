@@ -97,7 +97,7 @@ static bool drain_step(struct worker *w, uint64_t now)
 		for (struct tunnel *t = w->tunnel_list; t; t = t->next) {
 			if (t->state != TUN_ACTIVE)
 				continue;
-			fy_mux_goaway(t->mux, FY_E_SHUTDOWN, "relay shutting down");
+			fy_mux_goaway(t->link.mux, FY_E_SHUTDOWN, "relay shutting down");
 			tunnel_mark_dirty(t);
 		}
 	}

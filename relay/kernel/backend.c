@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ferry/addr.h"
 #include "ferry/sock.h"
 #include "ferry_config.h"
 #include "relay.h"
@@ -209,7 +210,7 @@ static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 			atomic_fetch_add_explicit(&w->r->ctr.fd_reserve, 1, memory_order_relaxed);
 			FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %u descriptors "
 				  "in use, the last %u are kept for agents (--fd-reserve)",
-				  fy_sock_addr_str(&peer, a, sizeof(a)), kl->port,
+				  fy_addr_str(&peer, a, sizeof(a)), kl->port,
 				  w->r->nofile - w->r->cfg.fd_reserve, w->r->cfg.fd_reserve);
 			fy_sock_close_rst(fd);
 			continue;

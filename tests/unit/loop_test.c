@@ -15,6 +15,7 @@
 
 #include "ferry_config.h"
 #include "ferry/loop.h"
+#include "ferry/addr.h"
 #include "ferry/sock.h"
 
 static enum fy_loop_kind g_kind;	/* backend of the suite being run */
@@ -553,7 +554,7 @@ static void test_tcp_connect(void)
 	CU_ASSERT_EQUAL(c.result, 0);
 	CU_ASSERT(c.events & FY_EV_WRITE);
 	CU_ASSERT_FATAL(c.accepted);
-	fy_sock_addr_str(&c.peer, str, sizeof(str));
+	fy_addr_str(&c.peer, str, sizeof(str));
 	CU_ASSERT_EQUAL(strncmp(str, "127.0.0.1:", 10), 0);
 
 	/* Bytes flow; then an RST from the accepted side reads as an error. */
@@ -708,10 +709,10 @@ static void test_resolve_and_str(void)
 
 	CU_ASSERT_EQUAL_FATAL(fy_sock_resolve("127.0.0.1", 8080, &ss, &len, 0), 0);
 	CU_ASSERT_EQUAL(ss.ss_family, AF_INET);
-	CU_ASSERT_STRING_EQUAL(fy_sock_addr_str(&ss, s, sizeof(s)), "127.0.0.1:8080");
+	CU_ASSERT_STRING_EQUAL(fy_addr_str(&ss, s, sizeof(s)), "127.0.0.1:8080");
 	CU_ASSERT_EQUAL_FATAL(fy_sock_resolve("::1", 443, &ss, &len, 0), 0);
 	CU_ASSERT_EQUAL(ss.ss_family, AF_INET6);
-	CU_ASSERT_STRING_EQUAL(fy_sock_addr_str(&ss, s, sizeof(s)), "[::1]:443");
+	CU_ASSERT_STRING_EQUAL(fy_addr_str(&ss, s, sizeof(s)), "[::1]:443");
 	/* Wildcards, passive. */
 	CU_ASSERT_EQUAL(fy_sock_resolve(NULL, 1, &ss, &len, 1), 0);
 	CU_ASSERT_EQUAL(fy_sock_resolve("", 1, &ss, &len, 1), 0);
@@ -725,7 +726,7 @@ static void test_resolve_and_str(void)
 		CU_ASSERT(rc == -ENOENT || rc == -EAGAIN);
 	}
 	memset(&ss, 0, sizeof(ss));
-	CU_ASSERT_STRING_EQUAL(fy_sock_addr_str(&ss, s, sizeof(s)), "?");
+	CU_ASSERT_STRING_EQUAL(fy_addr_str(&ss, s, sizeof(s)), "?");
 
 	/* A dual-stack listener on "::" with an ephemeral port. */
 	if (fy_sock_resolve("::", 0, &ss, &len, 1) == 0) {
