@@ -68,7 +68,6 @@ struct atun {
 	bool tls_init;
 	enum atun_state st;
 	unsigned index;
-	bool redial;		/* the relay asked for this tunnel again */
 	struct atun *gc_next;
 };
 
@@ -119,7 +118,6 @@ struct agent {
 	uint64_t next_attempt_ms;
 	uint32_t backoff_ms;
 	uint64_t drain_deadline_ms;
-	unsigned redials[AGENT_MAX_TUNNELS];	/* per index, this session */
 	bool fatal;		/* refused for good (bad token): exit */
 	int exit_code;
 	unsigned long long streams_total;

@@ -82,12 +82,8 @@ void agent_teardown(struct agent *a, const char *why)
 	a->ntuns = 0;
 }
 
-/* Most tunnels that fail end the session; one the relay asked for again
- * (it landed on a relay core that already has one) is simply reopened: a
- * new connection gets a new hash. Bounded: after 32 tries the session goes
- * on without it. */
-#define MAX_REDIALS 32
-
+/* The tunnels of a session live and die together: one that fails ends
+ * the session, and the agent starts a fresh one with backoff. */
 static void tunnel_fail(struct atun *t, const char *why)
 {
 	struct agent *a = t->a;
@@ -95,17 +91,6 @@ static void tunnel_fail(struct atun *t, const char *why)
 
 	if (t->st == AT_CLOSED)
 		return;
-	if (t->redial) {
-		unsigned i = t->index;
-
-		tun_close(t, why);
-		if (++a->redials[i] <= MAX_REDIALS)
-			tun_start(a, i);
-		else
-			FY_WARN(TOPIC, "tunnel %u: the relay placed it on a busy core %u times; "
-				"going on without it", i, MAX_REDIALS);
-		return;
-	}
 	snprintf(msg, sizeof(msg), "tunnel %u: %s", t->index, why);
 	agent_teardown(a, msg);
 	if (a->st == AG_DRAINING || a->fatal)
@@ -275,12 +260,6 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 	case FY_T_ERROR:
 		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
 			return -1;
-		if (r.code == FY_E_AGAIN && t->index > 0) {
-			FY_DEBUG(TOPIC, "relay: %s", r.msg);
-			t->redial = true;
-			*why = "relay asked for this tunnel again";
-			return -1;
-		}
 		if (r.code == FY_E_AUTH || r.code == FY_E_DENIED || r.code == FY_E_VERSION) {
 			/* Retrying cannot help: the operator must act. */
 			FY_ERR(TOPIC, "relay refused: %s", r.msg);
@@ -390,7 +369,6 @@ void agent_connect(struct agent *a)
 		schedule_retry(a, eb);
 		return;
 	}
-	memset(a->redials, 0, sizeof(a->redials));
 	a->session = rand64();
 	a->st = AG_CONNECTING;
 	a->next_attempt_ms = a->now_ms + CONNECT_TIMEOUT_MS;	/* deadline for this try */
@@ -562,7 +540,7 @@ void agent_tick(struct agent *a, uint64_t now)
 		}
 	}
 	for (unsigned i = 0; i < a->ntuns; i++)
-		if (!a->tuns[i] && a->redials[i] <= MAX_REDIALS)
+		if (!a->tuns[i])
 			all_up = false;
 	retry_registers(a);
 	if (a->st == AG_CONNECTING) {

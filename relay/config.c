@@ -9,7 +9,8 @@
 #include "ferry/conf.h"
 
 #define PROG "ferry-relay"
-#include "relay.h"
+#include "backend.h"
+#include "config.h"
 
 static void usage(FILE *f)
 {
@@ -159,12 +160,10 @@ static int parse_vec(void *cfg, int argc, char **argv)
 			break;
 		case O_CONFIG: break;	/* read before this pass */
 		case O_BACKEND:
-			if (!strcmp(optarg, "kernel")) {
-				c->backend = BACKEND_KERNEL;
-			} else if (!strcmp(optarg, "dpdk")) {
-				c->backend = BACKEND_DPDK;
-			} else {
-				fprintf(stderr, "ferry-relay: --backend must be kernel or dpdk\n");
+			c->backend = relay_backend_find(optarg);
+			if (!c->backend) {
+				fprintf(stderr, "ferry-relay: --backend must be one of %s\n",
+					relay_backend_names());
 				e = -1;
 			}
 			break;
@@ -238,6 +237,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->dpdk_mbufs = 8191;
 	c->dpdk_conns = 4096;
 	c->dpdk_syn_backlog = 1024;
+	c->backend = relay_backend_find("kernel");
 
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
@@ -257,7 +257,12 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 		c->max_buffer_mem = default_buffer_mem();
 	if (!c->max_buffer_session)
 		c->max_buffer_session = c->max_buffer_mem / 4;
-	if (c->backend == BACKEND_DPDK && !c->dpdk_ip[0]) {
+	if (!c->backend->run) {
+		fprintf(stderr, "ferry-relay: --backend %s: %s\n", c->backend->name,
+			c->backend->missing);
+		return 2;
+	}
+	if (!strcmp(c->backend->name, "dpdk") && !c->dpdk_ip[0]) {
 		fprintf(stderr, "ferry-relay: --backend dpdk needs --dpdk-ip A.B.C.D/P (the relay's "
 			"address on the DPDK port)\n");
 		return 2;

@@ -5,12 +5,14 @@
 
 #include <openssl/ssl.h>
 
+#include "backend.h"
 #include "cmds.h"
+#include "config.h"
 #include "ferry/conf.h"
 #include "ferry/sock.h"
-#include "ferry_config.h"
 #include "ferry/tls.h"
-#include "relay.h"
+#include "ferry_config.h"
+#include "relay-t.h"
 
 static int run_relay(int argc, char **argv)
 {
@@ -31,15 +33,6 @@ static int run_relay(int argc, char **argv)
 	r->nworkers = r->cfg.workers;
 	for (unsigned i = 0; i < REG_MAX_WORKERS; i++)
 		atomic_init(&r->live_streams[i], LIVE_UNKNOWN);
-	r->be = &relay_kernel_backend;
-#ifndef FERRY_DPDK_BACKEND
-	if (r->cfg.backend == BACKEND_DPDK) {
-		fprintf(stderr, "ferry-relay: this build has no DPDK backend (rebuild with "
-			"libdpdk-dev installed, or -Ddpdk=enabled)\n");
-		rc = 2;
-		goto out;
-	}
-#endif
 	nofile = fy_sock_raise_nofile();
 	r->nofile = nofile > 0 ? (unsigned)nofile : 1024;
 	if (r->nofile < 4096)
@@ -78,12 +71,7 @@ static int run_relay(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-#ifdef FERRY_DPDK_BACKEND
-	if (r->cfg.backend == BACKEND_DPDK)
-		rc = dpdk_backend_run(r);
-	else
-#endif
-		rc = kernel_backend_run(r);
+	rc = r->cfg.backend->run(r);
 out:
 	if (r->reg)
 		reg_destroy(r->reg);

@@ -1,7 +1,10 @@
 /* Agent tunnels on the relay: TLS handshake, HELLO, then the mux. A
- * tunnel lives on one worker; after HELLO it moves (once) to the worker
- * that its index maps to, so that every worker holds one tunnel of each
- * agent and public connections never cross workers. */
+ * tunnel lives on one worker. Where the backend can move connections
+ * (kernel sockets), tunnel i of a session moves once, right after HELLO,
+ * to worker (i + session serial) mod N, so every worker holds one tunnel
+ * of each agent and public connections never cross workers; where it
+ * cannot (DPDK), the tunnel stays where it landed and the backend steers
+ * clients to a worker that holds one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +14,13 @@
 #include <openssl/err.h>
 #include <xxhash.h>
 
+#include "backend.h"
+#include "engine.h"
 #include "ferry/addr.h"
-#include "ferry/sock.h"
 #include "ferry/tls.h"
-#include "relay.h"
+#include "inbox.h"
+#include "relay-t.h"
+#include "tunnel.h"
 
 #define TOPIC "relay.tunnel"
 
@@ -188,6 +194,46 @@ static void unlink_tunnel(struct tunnel *t)
 	t->next = t->prev = NULL;
 }
 
+/* The session's tunnels on this worker hang off its entry in w->tunnels
+ * (usually one; on DPDK, RSS may put several on one lcore). The session's
+ * bit for this worker is set while the chain is not empty. */
+static int chain_add(struct tunnel *t)
+{
+	struct worker *w = t->w;
+	uint64_t serial = t->sess->serial;
+	struct tunnel *head = fy_sess_remove(&w->tunnels, serial);
+
+	t->same_next = head;
+	if (fy_sess_insert(&w->tunnels, serial, t) < 0) {
+		if (head)
+			fy_sess_insert(&w->tunnels, serial, head);
+		return -1;
+	}
+	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
+	return 0;
+}
+
+static void chain_remove(struct tunnel *t)
+{
+	struct worker *w = t->w;
+	uint64_t serial = t->sess->serial;
+	struct tunnel *head = fy_sess_lookup(&w->tunnels, serial);
+
+	if (head == t) {
+		fy_sess_remove(&w->tunnels, serial);
+		if (t->same_next)
+			fy_sess_insert(&w->tunnels, serial, t->same_next);
+		else
+			atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
+	} else {
+		for (; head && head->same_next != t; head = head->same_next)
+			;
+		if (head)
+			head->same_next = t->same_next;
+	}
+	t->same_next = NULL;
+}
+
 void tunnel_free(struct tunnel *t)
 {
 	fy_link_fini(&t->link);
@@ -238,22 +284,16 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 		 * see RST, never a clean end. */
 		fy_mux_destroy(t->link.mux, why);
 		t->link.mux = NULL;
-		if (fy_sess_lookup(&w->tunnels, t->sess->serial) == t) {
-			fy_sess_remove(&w->tunnels, t->sess->serial);
-			atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
-		}
+		chain_remove(t);
 	} else if (t->state != TUN_AUTHED) {
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "connection from %s closed before authentication: %s",
 			  t->peer_str, why);
 		unauth_release(t);
 	}
 	if (t->sess) {
-		/* The tunnels of a session live and die together (but a tunnel
-		 * sent back to be opened again is not a loss). */
-		if (!t->redial) {
-			engine_session_kill(r, t->sess, why);
-			engine_release_ports(w, t->sess);
-		}
+		/* The tunnels of a session live and die together. */
+		engine_session_kill(r, t->sess, why);
+		engine_release_ports(w, t->sess);
 		engine_session_put(r, t->sess);
 		t->sess = NULL;
 	}
@@ -265,19 +305,21 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 	w->gc_tunnels = t;
 }
 
-void tunnel_mark_dirty(struct tunnel *t)
-{
-	if (t->dirty || t->state != TUN_ACTIVE)
-		return;
-	t->dirty = true;
-	t->dirty_next = t->w->dirty;
-	t->w->dirty = t;
-}
-
-void tunnel_flush(struct tunnel *t)
+static void tunnel_flush(struct tunnel *t)
 {
 	if (t->state == TUN_ACTIVE && fy_link_flush(&t->link) < 0)
 		tunnel_close(t, FY_E_GONE, t->link.tls.why);
+}
+
+void tunnel_flush_dirty(struct worker *w)
+{
+	while (w->dirty) {
+		struct tunnel *t = w->dirty;
+
+		w->dirty = t->dirty_next;
+		t->dirty = false;
+		tunnel_flush(t);
+	}
 }
 
 /* ---- mux callbacks ---- */
@@ -296,19 +338,27 @@ static void cb_fin(void *ctx, struct fy_stream *s)
 
 static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
 {
-	struct pubconn *pc = s->app;
-
 	(void)ctx;
-	if (code != FY_E_GONE || strcmp(msg, "tunnel closed"))
-		FY_LOG_RL(FY_LOG_INFO, TOPIC, "stream %u (port %u, client %s) reset by agent: %s (%s)",
-			  s->id, pc->port, pc->peer_str, msg, fy_code_str(code));
-	fy_pump_on_reset(&pc->pump, code, msg);
+	fy_pump_on_reset(s->app, code, msg);
 }
 
 static void cb_credit(void *ctx, struct fy_stream *s)
 {
 	(void)ctx;
 	fy_pump_on_credit(s->app);
+}
+
+/* Output waits: write it out at the end of the worker's turn, one flush
+ * for everything queued in the turn. */
+static void cb_output(void *ctx)
+{
+	struct tunnel *t = ctx;
+
+	if (t->dirty || t->state != TUN_ACTIVE)
+		return;
+	t->dirty = true;
+	t->dirty_next = t->w->dirty;
+	t->w->dirty = t;
 }
 
 static int on_register(struct tunnel *t, const uint8_t *p, uint32_t n, const char **why)
@@ -324,7 +374,7 @@ static int on_register(struct tunnel *t, const uint8_t *p, uint32_t n, const cha
 		res.code = FY_E_SHUTDOWN;
 		snprintf(res.msg, sizeof(res.msg), "relay is shutting down");
 	} else {
-		res.code = (uint32_t)engine_register_port(t, rg.port, res.msg, sizeof(res.msg));
+		res.code = engine_register_port(t->w, t->sess, rg.port, res.msg, sizeof(res.msg));
 	}
 	if (res.code == FY_E_OK)
 		FY_INFO(TOPIC, "agent '%s' claimed port %u: %s", t->name, rg.port, res.msg);
@@ -371,6 +421,7 @@ static const struct fy_mux_cbs relay_mux_cbs = {
 	.on_reset = cb_reset,
 	.on_credit = cb_credit,
 	.on_control = cb_control,
+	.on_output = cb_output,
 };
 
 /* ---- input ---- */
@@ -393,7 +444,6 @@ static void read_active(struct tunnel *t)
 
 	if (t->state != TUN_ACTIVE)
 		return;		/* a callback closed it */
-	tunnel_mark_dirty(t);
 	switch (r) {
 	case FY_LINK_PROTO:
 		input_refused(t);
@@ -481,7 +531,7 @@ static void read_hello(struct tunnel *t)
 		return;
 	}
 	fy_buf_consume(&t->link.in, (size_t)n);
-	if (engine_auth(t, &t->hello, &code, msg, sizeof(msg)) < 0) {
+	if (engine_auth(w, &t->hello, t->peer_str, &t->sess, t->name, &code, msg, sizeof(msg)) < 0) {
 		refuse(t, code, msg);
 		return;
 	}
@@ -507,7 +557,7 @@ static void read_hello(struct tunnel *t)
 	}
 	m->kind = MSG_TUNNEL;
 	m->t = t;
-	worker_send(&r->workers[target], m);
+	inbox_send(&r->workers[target], m);
 }
 
 void tunnel_adopt(struct worker *w, struct tunnel *t)
@@ -551,27 +601,13 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 		return;
 	}
-	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0) {
-		if (r->be->can_move) {
-			tunnel_close(t, FY_E_PROTOCOL, "duplicate tunnel index for this session");
-			return;
-		}
-		/* Where connections cannot move, RSS chose this worker, and it
-		 * already has a tunnel of the agent: ask for this one again (a
-		 * new connection hashes anew) until every worker has one. */
-		char why[96];
-
-		snprintf(why, sizeof(why), "tunnel %u landed on worker %u, which has one; "
-			 "open it again", t->index, w->id);
-		t->redial = true;
-		tunnel_close(t, FY_E_AGAIN, why);
+	if (chain_add(t) < 0) {
+		tunnel_close(t, FY_E_INTERNAL, "out of memory");
 		return;
 	}
-	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_welcome(f, &wm));
 	FY_INFO(TOPIC, "agent '%s' tunnel %u/%u from %s up on worker %u", t->name, t->index,
 		r->nworkers, t->peer_str, w->id);
-	tunnel_mark_dirty(t);
 	if (fy_buf_len(&t->link.in) && fy_link_input(&t->link, w->now_ms) < 0)
 		input_refused(t);
 }
@@ -604,9 +640,9 @@ static void on_event(void *owner, uint32_t ev)
 		read_hello(t);
 		break;
 	case TUN_ACTIVE:
-		if (ev & FY_EV_WRITE)
+		if (ev & RELAY_EV_WRITE)
 			tunnel_flush(t);
-		if (t->state == TUN_ACTIVE && (ev & (FY_EV_READ | FY_EV_ERROR)))
+		if (t->state == TUN_ACTIVE && (ev & (RELAY_EV_READ | RELAY_EV_ERROR)))
 			read_active(t);
 		break;
 	default:
@@ -639,8 +675,64 @@ void tunnel_tick(struct worker *w, uint64_t now)
 			snprintf(why, sizeof(why), "no traffic for %u ms (keepalive)",
 				 3 * w->r->cfg.keepalive_ms);
 			tunnel_close(t, FY_E_TIMEOUT, why);
-			continue;
 		}
-		tunnel_mark_dirty(t);
 	}
+}
+
+void tunnel_close_dead(struct worker *w)
+{
+	struct tunnel *t, *next;
+
+	for (t = w->tunnel_list; t; t = next) {
+		next = t->next;
+		if (t->state == TUN_ACTIVE && atomic_load(&t->sess->dead))
+			tunnel_close(t, FY_E_GONE, t->sess->dead_why);
+	}
+}
+
+void tunnel_goaway_all(struct worker *w, uint32_t code, const char *why)
+{
+	for (struct tunnel *t = w->tunnel_list; t; t = t->next)
+		if (t->state == TUN_ACTIVE)
+			fy_mux_goaway(t->link.mux, code, why);
+}
+
+void tunnel_gc(struct worker *w)
+{
+	while (w->gc_tunnels) {
+		struct tunnel *t = w->gc_tunnels;
+
+		if (t->more_in)	/* still listed: free after the list is processed */
+			break;
+		w->gc_tunnels = t->gc_next;
+		tunnel_free(t);
+	}
+}
+
+struct fy_stream *tunnel_open_stream(struct worker *w, uint64_t serial, const struct fy_open *o,
+				     void *app, struct tunnel **tp, const char **why)
+{
+	struct tunnel *t = fy_sess_lookup(&w->tunnels, serial), *best = NULL;
+	struct fy_stream *s;
+
+	/* The session's tunnels on this worker: the least loaded one. */
+	for (; t; t = t->same_next)
+		if (t->state == TUN_ACTIVE &&
+		    (!best || fy_mux_stream_count(t->link.mux) < fy_mux_stream_count(best->link.mux)))
+			best = t;
+	if (!best) {
+		*why = "agent tunnel gone";
+		return NULL;
+	}
+	if (fy_mux_stream_count(best->link.mux) >= w->r->cfg.max_streams) {
+		*why = "stream limit of the tunnel reached";
+		return NULL;
+	}
+	s = fy_mux_open(best->link.mux, o, app);
+	if (!s) {
+		*why = "the tunnel is draining";
+		return NULL;
+	}
+	*tp = best;
+	return s;
 }

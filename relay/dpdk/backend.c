@@ -25,7 +25,12 @@
 
 #include "dworker.h"
 #include "ferry/sock.h"
-#include "relay.h"
+#include "backend.h"
+#include "engine.h"
+#include "public.h"
+#include "relay-t.h"
+#include "tunnel.h"
+#include "worker.h"
 
 #define TOPIC "relay.dpdk"
 #define RX_DESC 1024
@@ -123,7 +128,7 @@ static int b_attach(struct worker *w, void *io, relay_event_fn fn, void *owner)
 	if (d->c)
 		tcp_want(d->c, true, false);	/* queues readable if data waits */
 	else if (fn)
-		fn(owner, FY_EV_READ | FY_EV_ERROR);
+		fn(owner, RELAY_EV_READ | RELAY_EV_ERROR);
 	return 0;
 }
 
@@ -335,13 +340,13 @@ static void deliver(struct tcp_conn *c, uint32_t ev)
 static void up_readable(void *ctx, struct tcp_conn *c)
 {
 	(void)ctx;
-	deliver(c, FY_EV_READ);
+	deliver(c, RELAY_EV_READ);
 }
 
 static void up_writable(void *ctx, struct tcp_conn *c)
 {
 	(void)ctx;
-	deliver(c, FY_EV_WRITE);
+	deliver(c, RELAY_EV_WRITE);
 }
 
 static void up_closed(void *ctx, struct tcp_conn *c, int reason)
@@ -354,7 +359,7 @@ static void up_closed(void *ctx, struct tcp_conn *c, int reason)
 	d->c = NULL;	/* the handle is invalid after this upcall */
 	d->reason = reason;
 	if (d->fn)
-		d->fn(d->owner, FY_EV_READ | FY_EV_ERROR);
+		d->fn(d->owner, RELAY_EV_READ | RELAY_EV_ERROR);
 }
 
 static const struct net_ops dworker_ops = {
@@ -657,11 +662,9 @@ int dpdk_backend_run(struct relay *r)
 		struct worker *w = &r->workers[i];
 		struct dworker *dw = &dws[i];
 
-		w->r = r;
-		w->id = i;
+		if (worker_init(w, r, i) < 0)
+			goto out_workers;
 		w->be_data = dw;
-		fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
-		cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
 		dw->w = w;
 		dw->port_id = port_id;
 		dw->queue = (uint16_t)i;
@@ -681,8 +684,6 @@ int dpdk_backend_run(struct relay *r)
 				goto out_workers;
 			}
 		}
-		if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0)
-			goto out_workers;
 		dw->st = net_stack_create(&nc, &dworker_ops, dw, now_us());
 		if (!dw->st || tcp_listen(dw->st, agent_port, 0) < 0) {
 			fprintf(stderr, "ferry-relay: cannot start the TCP stack of worker %u\n", i);
@@ -724,8 +725,7 @@ out_workers:
 				free(p);
 			rte_ring_free(dws[i].arp_in);
 		}
-		fy_sess_fini(&r->workers[i].streams);
-		fy_sess_fini(&r->workers[i].tunnels);
+		worker_fini(&r->workers[i]);
 	}
 	free(dws);
 	free(r->workers);

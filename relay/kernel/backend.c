@@ -10,9 +10,17 @@
 #include <unistd.h>
 
 #include "ferry/addr.h"
+#include "backend.h"
+#include "engine.h"
+#include "ferry/addr.h"
+#include "ferry/loop.h"
 #include "ferry/sock.h"
+#include "ferry/sockconn.h"
 #include "ferry_config.h"
-#include "relay.h"
+#include "public.h"
+#include "relay-t.h"
+#include "tunnel.h"
+#include "worker.h"
 
 #define TOPIC "relay.worker"
 #define ACCEPTS_PER_EVENT 64
@@ -53,6 +61,7 @@ static struct kconn *kconn_new(int fd)
 
 /* A worker's state that only this backend knows (worker.be_data). */
 struct kworker {
+	struct fy_loop *loop;
 	struct klistener agent;		/* the agent port */
 	struct klistener *paused;	/* resting for want of a descriptor */
 	int spare_fd;			/* given up to shed a connection on EMFILE */
@@ -97,7 +106,7 @@ static void shed_one(struct klistener *kl, int err)
 	}
 	if (kw->spare_fd < 0 && !kl->paused) {
 		kl->paused = true;
-		fy_loop_mod(w->loop, kl->fd, 0);
+		fy_loop_mod(kw_of(w)->loop, kl->fd, 0);
 		kl->paused_next = kw->paused;
 		kw->paused = kl;
 	}
@@ -113,7 +122,7 @@ static void resume_listeners(struct worker *w)
 
 		kw->paused = kl->paused_next;
 		kl->paused = false;
-		fy_loop_mod(w->loop, kl->fd, FY_EV_READ);
+		fy_loop_mod(kw_of(w)->loop, kl->fd, FY_EV_READ);
 	}
 }
 
@@ -144,6 +153,11 @@ static int accept_one(struct klistener *kl, struct sockaddr_storage *peer)
 	return fd;
 }
 
+/* The loop's readiness bits are the core's. */
+_Static_assert((unsigned)FY_EV_READ == (unsigned)RELAY_EV_READ &&
+	       (unsigned)FY_EV_WRITE == (unsigned)RELAY_EV_WRITE &&
+	       (unsigned)FY_EV_ERROR == (unsigned)RELAY_EV_ERROR, "event bits differ");
+
 static void kconn_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 {
 	struct kconn *kc = arg;
@@ -159,16 +173,16 @@ static int k_attach(struct worker *w, void *io, relay_event_fn fn, void *owner)
 
 	kc->fn = fn;
 	kc->owner = owner;
-	kc->sc.loop = w->loop;
+	kc->sc.loop = kw_of(w)->loop;
 	kc->sc.events = FY_EV_READ;
-	return fy_loop_add(w->loop, kc->sc.fd, FY_EV_READ, kconn_event, kc);
+	return fy_loop_add(kw_of(w)->loop, kc->sc.fd, FY_EV_READ, kconn_event, kc);
 }
 
 static void k_detach(struct worker *w, void *io)
 {
 	struct kconn *kc = io;
 
-	fy_loop_del(w->loop, kc->sc.fd);
+	fy_loop_del(kw_of(w)->loop, kc->sc.fd);
 	kc->sc.loop = NULL;
 }
 
@@ -177,7 +191,7 @@ static void k_close(struct worker *w, void *io, bool rst)
 	struct kconn *kc = io;
 
 	if (kc->sc.loop)
-		fy_loop_del(w->loop, kc->sc.fd);
+		fy_loop_del(kw_of(w)->loop, kc->sc.fd);
 	if (rst) {
 		fy_sock_close_rst(kc->sc.fd);
 	} else {
@@ -248,7 +262,7 @@ static int k_listen(struct worker *w, uint16_t port, bool probe, void **lio)
 	kl->fd = e;
 	kl->w = w;
 	kl->port = port;
-	fy_loop_add(w->loop, kl->fd, FY_EV_READ, on_public_accept, kl);
+	fy_loop_add(kw_of(w)->loop, kl->fd, FY_EV_READ, on_public_accept, kl);
 	*lio = kl;
 	return 0;
 }
@@ -259,7 +273,7 @@ static void k_unlisten(struct worker *w, void *lio)
 
 	if (kl->paused)
 		unpause(kl);
-	fy_loop_del(w->loop, kl->fd);
+	fy_loop_del(kw_of(w)->loop, kl->fd);
 	close(kl->fd);
 	free(kl);
 }
@@ -268,7 +282,7 @@ static void k_stop_accepting(struct worker *w);
 
 static void k_wake(struct worker *w)
 {
-	fy_loop_wake(w->loop);
+	fy_loop_wake(kw_of(w)->loop);
 }
 
 const struct relay_backend relay_kernel_backend = {
@@ -327,7 +341,7 @@ static void k_stop_accepting(struct worker *w)
 	if (kl->fd >= 0) {
 		if (kl->paused)
 			unpause(kl);
-		fy_loop_del(w->loop, kl->fd);
+		fy_loop_del(kw_of(w)->loop, kl->fd);
 		close(kl->fd);
 		kl->fd = -1;
 	}
@@ -342,7 +356,7 @@ static void *worker_main(void *arg)
 	rcu_register_thread();
 	w->now_ms = w->last_tick_ms = last_resume = fy_now_ms();
 	do {
-		fy_loop_run_once(w->loop, WORKER_TICK_MS / 2);
+		fy_loop_run_once(kw_of(w)->loop, WORKER_TICK_MS / 2);
 		rcu_quiescent_state();	/* no registry pointer held across turns */
 		w->now_ms = fy_now_ms();
 		if (kw_of(w)->paused && w->now_ms - last_resume >= WORKER_TICK_MS) {
@@ -356,7 +370,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int worker_init(struct relay *r, struct worker *w, unsigned id)
+/* The core's part of the worker, then this backend's: the loop, the spare
+ * descriptor, the agent listener (SO_REUSEPORT, one per worker). */
+static int kworker_init(struct relay *r, struct worker *w, unsigned id)
 {
 	char err[256], host[128];
 	struct sockaddr_storage ss;
@@ -365,10 +381,9 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 	uint16_t port;
 	int e;
 
-	w->r = r;
-	w->id = id;
 	kw = calloc(1, sizeof(*kw));
-	if (!kw) {
+	if (!kw || worker_init(w, r, id) < 0) {
+		free(kw);
 		fprintf(stderr, "ferry-relay: out of memory\n");
 		return -1;
 	}
@@ -377,18 +392,12 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 	kw->spare_fd = -1;
 	w->be_data = kw;
 	spare_take(kw);
-	fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
-	cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
-	w->loop = fy_loop_create(FY_LOOP_EPOLL, err, sizeof(err));
-	if (!w->loop) {
+	kw->loop = fy_loop_create(FY_LOOP_EPOLL, err, sizeof(err));
+	if (!kw->loop) {
 		fprintf(stderr, "ferry-relay: event loop: %s\n", err);
 		return -1;
 	}
-	fy_loop_set_wake(w->loop, on_wake, w);
-	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0) {
-		fprintf(stderr, "ferry-relay: out of memory\n");
-		return -1;
-	}
+	fy_loop_set_wake(kw->loop, on_wake, w);
 	if (fy_sock_split_hostport(r->cfg.listen, host, sizeof(host), &port) < 0) {
 		fprintf(stderr, "ferry-relay: --listen '%s' is not ADDR:PORT\n", r->cfg.listen);
 		return -1;
@@ -402,11 +411,11 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 		fprintf(stderr, "ferry-relay: cannot listen on %s: %s\n", r->cfg.listen, strerror(-e));
 		return -1;
 	}
-	fy_loop_add(w->loop, kw->agent.fd, FY_EV_READ, on_agent_accept, &kw->agent);
+	fy_loop_add(kw->loop, kw->agent.fd, FY_EV_READ, on_agent_accept, &kw->agent);
 	return 0;
 }
 
-static void worker_fini(struct worker *w)
+static void kworker_fini(struct worker *w)
 {
 	struct kworker *kw = kw_of(w);
 
@@ -415,12 +424,12 @@ static void worker_fini(struct worker *w)
 			close(kw->agent.fd);
 		if (kw->spare_fd >= 0)
 			close(kw->spare_fd);
+		if (kw->loop)
+			fy_loop_destroy(kw->loop);
 		free(kw);
+		w->be_data = NULL;
 	}
-	fy_sess_fini(&w->streams);
-	fy_sess_fini(&w->tunnels);
-	if (w->loop)
-		fy_loop_destroy(w->loop);
+	worker_fini(w);
 }
 
 int kernel_backend_run(struct relay *r)
@@ -435,8 +444,9 @@ int kernel_backend_run(struct relay *r)
 	if (!r->workers)
 		return 1;
 	memset(r->workers, 0, r->nworkers * sizeof(*r->workers));
+	r->be = &relay_kernel_backend;
 	for (unsigned i = 0; i < r->nworkers; i++) {
-		if (worker_init(r, &r->workers[i], i) < 0) {
+		if (kworker_init(r, &r->workers[i], i) < 0) {
 			rc = 1;
 			goto out;
 		}
@@ -476,7 +486,7 @@ int kernel_backend_run(struct relay *r)
 				atomic_store(&r->draining, true);
 			}
 			for (unsigned i = 0; i < r->nworkers; i++)
-				fy_loop_wake(r->workers[i].loop);
+				fy_loop_wake(kw_of(&r->workers[i])->loop);
 		} else if (sig == SIGHUP) {
 			relay_reload_tokens(r);
 		}
@@ -485,13 +495,13 @@ int kernel_backend_run(struct relay *r)
 	}
 	atomic_store(&r->stop, true);
 	for (unsigned i = 0; i < started; i++) {
-		fy_loop_wake(r->workers[i].loop);
+		fy_loop_wake(kw_of(&r->workers[i])->loop);
 		pthread_join(r->workers[i].thread, NULL);
 	}
 out:
 	rcu_barrier();
 	for (unsigned i = 0; i < r->nworkers; i++)
-		worker_fini(&r->workers[i]);
+		kworker_fini(&r->workers[i]);
 	free(r->workers);
 	return rc;
 }

@@ -75,6 +75,10 @@ struct fy_mux_cbs {
 	 * end the tunnel as a protocol error. */
 	int (*on_control)(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 			  const char **why);
+	/* Frames were queued while none were waiting: the owner should write
+	 * the output out (at the end of its loop turn, say). Not called again
+	 * until the output has been drained empty. May be NULL. */
+	void (*on_output)(void *ctx);
 };
 
 struct fy_mux_cfg {
