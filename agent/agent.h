@@ -14,6 +14,7 @@
 #include "ferry/log.h"
 #include "ferry/loop.h"
 #include "ferry/mux.h"
+#include "ferry/pool.h"
 #include "ferry/pump.h"
 #include "ferry/sess.h"
 #include "ferry/sockconn.h"
@@ -103,6 +104,8 @@ struct agent {
 	struct agent_cfg cfg;
 	uint64_t now_ms;	/* the loop's clock, read once per turn */
 	struct fy_budget budget;	/* window growth of all streams */
+	struct fy_pool stream_pool;	/* the muxes' streams */
+	struct fy_pool conn_pool;	/* struct tconn */
 	SSL_CTX *tls;
 	struct fy_loop *loop;
 	struct fy_sess_table streams;
@@ -145,7 +148,7 @@ void agent_gc(struct agent *a);
 /* forward.c */
 uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
 		      const char **msg);
-void forward_free(struct tconn *c);
+void forward_free(struct agent *a, struct tconn *c);
 /* Forward i's lookup ended: err 0 (fstate has an address) or -errno;
  * its waiting streams connect or are refused. */
 void forward_resolved(struct agent *a, unsigned i, int err);

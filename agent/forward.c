@@ -68,10 +68,10 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 	a->gc_conns = c;
 }
 
-void forward_free(struct tconn *c)
+void forward_free(struct agent *a, struct tconn *c)
 {
 	fy_pump_fini(&c->pump);
-	free(c);
+	fy_pool_free(&a->conn_pool, c);
 }
 
 static struct fwd *find_fwd(struct agent *a, uint16_t port)
@@ -131,7 +131,7 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 	 * ignores numeric targets). */
 	if (!st->have || a->now_ms - st->at_ms > RES_TTL_MS)
 		res_request(a, (unsigned)(f - a->cfg.fwds));
-	c = calloc(1, sizeof(*c));
+	c = fy_pool_alloc(&a->conn_pool);
 	if (!c) {
 		*msg = "out of memory";
 		return FY_E_LIMIT;
@@ -144,7 +144,7 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 	if (st->have && (e = start_connect(a, c, st)) < 0) {
 		snprintf(why, sizeof(why), "connect %.200s:%u: %s", f->host, f->hostport, strerror(-e));
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
-		free(c);
+		fy_pool_free(&a->conn_pool, c);
 		*msg = why;
 		return FY_E_REFUSED;
 	}

@@ -104,7 +104,7 @@ void agent_gc(struct agent *a)
 		struct tconn *c = a->gc_conns;
 
 		a->gc_conns = c->gc_next;
-		forward_free(c);
+		forward_free(a, c);
 	}
 	while (a->gc_tuns) {
 		struct atun *t = a->gc_tuns;
@@ -394,6 +394,7 @@ static void send_hello(struct atun *t)
 		.out_cap = FY_LINK_OUT_CAP,
 		.serial = ++a->tunnel_serial,
 		.now_ms = a->now_ms,
+		.stream_pool = &a->stream_pool,
 	};
 	uint8_t f[FY_FRAME_HDR_LEN + 300];
 

@@ -77,7 +77,10 @@ static void stream_unlink_free(struct fy_mux *m, struct fy_stream *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	m->nstreams--;
-	free(s);
+	if (m->cfg.stream_pool)
+		fy_pool_free(m->cfg.stream_pool, s);
+	else
+		free(s);
 }
 
 void fy_mux_destroy(struct fy_mux *m, const char *reason)
@@ -217,7 +220,8 @@ static bool ctrl_budget(struct fy_mux *m)
 
 static struct fy_stream *stream_new(struct fy_mux *m, uint32_t id, void *app)
 {
-	struct fy_stream *s = calloc(1, sizeof(*s));
+	struct fy_stream *s = m->cfg.stream_pool ? fy_pool_alloc(m->cfg.stream_pool) :
+			      calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
@@ -227,7 +231,10 @@ static struct fy_stream *stream_new(struct fy_mux *m, uint32_t id, void *app)
 	s->recv_window = s->recv_window0 = m->cfg.window;
 	s->app = app;
 	if (fy_sess_insert(m->tbl, fy_sess_key(m->cfg.serial, id), s) < 0) {
-		free(s);
+		if (m->cfg.stream_pool)
+			fy_pool_free(m->cfg.stream_pool, s);
+		else
+			free(s);
 		return NULL;
 	}
 	s->next = m->streams;

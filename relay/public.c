@@ -51,7 +51,7 @@ void public_gc(struct worker *w)
 
 		w->gc_pub = pc->gc_next;
 		fy_pump_fini(&pc->pump);
-		free(pc);
+		fy_pool_free(&w->pub_pool, pc);
 	}
 }
 
@@ -86,7 +86,7 @@ static void refuse(struct worker *w, void *io, uint16_t port, const struct socka
 void public_start(struct worker *w, void *io, uint16_t port,
 		  const struct sockaddr_storage *peer, uint64_t serial)
 {
-	struct pubconn *pc = calloc(1, sizeof(*pc));
+	struct pubconn *pc = fy_pool_alloc(&w->pub_pool);
 	struct tunnel *t = NULL;
 	struct fy_stream *s;
 	const char *why = "out of memory";
@@ -95,7 +95,7 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	to_open(peer, port, &o);
 	s = pc ? tunnel_open_stream(w, serial, &o, &pc->pump, &t, &why) : NULL;
 	if (!s) {
-		free(pc);
+		fy_pool_free(&w->pub_pool, pc);
 		refuse(w, io, port, peer, why);
 		return;
 	}

@@ -8,6 +8,7 @@
 
 #include "ferry/frame.h"
 #include "ferry/link.h"
+#include "worker-t.h"
 
 struct worker;
 struct reg_session;
@@ -39,6 +40,7 @@ struct tunnel {
 	struct tunnel *more_in_next;
 	struct tunnel *gc_next;
 	struct tunnel *same_next;	/* the session's other tunnels on this worker */
+	struct msg move;		/* its hand-over to another worker */
 };
 
 #endif

@@ -548,16 +548,9 @@ static void read_hello(struct tunnel *t)
 		tunnel_adopt(w, t);
 		return;
 	}
-	struct msg *m = calloc(1, sizeof(*m));
-
-	if (!m) {
-		tunnel_adopt(w, t);
-		tunnel_close(t, FY_E_INTERNAL, "out of memory");
-		return;
-	}
-	m->kind = MSG_TUNNEL;
-	m->t = t;
-	inbox_send(&r->workers[target], m);
+	t->move.kind = MSG_TUNNEL;
+	t->move.t = t;
+	inbox_send(&r->workers[target], &t->move);
 }
 
 void tunnel_adopt(struct worker *w, struct tunnel *t)
@@ -571,6 +564,7 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		.keepalive_ms = r->cfg.keepalive_ms,
 		.out_cap = FY_LINK_OUT_CAP,
 		.now_ms = w->now_ms,
+		.stream_pool = &w->stream_pool,
 	};
 	struct fy_welcome wm = {
 		.version = FY_PROTO_VERSION,

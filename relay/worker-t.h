@@ -11,6 +11,7 @@
 #include <urcu/wfcqueue.h>
 
 #include "ferry/log.h"
+#include "ferry/pool.h"
 #include "ferry/sess.h"
 
 struct relay;
@@ -19,7 +20,10 @@ struct pubconn;
 struct reg_port;
 struct reg_session;
 
-/* A message between workers. */
+/* A message between workers. A MSG_TUNNEL is the tunnel's own (it moves
+ * once); the others are allocated by the sender and freed by the receiver
+ * (a client handed over because its worker holds no tunnel of its agent,
+ * a listener for a new claim: rare, never per packet). */
 enum msg_kind { MSG_TUNNEL, MSG_PUBLIC, MSG_LISTEN };
 struct msg {
 	struct cds_wfcq_node node;
@@ -50,6 +54,8 @@ struct worker {
 	void *be_data;			/* the backend's own per-worker state */
 	struct fy_sess_table streams;	/* (tunnel serial, stream id) -> stream */
 	struct fy_sess_table tunnels;	/* session serial -> its tunnels here */
+	struct fy_pool stream_pool;	/* every mux's streams on this worker */
+	struct fy_pool pub_pool;	/* public connections */
 	struct tunnel *tunnel_list;
 	struct reg_port *ports;		/* claims (and listeners) this worker owns */
 	struct xlisten *xlisten;	/* extra listeners for others' claims */

@@ -9,6 +9,7 @@
 #include "public.h"
 #include "relay-t.h"
 #include "tunnel.h"
+#include "public-t.h"
 #include "worker.h"
 
 int worker_init(struct worker *w, struct relay *r, unsigned id)
@@ -16,6 +17,8 @@ int worker_init(struct worker *w, struct relay *r, unsigned id)
 	w->r = r;
 	w->id = id;
 	inbox_init(w);
+	fy_pool_init(&w->stream_pool, sizeof(struct fy_stream), 256);
+	fy_pool_init(&w->pub_pool, sizeof(struct pubconn), 256);
 	fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
 	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0)
 		return -1;
@@ -26,6 +29,11 @@ void worker_fini(struct worker *w)
 {
 	fy_sess_fini(&w->streams);
 	fy_sess_fini(&w->tunnels);
+	if (w->stream_pool.in_use || w->pub_pool.in_use)
+		FY_ERR("relay.worker", "worker %u stops with %zu streams and %zu connections "
+		       "not freed", w->id, w->stream_pool.in_use, w->pub_pool.in_use);
+	fy_pool_fini(&w->stream_pool);
+	fy_pool_fini(&w->pub_pool);
 }
 
 /* discard: the worker is stopping; what arrives now is closed. */
@@ -36,10 +44,10 @@ static void handle_inbox(struct worker *w, bool discard)
 	while ((m = inbox_take(w))) {
 		switch (m->kind) {
 		case MSG_TUNNEL:
-			tunnel_adopt(w, m->t);
+			tunnel_adopt(w, m->t);	/* the message is the tunnel's own */
 			if (discard)
 				tunnel_close(m->t, FY_E_SHUTDOWN, "relay shutting down");
-			break;
+			continue;
 		case MSG_LISTEN:
 			if (discard)
 				engine_session_put(w->r, m->sess);

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "ferry/addr.h"
 #include "ferry/loop.h"
+#include "ferry/pool.h"
 #include "ferry/sock.h"
 #include "ferry/sockconn.h"
 #include "ferry_config.h"
@@ -27,12 +28,18 @@
 
 /* ---- the connection interface on kernel sockets ---- */
 
+struct kworker;
+
 /* A connection: the socket (first, so fy_sockconn_ops can take a kconn)
- * and where its events go. */
+ * and where its events go. It comes from the pool of the worker that
+ * accepted it (its home) and goes back there, even when another worker
+ * closes it: through the home's return queue. */
 struct kconn {
 	struct fy_sockconn sc;
 	relay_event_fn fn;
 	void *owner;
+	struct kworker *home;
+	struct cds_wfcq_node ret;
 };
 
 /* A listener: the agent port (port 0 here) or a claimed public port. */
@@ -44,18 +51,6 @@ struct klistener {
 	struct klistener *paused_next;
 };
 
-static struct kconn *kconn_new(int fd)
-{
-	struct kconn *kc = calloc(1, sizeof(*kc));
-
-	if (!kc) {
-		fy_sock_close_rst(fd);
-		return NULL;
-	}
-	kc->sc.fd = fd;
-	fy_sock_nodelay(fd);
-	return kc;
-}
 
 /* ---- running out of descriptors ---- */
 
@@ -65,11 +60,49 @@ struct kworker {
 	struct klistener agent;		/* the agent port */
 	struct klistener *paused;	/* resting for want of a descriptor */
 	int spare_fd;			/* given up to shed a connection on EMFILE */
+	struct fy_pool conns;		/* struct kconn */
+	struct cds_wfcq_head ret_head;	/* kconns other workers closed */
+	struct cds_wfcq_tail ret_tail;
 };
 
 static struct kworker *kw_of(struct worker *w)
 {
 	return w->be_data;
+}
+
+static struct kconn *kconn_new(struct worker *w, int fd)
+{
+	struct kconn *kc = fy_pool_alloc(&kw_of(w)->conns);
+
+	if (!kc) {
+		fy_sock_close_rst(fd);
+		return NULL;
+	}
+	kc->home = kw_of(w);
+	kc->sc.fd = fd;
+	fy_sock_nodelay(fd);
+	return kc;
+}
+
+/* Only the home's thread touches its pool. */
+static void kconn_free(struct worker *w, struct kconn *kc)
+{
+	struct kworker *home = kc->home;
+
+	if (home == kw_of(w)) {
+		fy_pool_free(&home->conns, kc);
+		return;
+	}
+	cds_wfcq_node_init(&kc->ret);
+	cds_wfcq_enqueue(&home->ret_head, &home->ret_tail, &kc->ret);
+}
+
+static void kconns_returned(struct kworker *kw)
+{
+	struct cds_wfcq_node *n;
+
+	while ((n = __cds_wfcq_dequeue_blocking(&kw->ret_head, &kw->ret_tail)))
+		fy_pool_free(&kw->conns, caa_container_of(n, struct kconn, ret));
 }
 
 static void spare_take(struct kworker *kw)
@@ -199,7 +232,7 @@ static void k_close(struct worker *w, void *io, bool rst)
 		fy_sock_abort_on_close(kc->sc.fd, false);
 		close(kc->sc.fd);
 	}
-	free(kc);
+	kconn_free(w, kc);
 }
 
 static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
@@ -232,7 +265,7 @@ static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 		/* Should this process die, the kernel resets the client instead
 		 * of ending its stream with a FIN that looks complete. */
 		fy_sock_abort_on_close(fd, true);
-		kc = kconn_new(fd);
+		kc = kconn_new(w, fd);
 		if (kc)
 			public_accepted(w, kl->port, kc, &peer);
 	}
@@ -317,7 +350,7 @@ static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 
 		if (fd < 0)
 			return;
-		kc = kconn_new(fd);
+		kc = kconn_new(kl->w, fd);
 		if (kc)
 			tunnel_accept(kl->w, kc, &peer);
 	}
@@ -359,6 +392,7 @@ static void *worker_main(void *arg)
 		fy_loop_run_once(kw_of(w)->loop, WORKER_TICK_MS / 2);
 		rcu_quiescent_state();	/* no registry pointer held across turns */
 		w->now_ms = fy_now_ms();
+		kconns_returned(kw_of(w));
 		if (kw_of(w)->paused && w->now_ms - last_resume >= WORKER_TICK_MS) {
 			resume_listeners(w);
 			last_resume = w->now_ms;
@@ -390,6 +424,8 @@ static int kworker_init(struct relay *r, struct worker *w, unsigned id)
 	kw->agent.fd = -1;
 	kw->agent.w = w;
 	kw->spare_fd = -1;
+	fy_pool_init(&kw->conns, sizeof(struct kconn), 256);
+	cds_wfcq_init(&kw->ret_head, &kw->ret_tail);
 	w->be_data = kw;
 	spare_take(kw);
 	kw->loop = fy_loop_create(FY_LOOP_EPOLL, err, sizeof(err));
@@ -426,6 +462,8 @@ static void kworker_fini(struct worker *w)
 			close(kw->spare_fd);
 		if (kw->loop)
 			fy_loop_destroy(kw->loop);
+		kconns_returned(kw);
+		fy_pool_fini(&kw->conns);
 		free(kw);
 		w->be_data = NULL;
 	}
