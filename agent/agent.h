@@ -50,6 +50,7 @@ struct agent_cfg {
 	uint32_t window;		/* most bytes one stream may hold */
 	uint64_t max_buffer_mem;	/* window growth of all streams */
 	bool token_on_cmdline;
+	bool token_given;		/* --token or --token-file: FERRY_TOKEN not read */
 	enum fy_log_level log_level;
 };
 

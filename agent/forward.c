@@ -51,6 +51,8 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 		unwait(a, c);
 	if (code == FY_E_REFUSED)
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
+	else if (code == FY_E_LIMIT)
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream to %s reset: %s", c->target, why);
 	else
 		FY_DEBUG(TOPIC, "stream to %s done: %s (sent %llu, received %llu bytes)", c->target,
 			 why, p->rx, p->tx);

@@ -189,8 +189,9 @@ static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char *
 	}
 	if (t->index == 0 && w.window > a->cfg.window)
 		FY_WARN(TOPIC, "the relay grants %u bytes per stream, more than this agent holds for "
-			"one stream (--window %u): a stream whose target reads slower than the relay "
-			"sends is reset", w.window, a->cfg.window);
+			"one stream (--window %u): a stream is reset when more than that waits for its "
+			"target (a slow reader, or data sent before the target's connect completes)",
+			w.window, a->cfg.window);
 	fy_mux_set_established(t->link.mux, w.window,
 			       a->cfg.keepalive_ms ? a->cfg.keepalive_ms : w.keepalive_ms);
 	t->st = AT_UP;

@@ -23,6 +23,7 @@
 #include "registry.h"
 
 struct relay_backend;
+struct src_table;
 struct relay_backend_desc;
 struct worker;
 
@@ -67,19 +68,6 @@ struct relay_counters {
 	atomic_ulong port_limit;	/* claims over an agent's port cap */
 };
 
-/* Authentication failures per source address (hashed buckets): after
- * AUTH_FAIL_BURST failures within AUTH_FAIL_WINDOW_MS, the address is
- * refused at accept for AUTH_TARPIT_MS. */
-#define AUTH_FAIL_BUCKETS 4096
-#define AUTH_FAIL_BURST 10
-#define AUTH_FAIL_WINDOW_MS 60000
-#define AUTH_TARPIT_MS 30000
-struct auth_fail {
-	atomic_uint count;
-	atomic_uint_fast64_t window_start_ms;
-	atomic_uint_fast64_t blocked_until_ms;
-};
-
 struct relay {
 	const struct relay_backend *be;
 	struct relay_cfg cfg;
@@ -89,8 +77,8 @@ struct relay {
 	struct worker *workers;
 	unsigned nworkers;
 	atomic_uint unauth;		/* connections before HELLO, all workers */
-	atomic_ushort *unauth_ip;	/* per-address counts, hashed buckets */
-	struct auth_fail *auth_fail;	/* AUTH_FAIL_BUCKETS */
+	struct src_table *src;		/* per source address (srcaddr.h) */
+	unsigned src_sweep;		/* worker 0's sweep position */
 	struct fy_budget buf_budget;	/* window growth of every stream */
 	unsigned nofile;		/* descriptor limit (after raising it) */
 	struct relay_counters ctr;
@@ -101,9 +89,5 @@ struct relay {
 	atomic_uint live_streams[REG_MAX_WORKERS];	/* while draining */
 #define LIVE_UNKNOWN UINT_MAX
 };
-
-#define UNAUTH_IP_BUCKETS 4096
-
-#define UNAUTH_IP_BUCKETS 4096
 
 #endif

@@ -20,6 +20,7 @@
 #include "ferry/tls.h"
 #include "inbox.h"
 #include "relay-t.h"
+#include "srcaddr.h"
 #include "tunnel.h"
 
 #define TOPIC "relay.tunnel"
@@ -39,7 +40,7 @@ static void unauth_release(struct tunnel *t)
 	if (!unauthenticated(t))
 		return;
 	atomic_fetch_sub(&r->unauth, 1);
-	atomic_fetch_sub(&r->unauth_ip[t->ip_bucket], 1);
+	src_release(r->src, t->src_slot);
 	if (t->ua_prev)
 		t->ua_prev->ua_next = t->ua_next;
 	else
@@ -52,45 +53,18 @@ static void unauth_release(struct tunnel *t)
 	w->nunauth--;
 }
 
-/* Source addresses share buckets by IPv4 address or IPv6 /64 (one host
- * commonly holds a whole /64). */
-static unsigned ip_bucket(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)ss;
-
-		return (unsigned)(XXH3_64bits(&a->sin_addr, 4) % UNAUTH_IP_BUCKETS);
-	}
-	const struct sockaddr_in6 *a6 = (const void *)ss;
-
-	return (unsigned)(XXH3_64bits(&a6->sin6_addr, 8) % UNAUTH_IP_BUCKETS);
-}
-
 /* An address that failed authentication AUTH_FAIL_BURST times within a
- * minute is refused at accept for a while: a token guesser costs us a
- * close, not a TLS handshake and a log line. */
-static bool tarpitted(struct relay *r, unsigned b, uint64_t now)
-{
-	return now < atomic_load_explicit(&r->auth_fail[b].blocked_until_ms, memory_order_relaxed);
-}
-
+ * minute is refused at accept for a while (srcaddr.h): a token guesser
+ * costs us a close, not a TLS handshake and a log line. */
 static void auth_failed(struct tunnel *t)
 {
 	struct relay *r = t->w->r;
-	struct auth_fail *af = &r->auth_fail[t->ip_bucket % AUTH_FAIL_BUCKETS];
-	uint64_t now = t->w->now_ms;
 
 	atomic_fetch_add_explicit(&r->ctr.auth_failed, 1, memory_order_relaxed);
-	if (now - atomic_load(&af->window_start_ms) >= AUTH_FAIL_WINDOW_MS) {
-		atomic_store(&af->window_start_ms, now);
-		atomic_store(&af->count, 0);
-	}
-	if (atomic_fetch_add(&af->count, 1) + 1 == AUTH_FAIL_BURST) {
-		atomic_store(&af->blocked_until_ms, now + AUTH_TARPIT_MS);
+	if (src_failed(r->src, t->src_slot, t->w->now_ms))
 		FY_WARN(TOPIC, "%s failed authentication %u times within %u s: its address is "
 			"refused for %u s", t->peer_str, AUTH_FAIL_BURST, AUTH_FAIL_WINDOW_MS / 1000,
 			AUTH_TARPIT_MS / 1000);
-	}
 }
 
 /* The unauthenticated cap is full: the oldest unauthenticated connection
@@ -113,30 +87,46 @@ static bool evict_oldest(struct worker *w, const char *newcomer)
 	return true;
 }
 
+bool tunnel_make_room(struct worker *w, const char *newcomer)
+{
+	return evict_oldest(w, newcomer);
+}
+
 /* A new connection on the agent port: TLS, then HELLO. Takes io. */
-void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer)
+void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer,
+		   bool fd_low)
 {
 	struct relay *r = w->r;
 	struct tunnel *t;
-	unsigned b = ip_bucket(peer);
+	uint64_t key = src_key(r->src, peer);
+	unsigned from_addr;
+	int slot;
 	char a[64];
 
 	fy_addr_str(peer, a, sizeof(a));
-	if (tarpitted(r, b % AUTH_FAIL_BUCKETS, w->now_ms)) {
+	if (src_refused(r->src, key, w->now_ms)) {
 		atomic_fetch_add_explicit(&r->ctr.auth_tarpit, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "refusing %s: too many failed authentications "
 			  "from its address", a);
 		r->be->close(w, io, true);
 		return;
 	}
-	if (atomic_load(&r->unauth_ip[b]) >= r->cfg.max_unauth_per_ip) {
+	slot = src_hold(r->src, key, &from_addr);
+	if (from_addr > r->cfg.max_unauth_per_ip) {
+		src_release(r->src, slot);
 		atomic_fetch_add_explicit(&r->ctr.unauth_refused, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections from "
 			  "its address already (--max-unauth-per-ip)", a, r->cfg.max_unauth_per_ip);
 		r->be->close(w, io, true);
 		return;
 	}
+	/* Descriptors run low: a newcomer takes the place of the oldest
+	 * unauthenticated connection, so that idle ones cannot use up the
+	 * reserve kept for agents. */
+	if (fd_low)
+		evict_oldest(w, a);
 	if (atomic_load(&r->unauth) >= r->cfg.max_unauth && !evict_oldest(w, a)) {
+		src_release(r->src, slot);
 		atomic_fetch_add_explicit(&r->ctr.unauth_refused, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections "
 			  "(--max-unauth), none on this worker to evict", a, r->cfg.max_unauth);
@@ -145,14 +135,14 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
+		src_release(r->src, slot);
 		r->be->close(w, io, true);
 		return;
 	}
 	atomic_fetch_add(&r->unauth, 1);
-	atomic_fetch_add(&r->unauth_ip[b], 1);
 	t->w = w;
 	t->io = io;
-	t->ip_bucket = b;
+	t->src_slot = slot;
 	t->peer = *peer;
 	memcpy(t->peer_str, a, sizeof(t->peer_str));
 	t->state = TUN_TLS;

@@ -11,8 +11,15 @@
 #include "tunnel-t.h"
 #include "worker-t.h"
 
-/* A new connection on the agent port. Takes io. */
-void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer);
+/* A new connection on the agent port. Takes io. fd_low: the backend is
+ * short of descriptors (the newcomer replaces the oldest unauthenticated
+ * connection). */
+void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer,
+		   bool fd_low);
+/* Closes the oldest unauthenticated connection on w, for a newcomer the
+ * backend could not accept for want of a descriptor: true if there was
+ * one. */
+bool tunnel_make_room(struct worker *w, const char *newcomer);
 /* An authenticated tunnel handed over by another worker (or this one). */
 void tunnel_adopt(struct worker *w, struct tunnel *t);
 void tunnel_close(struct tunnel *t, uint32_t code, const char *why);

@@ -8,6 +8,7 @@
 #include "inbox.h"
 #include "public.h"
 #include "relay-t.h"
+#include "srcaddr.h"
 #include "tunnel.h"
 #include "public-t.h"
 #include "worker.h"
@@ -113,6 +114,10 @@ bool worker_step(struct worker *w, uint64_t now)
 		return true;
 	if (now - w->last_tick_ms >= WORKER_TICK_MS) {
 		tunnel_tick(w, now);
+		/* Source addresses that hold nothing go back to the table:
+		 * all of it every 16 ticks. */
+		if (w->id == 0)
+			r->src_sweep = src_sweep(r->src, r->src_sweep, SRC_SLOTS / 16, now);
 		w->last_tick_ms = now;
 	}
 	if (atomic_load(&r->draining) && drain_step(w, now)) {

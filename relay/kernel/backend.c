@@ -116,19 +116,15 @@ static void spare_take(struct kworker *kw)
  * queued, and a level-triggered listener would report it again at once,
  * for ever, at 100% CPU. Give up the spare descriptor, accept the
  * connection and reset it, take the spare back: the queue drains, the
- * excess is shed and counted. If the spare cannot be had again, the
- * listener rests until the next tick instead. */
+ * excess is shed and counted. If the spare cannot be had again (another
+ * worker took the descriptor), the listener rests until the next tick:
+ * the connections wait in its queue. */
 static void shed_one(struct klistener *kl, int err)
 {
 	struct worker *w = kl->w;
 	struct kworker *kw = kw_of(w);
-	int fd;
+	int fd = -1;
 
-	atomic_fetch_add_explicit(&w->r->ctr.accept_emfile, 1, memory_order_relaxed);
-	FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (%s, limit %u): refusing new %s "
-		  "connections until some close (%lu so far)", strerror(-err), w->r->nofile,
-		  kl->port ? "client" : "agent",
-		  atomic_load_explicit(&w->r->ctr.accept_emfile, memory_order_relaxed));
 	if (kw->spare_fd >= 0) {
 		close(kw->spare_fd);
 		kw->spare_fd = -1;
@@ -137,7 +133,17 @@ static void shed_one(struct klistener *kl, int err)
 			fy_sock_close_rst(fd);
 		spare_take(kw);
 	}
+	if (fd >= 0) {
+		atomic_fetch_add_explicit(&w->r->ctr.accept_emfile, 1, memory_order_relaxed);
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (%s, limit %u): new %s "
+			  "connections are reset until some close (%lu reset so far)",
+			  strerror(-err), w->r->nofile, kl->port ? "client" : "agent",
+			  atomic_load_explicit(&w->r->ctr.accept_emfile, memory_order_relaxed));
+	}
 	if (kw->spare_fd < 0 && !kl->paused) {
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (%s, limit %u): %s connections "
+			  "wait in the listen queue until some close", strerror(-err), w->r->nofile,
+			  kl->port ? "client" : "agent");
 		kl->paused = true;
 		fy_loop_mod(kw_of(w)->loop, kl->fd, 0);
 		kl->paused_next = kw->paused;
@@ -170,12 +176,19 @@ static void unpause(struct klistener *kl)
 }
 
 /* Accepts one connection from kl: the fd, -EAGAIN when none is queued,
- * or another -errno after dealing with it (logged, shed). */
+ * or another -errno after dealing with it (logged, shed). On the agent
+ * port, a descriptor is first won back from the oldest unauthenticated
+ * connection: agents must get in when clients have taken the rest. */
 static int accept_one(struct klistener *kl, struct sockaddr_storage *peer)
 {
 	socklen_t pl = sizeof(*peer);
 	int fd = fy_sock_accept(kl->fd, peer, &pl);
 
+	if ((fd == -EMFILE || fd == -ENFILE) && !kl->port &&
+	    tunnel_make_room(kl->w, "an agent connection")) {
+		pl = sizeof(*peer);
+		fd = fy_sock_accept(kl->fd, peer, &pl);
+	}
 	if (fd == -EMFILE || fd == -ENFILE) {
 		shed_one(kl, fd);
 		return -EAGAIN;
@@ -351,8 +364,11 @@ static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 		if (fd < 0)
 			return;
 		kc = kconn_new(kl->w, fd);
+		/* In the reserve: a newcomer replaces the oldest unauthenticated
+		 * connection, so idle ones cannot fill it. */
 		if (kc)
-			tunnel_accept(kl->w, kc, &peer);
+			tunnel_accept(kl->w, kc, &peer,
+				      (unsigned)fd >= kl->w->r->nofile - kl->w->r->cfg.fd_reserve);
 	}
 }
 

@@ -66,14 +66,17 @@ static void test_errors(void)
 
 struct seen {
 	int passes;
+	int file_passes;	/* passes told their vector came from the file */
 	char last_relay[64];
 };
 
-static int pass(void *cfg, int argc, char **argv)
+static int pass(void *cfg, int argc, char **argv, const char *file)
 {
 	struct seen *s = cfg;
 
 	s->passes++;
+	if (file && !strcmp(file, path))
+		s->file_passes++;
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--relay"))
 			snprintf(s->last_relay, sizeof(s->last_relay), "%s", argv[i + 1]);
@@ -88,6 +91,7 @@ static void test_parse_order(void)
 	write_conf("relay file:1\n");
 	CU_ASSERT_EQUAL(fy_conf_parse("prog", 5, argv, pass, &s), -1);
 	CU_ASSERT_EQUAL(s.passes, 2);
+	CU_ASSERT_EQUAL(s.file_passes, 1);
 	CU_ASSERT_STRING_EQUAL(s.last_relay, "cli:1");	/* the command line wins */
 	unlink(path);
 	memset(&s, 0, sizeof(s));

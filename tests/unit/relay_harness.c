@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "ferry/tls.h"
 #include "public.h"
+#include "srcaddr.h"
 #include "relay_harness.h"
 #include "tunnel.h"
 #include "worker.h"
@@ -464,11 +465,12 @@ void h_init(const struct h_token *tokens, unsigned ntokens, void (*cfg_fn)(struc
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r->tls);
 	H.client_tls = fy_tls_client_ctx(ca, NULL, NULL, NULL, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(H.client_tls);
-	r->unauth_ip = calloc(UNAUTH_IP_BUCKETS, sizeof(*r->unauth_ip));
-	r->auth_fail = calloc(AUTH_FAIL_BUCKETS, sizeof(*r->auth_fail));
+	r->src = malloc(sizeof(*r->src));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r->src);
+	src_init(r->src, 0x5eed);
 	r->reg = reg_create();
 	r->workers = aligned_alloc(_Alignof(struct worker), r->nworkers * sizeof(*r->workers));
-	CU_ASSERT_FATAL(r->unauth_ip && r->auth_fail && r->reg && r->workers);
+	CU_ASSERT_FATAL(r->reg && r->workers);
 	memset(r->workers, 0, r->nworkers * sizeof(*r->workers));
 	for (unsigned i = 0; i < r->nworkers; i++) {
 		CU_ASSERT_EQUAL_FATAL(worker_init(&r->workers[i], r, i), 0);
@@ -514,8 +516,7 @@ void h_fini(void)
 	CU_ASSERT_EQUAL(reg_port_count(r->reg), 0);
 	reg_destroy(r->reg);
 	free(r->workers);
-	free(r->unauth_ip);
-	free(r->auth_fail);
+	free(r->src);
 	fy_tokens_free(r->tokens);
 	free(r->tokens);
 	SSL_CTX_free(r->tls);
@@ -526,12 +527,12 @@ void h_fini(void)
 
 /* ---- connections ---- */
 
-struct mconn *h_connect_agent_port(unsigned w, const char *addr, uint16_t port)
+struct mconn *h_connect_agent_port(unsigned w, const char *addr, uint16_t port, bool fd_low)
 {
 	struct mconn *c = mconn_new(addr, port);
 
 	c->w = &H.r.workers[w];
-	tunnel_accept(&H.r.workers[w], c, &c->peer);
+	tunnel_accept(&H.r.workers[w], c, &c->peer, fd_low);
 	return c;
 }
 
@@ -541,7 +542,7 @@ struct tagent *h_agent_hello(unsigned w, const struct fy_hello *h, const uint8_t
 	struct tagent *a = calloc(1, sizeof(*a));
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	a->c = h_connect_agent_port(w, "192.0.2.10", (uint16_t)(40000 + h->tunnel_index));
+	a->c = h_connect_agent_port(w, "192.0.2.10", (uint16_t)(40000 + h->tunnel_index), false);
 	CU_ASSERT_EQUAL_FATAL(fy_link_init(&a->link, H.client_tls, &far_conn, a->c, false), 0);
 	CU_ASSERT_EQUAL_FATAL(fy_tls_client_prepare(a->link.tls.ssl, "relay.test"), 0);
 	a->hello = *h;

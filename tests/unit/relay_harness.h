@@ -106,8 +106,9 @@ void h_run(void);
 /* Advances the clock by ms and runs (timers fire). */
 void h_advance(uint64_t ms);
 
-/* A connection from addr:port to the agent port of worker w. */
-struct mconn *h_connect_agent_port(unsigned w, const char *addr, uint16_t port);
+/* A connection from addr:port to the agent port of worker w (fd_low: the
+ * backend is short of descriptors). */
+struct mconn *h_connect_agent_port(unsigned w, const char *addr, uint16_t port, bool fd_low);
 /* A test agent: connects (to worker w), TLS, HELLO with token, name,
  * tunnel index and session; h_run carries it as far as it goes. */
 struct tagent *h_agent(unsigned w, const char *token, const char *name, uint32_t index,

@@ -5,6 +5,7 @@
  * half-close, reset), a tunnel dying with streams open, drain, deadlines
  * and keepalive, the unauthenticated cap, and that sessions, streams and
  * ports are released. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "cu_run.h"
 #include "engine.h"
 #include "relay_harness.h"
+#include "srcaddr.h"
 #include "tunnel-t.h"
 #include "worker.h"
 
@@ -400,7 +402,7 @@ static void test_deadlines(void)
 
 	setup(hs_cfg);
 	/* TLS never starts: closed once the handshake deadline passes. */
-	idle = h_connect_agent_port(0, "192.0.2.99", 1234);
+	idle = h_connect_agent_port(0, "192.0.2.99", 1234, false);
 	h_run();
 	CU_ASSERT_EQUAL(atomic_load(&H.r.unauth), 1);
 	h_advance(1900);
@@ -495,11 +497,11 @@ static void test_unauth_cap(void)
 	setup(unauth_cfg);
 	/* Per address: the fourth from one address is refused. */
 	for (unsigned i = 0; i < 3; i++)
-		idle[i] = h_connect_agent_port(0, "192.0.2.50", (uint16_t)(1000 + i));
-	more = h_connect_agent_port(0, "192.0.2.50", 1100);
+		idle[i] = h_connect_agent_port(0, "192.0.2.50", (uint16_t)(1000 + i), false);
+	more = h_connect_agent_port(0, "192.0.2.50", 1100, false);
 	CU_ASSERT_TRUE(more->closed && more->rst);
 	/* The total: a newcomer evicts the oldest on its worker. */
-	idle[3] = h_connect_agent_port(0, "192.0.2.51", 1003);
+	idle[3] = h_connect_agent_port(0, "192.0.2.51", 1003, false);
 	CU_ASSERT_EQUAL(atomic_load(&H.r.unauth), 4);
 	a = h_agent(0, TOK_PI, "pi", 0, 5);
 	CU_ASSERT_TRUE(idle[0]->closed);
@@ -521,16 +523,84 @@ static void test_auth_tarpit(void)
 		a = h_agent(0, "fyt_wrong-guess", "pi", 0, 600 + i);
 		CU_ASSERT_EQUAL(a->error_code, FY_E_AUTH);
 	}
-	c = h_connect_agent_port(0, "192.0.2.10", 2000);
+	c = h_connect_agent_port(0, "192.0.2.10", 2000, false);
 	CU_ASSERT_TRUE(c->closed && c->rst);	/* before any TLS */
 	CU_ASSERT_EQUAL(atomic_load(&H.r.ctr.auth_tarpit), 1);
-	c = h_connect_agent_port(1, "192.0.2.11", 2001);
+	c = h_connect_agent_port(1, "192.0.2.11", 2001, false);
 	CU_ASSERT_FALSE(c->closed);
 	/* After the tarpit time the address may try again. */
 	h_advance(AUTH_TARPIT_MS + 200);
-	c = h_connect_agent_port(0, "192.0.2.10", 2002);
+	c = h_connect_agent_port(0, "192.0.2.10", 2002, false);
 	CU_ASSERT_FALSE(c->closed);
 	h_fini();
+}
+
+/* A newcomer when descriptors run low replaces the oldest unauthenticated
+ * connection even below the cap. */
+static void test_fd_low(void)
+{
+	struct mconn *old, *mid, *newer;
+
+	setup(NULL);
+	old = h_connect_agent_port(0, "192.0.2.60", 1, false);
+	mid = h_connect_agent_port(0, "192.0.2.61", 2, false);
+	newer = h_connect_agent_port(0, "192.0.2.62", 3, true);
+	CU_ASSERT_TRUE(old->closed);
+	CU_ASSERT_FALSE(mid->closed || newer->closed);
+	CU_ASSERT_EQUAL(atomic_load(&H.r.unauth), 2);
+	h_fini();
+}
+
+/* The source address table: exact keys, holds and releases, failures and
+ * their refusal, slots given back by the sweep, untracked beyond its
+ * probes. */
+static void test_srcaddr(void)
+{
+	static struct src_table t;
+	struct sockaddr_storage a = { 0 }, b = { 0 };
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&a, *b4 = (struct sockaddr_in *)&b;
+	uint64_t ka, kb, now = 1000000;
+	unsigned n;
+	int sa, sb;
+
+	src_init(&t, 42);
+	a4->sin_family = b4->sin_family = AF_INET;
+	a4->sin_addr.s_addr = htonl(0x7f000001);
+	b4->sin_addr.s_addr = htonl(0x7f00015b);	/* 127.0.1.91: shared a bucket before */
+	ka = src_key(&t, &a);
+	kb = src_key(&t, &b);
+	CU_ASSERT_NOT_EQUAL(ka, kb);
+	sa = src_hold(&t, ka, &n);
+	CU_ASSERT(sa >= 0 && n == 1);
+	CU_ASSERT_EQUAL(src_hold(&t, ka, &n), sa);
+	CU_ASSERT_EQUAL(n, 2);
+	sb = src_hold(&t, kb, &n);
+	CU_ASSERT(sb >= 0 && sb != sa && n == 1);
+	/* Ten failures from b refuse b, not a. */
+	for (int i = 1; i < AUTH_FAIL_BURST; i++)
+		CU_ASSERT_FALSE(src_failed(&t, sb, now));
+	CU_ASSERT_TRUE(src_failed(&t, sb, now));
+	CU_ASSERT_TRUE(src_refused(&t, kb, now + 1));
+	CU_ASSERT_FALSE(src_refused(&t, ka, now + 1));
+	CU_ASSERT_FALSE(src_refused(&t, kb, now + AUTH_TARPIT_MS));
+	/* Held or refused slots stay; empty and expired ones go back. */
+	src_release(&t, sb);
+	src_sweep(&t, 0, SRC_SLOTS, now + 1000);
+	CU_ASSERT_TRUE(src_refused(&t, kb, now + 1000));
+	src_sweep(&t, 0, SRC_SLOTS, now + AUTH_FAIL_WINDOW_MS);
+	CU_ASSERT_FALSE(src_refused(&t, kb, now + 1));	/* forgotten */
+	CU_ASSERT_EQUAL(atomic_load(&t.slot[sb].key), 0);
+	CU_ASSERT_NOT_EQUAL(atomic_load(&t.slot[sa].key), 0);	/* a still holds 2 */
+	src_release(&t, sa);
+	src_release(&t, sa);
+	src_sweep(&t, 0, SRC_SLOTS, now + AUTH_FAIL_WINDOW_MS);
+	CU_ASSERT_EQUAL(atomic_load(&t.slot[sa].key), 0);
+	/* Keys whose probes all land on taken slots are not tracked. */
+	for (unsigned i = 0; i < SRC_PROBES; i++)
+		atomic_store(&t.slot[(ka + i) % SRC_SLOTS].key, ka + 1 + i * SRC_SLOTS);
+	CU_ASSERT_EQUAL(src_hold(&t, ka, &n), -1);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_EQUAL(atomic_load(&t.untracked), 1);
 }
 
 int main(void)
@@ -549,6 +619,8 @@ int main(void)
 		{ "drain", test_drain },
 		{ "unauthenticated caps and eviction", test_unauth_cap },
 		{ "failed logins: tarpit", test_auth_tarpit },
+		{ "descriptors low: the oldest unauthenticated makes room", test_fd_low },
+		{ "source address table", test_srcaddr },
 	};
 	int rc;
 
