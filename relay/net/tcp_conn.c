@@ -83,6 +83,11 @@ struct tcp_conn *tcp_conn_lookup(struct net_stack *st, uint32_t rip,
 	return NULL;
 }
 
+bool tcp_conn_exists(struct net_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	return tcp_conn_lookup(st, rip, rport, lport) != NULL;
+}
+
 static void hash_del(struct tcp_conn *c)
 {
 	struct net_stack *st = c->st;
@@ -348,6 +353,13 @@ void tcp_conn_finish(struct tcp_conn *c)
 	tcp_conn_set_state(c, TCP_CLOSED);
 	tcp_timers_cancel(c);
 	hash_del(c);
+	if (c->tag) {
+		uint64_t tag = c->tag;
+
+		c->tag = 0;
+		if (st->ops.released)
+			st->ops.released(st->ctx, tag, c->rip, c->rport, c->lport);
+	}
 	if (c->lidx >= 0) {
 		if (st->lst[c->lidx].syn_count)
 			st->lst[c->lidx].syn_count--;

@@ -1,7 +1,9 @@
 /* Robustness: 200k random and mutated frames through net_input, with
  * timers running and an application opening, reading, writing, closing
  * and aborting connections at random (SACK negotiated on some, with blocks
- * near their windows and beyond). Nothing may crash or trip the
+ * near their windows and beyond); a quarter of the frames come tagged, as
+ * if handed over from another stack (net_input_tagged), and cookie ACKs
+ * are kept or passed on at random. Nothing may crash or trip the
  * sanitizers; afterwards the stack's invariants hold and a clean
  * handshake still works. Mutated frames get their checksums fixed half
  * of the time, so the mutations reach the deeper parsers.
@@ -119,6 +121,7 @@ static void f_closed(void *ctx, struct tcp_conn *c, int reason)
 static const struct net_ops f_ops = {
 	.tx = f_tx, .accepted = f_accepted, .connected = f_connected,
 	.readable = f_readable, .writable = f_writable, .closed = f_closed,
+	.released = h_released, .cookie_ack = h_cookie_ack,
 };
 
 /* Recomputes the IPv4 header and TCP/ICMP checksums of a frame wherever
@@ -305,6 +308,8 @@ static void check_invariants(void)
 		if (!c->in_use)
 			continue;
 		used++;
+		/* A tag lives only while the 4-tuple is in the table. */
+		CU_ASSERT(!c->tag || c->in_hash);
 		CU_ASSERT(c->rb.len <= c->rb.cap);
 		CU_ASSERT(c->sb.len <= c->sb.cap);
 		CU_ASSERT(c->ooo.n <= cfg->ooo_max_segs);
@@ -380,7 +385,13 @@ static void test_random_frames(void)
 			if (rndn(2))
 				fix_checksums(f, len);
 		}
-		net_input(H.st, f, len, H.now);
+		/* A quarter as if handed over from another stack (tagged),
+		 * and cookie ACKs kept or passed on at random. */
+		H.cookie_pass = rndn(2);
+		if (rndn(4) == 0)
+			net_input_tagged(H.st, f, len, H.now, 0, 1 + rndn(3));
+		else
+			net_input(H.st, f, len, H.now);
 		if (rndn(16) == 0)
 			app_action();
 		if (rndn(8) == 0) {
@@ -423,6 +434,11 @@ static void test_random_frames(void)
 		net_poll_timers(H.st, H.now);
 	}
 	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	/* Every tagged connection was reported once it left, and then only. */
+	printf("    %d tagged connections released, %d cookie ACKs offered\n", H.released,
+	       H.cookie_asks);
+	CU_ASSERT(H.released > 0);
+	CU_ASSERT_EQUAL(H.released_bad, 0);
 
 	/* Still a working stack: a clean handshake gets its SYN/ACK. */
 	before = net_counters(H.st)->tcp_segs_tx;

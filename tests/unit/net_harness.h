@@ -69,6 +69,15 @@ static struct h {
 	uint8_t zbuf[2][H_FLEN];
 	int zcur;
 	unsigned zc_frames, copied_frames;
+	/* Handing flows between stacks (net_input_tagged): released()
+	 * calls, with the last one's tag and 4-tuple; cookie_ack() asks,
+	 * answered with cookie_pass. */
+	int released, released_bad;	/* bad: the 4-tuple still in the table */
+	uint64_t released_tag;
+	uint32_t released_rip;
+	uint16_t released_rport, released_lport;
+	int cookie_asks;
+	bool cookie_pass;
 } H;
 
 static inline int h_tx(void *ctx, const uint8_t *f, size_t len)
@@ -153,9 +162,33 @@ static inline void h_closed(void *ctx, struct tcp_conn *c, int reason)
 		H.conn = NULL;
 }
 
+static inline void h_released(void *ctx, uint64_t tag, uint32_t rip, uint16_t rport,
+			      uint16_t lport)
+{
+	(void)ctx;
+	H.released++;
+	if (!tag || tcp_conn_lookup(H.st, rip, rport, lport))
+		H.released_bad++;
+	H.released_tag = tag;
+	H.released_rip = rip;
+	H.released_rport = rport;
+	H.released_lport = lport;
+}
+
+static inline bool h_cookie_ack(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	(void)ctx;
+	(void)rip;
+	(void)rport;
+	(void)lport;
+	H.cookie_asks++;
+	return H.cookie_pass;
+}
+
 static const struct net_ops h_ops = {
 	.tx = h_tx, .tx_buf = h_tx_buf, .accepted = h_accepted, .connected = h_connected,
 	.readable = h_readable, .writable = h_writable, .closed = h_closed,
+	.released = h_released, .cookie_ack = h_cookie_ack,
 };
 
 static inline void h_clear(void)
