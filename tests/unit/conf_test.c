@@ -4,8 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-
+#include "cu_run.h"
 #include "ferry/conf.h"
 
 static char path[64];
@@ -118,18 +117,12 @@ static void test_num_copy(void)
 
 int main(void)
 {
-	CU_pSuite s;
+	static const struct cu_test tests[] = {
+		{ "file to argv", test_load },
+		{ "errors name the line", test_errors },
+		{ "file first, command line wins", test_parse_order },
+		{ "number and string values", test_num_copy },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("conf", NULL, NULL);
-	CU_add_test(s, "file to argv", test_load);
-	CU_add_test(s, "errors name the line", test_errors);
-	CU_add_test(s, "file first, command line wins", test_parse_order);
-	CU_add_test(s, "number and string values", test_num_copy);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	int failed = (int)CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_run("conf", tests, ARRAY_LEN(tests));
 }

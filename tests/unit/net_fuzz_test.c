@@ -11,6 +11,7 @@
  * FY_NET_FUZZ_SEED and FY_NET_FUZZ_FRAMES override the seed and count. */
 #include <stdio.h>
 
+#include "cu_run.h"
 #include "net_harness.h"
 
 #define NCONN 32
@@ -449,20 +450,9 @@ static void test_random_frames(void)
 
 int main(void)
 {
-	CU_pSuite s;
+	static const struct cu_test tests[] = {
+		{ "random and mutated frames", test_random_frames },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("net_fuzz", NULL, NULL);
-	if (!s || !CU_add_test(s, "random and mutated frames", test_random_frames))
-		goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("net_fuzz", tests, ARRAY_LEN(tests));
 }

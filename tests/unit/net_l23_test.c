@@ -4,6 +4,7 @@
  * its own reason, and answered with nothing. */
 #include <stddef.h>
 
+#include "cu_run.h"
 #include "net_harness.h"
 
 #define NB_IP 0x0a000009u	/* 10.0.0.9, a neighbour we do not know yet */
@@ -520,7 +521,7 @@ static void test_tx_csum_offload(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "ARP request answered", test_arp_request_answered },
 		{ "ARP resolution queues then flushes", test_arp_resolution_queue },
 		{ "ARP unresolved: retries, drop", test_arp_unresolved },
@@ -532,23 +533,5 @@ int main(void)
 		{ "padding, IP options, bad TCP options, RX offload", test_tolerated },
 		{ "TX checksum offload", test_tx_csum_offload },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("net_l23", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("net_l23", tests, ARRAY_LEN(tests));
 }

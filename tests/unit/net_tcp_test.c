@@ -3,6 +3,7 @@
  * NewReno recovery, SACK (both ends) and the tail loss probe, out-of-order
  * queueing and its caps, zero windows both ways, FIN and RST in the states
  * that matter, TIME_WAIT, keepalive. */
+#include "cu_run.h"
 #include "net_harness.h"
 
 #define ISN 5000u		/* the peer's initial sequence number */
@@ -1366,7 +1367,7 @@ static void test_tail_loss_probe(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "handshake passive", test_handshake_passive },
 		{ "accepted() refuses", test_refused_by_app },
 		{ "no listener: RST", test_no_listener_rst },
@@ -1405,23 +1406,5 @@ int main(void)
 		{ "tagged SYN reuses TIME_WAIT", test_tagged_timewait_reuse },
 		{ "cookie ACK offered to the application", test_cookie_ack_hook },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("net_tcp", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("net_tcp", tests, ARRAY_LEN(tests));
 }

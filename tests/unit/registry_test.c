@@ -17,11 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <CUnit/Basic.h>
-
+#include "cu_run.h"
 #include "registry.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SESS_MAGIC	0x5e55104a5e55104aull
 #define PORT_MAGIC	0x9027900d9027900dull
 #define POISON		0xdeaddeaddeaddeadull
@@ -533,29 +531,16 @@ static void test_concurrent(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "sessions add/lookup/replace/del", test_sessions },
 		{ "ports add/lookup/replace/del", test_ports },
 		{ "all 65535 ports", test_all_ports },
 		{ "4 readers vs 1 writer, call_rcu frees", test_concurrent },
 	};
-	CU_pSuite s;
-	int failed;
+	int rc;
 
 	rcu_register_thread();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("registry", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = cu_run("registry", tests, ARRAY_LEN(tests));
 	rcu_unregister_thread();
-	return failed ? 1 : 0;
+	return rc;
 }
