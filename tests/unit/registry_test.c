@@ -66,6 +66,16 @@ static struct tport *port_new(uint16_t port, struct tsess *owner)
 	return t;
 }
 
+/* reg_destroy waits for the tables' resize worker, whose grace period
+ * needs this QSBR thread quiescent: destroy offline (online, the two wait
+ * for each other whenever a resize is still pending). */
+static void reg_destroy_offline(struct reg *r)
+{
+	rcu_thread_offline();
+	reg_destroy(r);
+	rcu_thread_online();
+}
+
 static void sess_free_rcu(struct rcu_head *h)
 {
 	struct tsess *t = caa_container_of(h, struct tsess, s.rcu);
@@ -177,7 +187,7 @@ static void test_sessions(void)
 	call_rcu(&repl->s.rcu, sess_free_rcu);
 	call_rcu(&repl2->s.rcu, sess_free_rcu);
 	rcu_barrier();
-	reg_destroy(r);
+	reg_destroy_offline(r);
 }
 
 static void test_ports(void)
@@ -240,7 +250,7 @@ static void test_ports(void)
 	call_rcu(&stale->p.rcu, port_free_rcu);
 	call_rcu(&owner->s.rcu, sess_free_rcu);
 	rcu_barrier();
-	reg_destroy(r);
+	reg_destroy_offline(r);
 }
 
 /* Every port number: the tables grow (auto resize) and shrink back. */
@@ -277,7 +287,7 @@ static void test_all_ports(void)
 		call_rcu(&p[i]->p.rcu, port_free_rcu);
 	rcu_barrier();
 	free(p);
-	reg_destroy(r);
+	reg_destroy_offline(r);
 }
 
 /* ---- concurrency ---- */
@@ -523,7 +533,7 @@ static void test_concurrent(void)
 	CU_ASSERT(atomic_load(&c->misses) > 0);
 	CU_ASSERT(atomic_load(&c->sess_hits) > 0);
 
-	reg_destroy(c->r);
+	reg_destroy_offline(c->r);
 	for (int i = 0; i < NOWNERS; i++)
 		free(c->owners[i]);
 	free(c);
