@@ -509,12 +509,14 @@ void h_fini(void)
 	for (unsigned i = 0; i < r->nworkers; i++)
 		worker_fini(&r->workers[i]);
 	/* Sessions and ports are freed through call_rcu: let it run. */
-	rcu_thread_offline();
-	rcu_barrier();
-	rcu_thread_online();
 	CU_ASSERT_EQUAL(reg_session_count(r->reg), 0);
 	CU_ASSERT_EQUAL(reg_port_count(r->reg), 0);
+	/* Offline while waiting: call_rcu's thread and the tables' resize
+	 * thread wait for every online thread to pass a quiescent state. */
+	rcu_thread_offline();
+	rcu_barrier();
 	reg_destroy(r->reg);
+	rcu_thread_online();
 	free(r->workers);
 	free(r->src);
 	fy_tokens_free(r->tokens);
