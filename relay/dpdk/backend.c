@@ -158,7 +158,7 @@ static void b_close(struct worker *w, void *io, bool rst)
 		else
 			tcp_close(d->c);
 	}
-	free(d);
+	fy_pool_free(&d->dw->dconns, d);
 }
 
 static int b_listen(struct worker *w, uint16_t port, bool probe, void **lio)
@@ -305,7 +305,7 @@ static int up_tx(void *ctx, const uint8_t *frame, size_t len)
 static int up_accepted(void *ctx, struct tcp_conn *c, uint16_t lport)
 {
 	struct dworker *dw = ctx;
-	struct dconn *d = calloc(1, sizeof(*d));
+	struct dconn *d = fy_pool_alloc(&dw->dconns);
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	uint32_t rip;
@@ -1030,6 +1030,7 @@ int dpdk_backend_run(struct relay *r)
 			goto out_workers;
 		w->be_data = dw;
 		dw->w = w;
+		fy_pool_init(&dw->dconns, sizeof(struct dconn), 256);
 		dw->port_id = port_id;
 		dw->queue = (uint16_t)i;
 		dw->pool = pool;
@@ -1095,6 +1096,7 @@ out_workers:
 		}
 		steer_fini_worker(&dws[i]);
 		worker_fini(&r->workers[i]);
+		fy_pool_fini(&dws[i].dconns);
 	}
 	free(dws);
 	free(r->workers);

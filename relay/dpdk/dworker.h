@@ -11,6 +11,7 @@
 #include <rte_ring.h>
 
 #include "../net/net.h"
+#include "ferry/pool.h"
 #include "steer.h"
 
 #define DW_BURST 32
@@ -60,6 +61,7 @@ struct dworker {
 	struct net_stack *st;
 	uint16_t port_id, queue;
 	struct rte_mempool *pool;
+	struct fy_pool dconns;	/* this lcore's connections (they never move) */
 	struct rte_mbuf *tx[DW_BURST];
 	unsigned ntx;
 	/* The mbuf the stack is building its next frame in (ops.tx_buf). */
