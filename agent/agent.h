@@ -10,9 +10,11 @@
 #include <openssl/ssl.h>
 
 #include "ferry/buf.h"
+#include "ferry/link.h"
 #include "ferry/log.h"
 #include "ferry/loop.h"
 #include "ferry/mux.h"
+#include "ferry/pool.h"
 #include "ferry/pump.h"
 #include "ferry/sess.h"
 #include "ferry/sockconn.h"
@@ -48,6 +50,7 @@ struct agent_cfg {
 	uint32_t window;		/* most bytes one stream may hold */
 	uint64_t max_buffer_mem;	/* window growth of all streams */
 	bool token_on_cmdline;
+	bool token_given;		/* --token or --token-file: FERRY_TOKEN not read */
 	enum fy_log_level log_level;
 };
 
@@ -63,13 +66,10 @@ struct atun {
 	struct agent *a;
 	int fd;
 	struct fy_sockconn sc;		/* same fd, as a connection for TLS */
-	struct fy_tlsconn tls;
+	struct fy_link link;		/* TLS, input, mux (after the handshake) */
 	bool tls_init;
 	enum atun_state st;
 	unsigned index;
-	struct fy_buf in;
-	struct fy_mux *mux;
-	bool redial;		/* the relay asked for this tunnel again */
 	struct atun *gc_next;
 };
 
@@ -105,6 +105,8 @@ struct agent {
 	struct agent_cfg cfg;
 	uint64_t now_ms;	/* the loop's clock, read once per turn */
 	struct fy_budget budget;	/* window growth of all streams */
+	struct fy_pool stream_pool;	/* the muxes' streams */
+	struct fy_pool conn_pool;	/* struct tconn */
 	SSL_CTX *tls;
 	struct fy_loop *loop;
 	struct fy_sess_table streams;
@@ -120,7 +122,6 @@ struct agent {
 	uint64_t next_attempt_ms;
 	uint32_t backoff_ms;
 	uint64_t drain_deadline_ms;
-	unsigned redials[AGENT_MAX_TUNNELS];	/* per index, this session */
 	bool fatal;		/* refused for good (bad token): exit */
 	int exit_code;
 	unsigned long long streams_total;
@@ -148,7 +149,7 @@ void agent_gc(struct agent *a);
 /* forward.c */
 uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
 		      const char **msg);
-void forward_free(struct tconn *c);
+void forward_free(struct agent *a, struct tconn *c);
 /* Forward i's lookup ended: err 0 (fstate has an address) or -errno;
  * its waiting streams connect or are refused. */
 void forward_resolved(struct agent *a, unsigned i, int err);

@@ -165,15 +165,21 @@ static int read_token_file(struct agent_cfg *c, const char *path)
 		line[0] = 0;
 	fclose(f);
 	line[strcspn(line, "\r\n")] = 0;
+	if (!line[0]) {
+		fprintf(stderr, "ferry-agent: token file %s is empty: put the token from 'ferry-relay "
+			"token add' on its first line\n", path);
+		return -1;
+	}
 	return fy_conf_copy(PROG, c->token, sizeof(c->token), "token-file", line);
 }
 
-static int parse_vec(void *cfg, int argc, char **argv)
+static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 {
 	struct agent_cfg *c = cfg;
 	int o, idx;
 	char err[300];
 
+	argv[0] = (char *)PROG;	/* getopt's own messages name the program, not its path */
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "R:h", opts, &idx)) != -1) {
 		int e = 0;
@@ -193,9 +199,16 @@ static int parse_vec(void *cfg, int argc, char **argv)
 		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
 		case O_TOKEN:
 			e = fy_conf_copy(PROG, c->token, sizeof(c->token), "token", optarg);
-			c->token_on_cmdline = true;
+			c->token_given = true;
+			if (file)
+				fy_conf_warn_private(PROG, file, "config file (it holds a token)");
+			else
+				c->token_on_cmdline = true;
 			break;
-		case O_TOKEN_FILE: e = read_token_file(c, optarg); break;
+		case O_TOKEN_FILE:
+			e = read_token_file(c, optarg);
+			c->token_given = true;
+			break;
 		case O_CA: e = fy_conf_copy(PROG, c->ca, sizeof(c->ca), "ca", optarg); break;
 		case O_FP: e = fy_conf_copy(PROG, c->fingerprint, sizeof(c->fingerprint), "fingerprint", optarg); break;
 		case O_SNI: e = fy_conf_copy(PROG, c->server_name, sizeof(c->server_name), "server-name", optarg); break;
@@ -261,7 +274,7 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
 		return rc;
-	if (!c->token[0] && getenv("FERRY_TOKEN") &&
+	if (!c->token_given && getenv("FERRY_TOKEN") &&
 	    fy_conf_copy(PROG, c->token, sizeof(c->token), "token (FERRY_TOKEN)",
 			 getenv("FERRY_TOKEN")) < 0)
 		return 2;

@@ -51,6 +51,8 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 		unwait(a, c);
 	if (code == FY_E_REFUSED)
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
+	else if (code == FY_E_LIMIT)
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream to %s reset: %s", c->target, why);
 	else
 		FY_DEBUG(TOPIC, "stream to %s done: %s (sent %llu, received %llu bytes)", c->target,
 			 why, p->rx, p->tx);
@@ -68,10 +70,10 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 	a->gc_conns = c;
 }
 
-void forward_free(struct tconn *c)
+void forward_free(struct agent *a, struct tconn *c)
 {
 	fy_pump_fini(&c->pump);
-	free(c);
+	fy_pool_free(&a->conn_pool, c);
 }
 
 static struct fwd *find_fwd(struct agent *a, uint16_t port)
@@ -131,7 +133,7 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 	 * ignores numeric targets). */
 	if (!st->have || a->now_ms - st->at_ms > RES_TTL_MS)
 		res_request(a, (unsigned)(f - a->cfg.fwds));
-	c = calloc(1, sizeof(*c));
+	c = fy_pool_alloc(&a->conn_pool);
 	if (!c) {
 		*msg = "out of memory";
 		return FY_E_LIMIT;
@@ -144,13 +146,13 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 	if (st->have && (e = start_connect(a, c, st)) < 0) {
 		snprintf(why, sizeof(why), "connect %.200s:%u: %s", f->host, f->hostport, strerror(-e));
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
-		free(c);
+		fy_pool_free(&a->conn_pool, c);
 		*msg = why;
 		return FY_E_REFUSED;
 	}
 	/* What waits for a slow target is capped by our own --window, not by
 	 * what the relay grants itself. */
-	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->mux, s, a->cfg.window, false, on_done);
+	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->link.mux, s, a->cfg.window, false, on_done);
 	if (!st->have) {
 		c->waiting = true;
 		c->wait_next = st->waiting;

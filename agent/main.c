@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fy_budget_init(&a->budget, a->cfg.max_buffer_mem, NULL);
+	fy_pool_init(&a->stream_pool, sizeof(struct fy_stream), 64);
+	fy_pool_init(&a->conn_pool, sizeof(struct tconn), 64);
 	if (fy_sess_init(&a->streams, 256) < 0 || res_start(a) < 0) {
 		fprintf(stderr, "ferry-agent: cannot start: out of memory or threads\n");
 		return 1;
@@ -121,6 +123,8 @@ int main(int argc, char **argv)
 	rc = run(a);
 	res_stop(a);
 	fy_sess_fini(&a->streams);
+	fy_pool_fini(&a->stream_pool);
+	fy_pool_fini(&a->conn_pool);
 	fy_loop_destroy(a->loop);
 	SSL_CTX_free(a->tls);
 	free(a);

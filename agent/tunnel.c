@@ -17,9 +17,6 @@
 #include "ferry/tls.h"
 
 #define TOPIC "agent.tunnel"
-#define IN_CAP (2 * (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD) + 32768)
-#define OUT_CAP (1024 * 1024)
-#define READ_CHUNK 16384
 #define CONNECT_TIMEOUT_MS 15000
 
 static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg);
@@ -57,9 +54,9 @@ static void tun_close(struct atun *t, const char *why)
 
 	if (t->st == AT_CLOSED)
 		return;
-	if (t->mux) {
-		fy_mux_destroy(t->mux, why);	/* resets every stream: targets see RST */
-		t->mux = NULL;
+	if (t->link.mux) {
+		fy_mux_destroy(t->link.mux, why);	/* resets every stream: targets see RST */
+		t->link.mux = NULL;
 	}
 	if (t->fd >= 0) {
 		fy_loop_del(a->loop, t->fd);
@@ -85,12 +82,8 @@ void agent_teardown(struct agent *a, const char *why)
 	a->ntuns = 0;
 }
 
-/* Most tunnels that fail end the session; one the relay asked for again
- * (it landed on a relay core that already has one) is simply reopened: a
- * new connection gets a new hash. Bounded: after 32 tries the session goes
- * on without it. */
-#define MAX_REDIALS 32
-
+/* The tunnels of a session live and die together: one that fails ends
+ * the session, and the agent starts a fresh one with backoff. */
 static void tunnel_fail(struct atun *t, const char *why)
 {
 	struct agent *a = t->a;
@@ -98,17 +91,6 @@ static void tunnel_fail(struct atun *t, const char *why)
 
 	if (t->st == AT_CLOSED)
 		return;
-	if (t->redial) {
-		unsigned i = t->index;
-
-		tun_close(t, why);
-		if (++a->redials[i] <= MAX_REDIALS)
-			tun_start(a, i);
-		else
-			FY_WARN(TOPIC, "tunnel %u: the relay placed it on a busy core %u times; "
-				"going on without it", i, MAX_REDIALS);
-		return;
-	}
 	snprintf(msg, sizeof(msg), "tunnel %u: %s", t->index, why);
 	agent_teardown(a, msg);
 	if (a->st == AG_DRAINING || a->fatal)
@@ -122,38 +104,22 @@ void agent_gc(struct agent *a)
 		struct tconn *c = a->gc_conns;
 
 		a->gc_conns = c->gc_next;
-		forward_free(c);
+		forward_free(a, c);
 	}
 	while (a->gc_tuns) {
 		struct atun *t = a->gc_tuns;
 
 		a->gc_tuns = t->gc_next;
-		fy_buf_fini(&t->in);
 		if (t->tls_init)
-			fy_tlsconn_fini(&t->tls);
+			fy_link_fini(&t->link);
 		free(t);
 	}
 }
 
-static void set_events(struct atun *t, bool want_write)
-{
-	/* The socket connection tracks what the loop is asked for. */
-	fy_sockconn_ops.want(&t->sc, true, want_write);
-}
-
-
 static void tun_flush(struct atun *t)
 {
-	int r;
-
-	if (t->st != AT_WELCOME && t->st != AT_UP)
-		return;
-	r = fy_tlsconn_flush_mux(&t->tls, t->mux);
-	if (r < 0) {
-		tunnel_fail(t, t->tls.why);
-		return;
-	}
-	set_events(t, r == 1);
+	if ((t->st == AT_WELCOME || t->st == AT_UP) && fy_link_flush(&t->link) < 0)
+		tunnel_fail(t, t->link.tls.why);
 }
 
 void agent_flush(struct agent *a)
@@ -223,15 +189,16 @@ static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char *
 	}
 	if (t->index == 0 && w.window > a->cfg.window)
 		FY_WARN(TOPIC, "the relay grants %u bytes per stream, more than this agent holds for "
-			"one stream (--window %u): a stream whose target reads slower than the relay "
-			"sends is reset", w.window, a->cfg.window);
-	fy_mux_set_established(t->mux, w.window,
+			"one stream (--window %u): a stream is reset when more than that waits for its "
+			"target (a slow reader, or data sent before the target's connect completes)",
+			w.window, a->cfg.window);
+	fy_mux_set_established(t->link.mux, w.window,
 			       a->cfg.keepalive_ms ? a->cfg.keepalive_ms : w.keepalive_ms);
 	t->st = AT_UP;
 	if (t->index == 0) {
 		a->ntuns = w.workers;
 		FY_INFO(TOPIC, "connected to relay %s:%u (%s, %u workers, window %u, keepalive %u ms)",
-			a->relay_host, a->relay_port, SSL_get_version(t->tls.ssl), w.workers, w.window,
+			a->relay_host, a->relay_port, SSL_get_version(t->link.tls.ssl), w.workers, w.window,
 			w.keepalive_ms);
 		open_more_tunnels(a);
 		send_registers(t);
@@ -294,12 +261,6 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 	case FY_T_ERROR:
 		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
 			return -1;
-		if (r.code == FY_E_AGAIN && t->index > 0) {
-			FY_DEBUG(TOPIC, "relay: %s", r.msg);
-			t->redial = true;
-			*why = "relay asked for this tunnel again";
-			return -1;
-		}
 		if (r.code == FY_E_AUTH || r.code == FY_E_DENIED || r.code == FY_E_VERSION) {
 			/* Retrying cannot help: the operator must act. */
 			FY_ERR(TOPIC, "relay refused: %s", r.msg);
@@ -331,7 +292,7 @@ static void send_register(struct atun *t, unsigned i)
 	uint8_t f[FY_FRAME_HDR_LEN + 16];
 	struct fy_register r = { .req = i, .port = t->a->cfg.fwds[i].port };
 
-	fy_mux_send_ctrl(t->mux, f, fy_frame_register(f, &r));
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_register(f, &r));
 }
 
 static void send_registers(struct atun *t)
@@ -371,7 +332,6 @@ static struct atun *tun_start(struct agent *a, unsigned index)
 	t->a = a;
 	t->index = index;
 	t->fd = fy_sock_connect(&a->relay_ss, a->relay_sl);
-	fy_buf_init(&t->in, IN_CAP);
 	if (t->fd < 0) {
 		snprintf(eb, sizeof(eb), "connect: %s", strerror(-t->fd));
 		free(t);
@@ -410,7 +370,6 @@ void agent_connect(struct agent *a)
 		schedule_retry(a, eb);
 		return;
 	}
-	memset(a->redials, 0, sizeof(a->redials));
 	a->session = rand64();
 	a->st = AG_CONNECTING;
 	a->next_attempt_ms = a->now_ms + CONNECT_TIMEOUT_MS;	/* deadline for this try */
@@ -433,20 +392,21 @@ static void send_hello(struct atun *t)
 		.max_window = a->cfg.window,
 		.budget = &a->budget,
 		.keepalive_ms = a->cfg.keepalive_ms ? a->cfg.keepalive_ms : 10000,
-		.out_cap = OUT_CAP,
+		.out_cap = FY_LINK_OUT_CAP,
 		.serial = ++a->tunnel_serial,
 		.now_ms = a->now_ms,
+		.stream_pool = &a->stream_pool,
 	};
 	uint8_t f[FY_FRAME_HDR_LEN + 300];
 
 	snprintf(h.token, sizeof(h.token), "%s", a->cfg.token);
 	snprintf(h.name, sizeof(h.name), "%s", a->cfg.name);
-	t->mux = fy_mux_create(&mc, &agent_mux_cbs, t, &a->streams);
-	if (!t->mux) {
+	t->link.mux = fy_mux_create(&mc, &agent_mux_cbs, t, &a->streams);
+	if (!t->link.mux) {
 		tunnel_fail(t, "out of memory");
 		return;
 	}
-	fy_mux_send_ctrl(t->mux, f, fy_frame_hello(f, &h));
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_hello(f, &h));
 	t->st = AT_WELCOME;
 	tun_flush(t);
 }
@@ -454,25 +414,18 @@ static void send_hello(struct atun *t)
 static void do_tls(struct atun *t)
 {
 	char msg[300];
-	int k;
+	int k = fy_link_handshake(&t->link);
 
-	if (fy_tlsconn_pull(&t->tls) < 0) {
-		tunnel_fail(t, t->tls.why);
-		return;
-	}
-	k = fy_tlsconn_handshake(&t->tls);
 	if (k == 1) {
-		FY_DEBUG(TOPIC, "tunnel %u: %s with %s", t->index, SSL_get_version(t->tls.ssl),
-			 SSL_get_cipher_name(t->tls.ssl));
+		FY_DEBUG(TOPIC, "tunnel %u: %s with %s", t->index, SSL_get_version(t->link.tls.ssl),
+			 SSL_get_cipher_name(t->link.tls.ssl));
 		send_hello(t);
 		return;
 	}
-	if (k == 0) {
-		set_events(t, fy_tlsconn_pending_out(&t->tls));
+	if (k == 0)
 		return;
-	}
-	snprintf(msg, sizeof(msg), "%s", t->tls.why);
-	if (SSL_get_verify_result(t->tls.ssl) != X509_V_OK || strstr(msg, "certificate"))
+	snprintf(msg, sizeof(msg), "%s", t->link.tls.why);
+	if (SSL_get_verify_result(t->link.tls.ssl) != X509_V_OK || strstr(msg, "certificate"))
 		/* Will not verify on retry either, unless the relay changes:
 		 * keep trying (it may be mid-rotation), but loudly. */
 		FY_ERR(TOPIC, "%s", msg);
@@ -491,12 +444,16 @@ static void on_connected(struct atun *t)
 		tunnel_fail(t, msg);
 		return;
 	}
-	if (fy_tlsconn_init(&t->tls, a->tls, &fy_sockconn_ops, &t->sc, false) < 0) {
-		tunnel_fail(t, t->tls.why);
+	if (fy_link_init(&t->link, a->tls, &fy_sockconn_ops, &t->sc, false) < 0) {
+		fy_link_fini(&t->link);
+		tunnel_fail(t, t->link.tls.why);
 		return;
 	}
 	t->tls_init = true;
-	if (fy_tls_client_prepare(t->tls.ssl, sni) < 0) {
+	/* The socket was watched for the connect; from now on the link
+	 * says what it waits for. */
+	t->link.want_write = true;
+	if (fy_tls_client_prepare(t->link.tls.ssl, sni) < 0) {
 		tunnel_fail(t, "TLS setup failed");
 		return;
 	}
@@ -504,29 +461,24 @@ static void on_connected(struct atun *t)
 	do_tls(t);
 }
 
+/* Decrypted input left after the bounded read is picked up by
+ * agent_read_more at the end of the loop turn. */
 static void read_input(struct atun *t)
 {
-	for (int i = 0; i < 16 && (t->st == AT_WELCOME || t->st == AT_UP); i++) {
-		int r = fy_tlsconn_fill(&t->tls, &t->in);
-		long used = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in), t->a->now_ms);
+	int r = fy_link_read(&t->link, t->a->now_ms, FY_LINK_READ_ROUNDS);
 
-		if (used < 0) {
-			uint32_t code;
-			const char *why = fy_mux_error(t->mux, &code);
+	if (t->st != AT_WELCOME && t->st != AT_UP)
+		return;
+	if (r == FY_LINK_PROTO) {
+		uint32_t code;
+		const char *why = fy_mux_error(t->link.mux, &code);
 
-			if (code != FY_E_OK && !t->a->fatal)
-				FY_WARN(TOPIC, "tunnel %u: %s", t->index, why);
-			tun_flush(t);
-			tunnel_fail(t, why);
-			return;
-		}
-		fy_buf_consume(&t->in, (size_t)used);
-		if (r <= 0) {
-			tunnel_fail(t, r == 0 ? "relay closed the connection" : t->tls.why);
-			return;
-		}
-		if (!fy_tlsconn_has_input(&t->tls))
-			return;
+		if (code != FY_E_OK && !t->a->fatal)
+			FY_WARN(TOPIC, "tunnel %u: %s", t->index, why);
+		tun_flush(t);
+		tunnel_fail(t, why);
+	} else if (r == FY_LINK_EOF || r == FY_LINK_ERR) {
+		tunnel_fail(t, r == FY_LINK_EOF ? "relay closed the connection" : t->link.tls.why);
 	}
 }
 
@@ -537,7 +489,7 @@ void agent_read_more(struct agent *a)
 	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++) {
 		struct atun *t = a->tuns[i];
 
-		if (t && (t->st == AT_WELCOME || t->st == AT_UP) && fy_tlsconn_has_input(&t->tls))
+		if (t && (t->st == AT_WELCOME || t->st == AT_UP) && fy_link_has_input(&t->link))
 			read_input(t);
 	}
 }
@@ -584,13 +536,13 @@ void agent_tick(struct agent *a, uint64_t now)
 			all_up = false;
 			continue;
 		}
-		if (fy_mux_tick(t->mux, now) < 0) {
+		if (fy_mux_tick(t->link.mux, now) < 0) {
 			tunnel_fail(t, "relay silent for 3 keepalive intervals");
 			return;
 		}
 	}
 	for (unsigned i = 0; i < a->ntuns; i++)
-		if (!a->tuns[i] && a->redials[i] <= MAX_REDIALS)
+		if (!a->tuns[i])
 			all_up = false;
 	retry_registers(a);
 	if (a->st == AG_CONNECTING) {
@@ -610,6 +562,6 @@ void agent_drain(struct agent *a)
 	a->st = AG_DRAINING;
 	a->drain_deadline_ms = a->now_ms + a->cfg.drain_ms;
 	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++)
-		if (a->tuns[i] && a->tuns[i]->mux)
-			fy_mux_goaway(a->tuns[i]->mux, FY_E_SHUTDOWN, "agent shutting down");
+		if (a->tuns[i] && a->tuns[i]->link.mux)
+			fy_mux_goaway(a->tuns[i]->link.mux, FY_E_SHUTDOWN, "agent shutting down");
 }

@@ -245,28 +245,6 @@ int fy_sock_local_port(int fd)
 	}
 }
 
-const char *fy_sock_addr_str(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (!out || !len)
-		return out;
-	if (ss && ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
-	} else if (ss && ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "?");
-	}
-	return out;
-}
-
 int fy_sock_raise_nofile(void)
 {
 	struct rlimit rl;

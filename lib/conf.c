@@ -138,12 +138,12 @@ int fy_conf_parse(const char *prog, int argc, char **argv, fy_conf_pass_fn pass,
 			fprintf(stderr, "%s: %s\n", prog, err);
 			return 2;
 		}
-		rc = pass(cfg, cargc, cargv);
+		rc = pass(cfg, cargc, cargv, conf);
 		fy_conf_free(cargc, cargv);
 		if (rc >= 0)
 			return rc;
 	}
-	return pass(cfg, argc, argv);
+	return pass(cfg, argc, argv, NULL);
 }
 
 int fy_conf_num(const char *prog, const char *name, const char *s, unsigned long lo,
@@ -169,8 +169,9 @@ void fy_conf_warn_private(const char *prog, const char *path, const char *what)
 
 	if (stat(path, &st) < 0 || !(st.st_mode & 077))
 		return;
-	fprintf(stderr, "%s: warning: %s %s can be read by %s (mode %04o): chmod 600 %s\n",
-		prog, what, path, st.st_mode & 007 ? "every local user" : "its group",
+	fprintf(stderr, "%s: warning: %s %s can be %s by %s (mode %04o): chmod 600 %s\n",
+		prog, what, path, st.st_mode & 044 ? "read" : "changed",
+		st.st_mode & 006 ? "every local user" : "its group",
 		(unsigned)(st.st_mode & 07777), path);
 }
 

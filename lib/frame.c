@@ -10,51 +10,12 @@
 #include <string.h>
 
 #include <ferry/frame.h>
-
-/* ---- big-endian helpers ---- */
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
+#include <ferry/wire.h>
 
 static inline uint8_t *put8(uint8_t *p, uint8_t v)
 {
 	p[0] = v;
 	return p + 1;
-}
-
-static inline uint8_t *put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-	return p + 2;
-}
-
-static inline uint8_t *put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	return p + 4;
-}
-
-static inline uint8_t *put64(uint8_t *p, uint64_t v)
-{
-	p = put32(p, (uint32_t)(v >> 32));
-	return put32(p, (uint32_t)v);
 }
 
 static inline uint8_t *put_bytes(uint8_t *p, const void *src, size_t n)
@@ -140,14 +101,14 @@ int fy_frame_peek(const uint8_t *buf, size_t len, struct fy_frame_hdr *h,
 
 	h->type = buf[0];
 	h->flags = buf[1];
-	h->stream = get32(buf + 4);
-	h->len = get32(buf + 8);
+	h->stream = fy_get32(buf + 4);
+	h->len = fy_get32(buf + 8);
 
 	/* The header is judged as soon as it is complete: a bad frame is
 	 * rejected without first buffering up to 64 KiB of its payload. */
 	if (h->len > FY_FRAME_MAX_PAYLOAD)
 		return fail(why, "frame length exceeds 65536");
-	if (get16(buf + 2) != 0)
+	if (fy_get16(buf + 2) != 0)
 		return fail(why, "reserved field not zero");
 	ft = &ftypes[h->type];
 	if (!ft->name)
@@ -169,9 +130,9 @@ void fy_frame_put_hdr(uint8_t *out, uint8_t type, uint8_t flags,
 {
 	out = put8(out, type);
 	out = put8(out, flags);
-	out = put16(out, 0);
-	out = put32(out, stream);
-	put32(out, len);
+	out = fy_put16(out, 0);
+	out = fy_put32(out, stream);
+	fy_put32(out, len);
 }
 
 /* ---- encoders ---- */
@@ -206,10 +167,10 @@ size_t fy_frame_hello(uint8_t *out, const struct fy_hello *m)
 	size_t nl = strnlen(m->name, FY_NAME_MAX);
 	uint8_t *p = out + FY_FRAME_HDR_LEN;
 
-	p = put16(p, m->ver_min);
-	p = put16(p, m->ver_max);
-	p = put32(p, m->tunnel_index);
-	p = put64(p, m->session);
+	p = fy_put16(p, m->ver_min);
+	p = fy_put16(p, m->ver_max);
+	p = fy_put32(p, m->tunnel_index);
+	p = fy_put64(p, m->session);
 	p = put8(p, (uint8_t)tl);
 	p = put_bytes(p, m->token, tl);
 	p = put8(p, (uint8_t)nl);
@@ -221,11 +182,11 @@ size_t fy_frame_welcome(uint8_t *out, const struct fy_welcome *m)
 {
 	uint8_t *p = out + FY_FRAME_HDR_LEN;
 
-	p = put16(p, m->version);
-	p = put16(p, m->workers);
-	p = put32(p, m->tunnel_index);
-	p = put32(p, m->keepalive_ms);
-	p = put32(p, m->window);
+	p = fy_put16(p, m->version);
+	p = fy_put16(p, m->workers);
+	p = fy_put32(p, m->tunnel_index);
+	p = fy_put32(p, m->keepalive_ms);
+	p = fy_put32(p, m->window);
 	return finish(out, p, FY_T_WELCOME, 0, 0);
 }
 
@@ -233,8 +194,8 @@ size_t fy_frame_register(uint8_t *out, const struct fy_register *m)
 {
 	uint8_t *p = out + FY_FRAME_HDR_LEN;
 
-	p = put32(p, m->req);
-	p = put16(p, m->port);
+	p = fy_put32(p, m->req);
+	p = fy_put16(p, m->port);
 	return finish(out, p, FY_T_REGISTER, 0, 0);
 }
 
@@ -243,9 +204,9 @@ size_t fy_frame_result(uint8_t *out, const struct fy_result *m)
 	size_t ml = msg_len(m->msg, FY_REASON_MAX);
 	uint8_t *p = out + FY_FRAME_HDR_LEN;
 
-	p = put32(p, m->req);
-	p = put32(p, m->code);
-	p = put16(p, (uint16_t)ml);
+	p = fy_put32(p, m->req);
+	p = fy_put32(p, m->code);
+	p = fy_put16(p, (uint16_t)ml);
 	p = put_bytes(p, m->msg, ml);
 	return finish(out, p, FY_T_RESULT, 0, 0);
 }
@@ -254,15 +215,15 @@ size_t fy_frame_open(uint8_t *out, uint32_t stream, const struct fy_open *m)
 {
 	uint8_t *p = out + FY_FRAME_HDR_LEN;
 
-	p = put16(p, m->port);
-	p = put16(p, m->peer_port);
+	p = fy_put16(p, m->port);
+	p = fy_put16(p, m->peer_port);
 	p = put_bytes(p, m->peer_addr, sizeof(m->peer_addr));
 	return finish(out, p, FY_T_OPEN, 0, stream);
 }
 
 size_t fy_frame_window(uint8_t *out, uint32_t stream, uint32_t incr)
 {
-	uint8_t *p = put32(out + FY_FRAME_HDR_LEN, incr);
+	uint8_t *p = fy_put32(out + FY_FRAME_HDR_LEN, incr);
 
 	return finish(out, p, FY_T_WINDOW, 0, stream);
 }
@@ -273,15 +234,15 @@ size_t fy_frame_reason(uint8_t *out, uint8_t type, uint32_t stream,
 	size_t ml = msg_len(m->msg, FY_REASON_MAX);
 	uint8_t *p = out + FY_FRAME_HDR_LEN;
 
-	p = put32(p, m->code);
-	p = put16(p, (uint16_t)ml);
+	p = fy_put32(p, m->code);
+	p = fy_put16(p, (uint16_t)ml);
 	p = put_bytes(p, m->msg, ml);
 	return finish(out, p, type, 0, stream);
 }
 
 size_t fy_frame_ping(uint8_t *out, uint8_t flags, uint64_t opaque)
 {
-	uint8_t *p = put64(out + FY_FRAME_HDR_LEN, opaque);
+	uint8_t *p = fy_put64(out + FY_FRAME_HDR_LEN, opaque);
 
 	return finish(out, p, FY_T_PING, flags, 0);
 }
@@ -349,10 +310,10 @@ int fy_frame_get_hello(const uint8_t *p, uint32_t n, struct fy_hello *m, const c
 	if (!name_ok(p + 18 + tl, nl))
 		return fail(why, "HELLO name has a character outside [A-Za-z0-9._-]");
 
-	m->ver_min = get16(p);
-	m->ver_max = get16(p + 2);
-	m->tunnel_index = get32(p + 4);
-	m->session = get64(p + 8);
+	m->ver_min = fy_get16(p);
+	m->ver_max = fy_get16(p + 2);
+	m->tunnel_index = fy_get32(p + 4);
+	m->session = fy_get64(p + 8);
 	copy_str(m->token, p + 17, tl);
 	copy_str(m->name, p + 18 + tl, nl);
 	return 0;
@@ -365,9 +326,9 @@ int fy_frame_get_welcome(const uint8_t *p, uint32_t n, struct fy_welcome *m, con
 
 	if (n != WELCOME_LEN)
 		return fail(why, "WELCOME payload length not 16");
-	workers = get16(p + 2);
-	keepalive = get32(p + 8);
-	window = get32(p + 12);
+	workers = fy_get16(p + 2);
+	keepalive = fy_get32(p + 8);
+	window = fy_get32(p + 12);
 	if (workers < 1 || workers > 1024)
 		return fail(why, "WELCOME workers outside 1..1024");
 	if (keepalive < 100)
@@ -375,9 +336,9 @@ int fy_frame_get_welcome(const uint8_t *p, uint32_t n, struct fy_welcome *m, con
 	if (window < 16384 || window > FY_WINDOW_MAX)
 		return fail(why, "WELCOME window outside 16384..2^31-1");
 
-	m->version = get16(p);
+	m->version = fy_get16(p);
 	m->workers = workers;
-	m->tunnel_index = get32(p + 4);
+	m->tunnel_index = fy_get32(p + 4);
 	m->keepalive_ms = keepalive;
 	m->window = window;
 	return 0;
@@ -389,11 +350,11 @@ int fy_frame_get_register(const uint8_t *p, uint32_t n, struct fy_register *m, c
 
 	if (n != REGISTER_LEN)
 		return fail(why, "REGISTER payload length not 6");
-	port = get16(p + 4);
+	port = fy_get16(p + 4);
 	if (port == 0)
 		return fail(why, "REGISTER port 0");
 
-	m->req = get32(p);
+	m->req = fy_get32(p);
 	m->port = port;
 	return 0;
 }
@@ -407,12 +368,12 @@ static int get_msg(const uint8_t *p, uint32_t n, uint32_t *code, char *msg,
 
 	if (n < REASON_FIXED)
 		return fail(why, "payload too short for code and msg_len");
-	ml = get16(p + 4);
+	ml = fy_get16(p + 4);
 	if (ml > FY_REASON_MAX)
 		return fail(why, "msg_len exceeds 256");
 	if (n != REASON_FIXED + ml)
 		return fail(why, "payload length does not match msg_len");
-	*code = get32(p);
+	*code = fy_get32(p);
 	copy_str(msg, p + REASON_FIXED, ml);
 	return 0;
 }
@@ -424,7 +385,7 @@ int fy_frame_get_result(const uint8_t *p, uint32_t n, struct fy_result *m, const
 	/* get_msg fills only on success: req is written after it. */
 	if (get_msg(p + 4, n - 4, &m->code, m->msg, why) < 0)
 		return -EPROTO;
-	m->req = get32(p);
+	m->req = fy_get32(p);
 	return 0;
 }
 
@@ -432,8 +393,8 @@ int fy_frame_get_open(const uint8_t *p, uint32_t n, struct fy_open *m, const cha
 {
 	if (n != OPEN_LEN)
 		return fail(why, "OPEN payload length not 20");
-	m->port = get16(p);
-	m->peer_port = get16(p + 2);
+	m->port = fy_get16(p);
+	m->peer_port = fy_get16(p + 2);
 	memcpy(m->peer_addr, p + 4, sizeof(m->peer_addr));
 	return 0;
 }
@@ -444,7 +405,7 @@ int fy_frame_get_window(const uint8_t *p, uint32_t n, uint32_t *incr, const char
 
 	if (n != WINDOW_LEN)
 		return fail(why, "WINDOW payload length not 4");
-	v = get32(p);
+	v = fy_get32(p);
 	if (v < 1 || v > FY_WINDOW_MAX)
 		return fail(why, "WINDOW increment outside 1..2^31-1");
 	*incr = v;
@@ -460,6 +421,6 @@ int fy_frame_get_ping(const uint8_t *p, uint32_t n, uint64_t *opaque, const char
 {
 	if (n != PING_LEN)
 		return fail(why, "PING payload length not 8");
-	*opaque = get64(p);
+	*opaque = fy_get64(p);
 	return 0;
 }

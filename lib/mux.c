@@ -30,6 +30,7 @@ struct fy_mux {
 	bool established;
 	bool goaway_rx, goaway_tx;
 	bool blocked_any;		/* some stream waits for output room */
+	bool out_signalled;		/* on_output called since the last drain */
 	uint64_t now_ms;		/* the owner's clock, as last passed in */
 	uint64_t last_rx_ms, last_tx_ms;
 	uint64_t ctrl_window_ms;
@@ -76,7 +77,10 @@ static void stream_unlink_free(struct fy_mux *m, struct fy_stream *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	m->nstreams--;
-	free(s);
+	if (m->cfg.stream_pool)
+		fy_pool_free(m->cfg.stream_pool, s);
+	else
+		free(s);
 }
 
 void fy_mux_destroy(struct fy_mux *m, const char *reason)
@@ -119,6 +123,14 @@ const char *fy_mux_error(const struct fy_mux *m, uint32_t *code)
 
 /* ---- output ---- */
 
+static void out_queued(struct fy_mux *m)
+{
+	if (m->out_signalled || !m->cbs->on_output)
+		return;
+	m->out_signalled = true;
+	m->cbs->on_output(m->ctx);
+}
+
 /* Data may use the buffer up to cap - headroom; control frames the rest. */
 static size_t data_space(const struct fy_mux *m)
 {
@@ -133,6 +145,7 @@ int fy_mux_send_ctrl(struct fy_mux *m, const uint8_t *frame, size_t n)
 	if (fy_buf_append(&m->out, frame, n) < 0)
 		return -ENOBUFS;
 	m->last_tx_ms = m->now_ms;
+	out_queued(m);
 	return 0;
 }
 
@@ -159,6 +172,8 @@ static void wake_blocked(struct fy_mux *m)
 void fy_mux_out_drained(struct fy_mux *m, size_t n)
 {
 	fy_buf_consume(&m->out, n);
+	if (!fy_buf_len(&m->out))
+		m->out_signalled = false;
 	/* Wake senders only once a useful amount of room is back. */
 	if (m->blocked_any && data_space(m) >= (m->cfg.out_cap - CTRL_HEADROOM) / 2)
 		wake_blocked(m);
@@ -205,7 +220,8 @@ static bool ctrl_budget(struct fy_mux *m)
 
 static struct fy_stream *stream_new(struct fy_mux *m, uint32_t id, void *app)
 {
-	struct fy_stream *s = calloc(1, sizeof(*s));
+	struct fy_stream *s = m->cfg.stream_pool ? fy_pool_alloc(m->cfg.stream_pool) :
+			      calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
@@ -215,7 +231,10 @@ static struct fy_stream *stream_new(struct fy_mux *m, uint32_t id, void *app)
 	s->recv_window = s->recv_window0 = m->cfg.window;
 	s->app = app;
 	if (fy_sess_insert(m->tbl, fy_sess_key(m->cfg.serial, id), s) < 0) {
-		free(s);
+		if (m->cfg.stream_pool)
+			fy_pool_free(m->cfg.stream_pool, s);
+		else
+			free(s);
 		return NULL;
 	}
 	s->next = m->streams;
@@ -291,6 +310,7 @@ void fy_mux_data_commit(struct fy_mux *m, struct fy_stream *s, size_t n, bool fi
 	if (fin)
 		s->flags |= FY_S_LOCAL_FIN;
 	m->last_tx_ms = m->now_ms;
+	out_queued(m);
 }
 
 size_t fy_mux_send(struct fy_mux *m, struct fy_stream *s, const void *p, size_t n, bool fin)

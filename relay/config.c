@@ -9,7 +9,8 @@
 #include "ferry/conf.h"
 
 #define PROG "ferry-relay"
-#include "relay.h"
+#include "backend.h"
+#include "config.h"
 
 static void usage(FILE *f)
 {
@@ -40,8 +41,8 @@ static void usage(FILE *f)
 "                            reader keeps up (1M)\n"
 "  --max-buffer-mem BYTES    stream buffer memory for all streams together: windows\n"
 "                            grow beyond their initial size only within it\n"
-"                            (default: 1/8 of RAM, 64M to 4G)\n"
-"  --max-buffer-per-session BYTES  one agent's share of it (default: 1/4 of it)\n"
+"                            (default: 1/16 of RAM, 64M to 1G)\n"
+"  --max-buffer-per-session BYTES  one agent's share of it (default: 1/8 of it)\n"
 "  --max-ports-per-agent N   ports one agent may hold at once, unless its token\n"
 "                            says otherwise (maxports=) (64)\n"
 "  --fd-reserve N            descriptors kept for agents and the relay itself:\n"
@@ -111,11 +112,13 @@ static const struct option opts[] = {
 };
 
 /* One pass of getopt over a vector (config file or command line). */
-static int parse_vec(void *cfg, int argc, char **argv)
+static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 {
 	struct relay_cfg *c = cfg;
 	int o, idx;
 
+	(void)file;
+	argv[0] = (char *)PROG;	/* getopt's own messages name the program, not its path */
 	optind = 1;
 	while ((idx = -1, o = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		/* getopt_long says which entry matched: the name comes from it,
@@ -159,12 +162,10 @@ static int parse_vec(void *cfg, int argc, char **argv)
 			break;
 		case O_CONFIG: break;	/* read before this pass */
 		case O_BACKEND:
-			if (!strcmp(optarg, "kernel")) {
-				c->backend = BACKEND_KERNEL;
-			} else if (!strcmp(optarg, "dpdk")) {
-				c->backend = BACKEND_DPDK;
-			} else {
-				fprintf(stderr, "ferry-relay: --backend must be kernel or dpdk\n");
+			c->backend = relay_backend_find(optarg);
+			if (!c->backend) {
+				fprintf(stderr, "ferry-relay: --backend must be one of %s\n",
+					relay_backend_names());
 				e = -1;
 			}
 			break;
@@ -201,17 +202,18 @@ static int parse_vec(void *cfg, int argc, char **argv)
 	return -1;	/* go on */
 }
 
-/* 1/8 of the machine's memory, from 64 MiB to 4 GiB: growth beyond the
- * initial windows never takes a large part of a small box. */
+/* 1/16 of the machine's memory, from 64 MiB to 1 GiB: growth beyond the
+ * initial windows never takes a large part of a small box, and a big one
+ * does not hand gigabytes to slow readers. */
 static uint64_t default_buffer_mem(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-	uint64_t v = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 8 : 0;
+	uint64_t v = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 16 : 0;
 
 	if (v < (64ull << 20))
 		v = 64ull << 20;
-	if (v > (4ull << 30))
-		v = 4ull << 30;
+	if (v > (1ull << 30))
+		v = 1ull << 30;
 	return v;
 }
 
@@ -238,6 +240,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->dpdk_mbufs = 8191;
 	c->dpdk_conns = 4096;
 	c->dpdk_syn_backlog = 1024;
+	c->backend = relay_backend_find("kernel");
 
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
@@ -256,8 +259,13 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	if (!c->max_buffer_mem)
 		c->max_buffer_mem = default_buffer_mem();
 	if (!c->max_buffer_session)
-		c->max_buffer_session = c->max_buffer_mem / 4;
-	if (c->backend == BACKEND_DPDK && !c->dpdk_ip[0]) {
+		c->max_buffer_session = c->max_buffer_mem / 8;
+	if (!c->backend->run) {
+		fprintf(stderr, "ferry-relay: --backend %s: %s\n", c->backend->name,
+			c->backend->missing);
+		return 2;
+	}
+	if (!strcmp(c->backend->name, "dpdk") && !c->dpdk_ip[0]) {
 		fprintf(stderr, "ferry-relay: --backend dpdk needs --dpdk-ip A.B.C.D/P (the relay's "
 			"address on the DPDK port)\n");
 		return 2;

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "relay.h"
+#include "backend.h"
+#include "engine.h"
+#include "inbox.h"
+#include "relay-t.h"
 
 #define TOPIC "relay.engine"
 
@@ -64,10 +67,10 @@ static struct reg_session *session_new(struct relay *r, const struct fy_hello *h
 	return s;
 }
 
-int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
-		char *msg, size_t msglen)
+int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
+		struct reg_session **sess, char *tname, uint32_t *code, char *msg, size_t msglen)
 {
-	struct relay *r = t->w->r;
+	struct relay *r = w->r;
 	const struct fy_token_rule *found;
 	struct fy_token_rule rule_copy, *rule = &rule_copy;
 	struct reg_session *s, *cur = NULL;
@@ -109,7 +112,7 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 			 h->tunnel_index, r->nworkers);
 		return -1;
 	}
-	snprintf(t->name, sizeof(t->name), "%.*s", (int)sizeof(t->name) - 1, name);
+	snprintf(tname, FY_NAME_MAX + 1, "%.*s", (int)FY_NAME_MAX, name);
 
 	rcu_read_lock();
 	if (h->tunnel_index > 0) {
@@ -123,7 +126,7 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 		}
 		atomic_fetch_add(&s->refs, 1);
 		rcu_read_unlock();
-		t->sess = s;
+		*sess = s;
 		return 0;
 	}
 	s = session_new(r, h, name, rule);
@@ -133,7 +136,7 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 		snprintf(msg, msglen, "out of memory");
 		return -1;
 	}
-	snprintf(s->peer, sizeof(s->peer), "%s", t->peer_str);
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	/* One live session per agent name. A restarted agent's old tunnels
 	 * close when the process dies (the kernel sends FIN/RST), and a
 	 * session cut off by the network dies within 3 keepalives; until then
@@ -148,7 +151,7 @@ int engine_auth(struct tunnel *t, const struct fy_hello *h, uint32_t *code,
 		return -1;
 	}
 	rcu_read_unlock();
-	t->sess = s;
+	*sess = s;
 	return 0;
 }
 
@@ -177,11 +180,10 @@ static uint32_t listen_code(int e)
 	}
 }
 
-int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msglen)
+uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t port,
+			      char *msg, size_t msglen)
 {
-	struct worker *w = t->w;
 	struct relay *r = w->r;
-	struct reg_session *s = t->sess;
 	struct reg_port *p, *cur = NULL;
 	char ranges[160];
 	int e;
@@ -258,7 +260,7 @@ int engine_register_port(struct tunnel *t, uint16_t port, char *msg, size_t msgl
 		m->port = port;
 		m->sess = s;
 		atomic_fetch_add(&s->refs, 1);
-		worker_send(&r->workers[i], m);
+		inbox_send(&r->workers[i], m);
 	}
 	snprintf(msg, msglen, "listening on %s:%u", r->cfg.public_bind, port);
 	return FY_E_OK;
@@ -336,7 +338,7 @@ void engine_release_dead_extra(struct worker *w)
 /* Where a new stream of s goes: this worker when it holds a tunnel of s
  * (every worker listens, so the kernel already spread the clients), else
  * round-robin over the workers that do. */
-unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned self)
+static unsigned pick_worker(struct relay *r, struct reg_session *s, unsigned self)
 {
 	uint64_t mask = atomic_load(&s->tunnels);
 	unsigned start;
@@ -353,4 +355,19 @@ unsigned engine_pick_worker(struct relay *r, struct reg_session *s, unsigned sel
 			return wi;
 	}
 	return (unsigned)-1;
+}
+
+unsigned engine_place_client(struct relay *r, uint16_t port, unsigned self, uint64_t *serial)
+{
+	struct reg_port *p;
+	unsigned target = (unsigned)-1;
+
+	rcu_read_lock();
+	p = reg_port_lookup(r->reg, port);
+	if (p && !atomic_load(&p->sess->dead) && !atomic_load(&p->sess->draining)) {
+		target = pick_worker(r, p->sess, self);
+		*serial = p->sess->serial;
+	}
+	rcu_read_unlock();
+	return target;
 }

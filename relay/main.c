@@ -3,19 +3,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "backend.h"
 #include "cmds.h"
+#include "config.h"
 #include "ferry/conf.h"
 #include "ferry/sock.h"
-#include "ferry_config.h"
 #include "ferry/tls.h"
-#include "relay.h"
+#include "ferry_config.h"
+#include "relay-t.h"
+#include "srcaddr.h"
 
 static int run_relay(int argc, char **argv)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	char err[512];
+	unsigned char seed[8];
+	uint64_t seed64;
 	int rc, nofile;
 
 	if (!r)
@@ -31,15 +37,6 @@ static int run_relay(int argc, char **argv)
 	r->nworkers = r->cfg.workers;
 	for (unsigned i = 0; i < REG_MAX_WORKERS; i++)
 		atomic_init(&r->live_streams[i], LIVE_UNKNOWN);
-	r->be = &relay_kernel_backend;
-#ifndef FERRY_DPDK_BACKEND
-	if (r->cfg.backend == BACKEND_DPDK) {
-		fprintf(stderr, "ferry-relay: this build has no DPDK backend (rebuild with "
-			"libdpdk-dev installed, or -Ddpdk=enabled)\n");
-		rc = 2;
-		goto out;
-	}
-#endif
 	nofile = fy_sock_raise_nofile();
 	r->nofile = nofile > 0 ? (unsigned)nofile : 1024;
 	if (r->nofile < 4096)
@@ -70,25 +67,27 @@ static int run_relay(int argc, char **argv)
 	/* Output buffers compact (move) between retries of a partial write. */
 	SSL_CTX_set_mode(r->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	r->unauth_ip = calloc(UNAUTH_IP_BUCKETS, sizeof(*r->unauth_ip));
-	r->auth_fail = calloc(AUTH_FAIL_BUCKETS, sizeof(*r->auth_fail));
+	r->src = malloc(sizeof(*r->src));
 	r->reg = reg_create();
-	if (!r->unauth_ip || !r->auth_fail || !r->reg) {
+	if (!r->src || !r->reg || RAND_bytes(seed, sizeof(seed)) != 1) {
 		fprintf(stderr, "ferry-relay: out of memory\n");
 		rc = 1;
 		goto out;
 	}
-#ifdef FERRY_DPDK_BACKEND
-	if (r->cfg.backend == BACKEND_DPDK)
-		rc = dpdk_backend_run(r);
-	else
-#endif
-		rc = kernel_backend_run(r);
+	/* A seed the clients cannot know: they cannot make two addresses
+	 * collide in the table. */
+	memcpy(&seed64, seed, sizeof(seed64));
+	src_init(r->src, seed64);
+	if (r->cfg.max_unauth > r->nofile / 4) {
+		r->cfg.max_unauth = r->nofile / 4;
+		FY_WARN("relay", "--max-unauth lowered to %u: the descriptor limit is only %u",
+			r->cfg.max_unauth, r->nofile);
+	}
+	rc = r->cfg.backend->run(r);
 out:
 	if (r->reg)
 		reg_destroy(r->reg);
-	free(r->unauth_ip);
-	free(r->auth_fail);
+	free(r->src);
 	SSL_CTX_free(r->tls);
 	if (r->tokens)
 		fy_tokens_free(r->tokens);

@@ -7,8 +7,13 @@
 #include <string.h>
 #include <netinet/in.h>
 
-#include "ferry/sock.h"
-#include "relay.h"
+#include "backend.h"
+#include "engine.h"
+#include "ferry/addr.h"
+#include "inbox.h"
+#include "public.h"
+#include "relay-t.h"
+#include "tunnel.h"
 
 #define TOPIC "relay.public"
 
@@ -16,11 +21,10 @@ static void on_event(void *owner, uint32_t ev)
 {
 	struct pubconn *pc = owner;
 
-	if (ev & FY_EV_WRITE)
+	if (ev & RELAY_EV_WRITE)
 		fy_pump_writable(&pc->pump);
-	if (ev & (FY_EV_READ | FY_EV_ERROR))
+	if (ev & (RELAY_EV_READ | RELAY_EV_ERROR))
 		fy_pump_readable(&pc->pump);
-	tunnel_mark_dirty(pc->t);
 }
 
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)
@@ -28,20 +32,27 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 	struct pubconn *pc = caa_container_of(p, struct pubconn, pump);
 	struct worker *w = pc->w;
 
+	if (code != FY_E_OK && (code != FY_E_GONE || strcmp(why, "tunnel closed")))
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "client %s on port %u: stream reset: %s (%s)",
+			  pc->peer_str, pc->port, why, fy_code_str(code));
 	FY_DEBUG(TOPIC, "client %s on port %u done: %s (in %llu, out %llu bytes)", pc->peer_str,
 		 pc->port, why, p->rx, p->tx);
 	/* A reset, so the client cannot mistake a cut stream for success. */
 	w->r->be->close(w, pc->io, code != FY_E_OK);
 	pc->io = NULL;
-	tunnel_mark_dirty(pc->t);
 	pc->gc_next = w->gc_pub;
 	w->gc_pub = pc;
 }
 
-void public_free(struct pubconn *pc)
+void public_gc(struct worker *w)
 {
-	fy_pump_fini(&pc->pump);
-	free(pc);
+	while (w->gc_pub) {
+		struct pubconn *pc = w->gc_pub;
+
+		w->gc_pub = pc->gc_next;
+		fy_pump_fini(&pc->pump);
+		fy_pool_free(&w->pub_pool, pc);
+	}
 }
 
 static void to_open(const struct sockaddr_storage *ss, uint16_t port, struct fy_open *o)
@@ -62,82 +73,68 @@ static void to_open(const struct sockaddr_storage *ss, uint16_t port, struct fy_
 	}
 }
 
-/* Takes io. */
-void public_start(struct worker *w, void *io, uint16_t port,
-		  const struct sockaddr_storage *peer, uint64_t sess_serial)
+static void refuse(struct worker *w, void *io, uint16_t port, const struct sockaddr_storage *peer,
+		   const char *why)
 {
-	struct tunnel *t = fy_sess_lookup(&w->tunnels, sess_serial);
-	struct pubconn *pc;
-	struct fy_stream *s;
-	struct fy_open o;
 	char a[64];
 
-	if (!t || t->state != TUN_ACTIVE || fy_mux_stream_count(t->mux) >= w->r->cfg.max_streams) {
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %s",
-			  fy_sock_addr_str(peer, a, sizeof(a)), port,
-			  t ? "stream limit of the tunnel reached" : "agent tunnel gone");
-		w->r->be->close(w, io, true);
-		return;
-	}
-	pc = calloc(1, sizeof(*pc));
+	FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %s",
+		  fy_addr_str(peer, a, sizeof(a)), port, why);
+	w->r->be->close(w, io, true);
+}
+
+void public_start(struct worker *w, void *io, uint16_t port,
+		  const struct sockaddr_storage *peer, uint64_t serial)
+{
+	struct pubconn *pc = fy_pool_alloc(&w->pub_pool);
+	struct tunnel *t = NULL;
+	struct fy_stream *s;
+	const char *why = "out of memory";
+	struct fy_open o;
+
 	to_open(peer, port, &o);
-	s = pc ? fy_mux_open(t->mux, &o, pc) : NULL;
+	s = pc ? tunnel_open_stream(w, serial, &o, &pc->pump, &t, &why) : NULL;
 	if (!s) {
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client on port %u refused: tunnel is draining", port);
-		free(pc);
-		w->r->be->close(w, io, true);
+		fy_pool_free(&w->pub_pool, pc);
+		refuse(w, io, port, peer, why);
 		return;
 	}
 	pc->w = w;
-	pc->t = t;
 	pc->port = port;
 	pc->io = io;
-	fy_sock_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
-	fy_pump_init(&pc->pump, w->r->be->conn, io, t->mux, s, w->r->cfg.window, true, on_done);
+	fy_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
+	fy_pump_init(&pc->pump, w->r->be->conn, io, t->link.mux, s, w->r->cfg.window, true,
+		     on_done);
 	if (w->r->be->attach(w, io, on_event, pc) < 0) {
 		fy_pump_abort(&pc->pump, FY_E_INTERNAL, "cannot watch the connection");
 		return;
 	}
-	tunnel_mark_dirty(t);
 	FY_DEBUG(TOPIC, "client %s on port %u -> agent '%s' stream %u", pc->peer_str, port,
 		 t->name, s->id);
 }
 
-/* A client connected to a claimed port on worker w. Route by what the
- * registry says now: the listener may belong to a session that was just
- * replaced. Takes io. */
+/* Route by what the registry says now: the listener may belong to a
+ * session that was just replaced. */
 void public_accepted(struct worker *w, uint16_t port, void *io,
 		     const struct sockaddr_storage *peer)
 {
 	struct relay *r = w->r;
-	struct reg_port *p;
-	unsigned target = (unsigned)-1;
 	uint64_t serial = 0;
+	unsigned target = engine_place_client(r, port, w->id, &serial);
 	struct msg *m;
-	char a[64];
 
-	rcu_read_lock();
-	p = reg_port_lookup(r->reg, port);
-	if (p && !atomic_load(&p->sess->dead) && !atomic_load(&p->sess->draining)) {
-		target = engine_pick_worker(r, p->sess, w->id);
-		serial = p->sess->serial;
-	}
-	rcu_read_unlock();
-	if (target != w->id && target != (unsigned)-1 && !r->be->can_move) {
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: the agent has no "
-			  "tunnel on worker %u (its connections cannot move)",
-			  fy_sock_addr_str(peer, a, sizeof(a)), port, w->id);
-		r->be->close(w, io, true);
-		return;
-	}
 	if (target == (unsigned)-1) {
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: no agent serves it",
-			  fy_sock_addr_str(peer, a, sizeof(a)), port);
-		r->be->close(w, io, true);
+		refuse(w, io, port, peer, "no agent serves it");
 		return;
 	}
 	if (target == w->id) {
 		public_start(w, io, port, peer, serial);
+		return;
+	}
+	if (!r->be->can_move) {
+		/* The backend places its clients before it accepts them; one
+		 * that got here anyway cannot be moved. */
+		refuse(w, io, port, peer, "the agent has no tunnel on this worker");
 		return;
 	}
 	m = calloc(1, sizeof(*m));
@@ -150,5 +147,5 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 	m->port = port;
 	m->peer = *peer;
 	m->sess_serial = serial;
-	worker_send(&r->workers[target], m);
+	inbox_send(&r->workers[target], m);
 }

@@ -5,7 +5,8 @@
  * parse changes nothing. */
 #include <stdlib.h>
 
-#include "relay.h"
+#include "engine.h"
+#include "relay-t.h"
 
 int relay_reload_tokens(struct relay *r)
 {

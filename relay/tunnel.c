@@ -1,7 +1,10 @@
 /* Agent tunnels on the relay: TLS handshake, HELLO, then the mux. A
- * tunnel lives on one worker; after HELLO it moves (once) to the worker
- * that its index maps to, so that every worker holds one tunnel of each
- * agent and public connections never cross workers. */
+ * tunnel lives on one worker. Where the backend can move connections
+ * (kernel sockets), tunnel i of a session moves once, right after HELLO,
+ * to worker (i + session serial) mod N, so every worker holds one tunnel
+ * of each agent and public connections never cross workers; where it
+ * cannot (DPDK), the tunnel stays where it landed and the backend steers
+ * clients to a worker that holds one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +14,16 @@
 #include <openssl/err.h>
 #include <xxhash.h>
 
-#include "ferry/sock.h"
+#include "backend.h"
+#include "engine.h"
+#include "ferry/addr.h"
 #include "ferry/tls.h"
-#include "relay.h"
+#include "inbox.h"
+#include "relay-t.h"
+#include "srcaddr.h"
+#include "tunnel.h"
 
 #define TOPIC "relay.tunnel"
-#define TUN_IN_CAP (2 * (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD) + 32768)
-#define TUN_OUT_CAP (1024 * 1024)
-#define READ_CHUNK 16384
 
 static void on_event(void *owner, uint32_t ev);
 
@@ -35,7 +40,7 @@ static void unauth_release(struct tunnel *t)
 	if (!unauthenticated(t))
 		return;
 	atomic_fetch_sub(&r->unauth, 1);
-	atomic_fetch_sub(&r->unauth_ip[t->ip_bucket], 1);
+	src_release(r->src, t->src_slot);
 	if (t->ua_prev)
 		t->ua_prev->ua_next = t->ua_next;
 	else
@@ -48,45 +53,18 @@ static void unauth_release(struct tunnel *t)
 	w->nunauth--;
 }
 
-/* Source addresses share buckets by IPv4 address or IPv6 /64 (one host
- * commonly holds a whole /64). */
-static unsigned ip_bucket(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)ss;
-
-		return (unsigned)(XXH3_64bits(&a->sin_addr, 4) % UNAUTH_IP_BUCKETS);
-	}
-	const struct sockaddr_in6 *a6 = (const void *)ss;
-
-	return (unsigned)(XXH3_64bits(&a6->sin6_addr, 8) % UNAUTH_IP_BUCKETS);
-}
-
 /* An address that failed authentication AUTH_FAIL_BURST times within a
- * minute is refused at accept for a while: a token guesser costs us a
- * close, not a TLS handshake and a log line. */
-static bool tarpitted(struct relay *r, unsigned b, uint64_t now)
-{
-	return now < atomic_load_explicit(&r->auth_fail[b].blocked_until_ms, memory_order_relaxed);
-}
-
+ * minute is refused at accept for a while (srcaddr.h): a token guesser
+ * costs us a close, not a TLS handshake and a log line. */
 static void auth_failed(struct tunnel *t)
 {
 	struct relay *r = t->w->r;
-	struct auth_fail *af = &r->auth_fail[t->ip_bucket % AUTH_FAIL_BUCKETS];
-	uint64_t now = t->w->now_ms;
 
 	atomic_fetch_add_explicit(&r->ctr.auth_failed, 1, memory_order_relaxed);
-	if (now - atomic_load(&af->window_start_ms) >= AUTH_FAIL_WINDOW_MS) {
-		atomic_store(&af->window_start_ms, now);
-		atomic_store(&af->count, 0);
-	}
-	if (atomic_fetch_add(&af->count, 1) + 1 == AUTH_FAIL_BURST) {
-		atomic_store(&af->blocked_until_ms, now + AUTH_TARPIT_MS);
+	if (src_failed(r->src, t->src_slot, t->w->now_ms))
 		FY_WARN(TOPIC, "%s failed authentication %u times within %u s: its address is "
 			"refused for %u s", t->peer_str, AUTH_FAIL_BURST, AUTH_FAIL_WINDOW_MS / 1000,
 			AUTH_TARPIT_MS / 1000);
-	}
 }
 
 /* The unauthenticated cap is full: the oldest unauthenticated connection
@@ -109,30 +87,46 @@ static bool evict_oldest(struct worker *w, const char *newcomer)
 	return true;
 }
 
+bool tunnel_make_room(struct worker *w, const char *newcomer)
+{
+	return evict_oldest(w, newcomer);
+}
+
 /* A new connection on the agent port: TLS, then HELLO. Takes io. */
-void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer)
+void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer,
+		   bool fd_low)
 {
 	struct relay *r = w->r;
 	struct tunnel *t;
-	unsigned b = ip_bucket(peer);
+	uint64_t key = src_key(r->src, peer);
+	unsigned from_addr;
+	int slot;
 	char a[64];
 
-	fy_sock_addr_str(peer, a, sizeof(a));
-	if (tarpitted(r, b % AUTH_FAIL_BUCKETS, w->now_ms)) {
+	fy_addr_str(peer, a, sizeof(a));
+	if (src_refused(r->src, key, w->now_ms)) {
 		atomic_fetch_add_explicit(&r->ctr.auth_tarpit, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "refusing %s: too many failed authentications "
 			  "from its address", a);
 		r->be->close(w, io, true);
 		return;
 	}
-	if (atomic_load(&r->unauth_ip[b]) >= r->cfg.max_unauth_per_ip) {
+	slot = src_hold(r->src, key, &from_addr);
+	if (from_addr > r->cfg.max_unauth_per_ip) {
+		src_release(r->src, slot);
 		atomic_fetch_add_explicit(&r->ctr.unauth_refused, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections from "
 			  "its address already (--max-unauth-per-ip)", a, r->cfg.max_unauth_per_ip);
 		r->be->close(w, io, true);
 		return;
 	}
+	/* Descriptors run low: a newcomer takes the place of the oldest
+	 * unauthenticated connection, so that idle ones cannot use up the
+	 * reserve kept for agents. */
+	if (fd_low)
+		evict_oldest(w, a);
 	if (atomic_load(&r->unauth) >= r->cfg.max_unauth && !evict_oldest(w, a)) {
+		src_release(r->src, slot);
 		atomic_fetch_add_explicit(&r->ctr.unauth_refused, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections "
 			  "(--max-unauth), none on this worker to evict", a, r->cfg.max_unauth);
@@ -141,14 +135,14 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
+		src_release(r->src, slot);
 		r->be->close(w, io, true);
 		return;
 	}
 	atomic_fetch_add(&r->unauth, 1);
-	atomic_fetch_add(&r->unauth_ip[b], 1);
 	t->w = w;
 	t->io = io;
-	t->ip_bucket = b;
+	t->src_slot = slot;
 	t->peer = *peer;
 	memcpy(t->peer_str, a, sizeof(t->peer_str));
 	t->state = TUN_TLS;
@@ -161,13 +155,11 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 		w->ua_head = t;
 	w->ua_tail = t;
 	w->nunauth++;
-	fy_buf_init(&t->in, TUN_IN_CAP);
-	if (fy_tlsconn_init(&t->tls, r->tls, r->be->conn, io, true) < 0 ||
+	if (fy_link_init(&t->link, r->tls, r->be->conn, io, true) < 0 ||
 	    r->be->attach(w, io, on_event, t) < 0) {
-		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->tls.why);
+		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->link.tls.why);
 		unauth_release(t);
-		fy_tlsconn_fini(&t->tls);
-		fy_buf_fini(&t->in);
+		fy_link_fini(&t->link);
 		free(t);
 		r->be->close(w, io, true);
 		return;
@@ -192,18 +184,57 @@ static void unlink_tunnel(struct tunnel *t)
 	t->next = t->prev = NULL;
 }
 
+/* The session's tunnels on this worker hang off its entry in w->tunnels
+ * (usually one; on DPDK, RSS may put several on one lcore). The session's
+ * bit for this worker is set while the chain is not empty. */
+static int chain_add(struct tunnel *t)
+{
+	struct worker *w = t->w;
+	uint64_t serial = t->sess->serial;
+	struct tunnel *head = fy_sess_remove(&w->tunnels, serial);
+
+	t->same_next = head;
+	if (fy_sess_insert(&w->tunnels, serial, t) < 0) {
+		if (head)
+			fy_sess_insert(&w->tunnels, serial, head);
+		return -1;
+	}
+	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
+	return 0;
+}
+
+static void chain_remove(struct tunnel *t)
+{
+	struct worker *w = t->w;
+	uint64_t serial = t->sess->serial;
+	struct tunnel *head = fy_sess_lookup(&w->tunnels, serial);
+
+	if (head == t) {
+		fy_sess_remove(&w->tunnels, serial);
+		if (t->same_next)
+			fy_sess_insert(&w->tunnels, serial, t->same_next);
+		else
+			atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
+	} else {
+		for (; head && head->same_next != t; head = head->same_next)
+			;
+		if (head)
+			head->same_next = t->same_next;
+	}
+	t->same_next = NULL;
+}
+
 void tunnel_free(struct tunnel *t)
 {
-	fy_buf_fini(&t->in);
-	fy_tlsconn_fini(&t->tls);
+	fy_link_fini(&t->link);
 	free(t);
 }
 
 /* One best-effort write of whatever is queued: the tunnel is closing. */
 static void last_flush(struct tunnel *t)
 {
-	if (t->mux)
-		fy_tlsconn_flush_mux(&t->tls, t->mux);
+	if (t->link.mux)
+		fy_tlsconn_flush_mux(&t->link.tls, t->link.mux);
 	ERR_clear_error();
 }
 
@@ -213,8 +244,8 @@ static void send_error_raw(struct tunnel *t, uint32_t code, const char *msg)
 	struct fy_reason rr = { .code = code };
 
 	snprintf(rr.msg, sizeof(rr.msg), "%s", msg);
-	fy_tlsconn_write(&t->tls, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
-	fy_tlsconn_push(&t->tls);
+	fy_tlsconn_write(&t->link.tls, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+	fy_tlsconn_push(&t->link.tls);
 	ERR_clear_error();
 }
 
@@ -236,29 +267,23 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 			struct fy_reason rr = { .code = code };
 
 			snprintf(rr.msg, sizeof(rr.msg), "%s", why);
-			fy_mux_send_ctrl(t->mux, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
+			fy_mux_send_ctrl(t->link.mux, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
 		}
 		last_flush(t);
 		/* Every stream of the tunnel ends with a reset: public clients
 		 * see RST, never a clean end. */
-		fy_mux_destroy(t->mux, why);
-		t->mux = NULL;
-		if (fy_sess_lookup(&w->tunnels, t->sess->serial) == t) {
-			fy_sess_remove(&w->tunnels, t->sess->serial);
-			atomic_fetch_and(&t->sess->tunnels, ~(1ull << w->id));
-		}
+		fy_mux_destroy(t->link.mux, why);
+		t->link.mux = NULL;
+		chain_remove(t);
 	} else if (t->state != TUN_AUTHED) {
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "connection from %s closed before authentication: %s",
 			  t->peer_str, why);
 		unauth_release(t);
 	}
 	if (t->sess) {
-		/* The tunnels of a session live and die together (but a tunnel
-		 * sent back to be opened again is not a loss). */
-		if (!t->redial) {
-			engine_session_kill(r, t->sess, why);
-			engine_release_ports(w, t->sess);
-		}
+		/* The tunnels of a session live and die together. */
+		engine_session_kill(r, t->sess, why);
+		engine_release_ports(w, t->sess);
 		engine_session_put(r, t->sess);
 		t->sess = NULL;
 	}
@@ -270,36 +295,21 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 	w->gc_tunnels = t;
 }
 
-void tunnel_mark_dirty(struct tunnel *t)
+static void tunnel_flush(struct tunnel *t)
 {
-	if (t->dirty || t->state != TUN_ACTIVE)
-		return;
-	t->dirty = true;
-	t->dirty_next = t->w->dirty;
-	t->w->dirty = t;
+	if (t->state == TUN_ACTIVE && fy_link_flush(&t->link) < 0)
+		tunnel_close(t, FY_E_GONE, t->link.tls.why);
 }
 
-static void set_events(struct tunnel *t, bool want_write)
+void tunnel_flush_dirty(struct worker *w)
 {
-	if (t->want_write == want_write)
-		return;
-	t->want_write = want_write;
-	t->w->r->be->conn->want(t->io, true, want_write);
-}
+	while (w->dirty) {
+		struct tunnel *t = w->dirty;
 
-
-void tunnel_flush(struct tunnel *t)
-{
-	int r;
-
-	if (t->state != TUN_ACTIVE)
-		return;
-	r = fy_tlsconn_flush_mux(&t->tls, t->mux);
-	if (r < 0) {
-		tunnel_close(t, FY_E_GONE, t->tls.why);
-		return;
+		w->dirty = t->dirty_next;
+		t->dirty = false;
+		tunnel_flush(t);
 	}
-	set_events(t, r == 1);
 }
 
 /* ---- mux callbacks ---- */
@@ -318,19 +328,27 @@ static void cb_fin(void *ctx, struct fy_stream *s)
 
 static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
 {
-	struct pubconn *pc = s->app;
-
 	(void)ctx;
-	if (code != FY_E_GONE || strcmp(msg, "tunnel closed"))
-		FY_LOG_RL(FY_LOG_INFO, TOPIC, "stream %u (port %u, client %s) reset by agent: %s (%s)",
-			  s->id, pc->port, pc->peer_str, msg, fy_code_str(code));
-	fy_pump_on_reset(&pc->pump, code, msg);
+	fy_pump_on_reset(s->app, code, msg);
 }
 
 static void cb_credit(void *ctx, struct fy_stream *s)
 {
 	(void)ctx;
 	fy_pump_on_credit(s->app);
+}
+
+/* Output waits: write it out at the end of the worker's turn, one flush
+ * for everything queued in the turn. */
+static void cb_output(void *ctx)
+{
+	struct tunnel *t = ctx;
+
+	if (t->dirty || t->state != TUN_ACTIVE)
+		return;
+	t->dirty = true;
+	t->dirty_next = t->w->dirty;
+	t->w->dirty = t;
 }
 
 static int on_register(struct tunnel *t, const uint8_t *p, uint32_t n, const char **why)
@@ -346,13 +364,13 @@ static int on_register(struct tunnel *t, const uint8_t *p, uint32_t n, const cha
 		res.code = FY_E_SHUTDOWN;
 		snprintf(res.msg, sizeof(res.msg), "relay is shutting down");
 	} else {
-		res.code = (uint32_t)engine_register_port(t, rg.port, res.msg, sizeof(res.msg));
+		res.code = engine_register_port(t->w, t->sess, rg.port, res.msg, sizeof(res.msg));
 	}
 	if (res.code == FY_E_OK)
 		FY_INFO(TOPIC, "agent '%s' claimed port %u: %s", t->name, rg.port, res.msg);
 	else
 		FY_WARN(TOPIC, "agent '%s' refused port %u: %s", t->name, rg.port, res.msg);
-	fy_mux_send_ctrl(t->mux, f, fy_frame_result(f, &res));
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_result(f, &res));
 	return 0;
 }
 
@@ -393,58 +411,47 @@ static const struct fy_mux_cbs relay_mux_cbs = {
 	.on_reset = cb_reset,
 	.on_credit = cb_credit,
 	.on_control = cb_control,
+	.on_output = cb_output,
 };
 
 /* ---- input ---- */
 
-static void process_input(struct tunnel *t)
+/* The mux refused what the agent sent: the tunnel ends with its reason. */
+static void input_refused(struct tunnel *t)
 {
-	long k = fy_mux_input(t->mux, fy_buf_peek(&t->in), fy_buf_len(&t->in), t->w->now_ms);
 	uint32_t code;
+	const char *why = fy_mux_error(t->link.mux, &code);
 
-	if (k < 0) {
-		const char *why = fy_mux_error(t->mux, &code);
-
-		if (code != FY_E_OK)
-			FY_WARN(TOPIC, "agent '%s' tunnel %u from %s: %s; closing it", t->name,
-				t->index, t->peer_str, why);
-		tunnel_close(t, code, why);
-		return;
-	}
-	fy_buf_consume(&t->in, (size_t)k);
-	tunnel_mark_dirty(t);
-}
-
-/* Reads what TLS has. Returns 0 to go on, -1 when the tunnel was closed. */
-static int read_tls(struct tunnel *t)
-{
-	int r = fy_tlsconn_fill(&t->tls, &t->in);
-
-	if (r < 0) {
-		tunnel_close(t, FY_E_GONE, t->tls.why);
-		return -1;
-	}
-	if (r == 0) {
-		if (t->state == TUN_ACTIVE)
-			process_input(t);	/* what arrived before the close */
-		tunnel_close(t, FY_E_GONE, "agent closed the connection");
-		return -1;
-	}
-	return 0;
+	if (code != FY_E_OK)
+		FY_WARN(TOPIC, "agent '%s' tunnel %u from %s: %s; closing it", t->name, t->index,
+			t->peer_str, why);
+	tunnel_close(t, code, why);
 }
 
 static void read_active(struct tunnel *t)
 {
-	for (int i = 0; i < 16 && t->state == TUN_ACTIVE; i++) {
-		if (read_tls(t) < 0)
-			return;
-		process_input(t);
-		if (!fy_tlsconn_has_input(&t->tls))
-			return;
+	int r = fy_link_read(&t->link, t->w->now_ms, FY_LINK_READ_ROUNDS);
+
+	if (t->state != TUN_ACTIVE)
+		return;		/* a callback closed it */
+	switch (r) {
+	case FY_LINK_PROTO:
+		input_refused(t);
+		return;
+	case FY_LINK_ERR:
+		tunnel_close(t, FY_E_GONE, t->link.tls.why);
+		return;
+	case FY_LINK_EOF:
+		tunnel_close(t, FY_E_GONE, "agent closed the connection");
+		return;
+	case FY_LINK_IDLE:
+		return;
+	default:
+		break;
 	}
 	/* Fairness: other connections get their turn, and we come back
 	 * without waiting for the socket (which may already be drained). */
-	if (t->state == TUN_ACTIVE && !t->more_in) {
+	if (!t->more_in) {
 		t->more_in = true;
 		t->more_in_next = t->w->more_in;
 		t->w->more_in = t;
@@ -489,11 +496,13 @@ static void read_hello(struct tunnel *t)
 	const char *why;
 	char msg[FY_REASON_MAX + 1];
 	uint32_t code;
-	int n;
+	int n, filled = fy_link_fill(&t->link);
 
-	if (read_tls(t) < 0)
+	if (filled <= 0) {
+		tunnel_close(t, FY_E_GONE, filled < 0 ? t->link.tls.why : "agent closed the connection");
 		return;
-	n = fy_frame_peek(fy_buf_peek(&t->in), fy_buf_len(&t->in), &h, &payload, &why);
+	}
+	n = fy_frame_peek(fy_buf_peek(&t->link.in), fy_buf_len(&t->link.in), &h, &payload, &why);
 	if (n == 0)
 		return;
 	if (n < 0) {
@@ -511,8 +520,8 @@ static void read_hello(struct tunnel *t)
 		refuse(t, FY_E_PROTOCOL, msg);
 		return;
 	}
-	fy_buf_consume(&t->in, (size_t)n);
-	if (engine_auth(t, &t->hello, &code, msg, sizeof(msg)) < 0) {
+	fy_buf_consume(&t->link.in, (size_t)n);
+	if (engine_auth(w, &t->hello, t->peer_str, &t->sess, t->name, &code, msg, sizeof(msg)) < 0) {
 		refuse(t, code, msg);
 		return;
 	}
@@ -529,16 +538,9 @@ static void read_hello(struct tunnel *t)
 		tunnel_adopt(w, t);
 		return;
 	}
-	struct msg *m = calloc(1, sizeof(*m));
-
-	if (!m) {
-		tunnel_adopt(w, t);
-		tunnel_close(t, FY_E_INTERNAL, "out of memory");
-		return;
-	}
-	m->kind = MSG_TUNNEL;
-	m->t = t;
-	worker_send(&r->workers[target], m);
+	t->move.kind = MSG_TUNNEL;
+	t->move.t = t;
+	inbox_send(&r->workers[target], &t->move);
 }
 
 void tunnel_adopt(struct worker *w, struct tunnel *t)
@@ -550,8 +552,9 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		.max_window = r->cfg.window,
 		.budget = &t->sess->budget,
 		.keepalive_ms = r->cfg.keepalive_ms,
-		.out_cap = TUN_OUT_CAP,
+		.out_cap = FY_LINK_OUT_CAP,
 		.now_ms = w->now_ms,
+		.stream_pool = &w->stream_pool,
 	};
 	struct fy_welcome wm = {
 		.version = FY_PROTO_VERSION,
@@ -563,7 +566,7 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	uint8_t f[FY_FRAME_HDR_LEN + 32];
 
 	t->w = w;
-	t->want_write = false;
+	t->link.want_write = false;
 	t->prev = NULL;
 	t->next = w->tunnel_list;
 	if (w->tunnel_list)
@@ -571,62 +574,41 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	w->tunnel_list = t;
 	mc.serial = ++w->next_tunnel_serial;
 	t->serial = mc.serial;
-	t->mux = fy_mux_create(&mc, &relay_mux_cbs, t, &w->streams);
-	if (!t->mux || r->be->attach(w, t->io, on_event, t) < 0) {
+	t->link.mux = fy_mux_create(&mc, &relay_mux_cbs, t, &w->streams);
+	if (!t->link.mux || r->be->attach(w, t->io, on_event, t) < 0) {
 		tunnel_close(t, FY_E_INTERNAL, "out of memory");
 		return;
 	}
 	t->state = TUN_ACTIVE;
-	fy_mux_set_established(t->mux, 0, 0);
+	fy_mux_set_established(t->link.mux, 0, 0);
 	if (atomic_load(&t->sess->dead)) {
 		tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 		return;
 	}
-	if (fy_sess_insert(&w->tunnels, t->sess->serial, t) < 0) {
-		if (r->be->can_move) {
-			tunnel_close(t, FY_E_PROTOCOL, "duplicate tunnel index for this session");
-			return;
-		}
-		/* Where connections cannot move, RSS chose this worker, and it
-		 * already has a tunnel of the agent: ask for this one again (a
-		 * new connection hashes anew) until every worker has one. */
-		char why[96];
-
-		snprintf(why, sizeof(why), "tunnel %u landed on worker %u, which has one; "
-			 "open it again", t->index, w->id);
-		t->redial = true;
-		tunnel_close(t, FY_E_AGAIN, why);
+	if (chain_add(t) < 0) {
+		tunnel_close(t, FY_E_INTERNAL, "out of memory");
 		return;
 	}
-	atomic_fetch_or(&t->sess->tunnels, 1ull << w->id);
-	fy_mux_send_ctrl(t->mux, f, fy_frame_welcome(f, &wm));
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_welcome(f, &wm));
 	FY_INFO(TOPIC, "agent '%s' tunnel %u/%u from %s up on worker %u", t->name, t->index,
 		r->nworkers, t->peer_str, w->id);
-	tunnel_mark_dirty(t);
-	if (fy_buf_len(&t->in))
-		process_input(t);
+	if (fy_buf_len(&t->link.in) && fy_link_input(&t->link, w->now_ms) < 0)
+		input_refused(t);
 }
 
 static void do_handshake(struct tunnel *t)
 {
 	char msg[300];
-	int k;
+	int k = fy_link_handshake(&t->link);
 
-	if (fy_tlsconn_pull(&t->tls) < 0) {
-		tunnel_close(t, FY_E_GONE, t->tls.why);
-		return;
-	}
-	k = fy_tlsconn_handshake(&t->tls);
 	if (k == 1) {
 		t->state = TUN_HELLO;
 		read_hello(t);
 		return;
 	}
-	if (k == 0) {
-		set_events(t, fy_tlsconn_pending_out(&t->tls));
+	if (k == 0)
 		return;
-	}
-	snprintf(msg, sizeof(msg), "%s", t->tls.why);
+	snprintf(msg, sizeof(msg), "%s", t->link.tls.why);
 	tunnel_close(t, FY_E_PROTOCOL, msg);
 }
 
@@ -642,9 +624,9 @@ static void on_event(void *owner, uint32_t ev)
 		read_hello(t);
 		break;
 	case TUN_ACTIVE:
-		if (ev & FY_EV_WRITE)
+		if (ev & RELAY_EV_WRITE)
 			tunnel_flush(t);
-		if (t->state == TUN_ACTIVE && (ev & (FY_EV_READ | FY_EV_ERROR)))
+		if (t->state == TUN_ACTIVE && (ev & (RELAY_EV_READ | RELAY_EV_ERROR)))
 			read_active(t);
 		break;
 	default:
@@ -673,12 +655,68 @@ void tunnel_tick(struct worker *w, uint64_t now)
 			tunnel_close(t, FY_E_GONE, t->sess->dead_why);
 			continue;
 		}
-		if (fy_mux_tick(t->mux, now) < 0) {
+		if (fy_mux_tick(t->link.mux, now) < 0) {
 			snprintf(why, sizeof(why), "no traffic for %u ms (keepalive)",
 				 3 * w->r->cfg.keepalive_ms);
 			tunnel_close(t, FY_E_TIMEOUT, why);
-			continue;
 		}
-		tunnel_mark_dirty(t);
 	}
+}
+
+void tunnel_close_dead(struct worker *w)
+{
+	struct tunnel *t, *next;
+
+	for (t = w->tunnel_list; t; t = next) {
+		next = t->next;
+		if (t->state == TUN_ACTIVE && atomic_load(&t->sess->dead))
+			tunnel_close(t, FY_E_GONE, t->sess->dead_why);
+	}
+}
+
+void tunnel_goaway_all(struct worker *w, uint32_t code, const char *why)
+{
+	for (struct tunnel *t = w->tunnel_list; t; t = t->next)
+		if (t->state == TUN_ACTIVE)
+			fy_mux_goaway(t->link.mux, code, why);
+}
+
+void tunnel_gc(struct worker *w)
+{
+	while (w->gc_tunnels) {
+		struct tunnel *t = w->gc_tunnels;
+
+		if (t->more_in)	/* still listed: free after the list is processed */
+			break;
+		w->gc_tunnels = t->gc_next;
+		tunnel_free(t);
+	}
+}
+
+struct fy_stream *tunnel_open_stream(struct worker *w, uint64_t serial, const struct fy_open *o,
+				     void *app, struct tunnel **tp, const char **why)
+{
+	struct tunnel *t = fy_sess_lookup(&w->tunnels, serial), *best = NULL;
+	struct fy_stream *s;
+
+	/* The session's tunnels on this worker: the least loaded one. */
+	for (; t; t = t->same_next)
+		if (t->state == TUN_ACTIVE &&
+		    (!best || fy_mux_stream_count(t->link.mux) < fy_mux_stream_count(best->link.mux)))
+			best = t;
+	if (!best) {
+		*why = "agent tunnel gone";
+		return NULL;
+	}
+	if (fy_mux_stream_count(best->link.mux) >= w->r->cfg.max_streams) {
+		*why = "stream limit of the tunnel reached";
+		return NULL;
+	}
+	s = fy_mux_open(best->link.mux, o, app);
+	if (!s) {
+		*why = "the tunnel is draining";
+		return NULL;
+	}
+	*tp = best;
+	return s;
 }

@@ -1,38 +1,66 @@
-/* A worker's periodic and wake-up work, the same on every backend: the
- * inbox of handed-over connections, timers, SIGTERM drain, batched tunnel
- * flushes, and deferred frees. Runs only on the worker's own thread. */
+/* A worker's periodic and wake-up work, the same on every backend: its
+ * inbox's messages, timers, SIGTERM drain, batched tunnel flushes, and
+ * deferred frees. Runs only on the worker's own thread (or lcore). */
 #include <stdlib.h>
 
-#include "relay.h"
+#include "backend.h"
+#include "engine.h"
+#include "inbox.h"
+#include "public.h"
+#include "relay-t.h"
+#include "srcaddr.h"
+#include "tunnel.h"
+#include "public-t.h"
+#include "worker.h"
 
-void worker_send(struct worker *to, struct msg *m)
+int worker_init(struct worker *w, struct relay *r, unsigned id)
 {
-	cds_wfcq_node_init(&m->node);
-	cds_wfcq_enqueue(&to->inbox_head, &to->inbox_tail, &m->node);
-	to->r->be->wake(to);
+	w->r = r;
+	w->id = id;
+	inbox_init(w);
+	fy_pool_init(&w->stream_pool, sizeof(struct fy_stream), 256);
+	fy_pool_init(&w->pub_pool, sizeof(struct pubconn), 256);
+	fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
+	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0)
+		return -1;
+	return 0;
 }
 
-static void drain_inbox(struct worker *w, bool discard)
+void worker_fini(struct worker *w)
 {
-	struct cds_wfcq_node *n;
+	fy_sess_fini(&w->streams);
+	fy_sess_fini(&w->tunnels);
+	if (w->stream_pool.in_use || w->pub_pool.in_use)
+		FY_ERR("relay.worker", "worker %u stops with %zu streams and %zu connections "
+		       "not freed", w->id, w->stream_pool.in_use, w->pub_pool.in_use);
+	fy_pool_fini(&w->stream_pool);
+	fy_pool_fini(&w->pub_pool);
+}
 
-	/* Single consumer: only this worker dequeues its inbox. */
-	while ((n = __cds_wfcq_dequeue_blocking(&w->inbox_head, &w->inbox_tail))) {
-		struct msg *m = caa_container_of(n, struct msg, node);
+/* discard: the worker is stopping; what arrives now is closed. */
+static void handle_inbox(struct worker *w, bool discard)
+{
+	struct msg *m;
 
-		if (m->kind == MSG_TUNNEL) {
-			tunnel_adopt(w, m->t);
+	while ((m = inbox_take(w))) {
+		switch (m->kind) {
+		case MSG_TUNNEL:
+			tunnel_adopt(w, m->t);	/* the message is the tunnel's own */
 			if (discard)
 				tunnel_close(m->t, FY_E_SHUTDOWN, "relay shutting down");
-		} else if (m->kind == MSG_LISTEN) {
+			continue;
+		case MSG_LISTEN:
 			if (discard)
 				engine_session_put(w->r, m->sess);
 			else
 				engine_listen_extra(w, m->port, m->sess);
-		} else if (discard) {
-			w->r->be->close(w, m->io, true);
-		} else {
-			public_start(w, m->io, m->port, &m->peer, m->sess_serial);
+			break;
+		case MSG_PUBLIC:
+			if (discard)
+				w->r->be->close(w, m->io, true);
+			else
+				public_start(w, m->io, m->port, &m->peer, m->sess_serial);
+			break;
 		}
 		free(m);
 	}
@@ -40,46 +68,16 @@ static void drain_inbox(struct worker *w, bool discard)
 
 void worker_wakeup(struct worker *w)
 {
-	struct tunnel *t, *next;
-
-	drain_inbox(w, false);
+	handle_inbox(w, false);
 	tunnel_read_more(w);
 	engine_release_dead_extra(w);
-	/* Sessions killed elsewhere: close our tunnels of them now. */
-	for (t = w->tunnel_list; t; t = next) {
-		next = t->next;
-		if (t->state == TUN_ACTIVE && atomic_load(&t->sess->dead))
-			tunnel_close(t, FY_E_GONE, t->sess->dead_why);
-	}
+	tunnel_close_dead(w);
 }
 
-static void flush_dirty(struct worker *w)
+static void gc(struct worker *w)
 {
-	while (w->dirty) {
-		struct tunnel *t = w->dirty;
-
-		w->dirty = t->dirty_next;
-		t->dirty = false;
-		tunnel_flush(t);
-	}
-}
-
-static void gc_flush(struct worker *w)
-{
-	while (w->gc_pub) {
-		struct pubconn *pc = w->gc_pub;
-
-		w->gc_pub = pc->gc_next;
-		public_free(pc);
-	}
-	while (w->gc_tunnels) {
-		struct tunnel *t = w->gc_tunnels;
-
-		if (t->more_in)	/* still listed: free after the list is processed */
-			break;
-		w->gc_tunnels = t->gc_next;
-		tunnel_free(t);
-	}
+	public_gc(w);
+	tunnel_gc(w);
 }
 
 /* SIGTERM: stop accepting, GOAWAY every tunnel, let streams finish until
@@ -94,12 +92,7 @@ static bool drain_step(struct worker *w, uint64_t now)
 		w->drain_deadline_ms = now + r->cfg.drain_ms;
 		r->be->stop_accepting(w);
 		engine_release_ports(w, NULL);
-		for (struct tunnel *t = w->tunnel_list; t; t = t->next) {
-			if (t->state != TUN_ACTIVE)
-				continue;
-			fy_mux_goaway(t->mux, FY_E_SHUTDOWN, "relay shutting down");
-			tunnel_mark_dirty(t);
-		}
+		tunnel_goaway_all(w, FY_E_SHUTDOWN, "relay shutting down");
 	}
 	atomic_store(&r->live_streams[w->id], (unsigned)fy_sess_count(&w->streams));
 	for (unsigned i = 0; i < r->nworkers; i++) {
@@ -121,14 +114,18 @@ bool worker_step(struct worker *w, uint64_t now)
 		return true;
 	if (now - w->last_tick_ms >= WORKER_TICK_MS) {
 		tunnel_tick(w, now);
+		/* Source addresses that hold nothing go back to the table:
+		 * all of it every 16 ticks. */
+		if (w->id == 0)
+			r->src_sweep = src_sweep(r->src, r->src_sweep, SRC_SLOTS / 16, now);
 		w->last_tick_ms = now;
 	}
 	if (atomic_load(&r->draining) && drain_step(w, now)) {
-		flush_dirty(w);
+		tunnel_flush_dirty(w);
 		return true;
 	}
-	flush_dirty(w);
-	gc_flush(w);
+	tunnel_flush_dirty(w);
+	gc(w);
 	return false;
 }
 
@@ -137,7 +134,7 @@ void worker_finish(struct worker *w)
 	while (w->tunnel_list)
 		tunnel_close(w->tunnel_list, FY_E_SHUTDOWN, "relay shutting down");
 	engine_release_ports(w, NULL);
-	drain_inbox(w, true);
-	flush_dirty(w);
-	gc_flush(w);
+	handle_inbox(w, true);
+	tunnel_flush_dirty(w);
+	gc(w);
 }

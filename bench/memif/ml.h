@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "ferry/buf.h"
+#include "ferry/link.h"
 #include "ferry/mux.h"
 #include "ferry/sess.h"
 #include "ferry/tlsconn.h"
@@ -83,11 +84,9 @@ struct ml_agent {
 	struct ml_io io;	/* first: tcp_user() points here */
 	enum ml_agent_state st;
 	SSL_CTX *tls_ctx;
-	struct fy_tlsconn tls;
+	struct fy_link link;	/* TLS, input, mux (after the handshake) */
 	bool tls_init;
-	struct fy_mux *mux;
 	struct fy_sess_table streams;
-	struct fy_buf in;
 	char why[300];
 };
 

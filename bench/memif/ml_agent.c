@@ -13,9 +13,6 @@
 #include "ferry/tls.h"
 #include "ml.h"
 
-/* As agent/tunnel.c: room for two full frames plus a TLS record. */
-#define IN_CAP (2 * (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD) + 32768)
-#define OUT_CAP (1024 * 1024)
 
 /* ---- fy_conn_ops over a relay/net connection ---- */
 
@@ -77,7 +74,7 @@ static void stream_finish_if_done(struct ml *m, struct ml_flow *f)
 {
 	if (!f->s || !f->a_fin_rx || !f->a_fin_tx)
 		return;
-	fy_mux_stream_close(m->agent.mux, f->s);
+	fy_mux_stream_close(m->agent.link.mux, f->s);
 	f->s = NULL;
 	f->a_done = true;
 	ml_flow_check_done(m, f);
@@ -117,7 +114,7 @@ static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 				     (unsigned long long)f->a_rcvd, (unsigned long long)f->bytes);
 	}
 	/* Handed on at once: credit goes back in half-window batches. */
-	fy_mux_consumed(m->agent.mux, s, n, true);
+	fy_mux_consumed(m->agent.link.mux, s, n, true);
 }
 
 static void cb_fin(void *ctx, struct fy_stream *s)
@@ -128,7 +125,7 @@ static void cb_fin(void *ctx, struct fy_stream *s)
 	f->a_fin_rx = true;
 	/* "up": the client is done, so is our (empty) direction. "down": the
 	 * client half-closed at once; our FIN goes with the last data. */
-	if (m->workload == ML_UP && !f->a_fin_tx && fy_mux_send_fin(m->agent.mux, s) == 0)
+	if (m->workload == ML_UP && !f->a_fin_tx && fy_mux_send_fin(m->agent.link.mux, s) == 0)
 		f->a_fin_tx = true;
 }
 
@@ -165,12 +162,12 @@ static void on_welcome(struct ml *m, const uint8_t *p, uint32_t n, const char **
 		ml_fail(m, "the relay has %u workers; run it with --workers 1", w.workers);
 		return;
 	}
-	fy_mux_set_established(a->mux, w.window, w.keepalive_ms);
-	fy_mux_send_ctrl(a->mux, f, fy_frame_register(f, &r));
+	fy_mux_set_established(a->link.mux, w.window, w.keepalive_ms);
+	fy_mux_send_ctrl(a->link.mux, f, fy_frame_register(f, &r));
 	a->st = ML_A_REGISTER;
 	if (m->verbose)
 		fprintf(stderr, "fy-memif-load: tunnel up (%s, window %u), registering port %u\n",
-			SSL_get_version(a->tls.ssl), w.window, m->public_port);
+			SSL_get_version(a->link.tls.ssl), w.window, m->public_port);
 }
 
 static void on_result(struct ml *m, const uint8_t *p, uint32_t n, const char **why)
@@ -233,15 +230,9 @@ static const struct fy_mux_cbs mux_cbs = {
 static void flush(struct ml *m)
 {
 	struct ml_agent *a = &m->agent;
-	int r;
 
-	if (!a->mux || a->st == ML_A_DEAD)
-		return;
-	r = fy_tlsconn_flush_mux(&a->tls, a->mux);
-	if (r < 0)
-		agent_fail(m, a->tls.why);
-	else
-		ml_io_ops.want(&a->io, true, r == 1);
+	if (a->link.mux && a->st != ML_A_DEAD && fy_link_flush(&a->link) < 0)
+		agent_fail(m, a->link.tls.why);
 }
 
 static void send_hello(struct ml *m)
@@ -252,7 +243,7 @@ static void send_hello(struct ml *m)
 		.role = FY_MUX_AGENT,
 		.window = 256 * 1024,	/* replaced by the relay's in WELCOME */
 		.keepalive_ms = 10000,
-		.out_cap = OUT_CAP,
+		.out_cap = FY_LINK_OUT_CAP,
 		.serial = 1,
 		.now_ms = ml_now_us() / 1000,
 	};
@@ -262,12 +253,12 @@ static void send_hello(struct ml *m)
 		h.session = ml_now_us();
 	snprintf(h.token, sizeof(h.token), "%s", m->token);
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
-	a->mux = fy_mux_create(&mc, &mux_cbs, m, &a->streams);
-	if (!a->mux) {
+	a->link.mux = fy_mux_create(&mc, &mux_cbs, m, &a->streams);
+	if (!a->link.mux) {
 		agent_fail(m, "out of memory");
 		return;
 	}
-	fy_mux_send_ctrl(a->mux, f, fy_frame_hello(f, &h));
+	fy_mux_send_ctrl(a->link.mux, f, fy_frame_hello(f, &h));
 	a->st = ML_A_WELCOME;
 	flush(m);
 }
@@ -275,43 +266,29 @@ static void send_hello(struct ml *m)
 static void do_tls(struct ml *m)
 {
 	struct ml_agent *a = &m->agent;
-	int k;
+	int k = fy_link_handshake(&a->link);
 
-	if (fy_tlsconn_pull(&a->tls) < 0) {
-		agent_fail(m, a->tls.why);
-		return;
-	}
-	k = fy_tlsconn_handshake(&a->tls);
 	if (k == 1)
 		send_hello(m);
-	else if (k == 0)
-		ml_io_ops.want(&a->io, true, fy_tlsconn_pending_out(&a->tls));
-	else
-		agent_fail(m, a->tls.why);
+	else if (k < 0)
+		agent_fail(m, a->link.tls.why);
 }
 
 static void read_input(struct ml *m)
 {
 	struct ml_agent *a = &m->agent;
 
-	/* Bounded like agent/tunnel.c; the rest is picked up by ml_agent_step. */
-	for (int i = 0; i < 16 && a->mux && a->st >= ML_A_WELCOME && a->st <= ML_A_CLOSING; i++) {
-		int r = fy_tlsconn_fill(&a->tls, &a->in);
-		long used = fy_mux_input(a->mux, fy_buf_peek(&a->in), fy_buf_len(&a->in),
-					 ml_now_us() / 1000);
+	int r;
 
-		if (used < 0) {
-			flush(m);
-			agent_fail(m, fy_mux_error(a->mux, &(uint32_t){ 0 }));
-			return;
-		}
-		fy_buf_consume(&a->in, (size_t)used);
-		if (r <= 0) {
-			agent_fail(m, r == 0 ? "relay closed the connection" : a->tls.why);
-			return;
-		}
-		if (!fy_tlsconn_has_input(&a->tls))
-			return;
+	/* Bounded like every link; the rest is picked up by ml_agent_step. */
+	if (!a->link.mux || a->st < ML_A_WELCOME || a->st > ML_A_CLOSING)
+		return;
+	r = fy_link_read(&a->link, ml_now_us() / 1000, FY_LINK_READ_ROUNDS);
+	if (r == FY_LINK_PROTO) {
+		flush(m);
+		agent_fail(m, fy_mux_error(a->link.mux, &(uint32_t){ 0 }));
+	} else if (r == FY_LINK_EOF || r == FY_LINK_ERR) {
+		agent_fail(m, r == FY_LINK_EOF ? "relay closed the connection" : a->link.tls.why);
 	}
 }
 
@@ -329,7 +306,6 @@ int ml_agent_start(struct ml *m)
 	}
 	if (fy_sess_init(&a->streams, 2 * ML_MAX_CONNS) < 0)
 		return -1;
-	fy_buf_init(&a->in, IN_CAP);
 	a->st = ML_A_CONNECT;
 	a->io.c = tcp_connect(m->st, m->relay_ip, m->agent_port, &a->io, &e);
 	if (!a->io.c) {
@@ -347,13 +323,15 @@ void ml_agent_connected(struct ml *m, int err)
 		agent_fail(m, strerror(-err));
 		return;
 	}
-	if (fy_tlsconn_init(&a->tls, a->tls_ctx, &ml_io_ops, &a->io, false) < 0) {
-		agent_fail(m, a->tls.why);
+	if (fy_link_init(&a->link, a->tls_ctx, &ml_io_ops, &a->io, false) < 0) {
+		fy_link_fini(&a->link);
+		agent_fail(m, a->link.tls.why);
 		return;
 	}
 	a->tls_init = true;
+	a->link.want_write = true;	/* unknown: the first flush says */
 	/* The certificate must name the relay's address: the test CA made it so. */
-	if (fy_tls_client_prepare(a->tls.ssl, m->relay_ip_str) < 0) {
+	if (fy_tls_client_prepare(a->link.tls.ssl, m->relay_ip_str) < 0) {
 		agent_fail(m, "TLS setup failed");
 		return;
 	}
@@ -386,17 +364,17 @@ static void send_stream(struct ml *m, struct ml_flow *f)
 		uint8_t *dst;
 
 		if (!left) {
-			if (fy_mux_send_fin(m->agent.mux, f->s) == 0)
+			if (fy_mux_send_fin(m->agent.link.mux, f->s) == 0)
 				f->a_fin_tx = true;
 			return;
 		}
-		dst = fy_mux_data_begin(m->agent.mux, f->s, &room);
+		dst = fy_mux_data_begin(m->agent.link.mux, f->s, &room);
 		if (!dst)
 			return;
 		k = room < left ? room : (size_t)left;
 		ml_pattern_fill(&f->a_pat, dst, k);
 		f->a_sent += k;
-		fy_mux_data_commit(m->agent.mux, f->s, k, f->a_sent == f->bytes);
+		fy_mux_data_commit(m->agent.link.mux, f->s, k, f->a_sent == f->bytes);
 		f->a_fin_tx = f->a_sent == f->bytes;
 	}
 }
@@ -405,23 +383,23 @@ void ml_agent_step(struct ml *m)
 {
 	struct ml_agent *a = &m->agent;
 
-	if (!a->mux || a->st < ML_A_WELCOME || a->st > ML_A_CLOSING)
+	if (!a->link.mux || a->st < ML_A_WELCOME || a->st > ML_A_CLOSING)
 		return;
 	/* Decrypted bytes left over from a bounded read: no upcall repeats them. */
-	if (fy_tlsconn_has_input(&a->tls))
+	if (fy_link_has_input(&a->link))
 		read_input(m);
-	for (unsigned i = 0; i < m->nconns && a->mux; i++) {
+	for (unsigned i = 0; i < m->nconns && a->link.mux; i++) {
 		struct ml_flow *f = &m->flows[i];
 
 		if (m->workload == ML_DOWN)
 			send_stream(m, f);
 		else if (f->s && f->a_fin_rx && !f->a_fin_tx &&
-			 fy_mux_send_fin(a->mux, f->s) == 0)
+			 fy_mux_send_fin(a->link.mux, f->s) == 0)
 			f->a_fin_tx = true;	/* the FIN that found no room in cb_fin */
 		stream_finish_if_done(m, f);
 	}
 	/* The mux is given the generator's one clock, as everything else. */
-	if (a->mux && fy_mux_tick(a->mux, ml_now_us() / 1000) < 0)
+	if (a->link.mux && fy_mux_tick(a->link.mux, ml_now_us() / 1000) < 0)
 		agent_fail(m, "relay silent for 3 keepalive intervals");
 	flush(m);
 }
@@ -438,8 +416,8 @@ void ml_agent_close(struct ml *m)
 	flush(m);
 	a->st = ML_A_CLOSING;
 	if (a->tls_init) {
-		SSL_shutdown(a->tls.ssl);
-		fy_tlsconn_push(&a->tls);
+		SSL_shutdown(a->link.tls.ssl);
+		fy_tlsconn_push(&a->link.tls);
 	}
 	tcp_shutdown_wr(a->io.c);
 }
@@ -449,15 +427,14 @@ void ml_agent_fini(struct ml *m)
 	struct ml_agent *a = &m->agent;
 
 	a->st = ML_A_DEAD;	/* resets from destroy are not failures now */
-	if (a->mux)
-		fy_mux_destroy(a->mux, "generator exiting");
-	a->mux = NULL;
+	if (a->link.mux)
+		fy_mux_destroy(a->link.mux, "generator exiting");
+	a->link.mux = NULL;
 	if (a->io.c)
 		tcp_abort(a->io.c);
 	a->io.c = NULL;
 	if (a->tls_init)
-		fy_tlsconn_fini(&a->tls);
-	fy_buf_fini(&a->in);
+		fy_link_fini(&a->link);
 	fy_sess_fini(&a->streams);
 	SSL_CTX_free(a->tls_ctx);
 }

@@ -2,8 +2,10 @@
  * and running to completion: rx burst -> relay/net (our TCP) -> engine ->
  * tx burst. No packet crosses the kernel. The engine sees userspace TCP
  * connections through the same interface as kernel sockets
- * (struct relay_backend); they cannot move between lcores (RSS chose
- * theirs), so a client is served only by a tunnel on its own lcore.
+ * (struct relay_backend); they cannot move between lcores once open, so
+ * a client whose lcore (RSS chose it) holds no tunnel of its agent is
+ * steered, packet by packet and before any stack sees it, to an lcore
+ * that does (see "steering" below).
  *
  * Ownership: each lcore owns its net_stack, its connections (struct
  * dconn) and its TX batch; the mbuf pool is shared (DPDK's per-lcore
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -21,11 +24,19 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
+#include <rte_ring_elem.h>
 
 #include "dworker.h"
 #include "ferry/sock.h"
-#include "relay.h"
+#include "ferry/wire.h"
+#include "backend.h"
+#include "engine.h"
+#include "public.h"
+#include "relay-t.h"
+#include "tunnel.h"
+#include "worker.h"
 
 #define TOPIC "relay.dpdk"
 #define RX_DESC 1024
@@ -123,7 +134,7 @@ static int b_attach(struct worker *w, void *io, relay_event_fn fn, void *owner)
 	if (d->c)
 		tcp_want(d->c, true, false);	/* queues readable if data waits */
 	else if (fn)
-		fn(owner, FY_EV_READ | FY_EV_ERROR);
+		fn(owner, RELAY_EV_READ | RELAY_EV_ERROR);
 	return 0;
 }
 
@@ -147,7 +158,7 @@ static void b_close(struct worker *w, void *io, bool rst)
 		else
 			tcp_close(d->c);
 	}
-	free(d);
+	fy_pool_free(&d->dw->dconns, d);
 }
 
 static int b_listen(struct worker *w, uint16_t port, bool probe, void **lio)
@@ -294,7 +305,7 @@ static int up_tx(void *ctx, const uint8_t *frame, size_t len)
 static int up_accepted(void *ctx, struct tcp_conn *c, uint16_t lport)
 {
 	struct dworker *dw = ctx;
-	struct dconn *d = calloc(1, sizeof(*d));
+	struct dconn *d = fy_pool_alloc(&dw->dconns);
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	uint32_t rip;
@@ -311,7 +322,7 @@ static int up_accepted(void *ctx, struct tcp_conn *c, uint16_t lport)
 	sin->sin_addr.s_addr = htonl(rip);
 	sin->sin_port = htons(rport);
 	if (lport == dw->agent_port)
-		tunnel_accept(dw->w, d, &ss);
+		tunnel_accept(dw->w, d, &ss, false);
 	else
 		public_accepted(dw->w, lport, d, &ss);
 	return 0;
@@ -335,13 +346,13 @@ static void deliver(struct tcp_conn *c, uint32_t ev)
 static void up_readable(void *ctx, struct tcp_conn *c)
 {
 	(void)ctx;
-	deliver(c, FY_EV_READ);
+	deliver(c, RELAY_EV_READ);
 }
 
 static void up_writable(void *ctx, struct tcp_conn *c)
 {
 	(void)ctx;
-	deliver(c, FY_EV_WRITE);
+	deliver(c, RELAY_EV_WRITE);
 }
 
 static void up_closed(void *ctx, struct tcp_conn *c, int reason)
@@ -354,8 +365,11 @@ static void up_closed(void *ctx, struct tcp_conn *c, int reason)
 	d->c = NULL;	/* the handle is invalid after this upcall */
 	d->reason = reason;
 	if (d->fn)
-		d->fn(d->owner, FY_EV_READ | FY_EV_ERROR);
+		d->fn(d->owner, RELAY_EV_READ | RELAY_EV_ERROR);
 }
+
+static void up_released(void *ctx, uint64_t tag, uint32_t rip, uint16_t rport, uint16_t lport);
+static bool up_cookie_ack(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport);
 
 static const struct net_ops dworker_ops = {
 	.tx = up_tx,
@@ -365,6 +379,8 @@ static const struct net_ops dworker_ops = {
 	.readable = up_readable,
 	.writable = up_writable,
 	.closed = up_closed,
+	.released = up_released,
+	.cookie_ack = up_cookie_ack,
 };
 
 /* ---- lcores ---- */
@@ -425,6 +441,272 @@ static unsigned rx_csum_flags(struct dworker *dw, const struct rte_mbuf *m)
 	return f;
 }
 
+/* ---- steering client flows between lcores ----
+ *
+ * RSS puts a client's flow on some lcore X, while its agent may hold
+ * tunnels only on others (they stay where they land). X hands the flow's
+ * segments, before its own stack sees them, to an lcore Y that holds one
+ * (engine_place_client: the kernel backend's choice after accept, made
+ * here before the SYN is processed), over Y's steer_in ring; Y feeds them
+ * to its stack as if they had come in on its own queue (with the port's
+ * checksum verdict) and answers through its own TX queue.
+ *
+ * X keeps a table (steer.h): 4-tuple -> (Y, gen). Every segment X hands
+ * over carries a tag, (X + 1) << 32 | gen with a new gen, in an mbuf
+ * dynamic field, and the entry's gen becomes that segment's. Y's stack
+ * keeps the latest tag in the connection (net_input_tagged) and reports
+ * it when the connection leaves its tables (ops.released: after
+ * TIME_WAIT, a reset, an abort); Y also reports a tagged segment after
+ * which it holds no connection of that 4-tuple (a SYN refused or answered
+ * with a cookie, a stray segment). Each report is a "forget" (4-tuple,
+ * gen) on X's forget_in ring, and X removes the entry only while gen is
+ * still the entry's: a report that crossed a later segment (a SYN opening
+ * the 4-tuple again) leaves it. So an entry lives exactly as long as Y
+ * holds the connection or has segments of it in flight, and the order of
+ * the messages does not matter.
+ *
+ * Only a SYN (without ACK) opens an entry: when X's stack does not hold
+ * the 4-tuple and the port's agent has tunnels elsewhere only. Anything
+ * else without an entry is X's own, and so is a client the engine places
+ * on X or nowhere (public.c serves or refuses it). The table holds at
+ * most --dpdk-conns entries (each stands for a connection slot of another
+ * lcore); a SYN that finds it full stays on X, where public.c refuses it
+ * (counted, logged). Under SYN cookies Y may answer a SYN and keep
+ * nothing; the stacks share one secret, so the ACK completing the cookie
+ * validates on X too, where the stack asks first (ops.cookie_ack): X
+ * places it and hands it over like a SYN. Tunnels (the agent port) are
+ * never steered. At exit the rings are emptied and their mbufs freed. */
+
+#define STEER_RING 1024		/* mbufs waiting for one lcore */
+#define FORGET_RING 4096	/* forgets waiting for one lcore */
+#define FORGET_PEND_MAX 4096	/* forgets that found a ring full, kept */
+
+enum { T_FIN = 0x01, T_SYN = 0x02, T_RST = 0x04, T_ACK = 0x10 };
+
+/* "Forget 4-tuple key after segment gen", from the lcore holding the
+ * connection to the one steering it (to: that one, in fpend). */
+struct steer_msg {
+	uint64_t key;
+	uint32_t gen;
+	uint16_t to;
+	uint16_t pad;
+};
+
+static int steer_tag_off = -1;	/* the mbuf dynamic field of the tag */
+#define STEER_TAG(m) RTE_MBUF_DYNFIELD((m), steer_tag_off, uint64_t *)
+
+/* A TCP segment to our MAC and address (IPv4, not a fragment): its key,
+ * our port and its flags. Lengths past the headers are the stack's to
+ * check. */
+static bool steer_parse(const struct dworker *dw, const uint8_t *f, size_t len, uint64_t *key,
+			uint16_t *lport, uint8_t *flags)
+{
+	const uint8_t *ip = f + 14, *th;
+	size_t ihl;
+
+	if (len < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00 || memcmp(f, dw->mac, 6) ||
+	    (ip[0] >> 4) != 4 || ip[9] != IPPROTO_TCP || (fy_get16(ip + 6) & 0x3fff) ||
+	    fy_get32(ip + 16) != dw->ip)
+		return false;
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	if (ihl < 20 || len < 14 + ihl + 20)
+		return false;
+	th = ip + ihl;
+	*lport = fy_get16(th + 2);
+	*key = steer_key(fy_get32(ip + 12), fy_get16(th), *lport);
+	*flags = th[13];
+	return true;
+}
+
+/* An entry for a new client of lport on the worker that serves it, or
+ * NULL: it stays here (this lcore serves it, nobody does, or the table
+ * is full). */
+static struct steer_entry *steer_place(struct dworker *dw, uint64_t key, uint16_t lport)
+{
+	uint64_t serial;
+	unsigned to = engine_place_client(dw->w->r, lport, dw->w->id, &serial);
+	struct steer_entry *e;
+
+	if (to == (unsigned)-1 || to == dw->w->id || to >= dw->nall)
+		return NULL;
+	e = steer_add(&dw->steer, key);
+	if (!e) {
+		dw->cnt.steer_table_full++;
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "worker %u: steering table full (%u flows): a new "
+			  "client of port %u stays on this worker, which holds no tunnel of its "
+			  "agent (--dpdk-conns sets the size)", dw->w->id, dw->steer.n, lport);
+		return NULL;
+	}
+	e->owner = (uint16_t)to;
+	e->gen = 0;
+	dw->cnt.steer_entries = dw->steer.n;
+	return e;
+}
+
+/* Hands m to e's owner with a new tag. false when its ring is full (m is
+ * still the caller's; the entry unchanged). */
+static bool steer_send(struct dworker *dw, struct steer_entry *e, struct rte_mbuf *m)
+{
+	uint32_t gen = dw->steer_gen + 1;
+
+	*STEER_TAG(m) = (uint64_t)(dw->w->id + 1) << 32 | gen;
+	if (rte_ring_mp_enqueue(dw->all[e->owner].steer_in, m) != 0) {
+		dw->cnt.steer_ring_full++;
+		return false;
+	}
+	dw->steer_gen = gen;
+	e->gen = gen;
+	dw->cnt.steered_out++;
+	return true;
+}
+
+/* A segment whose ring was full is dropped (TCP sends it again); an
+ * entry that was just made for it goes too. */
+static void steer_send_or_drop(struct dworker *dw, struct steer_entry *e, struct rte_mbuf *m,
+			       bool fresh)
+{
+	if (steer_send(dw, e, m)) {
+		dw->cnt.steered_flows += fresh;
+		return;
+	}
+	if (fresh) {
+		steer_remove(&dw->steer, e);
+		dw->cnt.steer_entries = dw->steer.n;
+	}
+	rte_pktmbuf_free(m);
+}
+
+/* RX on this lcore, before the stack: true when m went to another lcore
+ * (or was dropped on the way), false when this stack takes it. */
+static bool steer_rx(struct dworker *dw, struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct steer_entry *e;
+	uint64_t key;
+	uint16_t lport;
+	uint8_t fl;
+
+	if (!steer_parse(dw, f, m->data_len, &key, &lport, &fl) || lport == dw->agent_port)
+		return false;
+	if ((e = steer_find(&dw->steer, key))) {
+		steer_send_or_drop(dw, e, m, false);
+		return true;
+	}
+	if ((fl & (T_SYN | T_ACK | T_RST | T_FIN)) != T_SYN ||
+	    tcp_conn_exists(dw->st, (uint32_t)(key >> 32), (uint16_t)(key >> 16), lport) ||
+	    !(e = steer_place(dw, key, lport)))
+		return false;
+	steer_send_or_drop(dw, e, m, true);
+	return true;
+}
+
+/* Called by this lcore's stack while it processes a frame without an
+ * entry: an ACK completing a SYN cookie. When its client belongs on
+ * another lcore, the frame goes there after net_input (steer_cookie_out). */
+static bool up_cookie_ack(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	struct dworker *dw = ctx;
+	uint64_t key = steer_key(rip, rport, lport);
+
+	if (!dw->steer_on || lport == dw->agent_port || dw->cookie_steer ||
+	    !steer_place(dw, key, lport))
+		return false;
+	dw->cookie_key = key;
+	dw->cookie_steer = true;
+	return true;
+}
+
+static void steer_cookie_out(struct dworker *dw, struct rte_mbuf *m)
+{
+	struct steer_entry *e = steer_find(&dw->steer, dw->cookie_key);
+
+	dw->cookie_steer = false;
+	if (!e) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (steer_send(dw, e, m)) {
+		dw->cnt.steer_cookie++;
+		dw->cnt.steered_flows++;
+		return;
+	}
+	steer_remove(&dw->steer, e);
+	dw->cnt.steer_entries = dw->steer.n;
+	rte_pktmbuf_free(m);
+}
+
+/* Tells lcore `tag`'s origin to forget key after that tag's segment. */
+static void steer_forget_send(struct dworker *dw, uint64_t tag, uint64_t key)
+{
+	unsigned origin = (unsigned)(tag >> 32) - 1;
+	struct steer_msg msg = { .key = key, .gen = (uint32_t)tag, .to = (uint16_t)origin };
+
+	if (origin >= dw->nall)
+		return;
+	if (rte_ring_mp_enqueue_elem(dw->all[origin].forget_in, &msg, sizeof(msg)) == 0)
+		return;
+	if (dw->nfpend < FORGET_PEND_MAX)
+		dw->fpend[dw->nfpend++] = msg;
+	else
+		dw->cnt.steer_forget_lost++;	/* the entry stays until its 4-tuple comes again */
+}
+
+/* This lcore's stack let go of a connection that was steered here. */
+static void up_released(void *ctx, uint64_t tag, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	struct dworker *dw = ctx;
+
+	if (dw->steer_on)
+		steer_forget_send(dw, tag, steer_key(rip, rport, lport));
+}
+
+/* Segments other lcores handed over. Returns how many. */
+static unsigned steer_take(struct dworker *dw, uint64_t t)
+{
+	struct rte_mbuf *ms[DW_BURST];
+	unsigned n = 0, k;
+
+	do {
+		k = rte_ring_sc_dequeue_burst(dw->steer_in, (void **)ms, DW_BURST, NULL);
+		for (unsigned i = 0; i < k; i++) {
+			struct rte_mbuf *m = ms[i];
+			const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+			uint64_t tag = *STEER_TAG(m), key;
+			uint16_t lport;
+			uint8_t fl;
+
+			if (!net_input_tagged(dw->st, f, m->data_len, t, rx_csum_flags(dw, m), tag) &&
+			    steer_parse(dw, f, m->data_len, &key, &lport, &fl))
+				steer_forget_send(dw, tag, key);
+			rte_pktmbuf_free(m);
+		}
+		n += k;
+	} while (k == DW_BURST && n < RX_BUDGET);
+	dw->cnt.steered_in += n;
+	return n;
+}
+
+/* Forgets from the lcores this one steers to, and its own that waited. */
+static void steer_forgets(struct dworker *dw)
+{
+	struct steer_msg msg[DW_BURST];
+	unsigned k, n = 0, keep = 0;
+
+	for (unsigned i = 0; i < dw->nfpend; i++)
+		if (rte_ring_mp_enqueue_elem(dw->all[dw->fpend[i].to].forget_in, &dw->fpend[i],
+					     sizeof(dw->fpend[i])) != 0)
+			dw->fpend[keep++] = dw->fpend[i];
+	dw->nfpend = keep;
+	do {
+		k = rte_ring_sc_dequeue_burst_elem(dw->forget_in, msg, sizeof(msg[0]), DW_BURST,
+						   NULL);
+		for (unsigned i = 0; i < k; i++)
+			steer_forget(&dw->steer, msg[i].key, msg[i].gen);
+		n += k;
+	} while (k == DW_BURST && n < FORGET_RING);
+	dw->cnt.steer_entries = dw->steer.n;
+}
+
 static void rx_frames(struct dworker *dw, struct rte_mbuf **rx, uint16_t n, uint64_t t)
 {
 	for (uint16_t i = 0; i < n; i++) {
@@ -435,12 +717,87 @@ static void rx_frames(struct dworker *dw, struct rte_mbuf **rx, uint16_t n, uint
 			const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 
 			share_arp_reply(dw, f, m->data_len);
+			if (dw->steer_on && steer_rx(dw, m))
+				continue;	/* handed to another lcore */
 			net_input_ex(dw->st, f, m->data_len, t, rx_csum_flags(dw, m));
+			if (dw->cookie_steer) {
+				steer_cookie_out(dw, m);
+				continue;
+			}
 		} else {
 			dw->cnt.rx_multiseg++;
 		}
 		rte_pktmbuf_free(m);
 	}
+}
+
+/* Before the workers: the mbuf field that carries a steered segment's
+ * tag. 0 or -1 (printed). */
+static int steer_setup(struct relay *r)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "ferry_steer_tag",
+		.size = sizeof(uint64_t),
+		.align = __alignof__(uint64_t),
+	};
+
+	(void)r;
+	steer_tag_off = rte_mbuf_dynfield_register(&desc);
+	if (steer_tag_off < 0) {
+		fprintf(stderr, "ferry-relay: cannot register an mbuf field for steering: %s\n",
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A worker's table and rings (with more than one lcore). 0 or -1 (printed). */
+static int steer_init_worker(struct relay *r, struct dworker *dw)
+{
+	char rname[32];
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed) ||
+	    steer_init(&dw->steer, r->cfg.dpdk_conns, seed) < 0 ||
+	    !(dw->fpend = calloc(FORGET_PEND_MAX, sizeof(*dw->fpend)))) {
+		fprintf(stderr, "ferry-relay: cannot make the steering table of worker %u\n",
+			dw->w->id);
+		return -1;
+	}
+	snprintf(rname, sizeof(rname), "ferry_steer_%u", dw->w->id);
+	dw->steer_in = rte_ring_create(rname, STEER_RING, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (dw->steer_in) {
+		snprintf(rname, sizeof(rname), "ferry_forget_%u", dw->w->id);
+		dw->forget_in = rte_ring_create_elem(rname, sizeof(struct steer_msg), FORGET_RING,
+						     (int)rte_socket_id(), RING_F_SC_DEQ);
+	}
+	if (!dw->forget_in) {
+		fprintf(stderr, "ferry-relay: cannot create ring %s: %s\n", rname,
+			rte_strerror(rte_errno));
+		return -1;
+	}
+	dw->steer_on = true;
+	return 0;
+}
+
+/* After every lcore stopped: the segments still on their way are freed,
+ * the forgets and the entries dropped (their connections are gone with
+ * the stacks). */
+static void steer_fini_worker(struct dworker *dw)
+{
+	void *p;
+
+	if (dw->steer_in) {
+		while (rte_ring_dequeue(dw->steer_in, &p) == 0)
+			rte_pktmbuf_free(p);
+		rte_ring_free(dw->steer_in);
+	}
+	rte_ring_free(dw->forget_in);	/* plain 16-byte messages */
+	free(dw->fpend);
+	steer_fini(&dw->steer);
+	dw->steer_in = dw->forget_in = NULL;
+	dw->fpend = NULL;
+	dw->steer_on = false;
 }
 
 /* On lcore 0. A token reload reads a small file and waits one grace
@@ -490,6 +847,10 @@ static int lcore_main(void *arg)
 			rx_frames(dw, rx, k, t);
 			n += k;
 		} while (k == DW_BURST && n < RX_BUDGET);
+		if (dw->steer_on) {
+			n += steer_take(dw, t);
+			steer_forgets(dw);
+		}
 		take_arp_copies(dw, t);
 		net_poll_timers(dw->st, t);
 		if (w->id == 0 && (got_stop || got_hup))
@@ -644,6 +1005,12 @@ int dpdk_backend_run(struct relay *r)
 		nc.flags |= NET_CFG_TX_CSUM_OFFLOAD;
 	nc.max_conns = r->cfg.dpdk_conns;
 	nc.syn_backlog = r->cfg.dpdk_syn_backlog;
+	/* One secret for every lcore's stack: a SYN cookie one sends
+	 * validates on the lcore the client's ACK arrives on (steering). */
+	if (getrandom(nc.secret, sizeof(nc.secret), 0) != (ssize_t)sizeof(nc.secret)) {
+		fprintf(stderr, "ferry-relay: getrandom: %s\n", strerror(errno));
+		goto out_port;
+	}
 	rte_eth_macaddr_get(port_id, &mac);
 	memcpy(nc.mac, mac.addr_bytes, 6);
 
@@ -653,16 +1020,17 @@ int dpdk_backend_run(struct relay *r)
 	dws = calloc(r->nworkers, sizeof(*dws));
 	if (!r->workers || !dws)
 		goto out_port;
+	if (r->nworkers > 1 && steer_setup(r) < 0)
+		goto out_port;
 	for (i = 0; i < r->nworkers; i++) {
 		struct worker *w = &r->workers[i];
 		struct dworker *dw = &dws[i];
 
-		w->r = r;
-		w->id = i;
+		if (worker_init(w, r, i) < 0)
+			goto out_workers;
 		w->be_data = dw;
-		fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
-		cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
 		dw->w = w;
+		fy_pool_init(&dw->dconns, sizeof(struct dconn), 256);
 		dw->port_id = port_id;
 		dw->queue = (uint16_t)i;
 		dw->pool = pool;
@@ -671,6 +1039,8 @@ int dpdk_backend_run(struct relay *r)
 		dw->rx_csum = rx_csum;
 		dw->all = dws;
 		dw->nall = r->nworkers;
+		dw->ip = nc.ip;
+		memcpy(dw->mac, nc.mac, 6);
 		if (r->nworkers > 1) {
 			char rname[32];
 
@@ -680,9 +1050,9 @@ int dpdk_backend_run(struct relay *r)
 				fprintf(stderr, "ferry-relay: cannot create ring %s\n", rname);
 				goto out_workers;
 			}
+			if (steer_init_worker(r, dw) < 0)
+				goto out_workers;
 		}
-		if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0)
-			goto out_workers;
 		dw->st = net_stack_create(&nc, &dworker_ops, dw, now_us());
 		if (!dw->st || tcp_listen(dw->st, agent_port, 0) < 0) {
 			fprintf(stderr, "ferry-relay: cannot start the TCP stack of worker %u\n", i);
@@ -724,8 +1094,9 @@ out_workers:
 				free(p);
 			rte_ring_free(dws[i].arp_in);
 		}
-		fy_sess_fini(&r->workers[i].streams);
-		fy_sess_fini(&r->workers[i].tunnels);
+		steer_fini_worker(&dws[i]);
+		worker_fini(&r->workers[i]);
+		fy_pool_fini(&dws[i].dconns);
 	}
 	free(dws);
 	free(r->workers);

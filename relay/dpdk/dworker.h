@@ -11,6 +11,8 @@
 #include <rte_ring.h>
 
 #include "../net/net.h"
+#include "ferry/pool.h"
+#include "steer.h"
 
 #define DW_BURST 32
 
@@ -25,7 +27,15 @@
 	X(rx_csum_hw_bad)	/* frames the port found bad (checked again, dropped) */ \
 	X(rx_multiseg)		/* chained mbufs: dropped (frames fit one) */ \
 	X(busy_cycles)		/* TSC cycles of loop turns that moved packets */ \
-	X(polls)		/* loop turns */
+	X(polls)		/* loop turns */ \
+	X(steered_flows)	/* new clients handed to an lcore with a tunnel of their agent */ \
+	X(steered_out)		/* client segments handed to the lcore serving them */ \
+	X(steered_in)		/* client segments handed over by other lcores */ \
+	X(steer_cookie)		/* of steered_out: ACKs completing a SYN cookie */ \
+	X(steer_table_full)	/* new clients kept here: the table was full */ \
+	X(steer_ring_full)	/* segments dropped: that lcore's ring was full */ \
+	X(steer_forget_lost)	/* "forget" messages dropped (entry left stale) */ \
+	X(steer_entries)	/* flows steered away now (a level, not a count) */
 
 struct dw_counters {
 #define DW_COUNTER_FIELD(n) uint64_t n;
@@ -51,6 +61,7 @@ struct dworker {
 	struct net_stack *st;
 	uint16_t port_id, queue;
 	struct rte_mempool *pool;
+	struct fy_pool dconns;	/* this lcore's connections (they never move) */
 	struct rte_mbuf *tx[DW_BURST];
 	unsigned ntx;
 	/* The mbuf the stack is building its next frame in (ops.tx_buf). */
@@ -70,6 +81,20 @@ struct dworker {
 	struct rte_ring *arp_in;
 	struct dworker *all;
 	unsigned nall;
+	/* Steering (more than one lcore; see backend.c): the client flows
+	 * that arrive here but are served by the lcore holding a tunnel of
+	 * their agent. */
+	bool steer_on;
+	bool cookie_steer;		/* cookie_ack: this frame goes to cookie_key's owner */
+	uint32_t ip;			/* the port's address, host order */
+	uint8_t mac[6];
+	struct steer_table steer;	/* flows steered away from here */
+	uint32_t steer_gen;		/* the last tag handed out */
+	struct rte_ring *steer_in;	/* mbufs from other lcores (MP/SC) */
+	struct rte_ring *forget_in;	/* struct steer_msg from other lcores (MP/SC) */
+	struct steer_msg *fpend;	/* forgets that found a ring full */
+	unsigned nfpend;
+	uint64_t cookie_key;
 };
 
 /* stats.c */

@@ -9,21 +9,37 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ferry/addr.h"
+#include "backend.h"
+#include "engine.h"
+#include "ferry/addr.h"
+#include "ferry/loop.h"
+#include "ferry/pool.h"
 #include "ferry/sock.h"
+#include "ferry/sockconn.h"
 #include "ferry_config.h"
-#include "relay.h"
+#include "public.h"
+#include "relay-t.h"
+#include "tunnel.h"
+#include "worker.h"
 
 #define TOPIC "relay.worker"
 #define ACCEPTS_PER_EVENT 64
 
 /* ---- the connection interface on kernel sockets ---- */
 
+struct kworker;
+
 /* A connection: the socket (first, so fy_sockconn_ops can take a kconn)
- * and where its events go. */
+ * and where its events go. It comes from the pool of the worker that
+ * accepted it (its home) and goes back there, even when another worker
+ * closes it: through the home's return queue. */
 struct kconn {
 	struct fy_sockconn sc;
 	relay_event_fn fn;
 	void *owner;
+	struct kworker *home;
+	struct cds_wfcq_node ret;
 };
 
 /* A listener: the agent port (port 0 here) or a claimed public port. */
@@ -35,31 +51,58 @@ struct klistener {
 	struct klistener *paused_next;
 };
 
-static struct kconn *kconn_new(int fd)
-{
-	struct kconn *kc = calloc(1, sizeof(*kc));
-
-	if (!kc) {
-		fy_sock_close_rst(fd);
-		return NULL;
-	}
-	kc->sc.fd = fd;
-	fy_sock_nodelay(fd);
-	return kc;
-}
 
 /* ---- running out of descriptors ---- */
 
 /* A worker's state that only this backend knows (worker.be_data). */
 struct kworker {
+	struct fy_loop *loop;
 	struct klistener agent;		/* the agent port */
 	struct klistener *paused;	/* resting for want of a descriptor */
 	int spare_fd;			/* given up to shed a connection on EMFILE */
+	struct fy_pool conns;		/* struct kconn */
+	struct cds_wfcq_head ret_head;	/* kconns other workers closed */
+	struct cds_wfcq_tail ret_tail;
 };
 
 static struct kworker *kw_of(struct worker *w)
 {
 	return w->be_data;
+}
+
+static struct kconn *kconn_new(struct worker *w, int fd)
+{
+	struct kconn *kc = fy_pool_alloc(&kw_of(w)->conns);
+
+	if (!kc) {
+		fy_sock_close_rst(fd);
+		return NULL;
+	}
+	kc->home = kw_of(w);
+	kc->sc.fd = fd;
+	fy_sock_nodelay(fd);
+	return kc;
+}
+
+/* Only the home's thread touches its pool. */
+static void kconn_free(struct worker *w, struct kconn *kc)
+{
+	struct kworker *home = kc->home;
+
+	if (home == kw_of(w)) {
+		fy_pool_free(&home->conns, kc);
+		return;
+	}
+	cds_wfcq_node_init(&kc->ret);
+	cds_wfcq_enqueue(&home->ret_head, &home->ret_tail, &kc->ret);
+}
+
+static void kconns_returned(struct kworker *kw)
+{
+	struct cds_wfcq_node *n;
+
+	while ((n = __cds_wfcq_dequeue_blocking(&kw->ret_head, &kw->ret_tail)))
+		fy_pool_free(&kw->conns, caa_container_of(n, struct kconn, ret));
 }
 
 static void spare_take(struct kworker *kw)
@@ -73,19 +116,15 @@ static void spare_take(struct kworker *kw)
  * queued, and a level-triggered listener would report it again at once,
  * for ever, at 100% CPU. Give up the spare descriptor, accept the
  * connection and reset it, take the spare back: the queue drains, the
- * excess is shed and counted. If the spare cannot be had again, the
- * listener rests until the next tick instead. */
+ * excess is shed and counted. If the spare cannot be had again (another
+ * worker took the descriptor), the listener rests until the next tick:
+ * the connections wait in its queue. */
 static void shed_one(struct klistener *kl, int err)
 {
 	struct worker *w = kl->w;
 	struct kworker *kw = kw_of(w);
-	int fd;
+	int fd = -1;
 
-	atomic_fetch_add_explicit(&w->r->ctr.accept_emfile, 1, memory_order_relaxed);
-	FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (%s, limit %u): refusing new %s "
-		  "connections until some close (%lu so far)", strerror(-err), w->r->nofile,
-		  kl->port ? "client" : "agent",
-		  atomic_load_explicit(&w->r->ctr.accept_emfile, memory_order_relaxed));
 	if (kw->spare_fd >= 0) {
 		close(kw->spare_fd);
 		kw->spare_fd = -1;
@@ -94,9 +133,19 @@ static void shed_one(struct klistener *kl, int err)
 			fy_sock_close_rst(fd);
 		spare_take(kw);
 	}
+	if (fd >= 0) {
+		atomic_fetch_add_explicit(&w->r->ctr.accept_emfile, 1, memory_order_relaxed);
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (%s, limit %u): new %s "
+			  "connections are reset until some close (%lu reset so far)",
+			  strerror(-err), w->r->nofile, kl->port ? "client" : "agent",
+			  atomic_load_explicit(&w->r->ctr.accept_emfile, memory_order_relaxed));
+	}
 	if (kw->spare_fd < 0 && !kl->paused) {
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (%s, limit %u): %s connections "
+			  "wait in the listen queue until some close", strerror(-err), w->r->nofile,
+			  kl->port ? "client" : "agent");
 		kl->paused = true;
-		fy_loop_mod(w->loop, kl->fd, 0);
+		fy_loop_mod(kw_of(w)->loop, kl->fd, 0);
 		kl->paused_next = kw->paused;
 		kw->paused = kl;
 	}
@@ -112,7 +161,7 @@ static void resume_listeners(struct worker *w)
 
 		kw->paused = kl->paused_next;
 		kl->paused = false;
-		fy_loop_mod(w->loop, kl->fd, FY_EV_READ);
+		fy_loop_mod(kw_of(w)->loop, kl->fd, FY_EV_READ);
 	}
 }
 
@@ -127,12 +176,19 @@ static void unpause(struct klistener *kl)
 }
 
 /* Accepts one connection from kl: the fd, -EAGAIN when none is queued,
- * or another -errno after dealing with it (logged, shed). */
+ * or another -errno after dealing with it (logged, shed). On the agent
+ * port, a descriptor is first won back from the oldest unauthenticated
+ * connection: agents must get in when clients have taken the rest. */
 static int accept_one(struct klistener *kl, struct sockaddr_storage *peer)
 {
 	socklen_t pl = sizeof(*peer);
 	int fd = fy_sock_accept(kl->fd, peer, &pl);
 
+	if ((fd == -EMFILE || fd == -ENFILE) && !kl->port &&
+	    tunnel_make_room(kl->w, "an agent connection")) {
+		pl = sizeof(*peer);
+		fd = fy_sock_accept(kl->fd, peer, &pl);
+	}
 	if (fd == -EMFILE || fd == -ENFILE) {
 		shed_one(kl, fd);
 		return -EAGAIN;
@@ -142,6 +198,11 @@ static int accept_one(struct klistener *kl, struct sockaddr_storage *peer)
 			  "the agent", strerror(-fd));
 	return fd;
 }
+
+/* The loop's readiness bits are the core's. */
+_Static_assert((unsigned)FY_EV_READ == (unsigned)RELAY_EV_READ &&
+	       (unsigned)FY_EV_WRITE == (unsigned)RELAY_EV_WRITE &&
+	       (unsigned)FY_EV_ERROR == (unsigned)RELAY_EV_ERROR, "event bits differ");
 
 static void kconn_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 {
@@ -158,16 +219,16 @@ static int k_attach(struct worker *w, void *io, relay_event_fn fn, void *owner)
 
 	kc->fn = fn;
 	kc->owner = owner;
-	kc->sc.loop = w->loop;
+	kc->sc.loop = kw_of(w)->loop;
 	kc->sc.events = FY_EV_READ;
-	return fy_loop_add(w->loop, kc->sc.fd, FY_EV_READ, kconn_event, kc);
+	return fy_loop_add(kw_of(w)->loop, kc->sc.fd, FY_EV_READ, kconn_event, kc);
 }
 
 static void k_detach(struct worker *w, void *io)
 {
 	struct kconn *kc = io;
 
-	fy_loop_del(w->loop, kc->sc.fd);
+	fy_loop_del(kw_of(w)->loop, kc->sc.fd);
 	kc->sc.loop = NULL;
 }
 
@@ -176,7 +237,7 @@ static void k_close(struct worker *w, void *io, bool rst)
 	struct kconn *kc = io;
 
 	if (kc->sc.loop)
-		fy_loop_del(w->loop, kc->sc.fd);
+		fy_loop_del(kw_of(w)->loop, kc->sc.fd);
 	if (rst) {
 		fy_sock_close_rst(kc->sc.fd);
 	} else {
@@ -184,7 +245,7 @@ static void k_close(struct worker *w, void *io, bool rst)
 		fy_sock_abort_on_close(kc->sc.fd, false);
 		close(kc->sc.fd);
 	}
-	free(kc);
+	kconn_free(w, kc);
 }
 
 static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
@@ -209,7 +270,7 @@ static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 			atomic_fetch_add_explicit(&w->r->ctr.fd_reserve, 1, memory_order_relaxed);
 			FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %u descriptors "
 				  "in use, the last %u are kept for agents (--fd-reserve)",
-				  fy_sock_addr_str(&peer, a, sizeof(a)), kl->port,
+				  fy_addr_str(&peer, a, sizeof(a)), kl->port,
 				  w->r->nofile - w->r->cfg.fd_reserve, w->r->cfg.fd_reserve);
 			fy_sock_close_rst(fd);
 			continue;
@@ -217,7 +278,7 @@ static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 		/* Should this process die, the kernel resets the client instead
 		 * of ending its stream with a FIN that looks complete. */
 		fy_sock_abort_on_close(fd, true);
-		kc = kconn_new(fd);
+		kc = kconn_new(w, fd);
 		if (kc)
 			public_accepted(w, kl->port, kc, &peer);
 	}
@@ -247,7 +308,7 @@ static int k_listen(struct worker *w, uint16_t port, bool probe, void **lio)
 	kl->fd = e;
 	kl->w = w;
 	kl->port = port;
-	fy_loop_add(w->loop, kl->fd, FY_EV_READ, on_public_accept, kl);
+	fy_loop_add(kw_of(w)->loop, kl->fd, FY_EV_READ, on_public_accept, kl);
 	*lio = kl;
 	return 0;
 }
@@ -258,7 +319,7 @@ static void k_unlisten(struct worker *w, void *lio)
 
 	if (kl->paused)
 		unpause(kl);
-	fy_loop_del(w->loop, kl->fd);
+	fy_loop_del(kw_of(w)->loop, kl->fd);
 	close(kl->fd);
 	free(kl);
 }
@@ -267,7 +328,7 @@ static void k_stop_accepting(struct worker *w);
 
 static void k_wake(struct worker *w)
 {
-	fy_loop_wake(w->loop);
+	fy_loop_wake(kw_of(w)->loop);
 }
 
 const struct relay_backend relay_kernel_backend = {
@@ -302,9 +363,12 @@ static void on_agent_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 
 		if (fd < 0)
 			return;
-		kc = kconn_new(fd);
+		kc = kconn_new(kl->w, fd);
+		/* In the reserve: a newcomer replaces the oldest unauthenticated
+		 * connection, so idle ones cannot fill it. */
 		if (kc)
-			tunnel_accept(kl->w, kc, &peer);
+			tunnel_accept(kl->w, kc, &peer,
+				      (unsigned)fd >= kl->w->r->nofile - kl->w->r->cfg.fd_reserve);
 	}
 }
 
@@ -326,7 +390,7 @@ static void k_stop_accepting(struct worker *w)
 	if (kl->fd >= 0) {
 		if (kl->paused)
 			unpause(kl);
-		fy_loop_del(w->loop, kl->fd);
+		fy_loop_del(kw_of(w)->loop, kl->fd);
 		close(kl->fd);
 		kl->fd = -1;
 	}
@@ -341,9 +405,10 @@ static void *worker_main(void *arg)
 	rcu_register_thread();
 	w->now_ms = w->last_tick_ms = last_resume = fy_now_ms();
 	do {
-		fy_loop_run_once(w->loop, WORKER_TICK_MS / 2);
+		fy_loop_run_once(kw_of(w)->loop, WORKER_TICK_MS / 2);
 		rcu_quiescent_state();	/* no registry pointer held across turns */
 		w->now_ms = fy_now_ms();
+		kconns_returned(kw_of(w));
 		if (kw_of(w)->paused && w->now_ms - last_resume >= WORKER_TICK_MS) {
 			resume_listeners(w);
 			last_resume = w->now_ms;
@@ -355,7 +420,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int worker_init(struct relay *r, struct worker *w, unsigned id)
+/* The core's part of the worker, then this backend's: the loop, the spare
+ * descriptor, the agent listener (SO_REUSEPORT, one per worker). */
+static int kworker_init(struct relay *r, struct worker *w, unsigned id)
 {
 	char err[256], host[128];
 	struct sockaddr_storage ss;
@@ -364,30 +431,25 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 	uint16_t port;
 	int e;
 
-	w->r = r;
-	w->id = id;
 	kw = calloc(1, sizeof(*kw));
-	if (!kw) {
+	if (!kw || worker_init(w, r, id) < 0) {
+		free(kw);
 		fprintf(stderr, "ferry-relay: out of memory\n");
 		return -1;
 	}
 	kw->agent.fd = -1;
 	kw->agent.w = w;
 	kw->spare_fd = -1;
+	fy_pool_init(&kw->conns, sizeof(struct kconn), 256);
+	cds_wfcq_init(&kw->ret_head, &kw->ret_tail);
 	w->be_data = kw;
 	spare_take(kw);
-	fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
-	cds_wfcq_init(&w->inbox_head, &w->inbox_tail);
-	w->loop = fy_loop_create(FY_LOOP_EPOLL, err, sizeof(err));
-	if (!w->loop) {
+	kw->loop = fy_loop_create(FY_LOOP_EPOLL, err, sizeof(err));
+	if (!kw->loop) {
 		fprintf(stderr, "ferry-relay: event loop: %s\n", err);
 		return -1;
 	}
-	fy_loop_set_wake(w->loop, on_wake, w);
-	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0) {
-		fprintf(stderr, "ferry-relay: out of memory\n");
-		return -1;
-	}
+	fy_loop_set_wake(kw->loop, on_wake, w);
 	if (fy_sock_split_hostport(r->cfg.listen, host, sizeof(host), &port) < 0) {
 		fprintf(stderr, "ferry-relay: --listen '%s' is not ADDR:PORT\n", r->cfg.listen);
 		return -1;
@@ -401,11 +463,11 @@ static int worker_init(struct relay *r, struct worker *w, unsigned id)
 		fprintf(stderr, "ferry-relay: cannot listen on %s: %s\n", r->cfg.listen, strerror(-e));
 		return -1;
 	}
-	fy_loop_add(w->loop, kw->agent.fd, FY_EV_READ, on_agent_accept, &kw->agent);
+	fy_loop_add(kw->loop, kw->agent.fd, FY_EV_READ, on_agent_accept, &kw->agent);
 	return 0;
 }
 
-static void worker_fini(struct worker *w)
+static void kworker_fini(struct worker *w)
 {
 	struct kworker *kw = kw_of(w);
 
@@ -414,12 +476,14 @@ static void worker_fini(struct worker *w)
 			close(kw->agent.fd);
 		if (kw->spare_fd >= 0)
 			close(kw->spare_fd);
+		if (kw->loop)
+			fy_loop_destroy(kw->loop);
+		kconns_returned(kw);
+		fy_pool_fini(&kw->conns);
 		free(kw);
+		w->be_data = NULL;
 	}
-	fy_sess_fini(&w->streams);
-	fy_sess_fini(&w->tunnels);
-	if (w->loop)
-		fy_loop_destroy(w->loop);
+	worker_fini(w);
 }
 
 int kernel_backend_run(struct relay *r)
@@ -434,8 +498,9 @@ int kernel_backend_run(struct relay *r)
 	if (!r->workers)
 		return 1;
 	memset(r->workers, 0, r->nworkers * sizeof(*r->workers));
+	r->be = &relay_kernel_backend;
 	for (unsigned i = 0; i < r->nworkers; i++) {
-		if (worker_init(r, &r->workers[i], i) < 0) {
+		if (kworker_init(r, &r->workers[i], i) < 0) {
 			rc = 1;
 			goto out;
 		}
@@ -475,7 +540,7 @@ int kernel_backend_run(struct relay *r)
 				atomic_store(&r->draining, true);
 			}
 			for (unsigned i = 0; i < r->nworkers; i++)
-				fy_loop_wake(r->workers[i].loop);
+				fy_loop_wake(kw_of(&r->workers[i])->loop);
 		} else if (sig == SIGHUP) {
 			relay_reload_tokens(r);
 		}
@@ -484,13 +549,13 @@ int kernel_backend_run(struct relay *r)
 	}
 	atomic_store(&r->stop, true);
 	for (unsigned i = 0; i < started; i++) {
-		fy_loop_wake(r->workers[i].loop);
+		fy_loop_wake(kw_of(&r->workers[i])->loop);
 		pthread_join(r->workers[i].thread, NULL);
 	}
 out:
 	rcu_barrier();
 	for (unsigned i = 0; i < r->nworkers; i++)
-		worker_fini(&r->workers[i]);
+		kworker_fini(&r->workers[i]);
 	free(r->workers);
 	return rc;
 }

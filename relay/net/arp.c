@@ -130,15 +130,15 @@ static void send_arp(struct net_stack *st, uint16_t op, const uint8_t *dmac,
 	uint8_t *f = eth_frame_begin(st), *a = f + ETH_HLEN;
 
 	eth_fill(st, f, dmac, ETH_TYPE_ARP);
-	put16(a, 1);
-	put16(a + 2, ETH_TYPE_IPV4);
+	fy_put16(a, 1);
+	fy_put16(a + 2, ETH_TYPE_IPV4);
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, op);
+	fy_put16(a + 6, op);
 	memcpy(a + 8, st->cfg.mac, 6);
-	put32(a + 14, st->cfg.ip);
+	fy_put32(a + 14, st->cfg.ip);
 	memcpy(a + 18, tha, 6);
-	put32(a + 24, tpa);
+	fy_put32(a + 24, tpa);
 	if (op == 1)
 		CNT(st, arp_req_tx);
 	else
@@ -191,15 +191,15 @@ void arp_input(struct net_stack *st, const uint8_t *p, size_t len,
 	struct arp_entry *e;
 
 	(void)eth_src;
-	if (len < ARP_LEN || get16(p) != 1 || get16(p + 2) != ETH_TYPE_IPV4 ||
+	if (len < ARP_LEN || fy_get16(p) != 1 || fy_get16(p + 2) != ETH_TYPE_IPV4 ||
 	    p[4] != 6 || p[5] != 4) {
 		CNT(st, arp_bad);
 		return;
 	}
-	op = get16(p + 6);
+	op = fy_get16(p + 6);
 	sha = p + 8;
-	spa = get32(p + 14);
-	tpa = get32(p + 24);
+	spa = fy_get32(p + 14);
+	tpa = fy_get32(p + 24);
 	if ((op != 1 && op != 2) || (sha[0] & 1)) {
 		CNT(st, arp_bad);	/* unknown op, or multicast sender */
 		return;

@@ -10,9 +10,9 @@ uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
 	/* Four bytes per step into a 64-bit accumulator: no carry is lost
 	 * for any frame size we handle, and it folds the same. */
 	for (; i + 4 <= n; i += 4)
-		s += (uint64_t)get16(p + i) + get16(p + i + 2);
+		s += (uint64_t)fy_get16(p + i) + fy_get16(p + i + 2);
 	for (; i + 2 <= n; i += 2)
-		s += get16(p + i);
+		s += fy_get16(p + i);
 	if (i < n)
 		s += (uint64_t)p[i] << 8;
 	while (s >> 32)

@@ -17,7 +17,7 @@ void eth_input(struct net_stack *st, const uint8_t *f, size_t len, unsigned rxf)
 		CNT(st, eth_not_ours);
 		return;
 	}
-	type = get16(f + 12);
+	type = fy_get16(f + 12);
 	switch (type) {
 	case ETH_TYPE_IPV4:
 		ipv4_input(st, f + ETH_HLEN, len - ETH_HLEN, rxf);
@@ -38,7 +38,7 @@ void eth_fill(struct net_stack *st, uint8_t *f, const uint8_t dst[6], uint16_t t
 {
 	memcpy(f, dst, 6);
 	memcpy(f + 6, st->cfg.mac, 6);
-	put16(f + 12, type);
+	fy_put16(f + 12, type);
 }
 
 uint8_t *eth_frame_begin(struct net_stack *st)

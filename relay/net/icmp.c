@@ -31,8 +31,8 @@ void icmp_input(struct net_stack *st, uint32_t src, const uint8_t *p,
 	r = ipv4_l4buf(st);
 	memcpy(r, p, len);
 	r[0] = 0;		/* echo reply; id, sequence and data kept */
-	put16(r + 2, 0);
-	put16(r + 2, csum_fold(csum_add(0, r, len)));
+	fy_put16(r + 2, 0);
+	fy_put16(r + 2, csum_fold(csum_add(0, r, len)));
 	CNT(st, icmp_echo_tx);
 	ipv4_output(st, src, IP_PROTO_ICMP, len);
 }

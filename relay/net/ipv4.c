@@ -36,7 +36,7 @@ void ipv4_input(struct net_stack *st, const uint8_t *p, size_t len, unsigned rxf
 		CNT(st, ip_bad_ihl);
 		return;
 	}
-	tot = get16(p + 2);
+	tot = fy_get16(p + 2);
 	if (tot < ihl || tot > len) {
 		CNT(st, ip_bad_len);
 		return;
@@ -45,7 +45,7 @@ void ipv4_input(struct net_stack *st, const uint8_t *p, size_t len, unsigned rxf
 		CNT(st, ip_bad_csum);
 		return;
 	}
-	if (get16(p + 6) & 0x3fff) {	/* MF set or a fragment offset */
+	if (fy_get16(p + 6) & 0x3fff) {	/* MF set or a fragment offset */
 		CNT(st, ip_frag);
 		return;
 	}
@@ -53,8 +53,8 @@ void ipv4_input(struct net_stack *st, const uint8_t *p, size_t len, unsigned rxf
 		CNT(st, ip_ttl_zero);
 		return;
 	}
-	src = get32(p + 12);
-	dst = get32(p + 16);
+	src = fy_get32(p + 12);
+	dst = fy_get32(p + 16);
 	if (dst != st->cfg.ip) {
 		CNT(st, ip_not_ours);
 		return;
@@ -95,16 +95,16 @@ void ipv4_output(struct net_stack *st, uint32_t dst, uint8_t proto, size_t l4len
 	}
 	ip[0] = 0x45;
 	ip[1] = 0;
-	put16(ip + 2, (uint16_t)(IP_HLEN + l4len));
-	put16(ip + 4, st->ip_id++);
-	put16(ip + 6, 0x4000);	/* DF: we size segments to the MTU */
+	fy_put16(ip + 2, (uint16_t)(IP_HLEN + l4len));
+	fy_put16(ip + 4, st->ip_id++);
+	fy_put16(ip + 6, 0x4000);	/* DF: we size segments to the MTU */
 	ip[8] = st->cfg.ttl;
 	ip[9] = proto;
-	put16(ip + 10, 0);
-	put32(ip + 12, st->cfg.ip);
-	put32(ip + 16, dst);
+	fy_put16(ip + 10, 0);
+	fy_put32(ip + 12, st->cfg.ip);
+	fy_put32(ip + 16, dst);
 	if (!(st->cfg.flags & NET_CFG_TX_CSUM_OFFLOAD))
-		put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
+		fy_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
 	eth_fill(st, f, unset, ETH_TYPE_IPV4);
 	arp_output(st, nh, f, ETH_HLEN + IP_HLEN + l4len);
 }

@@ -159,6 +159,20 @@ struct net_ops {
 	 * returns: reason 0 after an orderly close in both directions (the
 	 * application read EOF and its FIN was acknowledged), or -errno. */
 	void (*closed)(void *ctx, struct tcp_conn *c, int reason);
+
+	/* For an application that runs several stacks (one per core) and
+	 * hands flows between them; both optional, see net_input_tagged.
+	 * released: a connection that holds a tag leaves the stack (its
+	 * 4-tuple is free again: segments of it now reach the listeners).
+	 * Called at once, not deferred, possibly from inside a tcp_*() call:
+	 * it must not call into the stack. */
+	void (*released)(void *ctx, uint64_t tag, uint32_t rip, uint16_t rport,
+			 uint16_t lport);
+	/* An ACK (not a tagged frame) completes a SYN cookie of listener
+	 * lport: return true to leave it alone (nothing is created or sent:
+	 * the application passes the frame to another of its stacks, which
+	 * must share the secret), false to establish the connection here. */
+	bool (*cookie_ack)(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport);
 };
 
 /* Returns NULL when the config is invalid or memory is short. */
@@ -173,6 +187,16 @@ void net_input(struct net_stack *st, const uint8_t *frame, size_t len,
 	       uint64_t now_us);
 void net_input_ex(struct net_stack *st, const uint8_t *frame, size_t len,
 		  uint64_t now_us, unsigned rx_flags);
+/* net_input_ex for a frame the application handed over from another of
+ * its stacks, with a non-zero tag: the connection its TCP segment reaches
+ * or opens keeps the tag (the latest one it got) until it leaves the
+ * stack, when ops->released reports it. Returns true when, once the frame
+ * is processed, a connection of its 4-tuple holds the tag; false when
+ * none does (the segment was dropped, refused, answered with a cookie, or
+ * ended the connection). A tagged ACK completing a cookie is established
+ * here (ops->cookie_ack is not asked). */
+bool net_input_tagged(struct net_stack *st, const uint8_t *frame, size_t len,
+		      uint64_t now_us, unsigned rx_flags, uint64_t tag);
 /* Runs due timers, then delivers queued upcalls. */
 void net_poll_timers(struct net_stack *st, uint64_t now_us);
 /* Delivers queued upcalls and frees dead connections; for tcp_*() calls
@@ -226,6 +250,11 @@ void tcp_close(struct tcp_conn *c);
  * with -ETIMEDOUT after cnt unanswered ones. idle_ms 0 turns it off. */
 void tcp_set_keepalive(struct tcp_conn *c, uint32_t idle_ms,
 		       uint32_t intvl_ms, uint32_t cnt);
+
+/* Whether the stack holds a connection of this 4-tuple (any state,
+ * half-open and TIME_WAIT included). */
+bool tcp_conn_exists(struct net_stack *st, uint32_t rip, uint16_t rport,
+		     uint16_t lport);
 
 void tcp_set_user(struct tcp_conn *c, void *user);
 void *tcp_user(const struct tcp_conn *c);

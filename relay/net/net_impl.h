@@ -155,6 +155,8 @@ struct tcp_conn {
 	struct tw_timer t_rtx;		/* RTO, SYN retry, persist */
 	struct tw_timer t_delack;
 	struct tw_timer t_keep;		/* keepalive, FIN_WAIT_2, TIME_WAIT */
+
+	uint64_t tag;		/* from the latest tagged frame (net_input_tagged) */
 };
 
 struct net_stack {
@@ -190,6 +192,11 @@ struct net_stack {
 
 	struct tcp_conn *ev_head, *ev_tail;
 	struct tcp_conn *reap;
+
+	/* net_input_tagged: the frame's tag (0: an ordinary frame), and
+	 * whether a connection of its 4-tuple holds it afterwards. */
+	uint64_t rx_tag;
+	bool rx_tag_held;
 };
 
 #define CNT(st, name) ((st)->cnt.name++)
@@ -198,6 +205,10 @@ static inline uint64_t now_ms(const struct net_stack *st)
 {
 	return st->now_us / 1000;
 }
+
+/* Internal rx flag, beside NET_RX_*: the frame came through
+ * net_input_tagged (st->rx_tag holds its tag). */
+#define NET_RX_TAGGED (1u << 31)
 
 /* ---- eth.c ---- */
 void eth_input(struct net_stack *st, const uint8_t *f, size_t len, unsigned rxf);

@@ -211,14 +211,34 @@ void net_leave(struct net_stack *st)
 	st->depth--;
 }
 
-void net_input_ex(struct net_stack *st, const uint8_t *frame, size_t len,
-		  uint64_t now_us, unsigned rx_flags)
+static void input(struct net_stack *st, const uint8_t *frame, size_t len, uint64_t now_us,
+		  unsigned rx_flags)
 {
 	net_enter(st, now_us);
 	CNT(st, rx_frames);
 	st->cnt.rx_bytes += len;
 	eth_input(st, frame, len, rx_flags);
 	net_leave(st);
+}
+
+void net_input_ex(struct net_stack *st, const uint8_t *frame, size_t len,
+		  uint64_t now_us, unsigned rx_flags)
+{
+	input(st, frame, len, now_us, rx_flags & ~NET_RX_TAGGED);
+}
+
+bool net_input_tagged(struct net_stack *st, const uint8_t *frame, size_t len,
+		      uint64_t now_us, unsigned rx_flags, uint64_t tag)
+{
+	bool held;
+
+	st->rx_tag = tag;
+	st->rx_tag_held = false;
+	input(st, frame, len, now_us, (rx_flags & ~NET_RX_TAGGED) | (tag ? NET_RX_TAGGED : 0));
+	held = st->rx_tag_held;
+	st->rx_tag = 0;
+	st->rx_tag_held = false;
+	return held;
 }
 
 void net_input(struct net_stack *st, const uint8_t *frame, size_t len,

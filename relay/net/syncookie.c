@@ -21,12 +21,12 @@ static uint32_t mac24(struct net_stack *st, const struct tcp_seg *s,
 	uint8_t m[22];
 
 	m[0] = 'C';
-	put32(m + 1, s->src);
-	put32(m + 5, s->dst);
-	put16(m + 9, s->sport);
-	put16(m + 11, s->dport);
-	put32(m + 13, client_isn);
-	put32(m + 17, t);
+	fy_put32(m + 1, s->src);
+	fy_put32(m + 5, s->dst);
+	fy_put16(m + 9, s->sport);
+	fy_put16(m + 11, s->dport);
+	fy_put32(m + 13, client_isn);
+	fy_put32(m + 17, t);
 	m[21] = (uint8_t)idx;
 	return (uint32_t)siphash24(st->cfg.secret, m, sizeof(m)) & 0xffffff;
 }

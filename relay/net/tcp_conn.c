@@ -66,9 +66,9 @@ static uint32_t conn_bucket(const struct net_stack *st, uint32_t rip,
 	uint64_t seed;
 
 	memcpy(&seed, st->cfg.secret, sizeof(seed));
-	put32(k, rip);
-	put16(k + 4, rport);
-	put16(k + 6, lport);
+	fy_put32(k, rip);
+	fy_put16(k + 4, rport);
+	fy_put16(k + 6, lport);
 	return (uint32_t)XXH3_64bits_withSeed(k, sizeof(k), seed) & st->conn_mask;
 }
 
@@ -81,6 +81,11 @@ struct tcp_conn *tcp_conn_lookup(struct net_stack *st, uint32_t rip,
 		if (c->rip == rip && c->rport == rport && c->lport == lport)
 			return c;
 	return NULL;
+}
+
+bool tcp_conn_exists(struct net_stack *st, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	return tcp_conn_lookup(st, rip, rport, lport) != NULL;
 }
 
 static void hash_del(struct tcp_conn *c)
@@ -167,10 +172,10 @@ uint32_t tcp_isn(struct net_stack *st, uint32_t rip, uint16_t rport, uint16_t lp
 
 	/* RFC 6528: a keyed hash of the connection id plus a 4 us clock. */
 	m[0] = 'I';
-	put32(m + 1, st->cfg.ip);
-	put32(m + 5, rip);
-	put16(m + 9, lport);
-	put16(m + 11, rport);
+	fy_put32(m + 1, st->cfg.ip);
+	fy_put32(m + 5, rip);
+	fy_put16(m + 9, lport);
+	fy_put16(m + 11, rport);
 	return (uint32_t)siphash24(st->cfg.secret, m, sizeof(m)) + (uint32_t)(st->now_us / 4);
 }
 
@@ -181,9 +186,9 @@ uint32_t tcp_ts_off(struct net_stack *st, uint32_t rip, uint16_t rport, uint16_t
 	/* Per-connection timestamp offset (RFC 7323 5.4); deterministic, so
 	 * a SYN-cookie connection recomputes the one its SYN/ACK used. */
 	m[0] = 'T';
-	put32(m + 1, rip);
-	put16(m + 5, rport);
-	put16(m + 7, lport);
+	fy_put32(m + 1, rip);
+	fy_put16(m + 5, rport);
+	fy_put16(m + 7, lport);
 	return (uint32_t)siphash24(st->cfg.secret, m, sizeof(m));
 }
 
@@ -348,6 +353,13 @@ void tcp_conn_finish(struct tcp_conn *c)
 	tcp_conn_set_state(c, TCP_CLOSED);
 	tcp_timers_cancel(c);
 	hash_del(c);
+	if (c->tag) {
+		uint64_t tag = c->tag;
+
+		c->tag = 0;
+		if (st->ops.released)
+			st->ops.released(st->ctx, tag, c->rip, c->rport, c->lport);
+	}
 	if (c->lidx >= 0) {
 		if (st->lst[c->lidx].syn_count)
 			st->lst[c->lidx].syn_count--;

@@ -34,12 +34,12 @@ void tcp_input(struct net_stack *st, uint32_t src, uint32_t dst,
 	memset(&s, 0, sizeof(s));
 	s.src = src;
 	s.dst = dst;
-	s.sport = get16(p);
-	s.dport = get16(p + 2);
-	s.seq = get32(p + 4);
-	s.ack = get32(p + 8);
+	s.sport = fy_get16(p);
+	s.dport = fy_get16(p + 2);
+	s.seq = fy_get32(p + 4);
+	s.ack = fy_get32(p + 8);
 	s.flags = p[13] & 0x3f;
-	s.wnd = get16(p + 14);
+	s.wnd = fy_get16(p + 14);
 	s.data = p + doff;
 	s.len = (uint32_t)(len - doff);
 	if (tcp_opt_parse(&s, p + TCP_HLEN, doff - TCP_HLEN) < 0)
@@ -59,6 +59,12 @@ void tcp_input(struct net_stack *st, uint32_t src, uint32_t dst,
 		conn_input(c, &s);
 	else
 		listen_input(st, &s);
+	/* A frame handed over from another stack: the connection it reached
+	 * or opened (or the one that replaced it) keeps its tag. */
+	if ((rxf & NET_RX_TAGGED) && (c = tcp_conn_lookup(st, src, s.sport, s.dport))) {
+		c->tag = st->rx_tag;
+		st->rx_tag_held = true;
+	}
 }
 
 /* ---- opening ---- */
@@ -179,6 +185,11 @@ static void listen_input(struct net_stack *st, struct tcp_seg *s)
 		return;
 	if (s->flags & TH_ACK) {
 		if (!(s->flags & TH_SYN) && (mss = syncookie_check(st, s)) != 0) {
+			/* The application may pass it to another of its stacks
+			 * (same secret: the cookie is valid there too). */
+			if (!st->rx_tag && st->ops.cookie_ack &&
+			    st->ops.cookie_ack(st->ctx, s->src, s->sport, s->dport))
+				return;
 			c = cookie_conn(st, s, mss);
 			if (c)
 				conn_input(c, s);	/* its data and FIN, if any */

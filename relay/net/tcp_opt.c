@@ -29,7 +29,7 @@ int tcp_opt_parse(struct tcp_seg *s, const uint8_t *p, size_t len)
 			if (olen != 4)
 				return -1;
 			s->has_mss = true;
-			s->opt_mss = get16(p + i + 2);
+			s->opt_mss = fy_get16(p + i + 2);
 			break;
 		case OPT_WS:
 			if (olen != 3)
@@ -48,16 +48,16 @@ int tcp_opt_parse(struct tcp_seg *s, const uint8_t *p, size_t len)
 				return -1;
 			s->nsack = (uint8_t)((olen - 2) / 8);
 			for (unsigned b = 0; b < s->nsack; b++) {
-				s->sack_l[b] = get32(p + i + 2 + 8 * b);
-				s->sack_r[b] = get32(p + i + 6 + 8 * b);
+				s->sack_l[b] = fy_get32(p + i + 2 + 8 * b);
+				s->sack_r[b] = fy_get32(p + i + 6 + 8 * b);
 			}
 			break;
 		case OPT_TS:
 			if (olen != 10)
 				return -1;
 			s->has_ts = true;
-			s->tsval = get32(p + i + 2);
-			s->tsecr = get32(p + i + 6);
+			s->tsval = fy_get32(p + i + 2);
+			s->tsecr = fy_get32(p + i + 6);
 			break;
 		default:
 			break;	/* unknown kinds are skipped by length */
@@ -73,8 +73,8 @@ size_t tcp_opt_ts(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 	o[1] = OPT_NOP;
 	o[2] = OPT_TS;
 	o[3] = 10;
-	put32(o + 4, tsval);
-	put32(o + 8, tsecr);
+	fy_put32(o + 4, tsval);
+	fy_put32(o + 8, tsecr);
 	return 12;
 }
 
@@ -85,8 +85,8 @@ size_t tcp_opt_sack(uint8_t *o, const uint32_t *l, const uint32_t *r, unsigned n
 	o[2] = OPT_SACK;
 	o[3] = (uint8_t)(2 + 8 * n);
 	for (unsigned b = 0; b < n; b++) {
-		put32(o + 4 + 8 * b, l[b]);
-		put32(o + 8 + 8 * b, r[b]);
+		fy_put32(o + 4 + 8 * b, l[b]);
+		fy_put32(o + 8 + 8 * b, r[b]);
 	}
 	return 4 + 8 * n;
 }
@@ -100,7 +100,7 @@ size_t tcp_opt_syn(uint8_t *o, uint16_t mss, int wscale, bool ts, bool sack,
 
 	o[n++] = OPT_MSS;
 	o[n++] = 4;
-	put16(o + n, mss);
+	fy_put16(o + n, mss);
 	n += 2;
 	if (ts) {
 		n += tcp_opt_ts(o + n, tsval, tsecr);

@@ -11,12 +11,12 @@ static void finish_segment(struct net_stack *st, uint32_t rip, uint8_t *th,
 {
 	uint32_t sum = csum_pseudo(st->cfg.ip, rip, IP_PROTO_TCP, (uint16_t)tlen);
 
-	put16(th + 16, 0);
+	fy_put16(th + 16, 0);
 	if (st->cfg.flags & NET_CFG_TX_CSUM_OFFLOAD) {
 		/* The NIC finishes it from the pseudo-header sum. */
-		put16(th + 16, (uint16_t)~csum_fold(sum));
+		fy_put16(th + 16, (uint16_t)~csum_fold(sum));
 	} else {
-		put16(th + 16, csum_fold(csum_add(sum, th, tlen)));
+		fy_put16(th + 16, csum_fold(csum_add(sum, th, tlen)));
 	}
 	CNT(st, tcp_segs_tx);
 	ipv4_output(st, rip, IP_PROTO_TCP, tlen);
@@ -28,15 +28,15 @@ static size_t put_header(uint8_t *th, uint16_t lport, uint16_t rport,
 {
 	size_t hlen = TCP_HLEN + optlen;
 
-	put16(th, lport);
-	put16(th + 2, rport);
-	put32(th + 4, seq);
-	put32(th + 8, ack);
+	fy_put16(th, lport);
+	fy_put16(th + 2, rport);
+	fy_put32(th + 4, seq);
+	fy_put32(th + 8, ack);
 	th[12] = (uint8_t)((hlen / 4) << 4);
 	th[13] = flags;
-	put16(th + 14, win);
-	put16(th + 16, 0);
-	put16(th + 18, 0);
+	fy_put16(th + 14, win);
+	fy_put16(th + 16, 0);
+	fy_put16(th + 18, 0);
 	for (size_t i = 0; i < optlen; i++)
 		th[TCP_HLEN + i] = opt[i];
 	return hlen;

@@ -1,4 +1,4 @@
-/* Byte-order helpers and header sizes. Wire bytes are never cast to
+/* Header sizes and checksums; byte order comes from ferry/wire.h. Wire bytes are never cast to
  * structs: every field is read with these, at offsets checked against the
  * length first. */
 #ifndef FERRY_NET_WIRE_H
@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ferry/wire.h"
 
 #define ETH_HLEN 14
 #define ETH_TYPE_IPV4 0x0800
@@ -17,31 +19,6 @@
 #define IP_PROTO_TCP 6
 #define TCP_HLEN 20
 #define ICMP_HLEN 8
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /* Internet checksum (RFC 1071): csum_add accumulates 16-bit big-endian
  * words of an even-aligned run (a trailing odd byte is padded with 0),

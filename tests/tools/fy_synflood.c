@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wire.h"	/* relay/net: checksums; byte order from ferry/wire.h */
+
 #define BATCH 64
 #define PKT_LEN (20 + 40)	/* IPv4 header + TCP header with 20 bytes of options */
 
@@ -69,36 +71,6 @@ static uint64_t rnd(void)
 	rng_state ^= rng_state << 25;
 	rng_state ^= rng_state >> 27;
 	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 static bool parse_ip(const char *s, uint32_t *ip)
@@ -136,37 +108,37 @@ static void build_syn(uint8_t *p, uint32_t src, uint16_t sport, uint32_t dst, ui
 
 	memset(p, 0, PKT_LEN);
 	p[0] = 0x45;			/* IPv4, IHL 5 */
-	put16(p + 2, PKT_LEN);
-	put16(p + 4, ipid);
-	put16(p + 6, 0x4000);		/* DF */
+	fy_put16(p + 2, PKT_LEN);
+	fy_put16(p + 4, ipid);
+	fy_put16(p + 6, 0x4000);		/* DF */
 	p[8] = 64;			/* TTL */
 	p[9] = IPPROTO_TCP;
-	put32(p + 12, src);
-	put32(p + 16, dst);
-	put16(p + 10, csum_fold(csum_add(0, p, 20)));
+	fy_put32(p + 12, src);
+	fy_put32(p + 16, dst);
+	fy_put16(p + 10, csum_fold(csum_add(0, p, 20)));
 
-	put16(t, sport);
-	put16(t + 2, dport);
-	put32(t + 4, isn);
-	put32(t + 8, 0);
+	fy_put16(t, sport);
+	fy_put16(t + 2, dport);
+	fy_put32(t + 4, isn);
+	fy_put32(t + 8, 0);
 	t[12] = (40 / 4) << 4;		/* data offset: 10 words */
 	t[13] = 0x02;			/* SYN */
-	put16(t + 14, 64240);
+	fy_put16(t + 14, 64240);
 	/* options: MSS 1460, SACK-permitted, TS, NOP, WS 7 (Linux's order) */
-	t[20] = 2; t[21] = 4; put16(t + 22, 1460);
+	t[20] = 2; t[21] = 4; fy_put16(t + 22, 1460);
 	t[24] = 4; t[25] = 2;
-	t[26] = 8; t[27] = 10; put32(t + 28, tsval); put32(t + 32, 0);
+	t[26] = 8; t[27] = 10; fy_put32(t + 28, tsval); fy_put32(t + 32, 0);
 	t[36] = 1;
 	t[37] = 3; t[38] = 3; t[39] = 7;
 
-	put32(pseudo, src);
-	put32(pseudo + 4, dst);
+	fy_put32(pseudo, src);
+	fy_put32(pseudo + 4, dst);
 	pseudo[8] = 0;
 	pseudo[9] = IPPROTO_TCP;
-	put16(pseudo + 10, 40);
+	fy_put16(pseudo + 10, 40);
 	sum = csum_add(0, pseudo, sizeof(pseudo));
 	sum = csum_add(sum, t, 40);
-	put16(t + 16, csum_fold(sum));
+	fy_put16(t + 16, csum_fold(sum));
 }
 
 int main(int argc, char **argv)

@@ -5,11 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-
 #include <ferry/buf.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "cu_run.h"
 
 static void fill(uint8_t *p, size_t n, uint8_t start)
 {
@@ -297,7 +295,7 @@ static void test_random_vs_model(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "lazy allocation", test_lazy_alloc },
 		{ "cap enforced", test_cap },
 		{ "compaction keeps order", test_compaction },
@@ -307,23 +305,5 @@ int main(void)
 		{ "storage grows with content", test_growth },
 		{ "random vs model", test_random_vs_model },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("buf", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("buf", tests, ARRAY_LEN(tests));
 }

@@ -4,8 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-
+#include "cu_run.h"
 #include "ferry/conf.h"
 
 static char path[64];
@@ -66,14 +65,17 @@ static void test_errors(void)
 
 struct seen {
 	int passes;
+	int file_passes;	/* passes told their vector came from the file */
 	char last_relay[64];
 };
 
-static int pass(void *cfg, int argc, char **argv)
+static int pass(void *cfg, int argc, char **argv, const char *file)
 {
 	struct seen *s = cfg;
 
 	s->passes++;
+	if (file && !strcmp(file, path))
+		s->file_passes++;
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--relay"))
 			snprintf(s->last_relay, sizeof(s->last_relay), "%s", argv[i + 1]);
@@ -88,6 +90,7 @@ static void test_parse_order(void)
 	write_conf("relay file:1\n");
 	CU_ASSERT_EQUAL(fy_conf_parse("prog", 5, argv, pass, &s), -1);
 	CU_ASSERT_EQUAL(s.passes, 2);
+	CU_ASSERT_EQUAL(s.file_passes, 1);
 	CU_ASSERT_STRING_EQUAL(s.last_relay, "cli:1");	/* the command line wins */
 	unlink(path);
 	memset(&s, 0, sizeof(s));
@@ -114,18 +117,12 @@ static void test_num_copy(void)
 
 int main(void)
 {
-	CU_pSuite s;
+	static const struct cu_test tests[] = {
+		{ "file to argv", test_load },
+		{ "errors name the line", test_errors },
+		{ "file first, command line wins", test_parse_order },
+		{ "number and string values", test_num_copy },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("conf", NULL, NULL);
-	CU_add_test(s, "file to argv", test_load);
-	CU_add_test(s, "errors name the line", test_errors);
-	CU_add_test(s, "file first, command line wins", test_parse_order);
-	CU_add_test(s, "number and string values", test_num_copy);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	int failed = (int)CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return cu_run("conf", tests, ARRAY_LEN(tests));
 }

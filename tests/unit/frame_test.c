@@ -7,11 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-
 #include <ferry/frame.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "cu_run.h"
 
 /* Room for any frame plus slack, so "one byte long" cases can read on. */
 #define BUF_LEN (FY_FRAME_HDR_LEN + FY_FRAME_MAX_PAYLOAD + 16)
@@ -947,7 +945,7 @@ static void test_random_inputs(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "code_str", test_code_str },
 		{ "put_hdr", test_put_hdr },
 		{ "round trip HELLO", test_rt_hello },
@@ -970,23 +968,5 @@ int main(void)
 		{ "decoder no partial write", test_decoder_no_partial_write },
 		{ "random inputs", test_random_inputs },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("frame", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("frame", tests, ARRAY_LEN(tests));
 }

@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-
+#include "cu_run.h"
 #include "ferry_config.h"
 #include "ferry/loop.h"
+#include "ferry/addr.h"
 #include "ferry/sock.h"
 
 static enum fy_loop_kind g_kind;	/* backend of the suite being run */
@@ -553,7 +553,7 @@ static void test_tcp_connect(void)
 	CU_ASSERT_EQUAL(c.result, 0);
 	CU_ASSERT(c.events & FY_EV_WRITE);
 	CU_ASSERT_FATAL(c.accepted);
-	fy_sock_addr_str(&c.peer, str, sizeof(str));
+	fy_addr_str(&c.peer, str, sizeof(str));
 	CU_ASSERT_EQUAL(strncmp(str, "127.0.0.1:", 10), 0);
 
 	/* Bytes flow; then an RST from the accepted side reads as an error. */
@@ -708,10 +708,10 @@ static void test_resolve_and_str(void)
 
 	CU_ASSERT_EQUAL_FATAL(fy_sock_resolve("127.0.0.1", 8080, &ss, &len, 0), 0);
 	CU_ASSERT_EQUAL(ss.ss_family, AF_INET);
-	CU_ASSERT_STRING_EQUAL(fy_sock_addr_str(&ss, s, sizeof(s)), "127.0.0.1:8080");
+	CU_ASSERT_STRING_EQUAL(fy_addr_str(&ss, s, sizeof(s)), "127.0.0.1:8080");
 	CU_ASSERT_EQUAL_FATAL(fy_sock_resolve("::1", 443, &ss, &len, 0), 0);
 	CU_ASSERT_EQUAL(ss.ss_family, AF_INET6);
-	CU_ASSERT_STRING_EQUAL(fy_sock_addr_str(&ss, s, sizeof(s)), "[::1]:443");
+	CU_ASSERT_STRING_EQUAL(fy_addr_str(&ss, s, sizeof(s)), "[::1]:443");
 	/* Wildcards, passive. */
 	CU_ASSERT_EQUAL(fy_sock_resolve(NULL, 1, &ss, &len, 1), 0);
 	CU_ASSERT_EQUAL(fy_sock_resolve("", 1, &ss, &len, 1), 0);
@@ -725,7 +725,7 @@ static void test_resolve_and_str(void)
 		CU_ASSERT(rc == -ENOENT || rc == -EAGAIN);
 	}
 	memset(&ss, 0, sizeof(ss));
-	CU_ASSERT_STRING_EQUAL(fy_sock_addr_str(&ss, s, sizeof(s)), "?");
+	CU_ASSERT_STRING_EQUAL(fy_addr_str(&ss, s, sizeof(s)), "?");
 
 	/* A dual-stack listener on "::" with an ephemeral port. */
 	if (fy_sock_resolve("::", 0, &ss, &len, 1) == 0) {
@@ -740,13 +740,7 @@ static void test_resolve_and_str(void)
 
 int main(void)
 {
-	struct rlimit rl;
-	CU_pSuite s;
-	struct fy_loop *l;
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} loop_tests[] = {
+	static const struct cu_test loop_tests[] = {
 		{ "kind_name", test_kind_name },
 		{ "api_errors", test_api_errors },
 		{ "read_ready", test_read_ready },
@@ -760,13 +754,18 @@ int main(void)
 		{ "many_fds", test_many_fds },
 		{ "tcp_connect", test_tcp_connect },
 	};
-	static const struct {
-		const char *name;
-		CU_InitializeFunc init;
-	} backends[] = {
-		{ "loop-epoll", use_epoll },
-		{ "loop-io_uring", use_uring },
+	static const struct cu_test common_tests[] = {
+		{ "parse_kind", test_parse_kind },
+		{ "forced_kinds", test_forced_kinds },
 	};
+	static const struct cu_test sock_tests[] = {
+		{ "split_hostport", test_split_hostport },
+		{ "resolve_and_str", test_resolve_and_str },
+	};
+	struct cu_suite suites[4];
+	size_t n = 0;
+	struct rlimit rl;
+	struct fy_loop *l;
 
 	/* many_fds needs ~2100 descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
@@ -781,28 +780,12 @@ int main(void)
 		printf("io_uring loop unavailable (built in: %d): skipping its suite\n",
 		       FERRY_HAVE_IO_URING);
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	for (size_t b = 0; b < sizeof(backends) / sizeof(backends[0]); b++) {
-		if (backends[b].init == use_uring && !g_uring_ok)
-			continue;
-		s = CU_add_suite(backends[b].name, backends[b].init, NULL);
-		for (size_t i = 0; s && i < sizeof(loop_tests) / sizeof(loop_tests[0]); i++)
-			CU_add_test(s, loop_tests[i].name, loop_tests[i].fn);
-	}
-	s = CU_add_suite("loop-common", NULL, NULL);
-	CU_add_test(s, "parse_kind", test_parse_kind);
-	CU_add_test(s, "forced_kinds", test_forced_kinds);
-	s = CU_add_suite("sock", NULL, NULL);
-	CU_add_test(s, "split_hostport", test_split_hostport);
-	CU_add_test(s, "resolve_and_str", test_resolve_and_str);
-
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	{
-		int failed = CU_get_number_of_failures() ? 1 : 0;
-
-		CU_cleanup_registry();
-		return failed;
-	}
+	/* The backend's suites run the same tests, each after its init. */
+	suites[n++] = (struct cu_suite){ "loop-epoll", use_epoll, loop_tests, ARRAY_LEN(loop_tests) };
+	if (g_uring_ok)
+		suites[n++] = (struct cu_suite){ "loop-io_uring", use_uring, loop_tests,
+						 ARRAY_LEN(loop_tests) };
+	suites[n++] = (struct cu_suite){ "loop-common", NULL, common_tests, ARRAY_LEN(common_tests) };
+	suites[n++] = (struct cu_suite){ "sock", NULL, sock_tests, ARRAY_LEN(sock_tests) };
+	return cu_run_suites(suites, n);
 }

@@ -1,10 +1,7 @@
 /* Mux: two muxes back to back in memory, a relay-role one and an
- * agent-role one, each with its own session table. The helpers below move
- * bytes from one's output buffer into the other's fy_mux_input, all at once
- * or k bytes at a time (partial frames), and record every callback.
- *
- *   relay mux --out--> [xfer, k bytes a piece] --input--> agent mux
- *             <--input-- [xfer]              <--out--
+ * agent-role one, each with its own session table (mux_harness.h moves
+ * the bytes between them, all at once or k bytes at a time: partial
+ * frames). The callbacks here record every event.
  *
  * Raw frames (built with fy_frame_put_hdr, independent of the mux's own
  * senders) are injected where a misbehaving peer is needed.
@@ -19,18 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-
 #include <ferry/frame.h>
 #include <ferry/log.h>
 #include <ferry/mux.h>
 #include <ferry/sess.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "cu_run.h"
+#include "mux_harness.h"
+
 #define MAX_STREAMS	512
 #define WIN		(256u * 1024)
-/* The tests' clock (ms): the mux reads none of its own. */
-static uint64_t test_now = 7200000;
 /* Window growth for muxes made by side_init (off unless a test sets them). */
 static struct fy_budget *test_budget;
 static uint32_t test_max_window;
@@ -40,37 +35,9 @@ static uint32_t test_max_window;
 
 /* ---- recording ---- */
 
-struct side;
-
-/* The owner's object for one stream (s->app): checks the bytes it gets
- * against a seeded pattern, counts FIN/RESET/credit events. */
-struct tstream {
-	struct side *side;
-	struct fy_stream *s;	/* NULL once the mux freed it */
-	uint32_t id;
-	uint64_t seed;		/* expected pattern of incoming bytes */
-	size_t rx;		/* bytes received */
-	size_t bad;		/* bytes that differed from the pattern */
-	size_t unconsumed;	/* received, not yet given to fy_mux_consumed */
-	bool auto_consume;	/* consume inside on_data */
-	int fins;
-	size_t rx_at_fin;
-	int resets;
-	uint32_t reset_code;
-	char reset_msg[FY_REASON_MAX + 1];
-	int credits;
-};
-
 struct side {
-	const char *name;
-	struct fy_mux *m;
-	struct fy_sess_table tbl;
-	struct pair *pair;
-	/* bytes from the peer that fy_mux_input has not consumed yet */
-	uint8_t *in;
-	size_t in_len, in_cap;
-	long err;		/* first fy_mux_input error, 0 if none */
-	struct tstream ts[MAX_STREAMS];
+	struct mh_side h;	/* mux, session table, input */
+	struct mh_rec ts[MAX_STREAMS];	/* s->app of every stream */
 	size_t nts;
 	/* on_open policy and record */
 	uint32_t open_code;
@@ -93,28 +60,8 @@ struct side {
 
 struct pair {
 	struct side r, a;	/* relay role, agent role */
-	size_t k;		/* piece size for xfer, 0: all at once */
-	bool random;		/* pieces of 1..k bytes, drawn from rng */
-	uint64_t rng;
+	struct mh_cut cut;	/* how xfer cuts the bytes it moves */
 };
-
-static uint64_t rnd(uint64_t *x)
-{
-	/* xorshift64* */
-	*x ^= *x >> 12;
-	*x ^= *x << 25;
-	*x ^= *x >> 27;
-	return *x * 0x2545F4914F6CDD1Dull;
-}
-
-/* Byte i of the stream with this seed: cheap, position dependent. */
-static inline uint8_t pat(uint64_t seed, size_t i)
-{
-	uint64_t x = (seed ^ (uint64_t)(i >> 3)) * 0x9E3779B97F4A7C15ull;
-
-	x ^= x >> 29;
-	return (uint8_t)(x >> ((i & 7) * 8));
-}
 
 static void logf_(struct side *sd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(struct side *sd, const char *fmt, ...)
@@ -131,14 +78,13 @@ static void logf_(struct side *sd, const char *fmt, ...)
 		sd->log_len += (size_t)n < LOG_CAP - sd->log_len ? (size_t)n : LOG_CAP - 1 - sd->log_len;
 }
 
-static struct tstream *ts_new(struct side *sd, uint64_t seed)
+static struct mh_rec *ts_new(struct side *sd, uint64_t seed)
 {
-	struct tstream *t;
+	struct mh_rec *t;
 
 	CU_ASSERT_FATAL(sd->nts < MAX_STREAMS);
 	t = &sd->ts[sd->nts++];
 	memset(t, 0, sizeof(*t));
-	t->side = sd;
 	t->seed = seed;
 	return t;
 }
@@ -146,7 +92,7 @@ static struct tstream *ts_new(struct side *sd, uint64_t seed)
 static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o, const char **msg)
 {
 	struct side *sd = ctx;
-	struct tstream *t;
+	struct mh_rec *t;
 
 	sd->opens++;
 	sd->last_open = *o;
@@ -167,60 +113,46 @@ static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o,
 static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 {
 	struct side *sd = ctx;
-	struct tstream *t = s->app;
 	uint64_t h = 1469598103934665603ull;
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
 	logf_(sd, "D%u:%zu:%016llx;", s->id, n, (unsigned long long)h);
-	if (!t) {
+	if (!s->app) {
 		sd->orphans++;
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != pat(t->seed, t->rx + i))
-			t->bad++;
-	t->rx += n;
-	if (t->auto_consume)
-		fy_mux_consumed(sd->m, s, n, true);
-	else
-		t->unconsumed += n;
+	mh_rec_data(&sd->h, s->app, s, p, n);
 }
 
 static void cb_fin(void *ctx, struct fy_stream *s)
 {
 	struct side *sd = ctx;
-	struct tstream *t = s->app;
 
 	logf_(sd, "F%u;", s->id);
-	if (!t) {
+	if (!s->app) {
 		sd->orphans++;
 		return;
 	}
-	t->fins++;
-	t->rx_at_fin = t->rx;
+	mh_rec_fin(s->app);
 }
 
 static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
 {
 	struct side *sd = ctx;
-	struct tstream *t = s->app;
 
 	logf_(sd, "R%u:%u:%s;", s->id, code, msg);
-	if (!t) {
+	if (!s->app) {
 		sd->orphans++;
 		return;
 	}
-	t->resets++;
-	t->reset_code = code;
-	snprintf(t->reset_msg, sizeof(t->reset_msg), "%s", msg ? msg : "(null)");
-	t->s = NULL;
+	mh_rec_reset(s->app, code, msg);
 }
 
 static void cb_credit(void *ctx, struct fy_stream *s)
 {
 	struct side *sd = ctx;
-	struct tstream *t = s->app;
+	struct mh_rec *t = s->app;
 
 	logf_(sd, "C%u;", s->id);
 	if (!t) {
@@ -254,94 +186,14 @@ static const struct fy_mux_cbs cbs = {
 
 /* ---- moving bytes ---- */
 
-/* Feeds what is queued for sd to its mux; keeps what it did not consume
- * (a partial frame). Returns fy_mux_input's result. */
-static long feed(struct side *sd)
-{
-	long r;
-
-	if (sd->err)
-		return sd->err;
-	if (!sd->in_len)
-		return 0;
-	r = fy_mux_input(sd->m, sd->in, sd->in_len, test_now);
-	if (r < 0) {
-		sd->err = r;
-		sd->in_len = 0;
-		return r;
-	}
-	CU_ASSERT((size_t)r <= sd->in_len);
-	memmove(sd->in, sd->in + r, sd->in_len - (size_t)r);
-	sd->in_len -= (size_t)r;
-	return r;
-}
-
-static void in_append(struct side *sd, const void *p, size_t n)
-{
-	if (sd->in_len + n > sd->in_cap) {
-		size_t cap = sd->in_cap ? sd->in_cap : 4096;
-
-		while (cap < sd->in_len + n)
-			cap *= 2;
-		sd->in = realloc(sd->in, cap);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(sd->in);
-		sd->in_cap = cap;
-	}
-	memcpy(sd->in + sd->in_len, p, n);
-	sd->in_len += n;
-}
-
-/* Moves at most max bytes (0: all) of from's output to to, in pieces
- * chosen by the pair's policy. Returns bytes moved, or <0 when to's mux
- * rejected the input. */
-static long xfer_max(struct pair *pr, struct side *from, struct side *to, size_t max)
-{
-	struct fy_buf *out = fy_mux_out(from->m);
-	size_t moved = 0;
-
-	while (fy_buf_len(out) && (!max || moved < max)) {
-		size_t n = fy_buf_len(out);
-		size_t k = pr->k;
-
-		if (k && pr->random)
-			k = 1 + (size_t)(rnd(&pr->rng) % k);
-		if (k && n > k)
-			n = k;
-		if (max && n > max - moved)
-			n = max - moved;
-		if (!to->err)
-			in_append(to, fy_buf_peek(out), n);
-		fy_mux_out_drained(from->m, n);
-		moved += n;
-		if (feed(to) < 0)
-			return to->err;
-	}
-	return (long)moved;
-}
-
 static long xfer(struct pair *pr, struct side *from, struct side *to)
 {
-	return xfer_max(pr, from, to, 0);
+	return mh_xfer(&from->h, &to->h, &pr->cut);
 }
 
-/* Moves bytes both ways until both outputs stay empty. 0 or the first
- * input error. */
 static long shuttle(struct pair *pr)
 {
-	for (int i = 0; i < 100000; i++) {
-		long x = xfer(pr, &pr->r, &pr->a);
-		long y;
-
-		if (x < 0)
-			return x;
-		y = xfer(pr, &pr->a, &pr->r);
-		if (y < 0)
-			return y;
-		if (!x && !y)
-			return 0;
-	}
-	CU_FAIL("shuttle did not settle");
-	return -ELOOP;
+	return mh_shuttle(&pr->r.h, &pr->a.h, &pr->cut);
 }
 
 /* Injects one raw frame into sd's input; returns fy_mux_input's result. */
@@ -355,9 +207,9 @@ static long inject(struct side *sd, uint8_t type, uint8_t flags, uint32_t stream
 	fy_frame_put_hdr(f, type, flags, stream, len);
 	if (len)
 		memcpy(f + FY_FRAME_HDR_LEN, payload, len);
-	in_append(sd, f, FY_FRAME_HDR_LEN + len);
+	mh_in_append(&sd->h, f, FY_FRAME_HDR_LEN + len);
 	free(f);
-	r = feed(sd);
+	r = mh_feed(&sd->h);
 	return r;
 }
 
@@ -389,7 +241,7 @@ static long inject_ping(struct side *sd, uint8_t flags, uint64_t opaque)
 static bool out_find(struct side *sd, uint8_t type, int nth, struct fy_frame_hdr *h,
 		     const uint8_t **payload)
 {
-	struct fy_buf *out = fy_mux_out(sd->m);
+	struct fy_buf *out = fy_mux_out(sd->h.m);
 	size_t off = 0, len = fy_buf_len(out);
 
 	while (off < len) {
@@ -426,10 +278,10 @@ static void check_failed(struct side *sd, long r, uint32_t want_code, const char
 	uint32_t code = 0;
 
 	CU_ASSERT(r < 0);
-	e = fy_mux_error(sd->m, &code);
+	e = fy_mux_error(sd->h.m, &code);
 	CU_ASSERT_EQUAL(code, want_code);
 	if (want_why && !strstr(e, want_why)) {
-		fprintf(stderr, "\n    %s: error \"%s\", expected \"%s\" in it\n", sd->name, e, want_why);
+		fprintf(stderr, "\n    %s: error \"%s\", expected \"%s\" in it\n", sd->h.name, e, want_why);
 		CU_FAIL("error reason");
 	}
 	CU_ASSERT_FATAL(out_find(sd, FY_T_ERROR, 0, &h, &p));
@@ -440,8 +292,8 @@ static void check_failed(struct side *sd, long r, uint32_t want_code, const char
 
 /* ---- pair ---- */
 
-static void side_init(struct pair *pr, struct side *sd, const char *name,
-		      enum fy_mux_role role, uint32_t window, size_t out_cap)
+static void side_init(struct side *sd, const char *name, enum fy_mux_role role, uint32_t window,
+		      size_t out_cap)
 {
 	struct fy_mux_cfg cfg = {
 		.role = role,
@@ -449,16 +301,11 @@ static void side_init(struct pair *pr, struct side *sd, const char *name,
 		.keepalive_ms = 10000,
 		.out_cap = out_cap,
 		.serial = 7,
-		.now_ms = test_now,
 		.max_window = test_max_window,
 		.budget = test_budget,
 	};
 
-	sd->name = name;
-	sd->pair = pr;
-	CU_ASSERT_EQUAL_FATAL(fy_sess_init(&sd->tbl, 64), 0);
-	sd->m = fy_mux_create(&cfg, &cbs, sd, &sd->tbl);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(sd->m);
+	mh_side_init(&sd->h, name, &cfg, &cbs, sd);
 }
 
 /* A relay/agent pair. established: run HELLO / WELCOME through the muxes
@@ -468,9 +315,9 @@ static struct pair *pair_new(uint32_t window, uint32_t keepalive_ms, size_t out_
 	struct pair *pr = calloc(1, sizeof(*pr));
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pr);
-	pr->rng = 0x1234567887654321ull;
-	side_init(pr, &pr->r, "relay", FY_MUX_RELAY, window, out_cap);
-	side_init(pr, &pr->a, "agent", FY_MUX_AGENT, window, out_cap);
+	pr->cut.rng = 0x1234567887654321ull;
+	side_init(&pr->r, "relay", FY_MUX_RELAY, window, out_cap);
+	side_init(&pr->a, "agent", FY_MUX_AGENT, window, out_cap);
 	pr->a.open_seed = 0xA6E27ull;
 	pr->r.open_seed = 0x2E1A7ull;
 	if (established) {
@@ -482,42 +329,33 @@ static struct pair *pair_new(uint32_t window, uint32_t keepalive_ms, size_t out_
 
 		snprintf(hello.token, sizeof(hello.token), "tok-123");
 		snprintf(hello.name, sizeof(hello.name), "pi-home");
-		CU_ASSERT_EQUAL(fy_mux_send_ctrl(pr->a.m, f, fy_frame_hello(f, &hello)), 0);
+		CU_ASSERT_EQUAL(fy_mux_send_ctrl(pr->a.h.m, f, fy_frame_hello(f, &hello)), 0);
 		CU_ASSERT_EQUAL(shuttle(pr), 0);
 		CU_ASSERT_EQUAL(pr->r.ctrl_types[FY_T_HELLO], 1);
-		fy_mux_set_established(pr->r.m, window, keepalive_ms);
-		CU_ASSERT_EQUAL(fy_mux_send_ctrl(pr->r.m, f, fy_frame_welcome(f, &w)), 0);
+		fy_mux_set_established(pr->r.h.m, window, keepalive_ms);
+		CU_ASSERT_EQUAL(fy_mux_send_ctrl(pr->r.h.m, f, fy_frame_welcome(f, &w)), 0);
 		CU_ASSERT_EQUAL(shuttle(pr), 0);
 		CU_ASSERT_EQUAL(pr->a.ctrl_types[FY_T_WELCOME], 1);
-		fy_mux_set_established(pr->a.m, window, keepalive_ms);
-		CU_ASSERT(fy_mux_established(pr->r.m));
-		CU_ASSERT(fy_mux_established(pr->a.m));
+		fy_mux_set_established(pr->a.h.m, window, keepalive_ms);
+		CU_ASSERT(fy_mux_established(pr->r.h.m));
+		CU_ASSERT(fy_mux_established(pr->a.h.m));
 		pr->r.log_len = pr->a.log_len = 0;
 	}
 	return pr;
 }
 
-static void side_fini(struct side *sd)
-{
-	fy_mux_destroy(sd->m, "test over");
-	sd->m = NULL;
-	CU_ASSERT_EQUAL(fy_sess_count(&sd->tbl), 0);
-	fy_sess_fini(&sd->tbl);
-	free(sd->in);
-}
-
 static void pair_free(struct pair *pr)
 {
-	side_fini(&pr->r);
-	side_fini(&pr->a);
+	mh_side_fini(&pr->r.h);
+	mh_side_fini(&pr->a.h);
 	free(pr);
 }
 
 /* Opens a stream from sd (port, peer 192.0.2.7:port+1000) with a recorder. */
-static struct tstream *open_from(struct side *sd, uint16_t port, uint64_t seed)
+static struct mh_rec *open_from(struct side *sd, uint16_t port, uint64_t seed)
 {
 	struct fy_open o = { .port = port, .peer_port = (uint16_t)(port + 1000) };
-	struct tstream *t = ts_new(sd, seed);
+	struct mh_rec *t = ts_new(sd, seed);
 
 	o.peer_addr[10] = 0xff;
 	o.peer_addr[11] = 0xff;
@@ -525,7 +363,7 @@ static struct tstream *open_from(struct side *sd, uint16_t port, uint64_t seed)
 	o.peer_addr[13] = 0;
 	o.peer_addr[14] = 2;
 	o.peer_addr[15] = 7;
-	t->s = fy_mux_open(sd->m, &o, t);
+	t->s = fy_mux_open(sd->h.m, &o, t);
 	if (!t->s) {
 		sd->nts--;
 		return NULL;
@@ -535,7 +373,7 @@ static struct tstream *open_from(struct side *sd, uint16_t port, uint64_t seed)
 }
 
 /* The recorder the peer made for stream id. */
-static struct tstream *peer_ts(struct side *sd, uint32_t id)
+static struct mh_rec *peer_ts(struct side *sd, uint32_t id)
 {
 	for (size_t i = 0; i < sd->nts; i++)
 		if (sd->ts[i].id == id)
@@ -543,39 +381,17 @@ static struct tstream *peer_ts(struct side *sd, uint32_t id)
 	return NULL;
 }
 
-/* Sends pattern bytes [*off, total) on t's stream as far as room allows;
- * fin goes with the last byte (or alone when total is 0). Returns bytes sent. */
-static size_t send_pat(struct side *sd, struct tstream *t, uint64_t seed, size_t *off,
+static size_t send_pat(struct side *sd, struct mh_rec *t, uint64_t seed, size_t *off,
 		       size_t total, bool fin)
 {
-	static uint8_t chunk[FY_DATA_CHUNK];
-	size_t sent = 0;
-
-	while (*off < total) {
-		size_t room = fy_mux_send_room(sd->m, t->s);
-		size_t n = total - *off, k;
-
-		if (!room)
-			break;
-		if (n > room)
-			n = room;
-		for (size_t i = 0; i < n; i++)
-			chunk[i] = pat(seed, *off + i);
-		k = fy_mux_send(sd->m, t->s, chunk, n, fin && *off + n == total);
-		CU_ASSERT_EQUAL_FATAL(k, n);
-		*off += k;
-		sent += k;
-	}
-	if (fin && *off == total && !(t->s->flags & FY_S_LOCAL_FIN))
-		CU_ASSERT_EQUAL(fy_mux_send_fin(sd->m, t->s), 0);
-	return sent;
+	return mh_send_pat(&sd->h, t, seed, off, total, fin);
 }
 
 /* Consumes everything t received so far. */
-static void consume_all(struct side *sd, struct tstream *t)
+static void consume_all(struct side *sd, struct mh_rec *t)
 {
 	if (t->s && t->unconsumed) {
-		fy_mux_consumed(sd->m, t->s, t->unconsumed, true);
+		fy_mux_consumed(sd->h.m, t->s, t->unconsumed, true);
 		t->unconsumed = 0;
 	}
 }
@@ -613,11 +429,11 @@ static void test_auth_gating(void)
 		struct side *sd = v[i].to == FY_MUX_RELAY ? &pr->r : &pr->a;
 		long r = inject(sd, v[i].type, v[i].flags, v[i].stream, v[i].p, v[i].len);
 
-		CU_ASSERT_FALSE(fy_mux_established(sd->m));
+		CU_ASSERT_FALSE(fy_mux_established(sd->h.m));
 		check_failed(sd, r, FY_E_PROTOCOL, "before authentication");
 		CU_ASSERT_EQUAL(sd->opens, 0);
 		CU_ASSERT_EQUAL(sd->ctrls, 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->h.m), 0);
 		pair_free(pr);
 	}
 }
@@ -651,7 +467,7 @@ static void test_open(void)
 	struct pair *pr = pair_new(WIN, 10000, 0, true);
 
 	for (uint32_t i = 0; i < 3; i++) {
-		struct tstream *t = open_from(&pr->r, (uint16_t)(2200 + i), 0);
+		struct mh_rec *t = open_from(&pr->r, (uint16_t)(2200 + i), 0);
 		static const uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, 192, 0, 2, 7 };
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -663,13 +479,13 @@ static void test_open(void)
 		CU_ASSERT_EQUAL(pr->a.last_open.port, 2200 + i);
 		CU_ASSERT_EQUAL(pr->a.last_open.peer_port, 3200 + i);
 		CU_ASSERT_EQUAL(memcmp(pr->a.last_open.peer_addr, addr, 16), 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.m), i + 1);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), i + 1);
-		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.tbl), i + 1);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.h.m), i + 1);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), i + 1);
+		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.h.tbl), i + 1);
 	}
 	/* And an agent-opened one is odd. */
 	{
-		struct tstream *t = open_from(&pr->a, 9000, 0);
+		struct mh_rec *t = open_from(&pr->a, 9000, 0);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 		CU_ASSERT_EQUAL(t->id, 1);
@@ -686,8 +502,8 @@ static void test_bulk_both_ways(void)
 {
 	const size_t total = 5 * MIB;
 	struct pair *pr = pair_new(WIN, 10000, BIG_OUT, true);
-	struct tstream *rt = open_from(&pr->r, 22, 0x5EED1);
-	struct tstream *at;
+	struct mh_rec *rt = open_from(&pr->r, 22, 0x5EED1);
+	struct mh_rec *at;
 	size_t roff = 0, aoff = 0;
 	int rounds = 0;
 
@@ -721,12 +537,12 @@ static void test_bulk_both_ways(void)
 	/* The window must have been the limit: many rounds, credit returned. */
 	CU_ASSERT(rounds >= (int)(total / WIN));
 	CU_ASSERT(rt->credits > 0);
-	CU_ASSERT_EQUAL(pr->r.err, 0);
-	CU_ASSERT_EQUAL(pr->a.err, 0);
-	fy_mux_stream_close(pr->r.m, rt->s);
-	fy_mux_stream_close(pr->a.m, at->s);
-	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.m), 0);
-	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), 0);
+	CU_ASSERT_EQUAL(pr->r.h.err, 0);
+	CU_ASSERT_EQUAL(pr->a.h.err, 0);
+	fy_mux_stream_close(pr->r.h.m, rt->s);
+	fy_mux_stream_close(pr->a.h.m, at->s);
+	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.h.m), 0);
+	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), 0);
 	pair_free(pr);
 }
 
@@ -735,8 +551,8 @@ static void test_bulk_both_ways(void)
 static void test_window_stop(void)
 {
 	struct pair *pr = pair_new(WIN, 10000, BIG_OUT, true);
-	struct tstream *rt = open_from(&pr->r, 22, 0);
-	struct tstream *at;
+	struct mh_rec *rt = open_from(&pr->r, 22, 0);
+	struct mh_rec *at;
 	struct fy_frame_hdr h;
 	const uint8_t *p;
 	const char *why;
@@ -756,18 +572,18 @@ static void test_window_stop(void)
 	CU_ASSERT_EQUAL(at->rx, WIN);
 	CU_ASSERT_EQUAL(rt->s->send_credit, 0);
 	CU_ASSERT_EQUAL(at->s->recv_avail, 0);
-	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, rt->s), 0);
-	CU_ASSERT_EQUAL(fy_mux_send(pr->r.m, rt->s, "x", 1, false), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.h.m, rt->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send(pr->r.h.m, rt->s, "x", 1, false), 0);
 	CU_ASSERT_EQUAL(rt->credits, 0);
 
 	/* Just under half a window consumed: no WINDOW yet. */
-	fy_mux_consumed(pr->a.m, at->s, WIN / 2 - 1, true);
+	fy_mux_consumed(pr->a.h.m, at->s, WIN / 2 - 1, true);
 	CU_ASSERT_EQUAL(out_count(&pr->a, FY_T_WINDOW), 0);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, rt->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.h.m, rt->s), 0);
 	CU_ASSERT_EQUAL(rt->credits, 0);
 	/* One more byte: WINDOW(half). */
-	fy_mux_consumed(pr->a.m, at->s, 1, true);
+	fy_mux_consumed(pr->a.h.m, at->s, 1, true);
 	CU_ASSERT_FATAL(out_find(&pr->a, FY_T_WINDOW, 0, &h, &p));
 	CU_ASSERT_EQUAL(h.stream, rt->id);
 	CU_ASSERT_EQUAL(fy_frame_get_window(p, h.len, &incr, &why), 0);
@@ -775,7 +591,7 @@ static void test_window_stop(void)
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	CU_ASSERT_EQUAL(rt->credits, 1);
 	CU_ASSERT_EQUAL(rt->s->send_credit, WIN / 2);
-	CU_ASSERT(fy_mux_send_room(pr->r.m, rt->s) > 0);
+	CU_ASSERT(fy_mux_send_room(pr->r.h.m, rt->s) > 0);
 	CU_ASSERT_EQUAL(at->s->recv_avail, WIN / 2);
 	pair_free(pr);
 }
@@ -788,7 +604,7 @@ static void test_window_growth(void)
 {
 	struct fy_budget budget;
 	struct pair *pr;
-	struct tstream *rt, *rt2, *at, *at2;
+	struct mh_rec *rt, *rt2, *at, *at2;
 	struct fy_frame_hdr h;
 	const uint8_t *p;
 	const char *why;
@@ -812,7 +628,7 @@ static void test_window_growth(void)
 	/* Half a window consumed, reader caught up: WINDOW(half + WIN). */
 	send_pat(&pr->r, rt, 0, &off, WIN / 2, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	fy_mux_consumed(pr->a.m, at->s, WIN / 2, true);
+	fy_mux_consumed(pr->a.h.m, at->s, WIN / 2, true);
 	CU_ASSERT_FATAL(out_find(&pr->a, FY_T_WINDOW, 0, &h, &p));
 	CU_ASSERT_EQUAL(fy_frame_get_window(p, h.len, &incr, &why), 0);
 	CU_ASSERT_EQUAL(incr, WIN / 2 + WIN);
@@ -825,7 +641,7 @@ static void test_window_growth(void)
 	/* A slow reader (bytes still waiting): credit back, no growth. */
 	send_pat(&pr->r, rt2, 0, &off2, WIN / 2, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	fy_mux_consumed(pr->a.m, at2->s, WIN / 2, false);
+	fy_mux_consumed(pr->a.h.m, at2->s, WIN / 2, false);
 	CU_ASSERT_EQUAL(at2->s->recv_window, WIN);
 	CU_ASSERT_EQUAL(at2->s->recv_avail, WIN);
 	CU_ASSERT_EQUAL(fy_budget_used(&budget), WIN);
@@ -835,32 +651,32 @@ static void test_window_growth(void)
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	send_pat(&pr->r, rt, 0, &off, WIN / 2 + WIN, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	fy_mux_consumed(pr->a.m, at->s, WIN, true);
+	fy_mux_consumed(pr->a.h.m, at->s, WIN, true);
 	CU_ASSERT_EQUAL(at->s->recv_window, 4 * WIN);
 	CU_ASSERT_EQUAL(fy_budget_used(&budget), 3 * WIN);
 	/* At the maximum: no more growth, even with budget given back. */
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	send_pat(&pr->r, rt, 0, &off, off + 2 * WIN, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	fy_mux_consumed(pr->a.m, at->s, 2 * WIN, true);
+	fy_mux_consumed(pr->a.h.m, at->s, 2 * WIN, true);
 	CU_ASSERT_EQUAL(at->s->recv_window, 4 * WIN);
 	/* The budget is spent: the other stream, now keeping up, stays. */
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	send_pat(&pr->r, rt2, 0, &off2, WIN, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	fy_mux_consumed(pr->a.m, at2->s, WIN / 2, true);
+	fy_mux_consumed(pr->a.h.m, at2->s, WIN / 2, true);
 	CU_ASSERT_EQUAL(at2->s->recv_window, WIN);
 	CU_ASSERT_EQUAL(fy_budget_used(&budget), 3 * WIN);
 	CU_ASSERT_EQUAL(at->bad + at2->bad, 0);
 
 	/* A reset stream gives its growth back. */
-	fy_mux_reset(pr->a.m, at->s, FY_E_GONE, "done");
+	fy_mux_reset(pr->a.h.m, at->s, FY_E_GONE, "done");
 	at->s = NULL;
 	CU_ASSERT_EQUAL(fy_budget_used(&budget), 0);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	send_pat(&pr->r, rt2, 0, &off2, off2 + WIN / 2, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	fy_mux_consumed(pr->a.m, at2->s, WIN / 2, true);
+	fy_mux_consumed(pr->a.h.m, at2->s, WIN / 2, true);
 	CU_ASSERT_EQUAL(at2->s->recv_window, 2 * WIN);
 	CU_ASSERT_EQUAL(fy_budget_used(&budget), WIN);
 	pair_free(pr);
@@ -874,10 +690,10 @@ static void test_half_close(void)
 {
 	for (int first_relay = 0; first_relay < 2; first_relay++) {
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
-		struct tstream *rt = open_from(&pr->r, 22, 0x11);
-		struct tstream *at;
+		struct mh_rec *rt = open_from(&pr->r, 22, 0x11);
+		struct mh_rec *at;
 		struct side *s1, *s2;
-		struct tstream *t1, *t2;	/* t1 FINs first */
+		struct mh_rec *t1, *t2;	/* t1 FINs first */
 		size_t off1 = 0, off2 = 0;
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
@@ -909,20 +725,20 @@ static void test_half_close(void)
 		CU_ASSERT_EQUAL(t1->rx, 100000);
 		CU_ASSERT_EQUAL(t1->bad, 0);
 		CU_ASSERT_EQUAL(t1->fins, 0);
-		CU_ASSERT_EQUAL(fy_mux_send_fin(s2->m, t2->s), 0);
+		CU_ASSERT_EQUAL(fy_mux_send_fin(s2->h.m, t2->s), 0);
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 		CU_ASSERT_EQUAL(t1->fins, 1);
 		CU_ASSERT_EQUAL(t1->rx_at_fin, 100000);
 		CU_ASSERT_EQUAL(t2->rx, 1000);
 		CU_ASSERT_EQUAL(t2->bad, 0);
 		CU_ASSERT_EQUAL(t1->resets + t2->resets, 0);
-		CU_ASSERT_EQUAL(pr->r.err + pr->a.err, 0);
+		CU_ASSERT_EQUAL(pr->r.h.err + pr->a.h.err, 0);
 		/* Both FINs done: the owners free the stream; no frame. */
-		fy_mux_stream_close(pr->r.m, rt->s);
-		fy_mux_stream_close(pr->a.m, at->s);
-		CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(pr->r.m)), 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.m), 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), 0);
+		fy_mux_stream_close(pr->r.h.m, rt->s);
+		fy_mux_stream_close(pr->a.h.m, at->s);
+		CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(pr->r.h.m)), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.h.m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), 0);
 		pair_free(pr);
 	}
 }
@@ -945,9 +761,9 @@ static void test_reset(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
-		struct tstream *keep = open_from(&pr->r, 80, 0);
-		struct tstream *rt = open_from(&pr->r, 22, 0);
-		struct tstream *at, *from, *to;
+		struct mh_rec *keep = open_from(&pr->r, 80, 0);
+		struct mh_rec *rt = open_from(&pr->r, 22, 0);
+		struct mh_rec *at, *from, *to;
 		struct side *sfrom;
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(keep);
@@ -958,20 +774,20 @@ static void test_reset(void)
 		from = v[i].from_relay ? rt : at;
 		to = v[i].from_relay ? at : rt;
 		sfrom = v[i].from_relay ? &pr->r : &pr->a;
-		fy_mux_reset(sfrom->m, from->s, v[i].code, v[i].msg);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(sfrom->m), 1);
+		fy_mux_reset(sfrom->h.m, from->s, v[i].code, v[i].msg);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(sfrom->h.m), 1);
 		CU_ASSERT_EQUAL(from->resets, 0);	/* no callback for our own reset */
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 		CU_ASSERT_EQUAL(to->resets, 1);
 		CU_ASSERT_EQUAL(to->reset_code, v[i].code);
 		CU_ASSERT_STRING_EQUAL(to->reset_msg, v[i].want);
 		CU_ASSERT_PTR_NULL(to->s);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.m), 1);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), 1);
-		CU_ASSERT_EQUAL(fy_sess_count(&pr->r.tbl), 1);
-		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.tbl), 1);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.h.m), 1);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), 1);
+		CU_ASSERT_EQUAL(fy_sess_count(&pr->r.h.tbl), 1);
+		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.h.tbl), 1);
 		CU_ASSERT_EQUAL(keep->resets, 0);
-		CU_ASSERT_EQUAL(pr->r.err + pr->a.err, 0);
+		CU_ASSERT_EQUAL(pr->r.h.err + pr->a.h.err, 0);
 		pair_free(pr);
 	}
 }
@@ -994,7 +810,7 @@ static void test_flow_violation(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct pair *pr = pair_new(16384, 10000, 0, true);
-		struct tstream *rt = open_from(&pr->r, 22, 0);
+		struct mh_rec *rt = open_from(&pr->r, 22, 0);
 		long r = 0;
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
@@ -1008,7 +824,7 @@ static void test_flow_violation(void)
 			check_failed(&pr->a, r, FY_E_FLOW, "beyond its window");
 		} else {
 			CU_ASSERT(r >= 0);
-			CU_ASSERT_EQUAL(pr->a.err, 0);
+			CU_ASSERT_EQUAL(pr->a.h.err, 0);
 		}
 		pair_free(pr);
 	}
@@ -1035,7 +851,7 @@ static void test_window_rules(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
-		struct tstream *rt = open_from(&pr->r, 22, 0);
+		struct mh_rec *rt = open_from(&pr->r, 22, 0);
 		long r = 0;
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
@@ -1112,9 +928,9 @@ static void test_recently_closed(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
-		struct tstream *rt = open_from(&pr->r, 22, 0);
-		struct tstream *keep = open_from(&pr->r, 23, 0);
-		struct tstream *at;
+		struct mh_rec *rt = open_from(&pr->r, 22, 0);
+		struct mh_rec *keep = open_from(&pr->r, 23, 0);
+		struct mh_rec *at;
 		struct side *sd = v[i].relay_closes ? &pr->r : &pr->a;
 		uint8_t p[6] = { 0, 0, 0, 1, 0, 0 };
 		uint32_t len = v[i].type == FY_T_DATA ? 3 : v[i].type == FY_T_WINDOW ? 4 : 6;
@@ -1126,21 +942,21 @@ static void test_recently_closed(void)
 		at = peer_ts(&pr->a, rt->id);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(at);
 		if (v[i].by_reset) {
-			fy_mux_reset(sd->m, v[i].relay_closes ? rt->s : at->s, FY_E_GONE, "bye");
+			fy_mux_reset(sd->h.m, v[i].relay_closes ? rt->s : at->s, FY_E_GONE, "bye");
 		} else {
-			CU_ASSERT_EQUAL(fy_mux_send_fin(pr->r.m, rt->s), 0);
-			CU_ASSERT_EQUAL(fy_mux_send_fin(pr->a.m, at->s), 0);
+			CU_ASSERT_EQUAL(fy_mux_send_fin(pr->r.h.m, rt->s), 0);
+			CU_ASSERT_EQUAL(fy_mux_send_fin(pr->a.h.m, at->s), 0);
 			CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-			fy_mux_stream_close(pr->r.m, rt->s);
-			fy_mux_stream_close(pr->a.m, at->s);
+			fy_mux_stream_close(pr->r.h.m, rt->s);
+			fy_mux_stream_close(pr->a.h.m, at->s);
 		}
-		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->m), 1);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->h.m), 1);
 		r = inject(sd, v[i].type, 0, rt->id, p, len);
 		CU_ASSERT(r > 0);
-		CU_ASSERT_EQUAL(sd->err, 0);
+		CU_ASSERT_EQUAL(sd->h.err, 0);
 		CU_ASSERT_EQUAL(sd->orphans, 0);
 		CU_ASSERT_EQUAL(out_count(sd, FY_T_ERROR), 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->m), 1);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->h.m), 1);
 		CU_ASSERT_EQUAL(keep->resets, 0);
 		pair_free(pr);
 	}
@@ -1176,7 +992,7 @@ static void test_open_errors(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(open_from(&pr->r, 22, 0));
 		CU_ASSERT_PTR_NOT_NULL_FATAL(open_from(&pr->r, 22, 0));
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-		before = fy_mux_stream_count(sd->m);
+		before = fy_mux_stream_count(sd->h.m);
 		for (size_t j = 0; j < 3 && v[i].ids[j]; j++, n++) {
 			r = inject_open(sd, v[i].ids[j], 2222);
 			if (r < 0)
@@ -1184,10 +1000,10 @@ static void test_open_errors(void)
 		}
 		if (v[i].code) {
 			check_failed(sd, r, v[i].code, v[i].why);
-			CU_ASSERT_EQUAL(fy_mux_stream_count(sd->m), before + n);
+			CU_ASSERT_EQUAL(fy_mux_stream_count(sd->h.m), before + n);
 		} else {
 			CU_ASSERT(r > 0);
-			CU_ASSERT_EQUAL(fy_mux_stream_count(sd->m), before + n);
+			CU_ASSERT_EQUAL(fy_mux_stream_count(sd->h.m), before + n);
 		}
 		pair_free(pr);
 	}
@@ -1203,7 +1019,7 @@ static void test_data_after_fin(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
-		struct tstream *rt = open_from(&pr->r, 22, 0);
+		struct mh_rec *rt = open_from(&pr->r, 22, 0);
 		uint8_t p[100] = { 0 };
 		size_t off = 0;
 		long r;
@@ -1232,7 +1048,7 @@ static void test_open_refused(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
-		struct tstream *rt;
+		struct mh_rec *rt;
 		struct fy_frame_hdr h;
 		const uint8_t *p;
 
@@ -1242,22 +1058,22 @@ static void test_open_refused(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
 		CU_ASSERT_EQUAL_FATAL(xfer(pr, &pr->r, &pr->a), 28 + 4);
 		CU_ASSERT_EQUAL(pr->a.opens, 1);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), 0);
-		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.tbl), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), 0);
+		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.h.tbl), 0);
 		CU_ASSERT(out_find(&pr->a, FY_T_RESET, 0, &h, &p));
 		CU_ASSERT_EQUAL(h.stream, rt->id);
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 		CU_ASSERT_EQUAL(rt->resets, 1);
 		CU_ASSERT_EQUAL(rt->reset_code, v[i].code);
 		CU_ASSERT_STRING_EQUAL(rt->reset_msg, v[i].want);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.h.m), 0);
 		pair_free(pr);
 	}
 	/* No on_open at all: DENIED. */
 	{
 		static const struct fy_mux_cbs no_open = { .on_reset = cb_reset, .on_control = cb_control };
 		struct fy_mux_cfg cfg = { .role = FY_MUX_AGENT, .window = WIN, .keepalive_ms = 10000,
-					   .now_ms = test_now };
+					   .now_ms = mh_now };
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
 		struct fy_sess_table tbl;
 		struct fy_mux *m;
@@ -1273,7 +1089,7 @@ static void test_open_refused(void)
 		m = fy_mux_create(&cfg, &no_open, &pr->a, &tbl);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 		fy_mux_set_established(m, WIN, 10000);
-		CU_ASSERT_EQUAL(fy_mux_input(m, f, n, test_now), (long)n);
+		CU_ASSERT_EQUAL(fy_mux_input(m, f, n, mh_now), (long)n);
 		CU_ASSERT_EQUAL(fy_mux_stream_count(m), 0);
 		CU_ASSERT_FATAL(fy_frame_peek(fy_buf_peek(fy_mux_out(m)), fy_buf_len(fy_mux_out(m)),
 					      &h, &p, &why) > 0);
@@ -1301,7 +1117,7 @@ static void test_ping(void)
 			const char *why;
 			uint64_t op = 0;
 
-			CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(sd->m)), 0);
+			CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(sd->h.m)), 0);
 			CU_ASSERT_EQUAL(inject_ping(sd, 0, opaques[i]), 20);
 			CU_ASSERT_FATAL(out_find(sd, FY_T_PING, 0, &h, &p));
 			CU_ASSERT_EQUAL(h.flags, FY_F_ACK);
@@ -1331,9 +1147,9 @@ static void test_ping_flood(void)
 
 		for (int j = 0; j < v[i].n; j++) {
 			fy_frame_ping(f, 0, (uint64_t)j);
-			in_append(&pr->a, f, sizeof(f));
+			mh_in_append(&pr->a.h, f, sizeof(f));
 		}
-		r = feed(&pr->a);
+		r = mh_feed(&pr->a.h);
 		if (v[i].code) {
 			check_failed(&pr->a, r, v[i].code, "PING");
 			CU_ASSERT_EQUAL(out_count(&pr->a, FY_T_PING), 200);
@@ -1352,43 +1168,43 @@ static void test_keepalive(void)
 	struct pair *pr = pair_new(WIN, 1000, 0, true);
 	struct fy_frame_hdr h;
 	const uint8_t *p;
-	uint64_t t0 = test_now;
+	uint64_t t0 = mh_now;
 
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, t0 + 500), 0);
-	CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(pr->r.m)), 0);
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, t0 + 1500), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.h.m, t0 + 500), 0);
+	CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(pr->r.h.m)), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.h.m, t0 + 1500), 0);
 	CU_ASSERT_EQUAL(out_count(&pr->r, FY_T_PING), 1);
 	CU_ASSERT_FATAL(out_find(&pr->r, FY_T_PING, 0, &h, &p));
 	CU_ASSERT_EQUAL(h.flags, 0);
 	/* The agent answers; the relay hears from it. */
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, t0 + 2900), 0);
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, t0 + 2900 + 3000 + 500), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.h.m, t0 + 2900), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.h.m, t0 + 2900 + 3000 + 500), -ETIMEDOUT);
 	/* The agent heard the PING too: not timed out at +2900... */
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.m, t0 + 2900), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.h.m, t0 + 2900), 0);
 	/* ...and it pinged itself as it had sent nothing else. */
 	CU_ASSERT(out_count(&pr->a, FY_T_PING) >= 1);
 	/* Silence for 3 intervals. */
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.m, t0 + 3500), -ETIMEDOUT);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.h.m, t0 + 3500), -ETIMEDOUT);
 	pair_free(pr);
 	/* A time read before the last frame came in is no silence at all
 	 * (it used to wrap around and end the tunnel at once). */
 	pr = pair_new(WIN, 1000, 0, true);
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, test_now - 60000), 0);
-	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.m, 0), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->r.h.m, mh_now - 60000), 0);
+	CU_ASSERT_EQUAL(fy_mux_tick(pr->a.h.m, 0), 0);
 	pair_free(pr);
 
 	/* Sending data counts as sending: no PING while busy. */
 	pr = pair_new(WIN, 1000, 0, true);
 	{
-		struct tstream *rt = open_from(&pr->r, 22, 0);
+		struct mh_rec *rt = open_from(&pr->r, 22, 0);
 		size_t off = 0;
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-		t0 = test_now;
+		t0 = mh_now;
 		send_pat(&pr->r, rt, 0, &off, 10, false);
-		CU_ASSERT_EQUAL(fy_mux_tick(pr->r.m, t0 + 900), 0);
+		CU_ASSERT_EQUAL(fy_mux_tick(pr->r.h.m, t0 + 900), 0);
 		CU_ASSERT_EQUAL(out_count(&pr->r, FY_T_PING), 0);
 	}
 	pair_free(pr);
@@ -1397,12 +1213,12 @@ static void test_keepalive(void)
 	pr = pair_new(WIN, 1000, 0, false);
 	{
 		struct fy_mux_cfg cfg = { .role = FY_MUX_RELAY, .window = WIN, .keepalive_ms = 1000,
-					   .now_ms = test_now };
+					   .now_ms = mh_now };
 		struct fy_sess_table tbl;
 		struct fy_mux *m;
 
 		CU_ASSERT_EQUAL_FATAL(fy_sess_init(&tbl, 16), 0);
-		t0 = test_now;
+		t0 = mh_now;
 		m = fy_mux_create(&cfg, &cbs, &pr->r, &tbl);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 		CU_ASSERT_EQUAL(fy_mux_tick(m, t0 + 1500), 0);
@@ -1419,22 +1235,22 @@ static void test_keepalive(void)
 static void test_goaway(void)
 {
 	struct pair *pr = pair_new(WIN, 10000, 0, true);
-	struct tstream *rt = open_from(&pr->r, 22, 0x77);
-	struct tstream *at;
+	struct mh_rec *rt = open_from(&pr->r, 22, 0x77);
+	struct mh_rec *at;
 	size_t off = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	at = peer_ts(&pr->a, rt->id);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-	fy_mux_goaway(pr->r.m, FY_E_SHUTDOWN, "relay restarting");
-	fy_mux_goaway(pr->r.m, FY_E_SHUTDOWN, "twice");	/* sent once */
+	fy_mux_goaway(pr->r.h.m, FY_E_SHUTDOWN, "relay restarting");
+	fy_mux_goaway(pr->r.h.m, FY_E_SHUTDOWN, "twice");	/* sent once */
 	CU_ASSERT_EQUAL(out_count(&pr->r, FY_T_GOAWAY), 1);
 	CU_ASSERT_PTR_NULL(open_from(&pr->r, 23, 0));
-	CU_ASSERT_FALSE(fy_mux_goaway_received(pr->a.m));
+	CU_ASSERT_FALSE(fy_mux_goaway_received(pr->a.h.m));
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	CU_ASSERT(fy_mux_goaway_received(pr->a.m));
-	CU_ASSERT_FALSE(fy_mux_goaway_received(pr->r.m));
+	CU_ASSERT(fy_mux_goaway_received(pr->a.h.m));
+	CU_ASSERT_FALSE(fy_mux_goaway_received(pr->r.h.m));
 	CU_ASSERT_EQUAL(pr->a.ctrl_types[FY_T_GOAWAY], 1);
 	CU_ASSERT_PTR_NULL(open_from(&pr->a, 9000, 0));
 	/* The existing stream still works both ways. */
@@ -1452,16 +1268,16 @@ static void test_goaway(void)
 
 	/* The agent says GOAWAY while the relay's OPEN is in flight. */
 	pr = pair_new(WIN, 10000, 0, true);
-	fy_mux_goaway(pr->a.m, FY_E_SHUTDOWN, "agent stopping");
+	fy_mux_goaway(pr->a.h.m, FY_E_SHUTDOWN, "agent stopping");
 	rt = open_from(&pr->r, 22, 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rt);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	CU_ASSERT_EQUAL(pr->a.opens, 0);	/* never offered to the owner */
 	CU_ASSERT_EQUAL(rt->resets, 1);
 	CU_ASSERT_EQUAL(rt->reset_code, FY_E_SHUTDOWN);
-	CU_ASSERT(fy_mux_goaway_received(pr->r.m));
-	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.m), 0);
-	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), 0);
+	CU_ASSERT(fy_mux_goaway_received(pr->r.h.m));
+	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->r.h.m), 0);
+	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), 0);
 	pair_free(pr);
 }
 
@@ -1476,31 +1292,31 @@ static void test_destroy(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct pair *pr = pair_new(WIN, 10000, 0, true);
-		struct tstream *t[3];
+		struct mh_rec *t[3];
 
 		for (int j = 0; j < v[i].n; j++) {
 			t[j] = open_from(&pr->r, 22, 0);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(t[j]);
 		}
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-		CU_ASSERT_EQUAL(fy_sess_count(&pr->r.tbl), (size_t)v[i].n);
-		fy_mux_destroy(pr->r.m, v[i].reason);
-		pr->r.m = NULL;
+		CU_ASSERT_EQUAL(fy_sess_count(&pr->r.h.tbl), (size_t)v[i].n);
+		fy_mux_destroy(pr->r.h.m, v[i].reason);
+		pr->r.h.m = NULL;
 		for (int j = 0; j < v[i].n; j++) {
 			CU_ASSERT_EQUAL(t[j]->resets, 1);
 			CU_ASSERT_EQUAL(t[j]->reset_code, FY_E_GONE);
 			CU_ASSERT_STRING_EQUAL(t[j]->reset_msg, v[i].want);
 		}
-		CU_ASSERT_EQUAL(fy_sess_count(&pr->r.tbl), 0);
+		CU_ASSERT_EQUAL(fy_sess_count(&pr->r.h.tbl), 0);
 		/* The agent side too. */
-		fy_mux_destroy(pr->a.m, NULL);
-		pr->a.m = NULL;
+		fy_mux_destroy(pr->a.h.m, NULL);
+		pr->a.h.m = NULL;
 		for (size_t j = 0; j < pr->a.nts; j++) {
 			CU_ASSERT_EQUAL(pr->a.ts[j].resets, 1);
 			CU_ASSERT_EQUAL(pr->a.ts[j].reset_code, FY_E_GONE);
 			CU_ASSERT_STRING_EQUAL(pr->a.ts[j].reset_msg, "tunnel closed");
 		}
-		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.tbl), 0);
+		CU_ASSERT_EQUAL(fy_sess_count(&pr->a.h.tbl), 0);
 		pair_free(pr);
 	}
 }
@@ -1513,9 +1329,9 @@ static void test_out_backpressure(void)
 	/* out_cap 0: the mux's minimum; a 4 MiB window so credit is not
 	 * what stops the senders. */
 	struct pair *pr = pair_new(4 * MIB, 10000, 0, true);
-	struct tstream *t1 = open_from(&pr->r, 22, 1);
-	struct tstream *t2 = open_from(&pr->r, 23, 2);
-	size_t cap = fy_mux_out(pr->r.m)->cap;
+	struct mh_rec *t1 = open_from(&pr->r, 22, 1);
+	struct mh_rec *t2 = open_from(&pr->r, 23, 2);
+	size_t cap = fy_mux_out(pr->r.h.m)->cap;
 	uint8_t f[FY_FRAME_HDR_LEN + 8];
 	size_t off1 = 0, off2 = 0;
 
@@ -1526,27 +1342,27 @@ static void test_out_backpressure(void)
 	send_pat(&pr->r, t2, 2, &off2, 100 * MIB, false);
 	CU_ASSERT(off1 > 0);
 	CU_ASSERT(off1 < 4 * MIB);
-	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, t1->s), 0);
-	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, t2->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.h.m, t1->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.h.m, t2->s), 0);
 	CU_ASSERT(t1->s->send_credit > 0);
 	CU_ASSERT(t2->s->send_credit > 0);
-	CU_ASSERT(fy_buf_len(fy_mux_out(pr->r.m)) <= cap);
+	CU_ASSERT(fy_buf_len(fy_mux_out(pr->r.h.m)) <= cap);
 	/* Control frames have their own headroom. */
-	CU_ASSERT_EQUAL(fy_mux_send_ctrl(pr->r.m, f, fy_frame_ping(f, FY_F_ACK, 9)), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_ctrl(pr->r.h.m, f, fy_frame_ping(f, FY_F_ACK, 9)), 0);
 	CU_ASSERT_EQUAL(t1->credits + t2->credits, 0);
 	/* Still nothing drained: still no room, no callback. */
-	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, t1->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.h.m, t1->s), 0);
 	CU_ASSERT_EQUAL(t1->credits + t2->credits, 0);
 	/* Drain everything: both blocked streams hear about it. */
 	CU_ASSERT(xfer(pr, &pr->r, &pr->a) > 0);
 	CU_ASSERT_EQUAL(t1->credits, 1);
 	CU_ASSERT_EQUAL(t2->credits, 1);
-	CU_ASSERT(fy_mux_send_room(pr->r.m, t1->s) > 0);
-	CU_ASSERT(fy_mux_send_room(pr->r.m, t2->s) > 0);
+	CU_ASSERT(fy_mux_send_room(pr->r.h.m, t1->s) > 0);
+	CU_ASSERT(fy_mux_send_room(pr->r.h.m, t2->s) > 0);
 	/* What went through is intact. */
 	CU_ASSERT_EQUAL(peer_ts(&pr->a, t1->id)->rx, off1);
 	CU_ASSERT_EQUAL(peer_ts(&pr->a, t2->id)->rx, off2);
-	CU_ASSERT_EQUAL(pr->a.err, 0);
+	CU_ASSERT_EQUAL(pr->a.h.err, 0);
 	pair_free(pr);
 }
 
@@ -1556,9 +1372,9 @@ static void test_slow_stream(void)
 {
 	const size_t total = 2 * MIB;
 	struct pair *pr = pair_new(WIN, 10000, 0, true);
-	struct tstream *slow = open_from(&pr->r, 22, 0xAA);
-	struct tstream *fast = open_from(&pr->r, 23, 0xBB);
-	struct tstream *as, *af;
+	struct mh_rec *slow = open_from(&pr->r, 22, 0xAA);
+	struct mh_rec *fast = open_from(&pr->r, 23, 0xBB);
+	struct mh_rec *as, *af;
 	size_t soff = 0, foff = 0;
 	int rounds = 0;
 
@@ -1583,7 +1399,7 @@ static void test_slow_stream(void)
 	CU_ASSERT_EQUAL(as->rx, WIN);
 	CU_ASSERT_EQUAL(as->bad, 0);
 	CU_ASSERT_EQUAL(soff, WIN);
-	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, slow->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.h.m, slow->s), 0);
 	pair_free(pr);
 }
 
@@ -1603,13 +1419,13 @@ struct script_result {
 static void run_script(size_t k, bool random, uint64_t seed, struct script_result *res)
 {
 	struct pair *pr = pair_new(32768, 10000, 0, true);
-	struct tstream *s1, *s2, *s3, *a1, *a2, *a3;
+	struct mh_rec *s1, *s2, *s3, *a1, *a2, *a3;
 	size_t o1 = 0, o2 = 0, o3 = 0, p1 = 0, p2 = 0;
 	uint8_t f[FY_FRAME_HDR_LEN + 8];
 
-	pr->k = k;
-	pr->random = random;
-	pr->rng = seed | 1;
+	pr->cut.k = k;
+	pr->cut.random = random;
+	pr->cut.rng = seed | 1;
 	pr->a.open_consume = true;
 	s1 = open_from(&pr->r, 22, 0x101);
 	s2 = open_from(&pr->r, 80, 0x102);
@@ -1628,21 +1444,21 @@ static void run_script(size_t k, bool random, uint64_t seed, struct script_resul
 		send_pat(&pr->r, s1, 0x201, &o1, 100000, false);
 		send_pat(&pr->a, a1, 0x101, &p1, 70000, false);
 		send_pat(&pr->r, s2, 0x202, &o2, 100, true);
-		fy_mux_send_ctrl(pr->r.m, f, fy_frame_ping(f, 0, (uint64_t)i));
+		fy_mux_send_ctrl(pr->r.h.m, f, fy_frame_ping(f, 0, (uint64_t)i));
 		CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	}
 	send_pat(&pr->r, s3, 0x203, &o3, 5000, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	/* The agent resets s3 while 1000 more bytes are in flight: ignored. */
-	fy_mux_reset(pr->a.m, a3->s, FY_E_LIMIT, "bye");
+	fy_mux_reset(pr->a.h.m, a3->s, FY_E_LIMIT, "bye");
 	send_pat(&pr->r, s3, 0x203, &o3, 6000, false);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	send_pat(&pr->a, a2, 0x102, &p2, 3000, true);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
-	fy_mux_stream_close(pr->r.m, s2->s);
-	fy_mux_stream_close(pr->a.m, a2->s);
-	CU_ASSERT_EQUAL(fy_mux_send_fin(pr->r.m, s1->s), 0);
-	CU_ASSERT_EQUAL(fy_mux_send_fin(pr->a.m, a1->s), 0);
+	fy_mux_stream_close(pr->r.h.m, s2->s);
+	fy_mux_stream_close(pr->a.h.m, a2->s);
+	CU_ASSERT_EQUAL(fy_mux_send_fin(pr->r.h.m, s1->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_fin(pr->a.h.m, a1->s), 0);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 
 	memcpy(res->rlog, pr->r.log, pr->r.log_len);
@@ -1656,10 +1472,10 @@ static void run_script(size_t k, bool random, uint64_t seed, struct script_resul
 	res->rx[4] = s2->rx;
 	res->rx[5] = s3->rx;
 	res->bad = a1->bad + a2->bad + a3->bad + s1->bad + s2->bad + s3->bad;
-	res->rerr = pr->r.err;
-	res->aerr = pr->a.err;
-	res->rcount = fy_mux_stream_count(pr->r.m);
-	res->acount = fy_mux_stream_count(pr->a.m);
+	res->rerr = pr->r.h.err;
+	res->aerr = pr->a.h.err;
+	res->rcount = fy_mux_stream_count(pr->r.h.m);
+	res->acount = fy_mux_stream_count(pr->a.h.m);
 	pair_free(pr);
 }
 
@@ -1752,11 +1568,11 @@ static void test_open_burst(void)
 	for (int i = 0; i < n; i++)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(open_from(&pr->r, 443, 0));
 	CU_ASSERT_EQUAL(shuttle(pr), 0);
-	CU_ASSERT_EQUAL(pr->a.err, 0);
-	if (pr->a.err)
-		fprintf(stderr, "\n    agent: %s\n", fy_mux_error(pr->a.m, NULL));
+	CU_ASSERT_EQUAL(pr->a.h.err, 0);
+	if (pr->a.h.err)
+		fprintf(stderr, "\n    agent: %s\n", fy_mux_error(pr->a.h.m, NULL));
 	CU_ASSERT_EQUAL(pr->a.opens, n);
-	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), (size_t)n);
+	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), (size_t)n);
 	pair_free(pr);
 }
 
@@ -1782,7 +1598,7 @@ static void test_refused_open_cap(void)
 			check_failed(&pr->a, r, v[i].code, "refused OPEN");
 		} else {
 			CU_ASSERT(r > 0);
-			CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), 0);
+			CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), 0);
 		}
 		CU_ASSERT_EQUAL(out_count(&pr->a, FY_T_RESET), 200);
 		pair_free(pr);
@@ -1799,10 +1615,10 @@ static void test_reset_burst(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(open_from(&pr->r, 443, 0));
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	for (size_t i = 0; i < pr->r.nts; i++)
-		fy_mux_reset(pr->r.m, pr->r.ts[i].s, FY_E_GONE, "client went away");
+		fy_mux_reset(pr->r.h.m, pr->r.ts[i].s, FY_E_GONE, "client went away");
 	CU_ASSERT_EQUAL(shuttle(pr), 0);
-	CU_ASSERT_EQUAL(pr->a.err, 0);
-	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.m), 0);
+	CU_ASSERT_EQUAL(pr->a.h.err, 0);
+	CU_ASSERT_EQUAL(fy_mux_stream_count(pr->a.h.m), 0);
 	for (size_t i = 0; i < pr->a.nts; i++)
 		CU_ASSERT_EQUAL(pr->a.ts[i].resets, 1);
 	pair_free(pr);
@@ -1830,26 +1646,26 @@ static void test_bug_refused_open_over_cap(void)
 			/* The relay's own callbacks: no on_open at all. */
 			struct fy_mux_cfg cfg = { .role = FY_MUX_RELAY, .window = WIN,
 						  .keepalive_ms = 10000, .serial = 7,
-						  .now_ms = test_now };
+						  .now_ms = mh_now };
 
-			fy_mux_destroy(sd->m, NULL);
-			sd->m = fy_mux_create(&cfg, &no_open, sd, &sd->tbl);
-			CU_ASSERT_PTR_NOT_NULL_FATAL(sd->m);
-			fy_mux_set_established(sd->m, WIN, 10000);
+			fy_mux_destroy(sd->h.m, NULL);
+			sd->h.m = fy_mux_create(&cfg, &no_open, sd, &sd->h.tbl);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(sd->h.m);
+			fy_mux_set_established(sd->h.m, WIN, 10000);
 		} else {
 			sd->open_code = FY_E_DENIED;
 		}
 		for (uint32_t j = 0; j < 201 && r >= 0; j++)
 			r = inject_open(sd, relay_role ? 1 + 2 * j : 2 + 2 * j, 443);
 		CU_ASSERT(r < 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->m), 0);
-		CU_ASSERT_EQUAL(fy_sess_count(&sd->tbl), 0);
-		fy_mux_destroy(sd->m, NULL);
-		sd->m = NULL;
+		CU_ASSERT_EQUAL(fy_mux_stream_count(sd->h.m), 0);
+		CU_ASSERT_EQUAL(fy_sess_count(&sd->h.tbl), 0);
+		fy_mux_destroy(sd->h.m, NULL);
+		sd->h.m = NULL;
 		/* No on_reset for a stream the owner never accepted. */
 		CU_ASSERT_EQUAL(sd->orphans, 0);
-		fy_sess_fini(&sd->tbl);
-		CU_ASSERT_EQUAL_FATAL(fy_sess_init(&sd->tbl, 16), 0);
+		fy_sess_fini(&sd->h.tbl);
+		CU_ASSERT_EQUAL_FATAL(fy_sess_init(&sd->h.tbl, 16), 0);
 		pair_free(pr);
 	}
 }
@@ -1868,8 +1684,8 @@ static void test_bug_refused_open_over_cap(void)
 static void test_bug_window_while_out_full(void)
 {
 	struct pair *pr = pair_new(16384, 10000, 0, true);
-	struct tstream *a = open_from(&pr->r, 22, 1);
-	struct tstream *b = open_from(&pr->r, 23, 2);
+	struct mh_rec *a = open_from(&pr->r, 22, 1);
+	struct mh_rec *b = open_from(&pr->r, 23, 2);
 	static uint8_t chunk[FY_DATA_CHUNK];
 	size_t off = 0;
 
@@ -1879,7 +1695,7 @@ static void test_bug_window_while_out_full(void)
 	/* b spends its window and blocks on credit. */
 	send_pat(&pr->r, b, 2, &off, 10 * MIB, false);
 	CU_ASSERT_EQUAL(off, 16384);
-	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.m, b->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(pr->r.h.m, b->s), 0);
 	CU_ASSERT_EQUAL_FATAL(shuttle(pr), 0);
 	/* a fills the output with exactly what it is offered, 4 full
 	 * chunks (it has credit 16384 only: give it more first). */
@@ -1888,11 +1704,11 @@ static void test_bug_window_while_out_full(void)
 
 		CU_ASSERT_EQUAL(r, 16);
 		if (r < 0)
-			fprintf(stderr, "\n    relay: %s\n", fy_mux_error(pr->r.m, NULL));
+			fprintf(stderr, "\n    relay: %s\n", fy_mux_error(pr->r.h.m, NULL));
 	}
 	for (int i = 0; i < 4; i++)
-		CU_ASSERT_EQUAL(fy_mux_send(pr->r.m, a->s, chunk, FY_DATA_CHUNK, false), FY_DATA_CHUNK);
-	CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(pr->r.m)), 4 * (FY_DATA_CHUNK + FY_FRAME_HDR_LEN));
+		CU_ASSERT_EQUAL(fy_mux_send(pr->r.h.m, a->s, chunk, FY_DATA_CHUNK, false), FY_DATA_CHUNK);
+	CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(pr->r.h.m)), 4 * (FY_DATA_CHUNK + FY_FRAME_HDR_LEN));
 	/* The agent consumes b and returns credit; only agent->relay moves. */
 	consume_all(&pr->a, peer_ts(&pr->a, b->id));
 	CU_ASSERT(xfer(pr, &pr->a, &pr->r) > 0);
@@ -1900,14 +1716,14 @@ static void test_bug_window_while_out_full(void)
 	/* Now the relay's output drains (discarded: a's credit above was
 	 * made up, the agent would rightly call it a FLOW error): b must
 	 * hear it may send again. */
-	fy_mux_out_drained(pr->r.m, fy_buf_len(fy_mux_out(pr->r.m)));
+	fy_mux_out_drained(pr->r.h.m, fy_buf_len(fy_mux_out(pr->r.h.m)));
 	CU_ASSERT_EQUAL(b->credits, 1);
 	pair_free(pr);
 }
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "auth gating: frames before WELCOME", test_auth_gating },
 		{ "auth: HELLO/WELCOME/ERROR allowed", test_auth_allowed },
 		{ "open: ids, port, peer", test_open },
@@ -1935,34 +1751,15 @@ int main(void)
 		{ "windows grow from a budget", test_window_growth },
 		{ "300 RESETs in 1 s accepted", test_reset_burst },
 	};
-	static const struct { const char *name; CU_TestFunc fn; } bugs[] = {
+	static const struct cu_test bugs[] = {
 		{ "regression: agent: never-opened odd id ignored", test_bug_agent_unopened_own_id },
 		{ "regression: WINDOW while output full: stall", test_bug_window_while_out_full },
 		{ "regression: refused OPEN over cap stays in mux", test_bug_refused_open_over_cap },
 	};
-	CU_pSuite s;
+	static const struct cu_suite suites[] = {
+		{ "mux", NULL, tests, ARRAY_LEN(tests) },
+		{ "mux regressions", NULL, bugs, ARRAY_LEN(bugs) },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("mux", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	s = CU_add_suite("mux regressions", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(bugs); i++)
-		if (!CU_add_test(s, bugs[i].name, bugs[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run_suites(suites, ARRAY_LEN(suites));
 }

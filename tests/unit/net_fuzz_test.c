@@ -1,7 +1,9 @@
 /* Robustness: 200k random and mutated frames through net_input, with
  * timers running and an application opening, reading, writing, closing
  * and aborting connections at random (SACK negotiated on some, with blocks
- * near their windows and beyond). Nothing may crash or trip the
+ * near their windows and beyond); a quarter of the frames come tagged, as
+ * if handed over from another stack (net_input_tagged), and cookie ACKs
+ * are kept or passed on at random. Nothing may crash or trip the
  * sanitizers; afterwards the stack's invariants hold and a clean
  * handshake still works. Mutated frames get their checksums fixed half
  * of the time, so the mutations reach the deeper parsers.
@@ -9,6 +11,7 @@
  * FY_NET_FUZZ_SEED and FY_NET_FUZZ_FRAMES override the seed and count. */
 #include <stdio.h>
 
+#include "cu_run.h"
 #include "net_harness.h"
 
 #define NCONN 32
@@ -59,14 +62,14 @@ static int f_tx(void *ctx, const uint8_t *f, size_t len)
 	const uint8_t *th = f + ETH_HLEN + IP_HLEN;
 
 	(void)ctx;
-	if (len >= ETH_HLEN + IP_HLEN + TCP_HLEN && get16(f + 12) == ETH_TYPE_IPV4 &&
+	if (len >= ETH_HLEN + IP_HLEN + TCP_HLEN && fy_get16(f + 12) == ETH_TYPE_IPV4 &&
 	    f[ETH_HLEN + 9] == IP_PROTO_TCP && th[13] == (TH_SYN | TH_ACK)) {
 		unsigned k = nsynacks++ % 16;
 
-		synacks[k].sport = get16(th + 2);
-		synacks[k].dport = get16(th);
-		synacks[k].seq = get32(th + 4);
-		synacks[k].ack = get32(th + 8);
+		synacks[k].sport = fy_get16(th + 2);
+		synacks[k].dport = fy_get16(th);
+		synacks[k].seq = fy_get32(th + 4);
+		synacks[k].ack = fy_get32(th + 8);
 	}
 	/* Sometimes the "NIC" refuses: the stack must cope. */
 	return len && rndn(50) == 0 ? -ENOBUFS : 0;
@@ -119,6 +122,7 @@ static void f_closed(void *ctx, struct tcp_conn *c, int reason)
 static const struct net_ops f_ops = {
 	.tx = f_tx, .accepted = f_accepted, .connected = f_connected,
 	.readable = f_readable, .writable = f_writable, .closed = f_closed,
+	.released = h_released, .cookie_ack = h_cookie_ack,
 };
 
 /* Recomputes the IPv4 header and TCP/ICMP checksums of a frame wherever
@@ -128,29 +132,29 @@ static void fix_checksums(uint8_t *f, size_t len)
 	uint8_t *ip = f + ETH_HLEN;
 	size_t ihl, tot;
 
-	if (len < ETH_HLEN + IP_HLEN || get16(f + 12) != ETH_TYPE_IPV4)
+	if (len < ETH_HLEN + IP_HLEN || fy_get16(f + 12) != ETH_TYPE_IPV4)
 		return;
 	ihl = (size_t)(ip[0] & 15) * 4;
-	tot = get16(ip + 2);
+	tot = fy_get16(ip + 2);
 	if (ihl < IP_HLEN || ETH_HLEN + ihl > len)
 		return;
-	put16(ip + 10, 0);
-	put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
+	fy_put16(ip + 10, 0);
+	fy_put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
 	if (tot < ihl || ETH_HLEN + tot > len)
 		return;
 	if (ip[9] == IP_PROTO_TCP && tot - ihl >= TCP_HLEN) {
 		uint8_t *th = ip + ihl;
 		size_t tl = tot - ihl;
 
-		put16(th + 16, 0);
-		put16(th + 16, csum_fold(csum_add(csum_pseudo(get32(ip + 12), get32(ip + 16),
+		fy_put16(th + 16, 0);
+		fy_put16(th + 16, csum_fold(csum_add(csum_pseudo(fy_get32(ip + 12), fy_get32(ip + 16),
 							      IP_PROTO_TCP, (uint16_t)tl),
 						  th, tl)));
 	} else if (ip[9] == IP_PROTO_ICMP && tot - ihl >= ICMP_HLEN) {
 		uint8_t *ic = ip + ihl;
 
-		put16(ic + 2, 0);
-		put16(ic + 2, csum_fold(csum_add(0, ic, tot - ihl)));
+		fy_put16(ic + 2, 0);
+		fy_put16(ic + 2, csum_fold(csum_add(0, ic, tot - ihl)));
 	}
 }
 
@@ -159,10 +163,10 @@ static size_t arp_frame(uint8_t *f, uint16_t op, uint32_t spa, uint32_t tpa)
 	size_t n = h_eth(f, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", peer_mac,
 			 ETH_TYPE_ARP);
 
-	put16(f + n, 1); put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
-	put16(f + n + 6, op);
-	memcpy(f + n + 8, peer_mac, 6); put32(f + n + 14, spa);
-	memset(f + n + 18, 0, 6); put32(f + n + 24, tpa);
+	fy_put16(f + n, 1); fy_put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
+	fy_put16(f + n + 6, op);
+	memcpy(f + n + 8, peer_mac, 6); fy_put32(f + n + 14, spa);
+	memset(f + n + 18, 0, 6); fy_put32(f + n + 24, tpa);
 	return n + ARP_LEN;
 }
 
@@ -174,7 +178,7 @@ static size_t icmp_frame(uint8_t *f, size_t plen)
 	h_ip(f + ETH_HLEN, PEER_IP, STACK_IP, IP_PROTO_ICMP, ICMP_HLEN + plen);
 	memset(ic, 0, ICMP_HLEN + plen);
 	ic[0] = 8;
-	put16(ic + 2, csum_fold(csum_add(0, ic, ICMP_HLEN + plen)));
+	fy_put16(ic + 2, csum_fold(csum_add(0, ic, ICMP_HLEN + plen)));
 	return ETH_HLEN + IP_HLEN + ICMP_HLEN + plen;
 }
 
@@ -305,6 +309,8 @@ static void check_invariants(void)
 		if (!c->in_use)
 			continue;
 		used++;
+		/* A tag lives only while the 4-tuple is in the table. */
+		CU_ASSERT(!c->tag || c->in_hash);
 		CU_ASSERT(c->rb.len <= c->rb.cap);
 		CU_ASSERT(c->sb.len <= c->sb.cap);
 		CU_ASSERT(c->ooo.n <= cfg->ooo_max_segs);
@@ -370,7 +376,7 @@ static void test_random_frames(void)
 			if (rndn(2))
 				memcpy(f, stack_mac, 6);
 			if (rndn(2))
-				put16(f + 12, rndn(2) ? ETH_TYPE_IPV4 : ETH_TYPE_ARP);
+				fy_put16(f + 12, rndn(2) ? ETH_TYPE_IPV4 : ETH_TYPE_ARP);
 		} else {
 			len = seed_frame(f);
 			for (uint32_t k = rndn(5); k > 0; k--)
@@ -380,7 +386,13 @@ static void test_random_frames(void)
 			if (rndn(2))
 				fix_checksums(f, len);
 		}
-		net_input(H.st, f, len, H.now);
+		/* A quarter as if handed over from another stack (tagged),
+		 * and cookie ACKs kept or passed on at random. */
+		H.cookie_pass = rndn(2);
+		if (rndn(4) == 0)
+			net_input_tagged(H.st, f, len, H.now, 0, 1 + rndn(3));
+		else
+			net_input(H.st, f, len, H.now);
 		if (rndn(16) == 0)
 			app_action();
 		if (rndn(8) == 0) {
@@ -423,6 +435,11 @@ static void test_random_frames(void)
 		net_poll_timers(H.st, H.now);
 	}
 	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	/* Every tagged connection was reported once it left, and then only. */
+	printf("    %d tagged connections released, %d cookie ACKs offered\n", H.released,
+	       H.cookie_asks);
+	CU_ASSERT(H.released > 0);
+	CU_ASSERT_EQUAL(H.released_bad, 0);
 
 	/* Still a working stack: a clean handshake gets its SYN/ACK. */
 	before = net_counters(H.st)->tcp_segs_tx;
@@ -433,20 +450,9 @@ static void test_random_frames(void)
 
 int main(void)
 {
-	CU_pSuite s;
+	static const struct cu_test tests[] = {
+		{ "random and mutated frames", test_random_frames },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("net_fuzz", NULL, NULL);
-	if (!s || !CU_add_test(s, "random and mutated frames", test_random_frames))
-		goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("net_fuzz", tests, ARRAY_LEN(tests));
 }

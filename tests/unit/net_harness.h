@@ -69,6 +69,15 @@ static struct h {
 	uint8_t zbuf[2][H_FLEN];
 	int zcur;
 	unsigned zc_frames, copied_frames;
+	/* Handing flows between stacks (net_input_tagged): released()
+	 * calls, with the last one's tag and 4-tuple; cookie_ack() asks,
+	 * answered with cookie_pass. */
+	int released, released_bad;	/* bad: the 4-tuple still in the table */
+	uint64_t released_tag;
+	uint32_t released_rip;
+	uint16_t released_rport, released_lport;
+	int cookie_asks;
+	bool cookie_pass;
 } H;
 
 static inline int h_tx(void *ctx, const uint8_t *f, size_t len)
@@ -153,9 +162,33 @@ static inline void h_closed(void *ctx, struct tcp_conn *c, int reason)
 		H.conn = NULL;
 }
 
+static inline void h_released(void *ctx, uint64_t tag, uint32_t rip, uint16_t rport,
+			      uint16_t lport)
+{
+	(void)ctx;
+	H.released++;
+	if (!tag || tcp_conn_lookup(H.st, rip, rport, lport))
+		H.released_bad++;
+	H.released_tag = tag;
+	H.released_rip = rip;
+	H.released_rport = rport;
+	H.released_lport = lport;
+}
+
+static inline bool h_cookie_ack(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	(void)ctx;
+	(void)rip;
+	(void)rport;
+	(void)lport;
+	H.cookie_asks++;
+	return H.cookie_pass;
+}
+
 static const struct net_ops h_ops = {
 	.tx = h_tx, .tx_buf = h_tx_buf, .accepted = h_accepted, .connected = h_connected,
 	.readable = h_readable, .writable = h_writable, .closed = h_closed,
+	.released = h_released, .cookie_ack = h_cookie_ack,
 };
 
 static inline void h_clear(void)
@@ -169,7 +202,7 @@ static inline size_t h_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, u
 {
 	memcpy(f, dst, 6);
 	memcpy(f + 6, src, 6);
-	put16(f + 12, type);
+	fy_put16(f + 12, type);
 	return ETH_HLEN;
 }
 
@@ -177,14 +210,14 @@ static inline size_t h_ip(uint8_t *ip, uint32_t src, uint32_t dst, uint8_t proto
 {
 	memset(ip, 0, IP_HLEN);
 	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(IP_HLEN + l4len));
-	put16(ip + 4, 0x1234);
-	put16(ip + 6, 0x4000);
+	fy_put16(ip + 2, (uint16_t)(IP_HLEN + l4len));
+	fy_put16(ip + 4, 0x1234);
+	fy_put16(ip + 6, 0x4000);
 	ip[8] = 64;
 	ip[9] = proto;
-	put32(ip + 12, src);
-	put32(ip + 16, dst);
-	put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
+	fy_put32(ip + 12, src);
+	fy_put32(ip + 16, dst);
+	fy_put16(ip + 10, csum_fold(csum_add(0, ip, IP_HLEN)));
 	return IP_HLEN;
 }
 
@@ -205,11 +238,11 @@ static inline size_t h_tcp_opts(uint8_t *o, const struct h_opts *x)
 	size_t n = 0;
 
 	if (x->mss >= 0) {
-		o[n++] = 2; o[n++] = 4; put16(o + n, (uint16_t)x->mss); n += 2;
+		o[n++] = 2; o[n++] = 4; fy_put16(o + n, (uint16_t)x->mss); n += 2;
 	}
 	if (x->ts) {
 		o[n++] = 1; o[n++] = 1; o[n++] = 8; o[n++] = 10;
-		put32(o + n, x->tsval); put32(o + n + 4, x->tsecr); n += 8;
+		fy_put32(o + n, x->tsval); fy_put32(o + n + 4, x->tsecr); n += 8;
 	}
 	if (x->ws >= 0) {
 		o[n++] = 1; o[n++] = 3; o[n++] = 3; o[n++] = (uint8_t)x->ws;
@@ -220,8 +253,8 @@ static inline size_t h_tcp_opts(uint8_t *o, const struct h_opts *x)
 	if (x->nsack) {
 		o[n++] = 1; o[n++] = 1; o[n++] = 5; o[n++] = (uint8_t)(2 + 8 * x->nsack);
 		for (unsigned b = 0; b < x->nsack; b++) {
-			put32(o + n, x->sl[b]);
-			put32(o + n + 4, x->sr[b]);
+			fy_put32(o + n, x->sl[b]);
+			fy_put32(o + n + 4, x->sr[b]);
 			n += 8;
 		}
 	}
@@ -239,18 +272,18 @@ static inline size_t h_tcp_frame(uint8_t *f, uint16_t sport, uint16_t dport, uin
 
 	h_eth(f, stack_mac, peer_mac, ETH_TYPE_IPV4);
 	h_ip(ip, PEER_IP, STACK_IP, IP_PROTO_TCP, tlen);
-	put16(th, sport);
-	put16(th + 2, dport);
-	put32(th + 4, seq);
-	put32(th + 8, ack);
+	fy_put16(th, sport);
+	fy_put16(th + 2, dport);
+	fy_put32(th + 4, seq);
+	fy_put32(th + 8, ack);
 	th[12] = (uint8_t)(((TCP_HLEN + optlen) / 4) << 4);
 	th[13] = flags;
-	put16(th + 14, win);
-	put16(th + 16, 0);
-	put16(th + 18, 0);
+	fy_put16(th + 14, win);
+	fy_put16(th + 16, 0);
+	fy_put16(th + 18, 0);
 	if (dlen)
 		memcpy(th + TCP_HLEN + optlen, data, dlen);
-	put16(th + 16, csum_fold(csum_add(csum_pseudo(PEER_IP, STACK_IP, IP_PROTO_TCP,
+	fy_put16(th + 16, csum_fold(csum_add(csum_pseudo(PEER_IP, STACK_IP, IP_PROTO_TCP,
 						      (uint16_t)tlen), th, tlen)));
 	return ETH_HLEN + IP_HLEN + tlen;
 }
@@ -290,26 +323,26 @@ static inline bool h_seg(size_t i, struct h_seg *s)
 		return false;
 	f = H.out[i].b;
 	len = H.out[i].len;
-	if (len < ETH_HLEN + IP_HLEN + TCP_HLEN || get16(f + 12) != ETH_TYPE_IPV4)
+	if (len < ETH_HLEN + IP_HLEN + TCP_HLEN || fy_get16(f + 12) != ETH_TYPE_IPV4)
 		return false;
 	ip = f + ETH_HLEN;
 	if (ip[9] != IP_PROTO_TCP || csum_fold(csum_add(0, ip, IP_HLEN)) != 0)
 		return false;
-	tlen = get16(ip + 2) - IP_HLEN;
+	tlen = fy_get16(ip + 2) - IP_HLEN;
 	th = ip + IP_HLEN;
 	memset(s, 0, sizeof(*s));
-	s->src = get32(ip + 12);
-	s->dst = get32(ip + 16);
+	s->src = fy_get32(ip + 12);
+	s->dst = fy_get32(ip + 16);
 	if (csum_fold(csum_add(csum_pseudo(s->src, s->dst, IP_PROTO_TCP, (uint16_t)tlen),
 			       th, tlen)) != 0)
 		return false;
 	doff = (size_t)(th[12] >> 4) * 4;
-	s->sport = get16(th);
-	s->dport = get16(th + 2);
-	s->seq = get32(th + 4);
-	s->ack = get32(th + 8);
+	s->sport = fy_get16(th);
+	s->dport = fy_get16(th + 2);
+	s->seq = fy_get32(th + 4);
+	s->ack = fy_get32(th + 8);
 	s->flags = th[13];
-	s->win = get16(th + 14);
+	s->win = fy_get16(th + 14);
 	s->data = th + doff;
 	s->len = (uint32_t)(tlen - doff);
 	tcp_opt_parse(&s->opt, th + TCP_HLEN, doff - TCP_HLEN);
@@ -345,10 +378,10 @@ static inline void h_setup(struct net_config *cfg)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(H.st);
 	/* The peer asks for our MAC: we learn its own and answer. */
 	n = h_eth(f, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", peer_mac, ETH_TYPE_ARP);
-	put16(f + n, 1); put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
-	put16(f + n + 6, 1);
-	memcpy(f + n + 8, peer_mac, 6); put32(f + n + 14, PEER_IP);
-	memset(f + n + 18, 0, 6); put32(f + n + 24, STACK_IP);
+	fy_put16(f + n, 1); fy_put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
+	fy_put16(f + n + 6, 1);
+	memcpy(f + n + 8, peer_mac, 6); fy_put32(f + n + 14, PEER_IP);
+	memset(f + n + 18, 0, 6); fy_put32(f + n + 24, STACK_IP);
 	h_input(f, n + ARP_LEN);
 	CU_ASSERT_EQUAL(H.nout, 1);
 	h_clear();

@@ -4,6 +4,7 @@
  * its own reason, and answered with nothing. */
 #include <stddef.h>
 
+#include "cu_run.h"
 #include "net_harness.h"
 
 #define NB_IP 0x0a000009u	/* 10.0.0.9, a neighbour we do not know yet */
@@ -15,11 +16,11 @@ static size_t arp(uint8_t *f, uint16_t op, const uint8_t *sha, uint32_t spa,
 {
 	size_t n = h_eth(f, dst, sha, ETH_TYPE_ARP);
 
-	put16(f + n, 1); put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
-	put16(f + n + 6, op);
-	memcpy(f + n + 8, sha, 6); put32(f + n + 14, spa);
+	fy_put16(f + n, 1); fy_put16(f + n + 2, ETH_TYPE_IPV4); f[n + 4] = 6; f[n + 5] = 4;
+	fy_put16(f + n + 6, op);
+	memcpy(f + n + 8, sha, 6); fy_put32(f + n + 14, spa);
 	memcpy(f + n + 18, op == 2 ? stack_mac : (const uint8_t *)"\0\0\0\0\0\0", 6);
-	put32(f + n + 24, tpa);
+	fy_put32(f + n + 24, tpa);
 	return n + ARP_LEN;
 }
 
@@ -35,12 +36,12 @@ static void test_arp_request_answered(void)
 	CU_ASSERT_EQUAL(H.out[0].len, ETH_HLEN + ARP_LEN);
 	CU_ASSERT_EQUAL(memcmp(r, nb_mac, 6), 0);
 	CU_ASSERT_EQUAL(memcmp(r + 6, stack_mac, 6), 0);
-	CU_ASSERT_EQUAL(get16(r + 12), ETH_TYPE_ARP);
-	CU_ASSERT_EQUAL(get16(r + 14 + 6), 2);			/* reply */
+	CU_ASSERT_EQUAL(fy_get16(r + 12), ETH_TYPE_ARP);
+	CU_ASSERT_EQUAL(fy_get16(r + 14 + 6), 2);			/* reply */
 	CU_ASSERT_EQUAL(memcmp(r + 14 + 8, stack_mac, 6), 0);	/* sha */
-	CU_ASSERT_EQUAL(get32(r + 14 + 14), STACK_IP);		/* spa */
+	CU_ASSERT_EQUAL(fy_get32(r + 14 + 14), STACK_IP);		/* spa */
 	CU_ASSERT_EQUAL(memcmp(r + 14 + 18, nb_mac, 6), 0);	/* tha */
-	CU_ASSERT_EQUAL(get32(r + 14 + 24), NB_IP);		/* tpa */
+	CU_ASSERT_EQUAL(fy_get32(r + 14 + 24), NB_IP);		/* tpa */
 	/* For someone else: not answered, counted. */
 	h_clear();
 	h_input(f, arp(f, 1, nb_mac, NB_IP, bc_mac, STACK_IP + 1));
@@ -69,9 +70,9 @@ static void test_arp_resolution_queue(void)
 	CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, NB_IP, 24, NULL, &err));
 	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
 	CU_ASSERT_EQUAL(memcmp(H.out[0].b, bc_mac, 6), 0);
-	CU_ASSERT_EQUAL(get16(H.out[0].b + 12), ETH_TYPE_ARP);
-	CU_ASSERT_EQUAL(get16(H.out[0].b + 14 + 6), 1);
-	CU_ASSERT_EQUAL(get32(H.out[0].b + 14 + 24), NB_IP);
+	CU_ASSERT_EQUAL(fy_get16(H.out[0].b + 12), ETH_TYPE_ARP);
+	CU_ASSERT_EQUAL(fy_get16(H.out[0].b + 14 + 6), 1);
+	CU_ASSERT_EQUAL(fy_get32(H.out[0].b + 14 + 24), NB_IP);
 	CU_ASSERT_EQUAL(net_counters(H.st)->arp_queue_drop, 1);
 	/* The reply flushes the queue in order, to the right MAC. */
 	h_clear();
@@ -108,7 +109,7 @@ static void test_arp_unresolved(void)
 	CU_ASSERT(net_counters(H.st)->arp_unresolved_drop >= 2);
 	/* Nothing but ARP ever left. */
 	for (size_t i = 0; i < H.nout; i++)
-		CU_ASSERT_EQUAL(get16(H.out[i].b + 12), ETH_TYPE_ARP);
+		CU_ASSERT_EQUAL(fy_get16(H.out[i].b + 12), ETH_TYPE_ARP);
 	h_teardown();
 }
 
@@ -132,11 +133,11 @@ static void test_arp_expiry_reconfirm(void)
 	CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, NB_IP, 22, NULL, &err));
 	CU_ASSERT_EQUAL_FATAL(H.nout, 2);
 	CU_ASSERT_EQUAL(memcmp(H.out[0].b, nb_mac, 6), 0);
-	CU_ASSERT_EQUAL(get16(H.out[0].b + 12), ETH_TYPE_IPV4);
+	CU_ASSERT_EQUAL(fy_get16(H.out[0].b + 12), ETH_TYPE_IPV4);
 	CU_ASSERT_TRUE(h_seg(0, &sg));
 	CU_ASSERT_EQUAL(sg.flags, TH_SYN);
 	CU_ASSERT_EQUAL(sg.dport, 22);
-	CU_ASSERT_EQUAL(get16(H.out[1].b + 12), ETH_TYPE_ARP);
+	CU_ASSERT_EQUAL(fy_get16(H.out[1].b + 12), ETH_TYPE_ARP);
 	/* No answer: the entry goes; the next frame waits for ARP. */
 	h_advance_ms(3000);
 	CU_ASSERT_EQUAL(net_counters(H.st)->arp_expired, 1);
@@ -158,7 +159,7 @@ static void test_tx_buf_zero_copy(void)
 	H.zc_frames = H.copied_frames = 0;
 	CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, NB_IP, 22, NULL, &err));
 	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
-	CU_ASSERT_EQUAL(get16(H.out[0].b + 12), ETH_TYPE_ARP);
+	CU_ASSERT_EQUAL(fy_get16(H.out[0].b + 12), ETH_TYPE_ARP);
 	CU_ASSERT_EQUAL(H.zc_frames, 1);	/* the request, built in place */
 	h_clear();
 	h_input(f, arp(f, 2, nb_mac, NB_IP, stack_mac, STACK_IP));
@@ -192,7 +193,7 @@ static void test_routing(void)
 	CU_ASSERT_PTR_NOT_NULL(tcp_connect(H.st, 0x08080808u, 53, NULL, &err));
 	/* The gateway is resolved, not the destination. */
 	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
-	CU_ASSERT_EQUAL(get32(H.out[0].b + 14 + 24), 0x0a0000feu);
+	CU_ASSERT_EQUAL(fy_get32(H.out[0].b + 14 + 24), 0x0a0000feu);
 	h_teardown();
 }
 
@@ -204,12 +205,12 @@ static size_t icmp_echo(uint8_t *f, size_t plen)
 	h_ip(f + ETH_HLEN, PEER_IP, STACK_IP, IP_PROTO_ICMP, ICMP_HLEN + plen);
 	ic[0] = 8;
 	ic[1] = 0;
-	put16(ic + 2, 0);
-	put16(ic + 4, 0x4659);
-	put16(ic + 6, 7);
+	fy_put16(ic + 2, 0);
+	fy_put16(ic + 4, 0x4659);
+	fy_put16(ic + 6, 7);
 	for (size_t i = 0; i < plen; i++)
 		ic[ICMP_HLEN + i] = (uint8_t)(i * 3);
-	put16(ic + 2, csum_fold(csum_add(0, ic, ICMP_HLEN + plen)));
+	fy_put16(ic + 2, csum_fold(csum_add(0, ic, ICMP_HLEN + plen)));
 	return ETH_HLEN + IP_HLEN + ICMP_HLEN + plen;
 }
 
@@ -228,8 +229,8 @@ static void test_icmp_echo(void)
 	ip = H.out[0].b + ETH_HLEN;
 	ic = ip + IP_HLEN;
 	CU_ASSERT_EQUAL(csum_fold(csum_add(0, ip, IP_HLEN)), 0);
-	CU_ASSERT_EQUAL(get32(ip + 12), STACK_IP);
-	CU_ASSERT_EQUAL(get32(ip + 16), PEER_IP);
+	CU_ASSERT_EQUAL(fy_get32(ip + 12), STACK_IP);
+	CU_ASSERT_EQUAL(fy_get32(ip + 16), PEER_IP);
 	CU_ASSERT_EQUAL(ic[0], 0);
 	CU_ASSERT_EQUAL(csum_fold(csum_add(0, ic, ICMP_HLEN + 57)), 0);
 	CU_ASSERT_EQUAL(memcmp(ic + 4, f + ETH_HLEN + IP_HLEN + 4, 4 + 57), 0);
@@ -254,23 +255,23 @@ static void ip_recsum(uint8_t *f)
 	uint8_t *ip = ip_of(f);
 	size_t ihl = (size_t)(ip[0] & 15) * 4;
 
-	put16(ip + 10, 0);
-	put16(ip + 10, csum_fold(csum_add(0, ip, ihl < IP_HLEN ? IP_HLEN : ihl)));
+	fy_put16(ip + 10, 0);
+	fy_put16(ip + 10, csum_fold(csum_add(0, ip, ihl < IP_HLEN ? IP_HLEN : ihl)));
 }
 
 static void tcp_recsum(uint8_t *f, size_t tlen)
 {
 	uint8_t *th = tcp_of(f);
 
-	put16(th + 16, 0);
-	put16(th + 16, csum_fold(csum_add(csum_pseudo(PEER_IP, STACK_IP, IP_PROTO_TCP,
+	fy_put16(th + 16, 0);
+	fy_put16(th + 16, csum_fold(csum_add(csum_pseudo(PEER_IP, STACK_IP, IP_PROTO_TCP,
 						      (uint16_t)tlen), th, tlen)));
 }
 
 static size_t m_eth_short(uint8_t *f, size_t len) { (void)f; (void)len; return 13; }
 static size_t m_eth_other(uint8_t *f, size_t len) { f[5] = 0x77; return len; }
-static size_t m_eth_vlan(uint8_t *f, size_t len) { put16(f + 12, ETH_TYPE_VLAN); return len; }
-static size_t m_eth_type(uint8_t *f, size_t len) { put16(f + 12, 0x86dd); return len; }
+static size_t m_eth_vlan(uint8_t *f, size_t len) { fy_put16(f + 12, ETH_TYPE_VLAN); return len; }
+static size_t m_eth_type(uint8_t *f, size_t len) { fy_put16(f + 12, 0x86dd); return len; }
 static size_t m_ip_short(uint8_t *f, size_t len) { (void)len; (void)f; return ETH_HLEN + 19; }
 static size_t m_ip_ver(uint8_t *f, size_t len) { ip_of(f)[0] = 0x65; ip_recsum(f); return len; }
 static size_t m_ip_ihl_small(uint8_t *f, size_t len) { ip_of(f)[0] = 0x44; return len; }
@@ -281,28 +282,28 @@ static size_t m_ip_ihl_big(uint8_t *f, size_t len)
 }
 static size_t m_ip_len_big(uint8_t *f, size_t len)
 {
-	put16(ip_of(f) + 2, (uint16_t)(len - ETH_HLEN + 1));
+	fy_put16(ip_of(f) + 2, (uint16_t)(len - ETH_HLEN + 1));
 	ip_recsum(f);
 	return len;
 }
 static size_t m_ip_len_small(uint8_t *f, size_t len)
 {
-	put16(ip_of(f) + 2, 19);
+	fy_put16(ip_of(f) + 2, 19);
 	ip_recsum(f);
 	return len;
 }
 static size_t m_ip_csum(uint8_t *f, size_t len) { ip_of(f)[10] ^= 1; return len; }
-static size_t m_ip_mf(uint8_t *f, size_t len) { put16(ip_of(f) + 6, 0x2000); ip_recsum(f); return len; }
-static size_t m_ip_off(uint8_t *f, size_t len) { put16(ip_of(f) + 6, 0x0010); ip_recsum(f); return len; }
+static size_t m_ip_mf(uint8_t *f, size_t len) { fy_put16(ip_of(f) + 6, 0x2000); ip_recsum(f); return len; }
+static size_t m_ip_off(uint8_t *f, size_t len) { fy_put16(ip_of(f) + 6, 0x0010); ip_recsum(f); return len; }
 static size_t m_ip_ttl(uint8_t *f, size_t len) { ip_of(f)[8] = 0; ip_recsum(f); return len; }
-static size_t m_ip_dst(uint8_t *f, size_t len) { put32(ip_of(f) + 16, STACK_IP + 1); ip_recsum(f); return len; }
-static size_t m_ip_src_bc(uint8_t *f, size_t len) { put32(ip_of(f) + 12, 0xffffffffu); ip_recsum(f); return len; }
-static size_t m_ip_src_mc(uint8_t *f, size_t len) { put32(ip_of(f) + 12, 0xe0000001u); ip_recsum(f); return len; }
+static size_t m_ip_dst(uint8_t *f, size_t len) { fy_put32(ip_of(f) + 16, STACK_IP + 1); ip_recsum(f); return len; }
+static size_t m_ip_src_bc(uint8_t *f, size_t len) { fy_put32(ip_of(f) + 12, 0xffffffffu); ip_recsum(f); return len; }
+static size_t m_ip_src_mc(uint8_t *f, size_t len) { fy_put32(ip_of(f) + 12, 0xe0000001u); ip_recsum(f); return len; }
 static size_t m_ip_proto(uint8_t *f, size_t len) { ip_of(f)[9] = 17; ip_recsum(f); return len; }
 static size_t m_tcp_short(uint8_t *f, size_t len)
 {
 	(void)len;
-	put16(ip_of(f) + 2, IP_HLEN + 19);
+	fy_put16(ip_of(f) + 2, IP_HLEN + 19);
 	ip_recsum(f);
 	return ETH_HLEN + IP_HLEN + 19;
 }
@@ -333,7 +334,7 @@ static size_t m_tcp_noflags(uint8_t *f, size_t len)
 }
 static size_t m_tcp_port0(uint8_t *f, size_t len)
 {
-	put16(tcp_of(f), 0);
+	fy_put16(tcp_of(f), 0);
 	tcp_recsum(f, len - ETH_HLEN - IP_HLEN);
 	return len;
 }
@@ -348,7 +349,7 @@ static size_t m_icmp_short(uint8_t *f, size_t len)
 {
 	(void)len;
 	icmp_echo(f, 0);
-	put16(ip_of(f) + 2, IP_HLEN + 7);
+	fy_put16(ip_of(f) + 2, IP_HLEN + 7);
 	ip_recsum(f);
 	return ETH_HLEN + IP_HLEN + 7;
 }
@@ -368,7 +369,7 @@ static size_t m_arp_op(uint8_t *f, size_t len)
 {
 	(void)len;
 	len = arp(f, 1, nb_mac, NB_IP, bc_mac, STACK_IP);
-	put16(f + ETH_HLEN + 6, 9);
+	fy_put16(f + ETH_HLEN + 6, 9);
 	return len;
 }
 
@@ -466,7 +467,7 @@ static void test_tolerated(void)
 	memmove(ip + 24, ip + 20, len - ETH_HLEN - IP_HLEN);
 	memset(ip + 20, 1, 4);			/* four NOP options */
 	ip[0] = 0x46;
-	put16(ip + 2, (uint16_t)(get16(ip + 2) + 4));
+	fy_put16(ip + 2, (uint16_t)(fy_get16(ip + 2) + 4));
 	ip_recsum(f);
 	h_input(f, len + 4);
 	CU_ASSERT(h_last(&s) && s.flags == (TH_SYN | TH_ACK) && s.dport == PEER_PORT + 1);
@@ -481,7 +482,7 @@ static void test_tolerated(void)
 		th[20] = 2;			/* MSS with length 1 */
 		th[21] = 1;
 		th[12] = 6 << 4;
-		put16(ip_of(f) + 2, IP_HLEN + 24);
+		fy_put16(ip_of(f) + 2, IP_HLEN + 24);
 		ip_recsum(f);
 		tcp_recsum(f, 24);
 	}
@@ -511,16 +512,16 @@ static void test_tx_csum_offload(void)
 	ip = H.out[0].b + ETH_HLEN;
 	th = ip + IP_HLEN;
 	/* IPv4 checksum left 0; TCP field holds the pseudo-header sum. */
-	CU_ASSERT_EQUAL(get16(ip + 10), 0);
-	CU_ASSERT_EQUAL(get16(th + 16),
+	CU_ASSERT_EQUAL(fy_get16(ip + 10), 0);
+	CU_ASSERT_EQUAL(fy_get16(th + 16),
 			(uint16_t)~csum_fold(csum_pseudo(STACK_IP, PEER_IP, IP_PROTO_TCP,
-							 (uint16_t)(get16(ip + 2) - IP_HLEN))));
+							 (uint16_t)(fy_get16(ip + 2) - IP_HLEN))));
 	h_teardown();
 }
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "ARP request answered", test_arp_request_answered },
 		{ "ARP resolution queues then flushes", test_arp_resolution_queue },
 		{ "ARP unresolved: retries, drop", test_arp_unresolved },
@@ -532,23 +533,5 @@ int main(void)
 		{ "padding, IP options, bad TCP options, RX offload", test_tolerated },
 		{ "TX checksum offload", test_tx_csum_offload },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("net_l23", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("net_l23", tests, ARRAY_LEN(tests));
 }

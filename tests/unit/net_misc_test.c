@@ -1,9 +1,9 @@
 /* relay/net building blocks: SipHash-2-4 against reference vectors (the
  * paper's, and OpenSSL's for other lengths), the Internet checksum, the
  * byte ring across its wrap, the timer wheel, and TCP option parsing. */
-#include <CUnit/Basic.h>
 #include <string.h>
 
+#include "cu_run.h"
 #include "net_impl.h"
 #include "ring.h"
 #include "siphash.h"
@@ -58,7 +58,7 @@ static void test_checksum(void)
 
 		big[0] = big[1] = 0;
 		c = csum_fold(csum_add(0, big, n));
-		put16(big, c);
+		fy_put16(big, c);
 		CU_ASSERT_EQUAL(csum_fold(csum_add(0, big, n)), 0);
 	}
 	CU_ASSERT_EQUAL(csum_pseudo(0x0a000001, 0x0a000002, 6, 20), 0x0a00 + 1 + 0x0a00 + 2 + 6 + 20);
@@ -259,7 +259,7 @@ static void test_parse_ipv4(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "SipHash-2-4 vectors", test_siphash },
 		{ "Internet checksum", test_checksum },
 		{ "byte ring", test_ring },
@@ -267,23 +267,5 @@ int main(void)
 		{ "TCP options", test_tcp_options },
 		{ "IPv4 address/prefix parsing", test_parse_ipv4 },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("net_misc", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("net_misc", tests, ARRAY_LEN(tests));
 }

@@ -3,6 +3,7 @@
  * NewReno recovery, SACK (both ends) and the tail loss probe, out-of-order
  * queueing and its caps, zero windows both ways, FIN and RST in the states
  * that matter, TIME_WAIT, keepalive. */
+#include "cu_run.h"
 #include "net_harness.h"
 
 #define ISN 5000u		/* the peer's initial sequence number */
@@ -924,6 +925,168 @@ static void test_timewait_reuse(void)
 	h_teardown();
 }
 
+/* A tagged frame (net_input_tagged), as the DPDK backend hands a
+ * segment to another lcore's stack: returns whether a connection of its
+ * 4-tuple holds the tag afterwards. */
+static bool send_tagged(uint64_t tag, uint16_t sport, uint32_t seq, uint32_t ack,
+			uint8_t flags, const struct h_opts *o, const void *d, size_t n)
+{
+	static uint8_t f[H_FLEN];
+
+	return net_input_tagged(H.st, f, h_tcp_frame(f, sport, APP_PORT, seq, ack, flags, 512, o,
+						     d, n), H.now, 0, tag);
+}
+
+/* The connection keeps the latest tag; released() reports it once, when
+ * the connection leaves (here after TIME_WAIT), with its 4-tuple. Frames
+ * that leave no connection say so; untagged connections are never
+ * reported. */
+static void test_tagged_flow(void)
+{
+	struct h_opts o = { .mss = 1460, .ws = 7, .ts = true, .tsval = 1000, .tsecr = 0 };
+	struct h_seg s;
+	uint32_t iss;
+
+	h_setup(NULL);
+	CU_ASSERT_EQUAL(tcp_listen(H.st, APP_PORT, 0), 0);
+	CU_ASSERT_TRUE(send_tagged(0x100000001ull, PEER_PORT, ISN, 0, TH_SYN, &o, NULL, 0));
+	CU_ASSERT_FATAL(h_last(&s));
+	CU_ASSERT_EQUAL(s.flags, TH_SYN | TH_ACK);
+	iss = s.seq;
+	o.mss = o.ws = -1;
+	o.tsecr = s.opt.tsval;
+	CU_ASSERT_TRUE(send_tagged(0x100000002ull, PEER_PORT, ISN + 1, iss + 1, TH_ACK, &o, NULL, 0));
+	CU_ASSERT_EQUAL(H.accepted, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(H.conn);
+	CU_ASSERT_EQUAL(H.conn->tag, 0x100000002ull);
+	H.auto_read = true;
+	CU_ASSERT_TRUE(send_tagged(0x100000003ull, PEER_PORT, ISN + 1, iss + 1, TH_ACK | TH_PSH,
+				   &o, "abc", 3));
+	CU_ASSERT_EQUAL(H.rxlen, 3);
+	/* We close first: TIME_WAIT holds the 4-tuple, and the tag. */
+	tcp_shutdown_wr(H.conn);
+	CU_ASSERT_TRUE(send_tagged(0x100000004ull, PEER_PORT, ISN + 4, iss + 2, TH_ACK, &o, NULL, 0));
+	CU_ASSERT_TRUE(send_tagged(0x100000005ull, PEER_PORT, ISN + 4, iss + 2, TH_ACK | TH_FIN, &o,
+				   NULL, 0));
+	CU_ASSERT_EQUAL(H.closed, 1);
+	CU_ASSERT_EQUAL(H.released, 0);
+	h_advance_ms(1999);
+	CU_ASSERT_EQUAL(H.released, 0);
+	h_advance_ms(2);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	CU_ASSERT_EQUAL(H.released, 1);
+	CU_ASSERT_EQUAL(H.released_tag, 0x100000005ull);
+	CU_ASSERT(H.released_rip == PEER_IP && H.released_rport == PEER_PORT &&
+		  H.released_lport == APP_PORT);
+	/* A stray segment now: answered (RST), nothing holds its tag. */
+	h_clear();
+	CU_ASSERT_FALSE(send_tagged(0x100000006ull, PEER_PORT, ISN + 5, iss + 3, TH_ACK, &o, NULL, 0));
+	CU_ASSERT(h_last(&s) && s.flags == TH_RST);
+	/* No listener: RST, not held. A bad checksum: dropped, not held. */
+	CU_ASSERT_FALSE(net_input_tagged(H.st, (const uint8_t *)"\0", 1, H.now, 0, 7));
+	h_clear();
+	{
+		static uint8_t f[H_FLEN];
+		size_t n = h_tcp_frame(f, PEER_PORT + 1, APP_PORT + 1, ISN, 0, TH_SYN, 512, NULL,
+				       NULL, 0);
+
+		CU_ASSERT_FALSE(net_input_tagged(H.st, f, n, H.now, 0, 8));
+		CU_ASSERT(h_last(&s) && (s.flags & TH_RST));
+		n = h_tcp_frame(f, PEER_PORT + 1, APP_PORT, ISN, 0, TH_SYN, 512, NULL, NULL, 0);
+		f[n - 1] ^= 1;
+		CU_ASSERT_FALSE(net_input_tagged(H.st, f, n, H.now, 0, 9));
+		CU_ASSERT_EQUAL(H.st->nconns, 0);
+	}
+	/* An untagged connection that ends is not reported; a tagged one
+	 * that the application aborts is, at once. */
+	h_clear();
+	h_send(PEER_PORT + 3, APP_PORT, ISN, 0, TH_SYN, 512, NULL, NULL, 0);
+	CU_ASSERT_FATAL(h_last(&s));
+	h_send(PEER_PORT + 3, APP_PORT, ISN + 1, s.seq + 1, TH_ACK, 512, NULL, NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(H.accepted, 2);
+	CU_ASSERT_EQUAL(H.conn->tag, 0);
+	tcp_abort(H.conn);
+	H.conn = NULL;
+	net_flush(H.st);
+	CU_ASSERT_EQUAL(H.released, 1);
+	CU_ASSERT_TRUE(send_tagged(0x200000001ull, PEER_PORT + 2, ISN, 0, TH_SYN, NULL, NULL, 0));
+	CU_ASSERT_TRUE(send_tagged(0x200000002ull, PEER_PORT + 2, ISN, 0, TH_SYN, NULL, NULL, 0));
+	/* The peer resets it: released with the tag it held (the repeated
+	 * SYN's), and the RST itself leaves nothing. */
+	CU_ASSERT_FALSE(send_tagged(0x200000003ull, PEER_PORT + 2, ISN + 1, 0, TH_RST, NULL, NULL,
+				    0));
+	CU_ASSERT_EQUAL(H.released, 2);
+	CU_ASSERT_EQUAL(H.released_tag, 0x200000002ull);
+	h_teardown();
+}
+
+/* A tagged SYN that takes a TIME_WAIT 4-tuple over: the old connection
+ * is released with its tag, the new one holds the new tag. */
+static void test_tagged_timewait_reuse(void)
+{
+	struct h_opts o = { .mss = 1460, .ws = 7, .ts = true, .tsval = 5000, .tsecr = 0 };
+	uint32_t iss;
+
+	h_setup(NULL);
+	iss = h_open(ISN, true);
+	H.auto_read = true;
+	H.conn->tag = 0x300000001ull;	/* as if it had come in tagged */
+	tcp_shutdown_wr(H.conn);
+	peer_ack(ISN + 1, iss + 2, 512);
+	peer_data(ISN + 1, iss + 2, NULL, 0, TH_FIN);
+	CU_ASSERT_EQUAL(H.released, 0);
+	CU_ASSERT_TRUE(send_tagged(0x300000002ull, PEER_PORT, ISN + 100000, 0, TH_SYN, &o, NULL, 0));
+	CU_ASSERT_EQUAL(net_counters(H.st)->tcp_timewait_reuse, 1);
+	CU_ASSERT_EQUAL(H.released, 1);
+	CU_ASSERT_EQUAL(H.released_tag, 0x300000001ull);
+	CU_ASSERT_EQUAL(tcp_conn_lookup(H.st, PEER_IP, PEER_PORT, APP_PORT)->tag, 0x300000002ull);
+	CU_ASSERT_TRUE(tcp_conn_exists(H.st, PEER_IP, PEER_PORT, APP_PORT));
+	CU_ASSERT_FALSE(tcp_conn_exists(H.st, PEER_IP, PEER_PORT + 1, APP_PORT));
+	h_teardown();
+}
+
+/* cookie_ack: an untagged ACK completing a cookie is offered to the
+ * application first; passed on, it leaves nothing and sends nothing; the
+ * same frame tagged (on the stack it was passed to) is established
+ * without asking, and a SYN answered with a cookie holds no tag. */
+static void test_cookie_ack_hook(void)
+{
+	struct net_config cfg;
+	struct h_opts o = { .mss = 1460, .ws = -1, .ts = false, .tsval = 0, .tsecr = 0 };
+	struct h_seg sa;
+
+	net_config_default(&cfg);
+	cfg.flags = NET_CFG_SYNCOOKIE_ALWAYS;
+	h_setup(&cfg);
+	CU_ASSERT_EQUAL(tcp_listen(H.st, APP_PORT, 0), 0);
+	CU_ASSERT_FALSE(send_tagged(0x100000001ull, PEER_PORT, ISN, 0, TH_SYN, &o, NULL, 0));
+	CU_ASSERT_FATAL(h_last(&sa));
+	CU_ASSERT_EQUAL(sa.flags, TH_SYN | TH_ACK);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	H.cookie_pass = true;
+	h_clear();
+	h_send(PEER_PORT, APP_PORT, ISN + 1, sa.seq + 1, TH_ACK, 512, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.cookie_asks, 1);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(H.st->nconns, 0);
+	CU_ASSERT_EQUAL(H.accepted, 0);
+	CU_ASSERT_TRUE(send_tagged(0x100000002ull, PEER_PORT, ISN + 1, sa.seq + 1, TH_ACK, NULL,
+				   NULL, 0));
+	CU_ASSERT_EQUAL(H.cookie_asks, 1);
+	CU_ASSERT_EQUAL(H.accepted, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(H.conn);
+	CU_ASSERT_EQUAL(H.conn->tag, 0x100000002ull);
+	/* Kept here when the application says so. */
+	H.cookie_pass = false;
+	h_send(PEER_PORT + 1, APP_PORT, ISN, 0, TH_SYN, 65535, &o, NULL, 0);
+	CU_ASSERT_FATAL(h_last(&sa));
+	h_send(PEER_PORT + 1, APP_PORT, ISN + 1, sa.seq + 1, TH_ACK, 512, NULL, NULL, 0);
+	CU_ASSERT_EQUAL(H.cookie_asks, 2);
+	CU_ASSERT_EQUAL(H.accepted, 2);
+	CU_ASSERT_EQUAL(H.conn->tag, 0);
+	h_teardown();
+}
+
 /* The peer acknowledges `ack` and SACKs the n ranges [l[i], r[i]). */
 static void peer_sack(uint32_t ack, unsigned n, const uint32_t *l, const uint32_t *r)
 {
@@ -1204,7 +1367,7 @@ static void test_tail_loss_probe(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "handshake passive", test_handshake_passive },
 		{ "accepted() refuses", test_refused_by_app },
 		{ "no listener: RST", test_no_listener_rst },
@@ -1239,24 +1402,9 @@ int main(void)
 		{ "keepalive", test_keepalive },
 		{ "want read", test_want_read },
 		{ "TIME_WAIT reuse by SYN", test_timewait_reuse },
+		{ "tagged flow: tag kept, released once", test_tagged_flow },
+		{ "tagged SYN reuses TIME_WAIT", test_tagged_timewait_reuse },
+		{ "cookie ACK offered to the application", test_cookie_ack_hook },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("net_tcp", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("net_tcp", tests, ARRAY_LEN(tests));
 }

@@ -15,6 +15,9 @@
  * readable/writable only when the pump asked for them, as a level
  * triggered loop would: a pump that forgets to ask stalls the test.
  *
+ * The muxes, the bytes between them and the peer's recorders are
+ * mux_harness.h's.
+ *
  * Tests named "regression" reproduce bugs found by these tests and since
  * fixed in lib/mux.c. */
 #include <errno.h>
@@ -25,27 +28,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-
 #include <ferry/frame.h>
 #include <ferry/mux.h>
 #include <ferry/pump.h>
 #include <ferry/sess.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "cu_run.h"
+#include "mux_harness.h"
+
 #define MIB		(1024u * 1024)
 #define WIN		(256u * 1024)
 #define MAX_PUMPS	8
 #define MAX_RECS	8
 #define UNLIMITED	SIZE_MAX
-
-static inline uint8_t pat(uint64_t seed, size_t i)
-{
-	uint64_t x = (seed ^ (uint64_t)(i >> 3)) * 0x9E3779B97F4A7C15ull;
-
-	x ^= x >> 29;
-	return (uint8_t)(x >> ((i & 7) * 8));
-}
 
 /* ---- fake connection ---- */
 
@@ -90,7 +85,7 @@ static long f_recv(void *io, void *buf, size_t n)
 	if (c->recv_max && k > c->recv_max)
 		k = c->recv_max;
 	for (size_t i = 0; i < k; i++)
-		((uint8_t *)buf)[i] = pat(c->rq_seed, c->rq_off + i);
+		((uint8_t *)buf)[i] = mh_pat(c->rq_seed, c->rq_off + i);
 	c->rq_off += k;
 	return (long)k;
 }
@@ -113,7 +108,7 @@ static long f_send(void *io, const void *buf, size_t n)
 	if (!k)
 		return -EAGAIN;
 	for (size_t i = 0; i < k; i++)
-		if (p[i] != pat(c->sink_seed, c->sink_len + i))
+		if (p[i] != mh_pat(c->sink_seed, c->sink_len + i))
 			c->sink_bad++;
 	c->sink_len += k;
 	if (c->budget != UNLIMITED)
@@ -164,35 +159,15 @@ static void f_shutdown_wr(void *io)
 	c->pending_at_shut = fy_buf_len(&c->tp->p.pending);
 }
 
-/* Peer-side recorder for a plain stream. */
-struct rec {
-	struct fy_stream *s;
-	uint32_t id;
-	uint64_t seed;
-	size_t rx, bad, unconsumed;
-	bool auto_consume;
-	int fins;
-	size_t rx_at_fin;
-	int resets;
-	uint32_t reset_code;
-	char reset_msg[FY_REASON_MAX + 1];
-	int credits;
-};
-
 struct side {
-	const char *name;
-	struct fy_mux *m;
-	struct fy_sess_table tbl;
-	uint8_t *in;
-	size_t in_len, in_cap;
-	long err;
+	struct mh_side h;	/* mux, session table, input */
 	uint32_t window;
 	bool pumps;		/* peer-opened streams get a pump (else a recorder) */
 	bool connect_now;	/* such pumps start connected */
 	uint64_t rq_seed, sink_seed;	/* for pumps made in on_open */
 	struct tpump tp[MAX_PUMPS];
 	int ntp;
-	struct rec rec[MAX_RECS];
+	struct mh_rec rec[MAX_RECS];	/* peer-side recorders for plain streams */
 	int nrec;
 	int stale;		/* callbacks for a stream a pump had released */
 };
@@ -230,14 +205,14 @@ static struct tpump *tp_new(struct side *sd, struct fy_stream *s, bool connected
 	tp->c.budget = UNLIMITED;
 	tp->c.rq_seed = sd->rq_seed;
 	tp->c.sink_seed = sd->sink_seed;
-	fy_pump_init(&tp->p, &fops, &tp->c, sd->m, s, sd->window, connected, on_done);
+	fy_pump_init(&tp->p, &fops, &tp->c, sd->h.m, s, sd->window, connected, on_done);
 	CU_ASSERT_PTR_EQUAL(s->app, &tp->p);
 	return tp;
 }
 
-static struct rec *rec_new(struct side *sd, struct fy_stream *s, uint64_t seed)
+static struct mh_rec *rec_new(struct side *sd, struct fy_stream *s, uint64_t seed)
 {
-	struct rec *r;
+	struct mh_rec *r;
 
 	CU_ASSERT_FATAL(sd->nrec < MAX_RECS);
 	r = &sd->rec[sd->nrec++];
@@ -284,7 +259,6 @@ static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o,
 static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 {
 	struct side *sd = ctx;
-	struct rec *r;
 
 	if (stale(sd, s))
 		return;
@@ -292,21 +266,12 @@ static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 		fy_pump_on_data(s->app, p, n);
 		return;
 	}
-	r = s->app;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != pat(r->seed, r->rx + i))
-			r->bad++;
-	r->rx += n;
-	if (r->auto_consume)
-		fy_mux_consumed(sd->m, s, n, true);
-	else
-		r->unconsumed += n;
+	mh_rec_data(&sd->h, s->app, s, p, n);
 }
 
 static void cb_fin(void *ctx, struct fy_stream *s)
 {
 	struct side *sd = ctx;
-	struct rec *r;
 
 	if (stale(sd, s))
 		return;
@@ -314,15 +279,12 @@ static void cb_fin(void *ctx, struct fy_stream *s)
 		fy_pump_on_fin(s->app);
 		return;
 	}
-	r = s->app;
-	r->fins++;
-	r->rx_at_fin = r->rx;
+	mh_rec_fin(s->app);
 }
 
 static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
 {
 	struct side *sd = ctx;
-	struct rec *r;
 
 	if (stale(sd, s))
 		return;
@@ -330,11 +292,7 @@ static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *
 		fy_pump_on_reset(s->app, code, msg);
 		return;
 	}
-	r = s->app;
-	r->resets++;
-	r->reset_code = code;
-	snprintf(r->reset_msg, sizeof(r->reset_msg), "%s", msg ? msg : "(null)");
-	r->s = NULL;
+	mh_rec_reset(s->app, code, msg);
 }
 
 static void cb_credit(void *ctx, struct fy_stream *s)
@@ -346,7 +304,7 @@ static void cb_credit(void *ctx, struct fy_stream *s)
 	if (sd->pumps)
 		fy_pump_on_credit(s->app);
 	else
-		((struct rec *)s->app)->credits++;
+		((struct mh_rec *)s->app)->credits++;
 }
 
 static const struct fy_mux_cbs cbs = {
@@ -359,73 +317,36 @@ static const struct fy_mux_cbs cbs = {
 
 /* ---- moving bytes between the muxes ---- */
 
-static long feed(struct side *sd)
+/* The tests expect no mux to reject its input: when one does, say why. */
+static long said(struct env *e, long r)
 {
-	long r;
+	const struct mh_side *sides[2] = { &e->r.h, &e->a.h };
 
-	if (sd->err)
-		return sd->err;
-	r = fy_mux_input(sd->m, sd->in, sd->in_len, 1000);
-	if (r < 0) {
-		fprintf(stderr, "\n    %s: %s\n", sd->name, fy_mux_error(sd->m, NULL));
-		sd->err = r;
-		sd->in_len = 0;
-		return r;
-	}
-	memmove(sd->in, sd->in + r, sd->in_len - (size_t)r);
-	sd->in_len -= (size_t)r;
+	for (int i = 0; r < 0 && i < 2; i++)
+		if (sides[i]->err)
+			fprintf(stderr, "\n    %s: %s\n", sides[i]->name, fy_mux_error(sides[i]->m, NULL));
 	return r;
 }
 
-static long xfer(struct side *from, struct side *to)
+static long xfer(struct env *e, struct side *from, struct side *to)
 {
-	struct fy_buf *out = fy_mux_out(from->m);
-	size_t n = fy_buf_len(out);
-
-	if (!n)
-		return 0;
-	if (to->in_len + n > to->in_cap) {
-		to->in_cap = 2 * (to->in_len + n);
-		to->in = realloc(to->in, to->in_cap);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(to->in);
-	}
-	memcpy(to->in + to->in_len, fy_buf_peek(out), n);
-	to->in_len += n;
-	fy_mux_out_drained(from->m, n);
-	if (feed(to) < 0)
-		return to->err;
-	return (long)n;
+	return said(e, mh_xfer(&from->h, &to->h, NULL));
 }
 
 static long shuttle(struct env *e)
 {
-	for (int i = 0; i < 100000; i++) {
-		long x = xfer(&e->r, &e->a), y;
-
-		if (x < 0)
-			return x;
-		y = xfer(&e->a, &e->r);
-		if (y < 0)
-			return y;
-		if (!x && !y)
-			return 0;
-	}
-	CU_FAIL("shuttle did not settle");
-	return -ELOOP;
+	return said(e, mh_shuttle(&e->r.h, &e->a.h, NULL));
 }
 
 static void side_init(struct side *sd, const char *name, enum fy_mux_role role, uint32_t window)
 {
 	struct fy_mux_cfg cfg = {
-		.role = role, .window = window, .keepalive_ms = 10000, .serial = 3, .now_ms = 1000,
+		.role = role, .window = window, .keepalive_ms = 10000, .serial = 3,
 	};
 
-	sd->name = name;
 	sd->window = window;
-	CU_ASSERT_EQUAL_FATAL(fy_sess_init(&sd->tbl, 16), 0);
-	sd->m = fy_mux_create(&cfg, &cbs, sd, &sd->tbl);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(sd->m);
-	fy_mux_set_established(sd->m, window, 10000);
+	mh_side_init(&sd->h, name, &cfg, &cbs, sd);
+	fy_mux_set_established(sd->h.m, window, 10000);
 }
 
 static struct env *env_new(uint32_t window, bool agent_pumps, bool connect_now)
@@ -451,12 +372,9 @@ static void env_free(struct env *e)
 	for (int i = 0; i < 2; i++) {
 		struct side *sd = sides[i];
 
-		fy_mux_destroy(sd->m, "test over");
+		mh_side_fini(&sd->h);
 		for (int j = 0; j < sd->ntp; j++)
 			fy_pump_fini(&sd->tp[j].p);
-		CU_ASSERT_EQUAL(fy_sess_count(&sd->tbl), 0);
-		fy_sess_fini(&sd->tbl);
-		free(sd->in);
 		CU_ASSERT_EQUAL(sd->stale, 0);
 	}
 	free(e);
@@ -466,7 +384,7 @@ static void env_free(struct env *e)
 static struct tpump *relay_pump(struct env *e, uint16_t port)
 {
 	struct fy_open o = { .port = port, .peer_port = 50000 };
-	struct fy_stream *s = fy_mux_open(e->r.m, &o, NULL);
+	struct fy_stream *s = fy_mux_open(e->r.h.m, &o, NULL);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	e->r.pumps = true;
@@ -474,11 +392,11 @@ static struct tpump *relay_pump(struct env *e, uint16_t port)
 }
 
 /* The relay opens a stream it drives by hand (a recorder). */
-static struct rec *relay_rec(struct env *e, uint16_t port, uint64_t seed)
+static struct mh_rec *relay_rec(struct env *e, uint16_t port, uint64_t seed)
 {
 	struct fy_open o = { .port = port };
-	struct fy_stream *s = fy_mux_open(e->r.m, &o, NULL);
-	struct rec *r;
+	struct fy_stream *s = fy_mux_open(e->r.h.m, &o, NULL);
+	struct mh_rec *r;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	r = rec_new(&e->r, s, seed);
@@ -487,35 +405,16 @@ static struct rec *relay_rec(struct env *e, uint16_t port, uint64_t seed)
 }
 
 /* The agent's recorder for the stream the relay opened last. */
-static struct rec *agent_rec(struct env *e)
+static struct mh_rec *agent_rec(struct env *e)
 {
 	CU_ASSERT_FATAL(e->a.nrec > 0);
 	return &e->a.rec[e->a.nrec - 1];
 }
 
-/* Sends pattern bytes [*off, total) from a recorder's stream as far as
- * room allows; fin with the last byte. */
-static size_t rec_send(struct side *sd, struct rec *r, uint64_t seed, size_t *off, size_t total, bool fin)
+static size_t rec_send(struct side *sd, struct mh_rec *r, uint64_t seed, size_t *off, size_t total,
+		       bool fin)
 {
-	static uint8_t chunk[FY_FRAME_MAX_PAYLOAD];
-	size_t sent = 0;
-
-	while (*off < total) {
-		size_t room = fy_mux_send_room(sd->m, r->s), n = total - *off;
-
-		if (!room)
-			break;
-		if (n > room)
-			n = room;
-		for (size_t i = 0; i < n; i++)
-			chunk[i] = pat(seed, *off + i);
-		CU_ASSERT_EQUAL_FATAL(fy_mux_send(sd->m, r->s, chunk, n, fin && *off + n == total), n);
-		*off += n;
-		sent += n;
-	}
-	if (fin && *off == total && !(r->s->flags & FY_S_LOCAL_FIN))
-		CU_ASSERT_EQUAL(fy_mux_send_fin(sd->m, r->s), 0);
-	return sent;
+	return mh_send_pat(&sd->h, r, seed, off, total, fin);
 }
 
 static bool conn_readable(const struct fconn *c)
@@ -607,7 +506,7 @@ static void test_conn_to_peer(void)
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct env *e = env_new(v[i].window, false, true);
 		struct tpump *tp = relay_pump(e, 22);
-		struct rec *ar;
+		struct mh_rec *ar;
 
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
 		ar = agent_rec(e);
@@ -640,7 +539,7 @@ static void test_peer_to_conn_partial(void)
 {
 	struct env *e = env_new(WIN, false, true);
 	struct tpump *tp = relay_pump(e, 22);
-	struct rec *ar;
+	struct mh_rec *ar;
 	size_t off = 0, returned;
 
 	CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
@@ -654,7 +553,7 @@ static void test_peer_to_conn_partial(void)
 	CU_ASSERT_EQUAL(tp->c.sink_len, 0);
 	CU_ASSERT(tp->c.want_wr);
 	CU_ASSERT_EQUAL(ar->s->send_credit, 0);
-	CU_ASSERT_EQUAL(fy_mux_send_room(e->a.m, ar->s), 0);
+	CU_ASSERT_EQUAL(fy_mux_send_room(e->a.h.m, ar->s), 0);
 
 	/* The socket takes 100000 bytes: under half a window, no credit yet. */
 	tp->c.budget = 100000;
@@ -705,7 +604,7 @@ static void test_peer_to_conn_fast(void)
 {
 	struct env *e = env_new(WIN, false, true);
 	struct tpump *tp = relay_pump(e, 22);
-	struct rec *ar;
+	struct mh_rec *ar;
 	size_t off = 0;
 
 	CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
@@ -739,7 +638,7 @@ static void test_peer_fin_shutdown(void)
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct env *e = env_new(WIN, false, true);
 		struct tpump *tp = relay_pump(e, 22);
-		struct rec *ar;
+		struct mh_rec *ar;
 		size_t off = 0;
 
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
@@ -779,7 +678,7 @@ static void test_both_ended(void)
 	for (size_t i = 0; i < ARRAY_LEN(orders); i++) {
 		struct env *e = env_new(WIN, false, true);
 		struct tpump *tp = relay_pump(e, 22);
-		struct rec *ar;
+		struct mh_rec *ar;
 		size_t off = 0;
 
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
@@ -824,15 +723,15 @@ static void test_both_ended(void)
 		CU_ASSERT_EQUAL(ar->rx, 3000);
 		CU_ASSERT_EQUAL(ar->bad, 0);
 		CU_ASSERT_EQUAL(ar->resets, 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.m), 0);
-		CU_ASSERT_EQUAL(fy_sess_count(&e->r.tbl), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.h.m), 0);
+		CU_ASSERT_EQUAL(fy_sess_count(&e->r.h.tbl), 0);
 		/* Later events are no-ops on a done pump. */
 		fy_pump_readable(&tp->p);
 		fy_pump_writable(&tp->p);
 		CU_ASSERT_EQUAL(tp->done, 1);
 		/* The peer saw both FINs and closes its side. */
 		CU_ASSERT_EQUAL(ar->fins, 1);
-		fy_mux_stream_close(e->a.m, ar->s);
+		fy_mux_stream_close(e->a.h.m, ar->s);
 		env_free(e);
 	}
 }
@@ -854,7 +753,7 @@ static void test_peer_reset(void)
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct env *e = env_new(WIN, false, true);
 		struct tpump *tp = relay_pump(e, 22);
-		struct rec *ar;
+		struct mh_rec *ar;
 		size_t off = 0;
 
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
@@ -865,14 +764,14 @@ static void test_peer_reset(void)
 			CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
 			CU_ASSERT_EQUAL(fy_buf_len(&tp->p.pending), 1000);
 		}
-		fy_mux_reset(e->a.m, ar->s, v[i].code, v[i].msg);
-		CU_ASSERT_EQUAL(xfer(&e->a, &e->r), 12 + 6 + (long)strlen(v[i].msg));
+		fy_mux_reset(e->a.h.m, ar->s, v[i].code, v[i].msg);
+		CU_ASSERT_EQUAL(xfer(e, &e->a, &e->r), 12 + 6 + (long)strlen(v[i].msg));
 		CU_ASSERT_EQUAL(tp->done, 1);
 		CU_ASSERT_EQUAL(tp->done_code, v[i].want);
 		CU_ASSERT_STRING_EQUAL(tp->done_why, v[i].msg);
 		CU_ASSERT_PTR_NULL(tp->p.s);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.m), 0);
-		CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(e->r.m)), 0);	/* no RESET back */
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.h.m), 0);
+		CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(e->r.h.m)), 0);	/* no RESET back */
 		CU_ASSERT_EQUAL(tp->c.shut, 0);
 		tp->c.budget = UNLIMITED;
 		fy_pump_writable(&tp->p);
@@ -901,7 +800,7 @@ static void test_conn_error(void)
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct env *e = env_new(WIN, false, true);
 		struct tpump *tp = relay_pump(e, 22);
-		struct rec *ar;
+		struct mh_rec *ar;
 		size_t off = 0;
 
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
@@ -921,7 +820,7 @@ static void test_conn_error(void)
 		case SEND_FAST:
 			tp->c.serr = v[i].err;
 			rec_send(&e->a, ar, 0x2222, &off, 1000, false);
-			CU_ASSERT_EQUAL_FATAL(xfer(&e->a, &e->r), 1012);
+			CU_ASSERT_EQUAL_FATAL(xfer(e, &e->a, &e->r), 1012);
 			break;
 		case OWNER:
 			fy_pump_conn_error(&tp->p, v[i].err);
@@ -930,18 +829,18 @@ static void test_conn_error(void)
 		CU_ASSERT_EQUAL(tp->done, 1);
 		CU_ASSERT_EQUAL(tp->done_code, FY_E_GONE);
 		CU_ASSERT_PTR_NULL(tp->p.s);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.h.m), 0);
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
 		CU_ASSERT_EQUAL(ar->resets, 1);
 		CU_ASSERT_EQUAL(ar->reset_code, FY_E_GONE);
 		CU_ASSERT_PTR_NOT_NULL(strstr(ar->reset_msg, v[i].want));
 		CU_ASSERT_PTR_NOT_NULL(strstr(tp->done_why, v[i].want));
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.h.m), 0);
 		/* A second error report changes nothing. */
 		fy_pump_conn_error(&tp->p, -EIO);
 		fy_pump_abort(&tp->p, FY_E_LIMIT, "late");
 		CU_ASSERT_EQUAL(tp->done, 1);
-		CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(e->r.m)), 0);
+		CU_ASSERT_EQUAL(fy_buf_len(fy_mux_out(e->r.h.m)), 0);
 		env_free(e);
 	}
 }
@@ -951,7 +850,7 @@ static void test_abort(void)
 {
 	struct env *e = env_new(WIN, false, true);
 	struct tpump *tp = relay_pump(e, 22);
-	struct rec *ar;
+	struct mh_rec *ar;
 
 	CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
 	ar = agent_rec(e);
@@ -979,7 +878,7 @@ static void test_connect_refused(void)
 
 	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
 		struct env *e = env_new(WIN, true, false);
-		struct rec *rr = relay_rec(e, 22, 0x2222);
+		struct mh_rec *rr = relay_rec(e, 22, 0x2222);
 		struct tpump *tp;
 
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
@@ -993,12 +892,12 @@ static void test_connect_refused(void)
 		fy_pump_connected(&tp->p, v[i].err, v[i].target);
 		CU_ASSERT_EQUAL(tp->done, 1);
 		CU_ASSERT_EQUAL(tp->done_code, FY_E_REFUSED);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.h.m), 0);
 		CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
 		CU_ASSERT_EQUAL(rr->resets, 1);
 		CU_ASSERT_EQUAL(rr->reset_code, FY_E_REFUSED);
 		CU_ASSERT_STRING_EQUAL(rr->reset_msg, v[i].want);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.h.m), 0);
 		CU_ASSERT_EQUAL(tp->c.sends + tp->c.recvs + tp->c.shut, 0);
 		env_free(e);
 	}
@@ -1010,7 +909,7 @@ static void test_data_before_connect(void)
 {
 	for (int with_fin = 0; with_fin < 2; with_fin++) {
 		struct env *e = env_new(WIN, true, false);
-		struct rec *rr = relay_rec(e, 22, 0x2222);
+		struct mh_rec *rr = relay_rec(e, 22, 0x2222);
 		struct tpump *tp;
 		size_t off = 0;
 
@@ -1043,8 +942,8 @@ static void test_data_before_connect(void)
 		CU_ASSERT_EQUAL(tp->done, 1);
 		CU_ASSERT_EQUAL(tp->done_code, 0);
 		CU_ASSERT_EQUAL(rr->fins, 1);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.m), 0);
-		fy_mux_stream_close(e->r.m, rr->s);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.h.m), 0);
+		fy_mux_stream_close(e->r.h.m, rr->s);
 		env_free(e);
 	}
 }
@@ -1088,9 +987,9 @@ static void test_end_to_end(void)
 		CU_ASSERT_EQUAL(cl->c.shut + tg->c.shut, 2);
 		CU_ASSERT(cl->max_pending <= v[i].window);
 		CU_ASSERT(tg->max_pending <= v[i].window);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.m), 0);
-		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.m), 0);
-		CU_ASSERT_EQUAL(e->r.err + e->a.err, 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->r.h.m), 0);
+		CU_ASSERT_EQUAL(fy_mux_stream_count(e->a.h.m), 0);
+		CU_ASSERT_EQUAL(e->r.h.err + e->a.h.err, 0);
 		env_free(e);
 	}
 }
@@ -1102,13 +1001,13 @@ static void test_tunnel_gone(void)
 	struct tpump *tp = relay_pump(e, 22);
 
 	CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
-	fy_mux_destroy(e->r.m, "tunnel to agent lost");
-	e->r.m = NULL;
+	fy_mux_destroy(e->r.h.m, "tunnel to agent lost");
+	e->r.h.m = NULL;
 	CU_ASSERT_EQUAL(tp->done, 1);
 	CU_ASSERT_EQUAL(tp->done_code, FY_E_GONE);
 	CU_ASSERT_STRING_EQUAL(tp->done_why, "tunnel to agent lost");
 	CU_ASSERT_PTR_NULL(tp->p.s);
-	fy_mux_stream_close(e->a.m, agent_rec(e)->s);
+	fy_mux_stream_close(e->a.h.m, agent_rec(e)->s);
 	env_free(e);
 }
 
@@ -1127,14 +1026,14 @@ static void test_bug_send_error_on_data_fin(void)
 {
 	struct env *e = env_new(WIN, false, true);
 	struct tpump *tp = relay_pump(e, 22);
-	struct rec *ar;
+	struct mh_rec *ar;
 	size_t off = 0;
 
 	CU_ASSERT_EQUAL_FATAL(shuttle(e), 0);
 	ar = agent_rec(e);
 	tp->c.serr = -EPIPE;
 	rec_send(&e->a, ar, 0x2222, &off, 100, true);	/* one DATA+FIN frame */
-	CU_ASSERT_EQUAL(xfer(&e->a, &e->r), 112);
+	CU_ASSERT_EQUAL(xfer(e, &e->a, &e->r), 112);
 	CU_ASSERT_EQUAL(tp->done, 1);
 	CU_ASSERT_EQUAL(tp->done_code, FY_E_GONE);
 	CU_ASSERT_EQUAL(e->r.stale, 0);	/* no callback for the freed stream */
@@ -1146,7 +1045,7 @@ static void test_bug_send_error_on_data_fin(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "conn -> stream -> peer, EOF -> FIN", test_conn_to_peer },
 		{ "peer -> full conn: pending, credit, flush", test_peer_to_conn_partial },
 		{ "peer -> fast conn: no pending", test_peer_to_conn_fast },
@@ -1160,32 +1059,13 @@ int main(void)
 		{ "two pumps end to end", test_end_to_end },
 		{ "tunnel destroyed -> on_done(GONE)", test_tunnel_gone },
 	};
-	static const struct { const char *name; CU_TestFunc fn; } bugs[] = {
+	static const struct cu_test bugs[] = {
 		{ "regression: send error on DATA+FIN: use after free", test_bug_send_error_on_data_fin },
 	};
-	CU_pSuite s;
+	static const struct cu_suite suites[] = {
+		{ "pump", NULL, tests, ARRAY_LEN(tests) },
+		{ "pump regressions", NULL, bugs, ARRAY_LEN(bugs) },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("pump", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	s = CU_add_suite("pump regressions", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(bugs); i++)
-		if (!CU_add_test(s, bugs[i].name, bugs[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run_suites(suites, ARRAY_LEN(suites));
 }

@@ -17,11 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <CUnit/Basic.h>
-
+#include "cu_run.h"
 #include "registry.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SESS_MAGIC	0x5e55104a5e55104aull
 #define PORT_MAGIC	0x9027900d9027900dull
 #define POISON		0xdeaddeaddeaddeadull
@@ -66,6 +64,16 @@ static struct tport *port_new(uint16_t port, struct tsess *owner)
 	t->magic = PORT_MAGIC;
 	atomic_fetch_add(&n_alloc, 1);
 	return t;
+}
+
+/* reg_destroy waits for the tables' resize worker, whose grace period
+ * needs this QSBR thread quiescent: destroy offline (online, the two wait
+ * for each other whenever a resize is still pending). */
+static void reg_destroy_offline(struct reg *r)
+{
+	rcu_thread_offline();
+	reg_destroy(r);
+	rcu_thread_online();
 }
 
 static void sess_free_rcu(struct rcu_head *h)
@@ -179,7 +187,7 @@ static void test_sessions(void)
 	call_rcu(&repl->s.rcu, sess_free_rcu);
 	call_rcu(&repl2->s.rcu, sess_free_rcu);
 	rcu_barrier();
-	reg_destroy(r);
+	reg_destroy_offline(r);
 }
 
 static void test_ports(void)
@@ -242,7 +250,7 @@ static void test_ports(void)
 	call_rcu(&stale->p.rcu, port_free_rcu);
 	call_rcu(&owner->s.rcu, sess_free_rcu);
 	rcu_barrier();
-	reg_destroy(r);
+	reg_destroy_offline(r);
 }
 
 /* Every port number: the tables grow (auto resize) and shrink back. */
@@ -279,7 +287,7 @@ static void test_all_ports(void)
 		call_rcu(&p[i]->p.rcu, port_free_rcu);
 	rcu_barrier();
 	free(p);
-	reg_destroy(r);
+	reg_destroy_offline(r);
 }
 
 /* ---- concurrency ---- */
@@ -525,7 +533,7 @@ static void test_concurrent(void)
 	CU_ASSERT(atomic_load(&c->misses) > 0);
 	CU_ASSERT(atomic_load(&c->sess_hits) > 0);
 
-	reg_destroy(c->r);
+	reg_destroy_offline(c->r);
 	for (int i = 0; i < NOWNERS; i++)
 		free(c->owners[i]);
 	free(c);
@@ -533,29 +541,16 @@ static void test_concurrent(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "sessions add/lookup/replace/del", test_sessions },
 		{ "ports add/lookup/replace/del", test_ports },
 		{ "all 65535 ports", test_all_ports },
 		{ "4 readers vs 1 writer, call_rcu frees", test_concurrent },
 	};
-	CU_pSuite s;
-	int failed;
+	int rc;
 
 	rcu_register_thread();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("registry", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = cu_run("registry", tests, ARRAY_LEN(tests));
 	rcu_unregister_thread();
-	return failed ? 1 : 0;
+	return rc;
 }

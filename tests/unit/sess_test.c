@@ -5,12 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
 #include <xxhash.h>
 
 #include <ferry/sess.h>
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "cu_run.h"
 
 /* Values are never dereferenced by the table: any non-NULL pointer will
  * do, and one derived from the index tells us which entry came back. */
@@ -313,7 +312,7 @@ static void test_tombstone_sweep(void)
 
 int main(void)
 {
-	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+	static const struct cu_test tests[] = {
 		{ "insert/lookup/remove", test_basic },
 		{ "init hint", test_init_hint },
 		{ "growth past 100k", test_growth },
@@ -322,23 +321,5 @@ int main(void)
 		{ "tombstones force same-size rebuild", test_tombstone_rebuild },
 		{ "tombstone sweep", test_tombstone_sweep },
 	};
-	CU_pSuite s;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	s = CU_add_suite("sess", NULL, NULL);
-	if (!s)
-		goto out;
-	for (size_t i = 0; i < ARRAY_LEN(tests); i++)
-		if (!CU_add_test(s, tests[i].name, tests[i].fn))
-			goto out;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-out:
-	{
-		int failed = CU_get_error() != CUE_SUCCESS || CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return failed ? 1 : 0;
-	}
+	return cu_run("sess", tests, ARRAY_LEN(tests));
 }

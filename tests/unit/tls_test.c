@@ -15,13 +15,13 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "cu_run.h"
 #include "ferry/tls.h"
 
 #define NAMES "localhost,127.0.0.1,::1"
@@ -579,9 +579,25 @@ static void rm_dir(const char *dir)
 
 int main(void)
 {
+	/* Order matters: cert_init makes the files the later tests use. */
+	static const struct cu_test tests[] = {
+		{ "cert_init", test_cert_init },
+		{ "cert_init_bad_names", test_cert_init_bad_names },
+		{ "cert_contents", test_cert_contents },
+		{ "fingerprint", test_fingerprint },
+		{ "hs_ca_ok", test_hs_ca_ok },
+		{ "hs_ca_wrong_name", test_hs_ca_wrong_name },
+		{ "hs_pin_ok", test_hs_pin_ok },
+		{ "hs_pin_wrong", test_hs_pin_wrong },
+		{ "hs_tls12_refused", test_hs_tls12_refused },
+		{ "server_ctx_errors", test_server_ctx_errors },
+		{ "client_ctx_errors", test_client_ctx_errors },
+		{ "client_prepare_sni", test_client_prepare_sni },
+		{ "hs_client_ca", test_hs_client_ca },
+		{ "errstr_empty", test_errstr_empty },
+	};
 	char mid[128];
-	unsigned fails;
-	CU_pSuite s;
+	int rc;
 
 	signal(SIGPIPE, SIG_IGN);	/* a peer that hung up must not kill us */
 	snprintf(dir1, sizeof(dir1), "/tmp/ferry-tls-test.XXXXXX");
@@ -597,36 +613,11 @@ int main(void)
 	join(crt2, sizeof(crt2), dir2, "relay.crt");
 	join(key2, sizeof(key2), dir2, "relay.key");
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("tls", NULL, NULL);
-	/* Order matters: cert_init makes the files the later tests use. */
-	if (!s ||
-	    !CU_add_test(s, "cert_init", test_cert_init) ||
-	    !CU_add_test(s, "cert_init_bad_names", test_cert_init_bad_names) ||
-	    !CU_add_test(s, "cert_contents", test_cert_contents) ||
-	    !CU_add_test(s, "fingerprint", test_fingerprint) ||
-	    !CU_add_test(s, "hs_ca_ok", test_hs_ca_ok) ||
-	    !CU_add_test(s, "hs_ca_wrong_name", test_hs_ca_wrong_name) ||
-	    !CU_add_test(s, "hs_pin_ok", test_hs_pin_ok) ||
-	    !CU_add_test(s, "hs_pin_wrong", test_hs_pin_wrong) ||
-	    !CU_add_test(s, "hs_tls12_refused", test_hs_tls12_refused) ||
-	    !CU_add_test(s, "server_ctx_errors", test_server_ctx_errors) ||
-	    !CU_add_test(s, "client_ctx_errors", test_client_ctx_errors) ||
-	    !CU_add_test(s, "client_prepare_sni", test_client_prepare_sni) ||
-	    !CU_add_test(s, "hs_client_ca", test_hs_client_ca) ||
-	    !CU_add_test(s, "errstr_empty", test_errstr_empty)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	rc = cu_run("tls", tests, ARRAY_LEN(tests));
 
 	rm_dir(dir2);
 	snprintf(mid, sizeof(mid), "%s/other", dir1);
 	rmdir(mid);
 	rm_dir(dir1);
-	return fails ? 1 : 0;
+	return rc;
 }

@@ -6,8 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-
+#include "cu_run.h"
 #include "ferry/token.h"
 
 static char tmpdir[64];
@@ -380,35 +379,24 @@ static void rm_tree(void)
 
 int main(void)
 {
-	CU_pSuite s;
+	static const struct cu_test tests[] = {
+		{ "generate", test_generate },
+		{ "generate_many_distinct", test_generate_many_distinct },
+		{ "append_load_match", test_append_load_match },
+		{ "append_refuses", test_append_refuses },
+		{ "allows", test_allows },
+		{ "parse_ranges_errors", test_parse_ranges_errors },
+		{ "parser_errors", test_parser_errors },
+		{ "many_rules", test_many_rules },
+	};
+	int rc;
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ferry-token-test.XXXXXX");
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("token", NULL, NULL);
-	if (!s ||
-	    !CU_add_test(s, "generate", test_generate) ||
-	    !CU_add_test(s, "generate_many_distinct", test_generate_many_distinct) ||
-	    !CU_add_test(s, "append_load_match", test_append_load_match) ||
-	    !CU_add_test(s, "append_refuses", test_append_refuses) ||
-	    !CU_add_test(s, "allows", test_allows) ||
-	    !CU_add_test(s, "parse_ranges_errors", test_parse_ranges_errors) ||
-	    !CU_add_test(s, "parser_errors", test_parser_errors) ||
-	    !CU_add_test(s, "many_rules", test_many_rules)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	{
-		unsigned fails = CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		rm_tree();
-		return fails ? 1 : 0;
-	}
+	rc = cu_run("token", tests, ARRAY_LEN(tests));
+	rm_tree();
+	return rc;
 }

@@ -48,7 +48,5 @@ int fy_sock_local_port(int fd);
  * or -errno. */
 int fy_sock_raise_nofile(void);
 
-/* "1.2.3.4:5" / "[::1]:5" into out. Returns out. */
-const char *fy_sock_addr_str(const struct sockaddr_storage *ss, char *out, size_t len);
 
 #endif

@@ -18,8 +18,9 @@ void fy_conf_free(int argc, char **argv);
 /* Finds "--config FILE" / "--config=FILE" in argv; NULL if absent. */
 const char *fy_conf_find(int argc, char **argv);
 
-/* One getopt pass over a vector: -1 to go on, else the exit code. */
-typedef int (*fy_conf_pass_fn)(void *cfg, int argc, char **argv);
+/* One getopt pass over a vector: -1 to go on, else the exit code.
+ * file: the config file this vector came from, NULL for the command line. */
+typedef int (*fy_conf_pass_fn)(void *cfg, int argc, char **argv, const char *file);
 /* The file named by --config (if any) first, then the command line, so
  * the command line wins. -1 to go on, else the exit code (2 when the file
  * cannot be read, with a message on stderr naming prog). */
@@ -31,8 +32,8 @@ int fy_conf_num(const char *prog, const char *name, const char *s, unsigned long
 		unsigned long hi, uint32_t *out);
 int fy_conf_copy(const char *prog, char *dst, size_t n, const char *name, const char *s);
 /* Warns on stderr when path (a key or token file) can be read or written
- * by group or others: "prog: warning: what FILE is readable by others
- * (mode 0644): chmod 600 FILE". */
+ * by group or others: "prog: warning: what FILE can be read by every
+ * local user (mode 0644): chmod 600 FILE" ("changed by" for write bits). */
 void fy_conf_warn_private(const char *prog, const char *path, const char *what);
 /* A size in bytes, with an optional K, M or G suffix (powers of two). */
 int fy_conf_size(const char *prog, const char *name, const char *s, uint64_t lo, uint64_t hi,

@@ -51,8 +51,8 @@ enum fy_code {
 	FY_E_GONE = 11,		/* the other end of the stream went away */
 	FY_E_INTERNAL = 12,
 	FY_E_REPLACED = 13,	/* reserved */
-	FY_E_AGAIN = 14,	/* this tunnel landed where the relay cannot use it:
-				 * open it again (the session goes on) */
+	FY_E_AGAIN = 14,	/* obsolete: relays before 0.2 asked a DPDK tunnel
+				 * to be opened again; none sends it now */
 };
 const char *fy_code_str(uint32_t code);
 

@@ -30,6 +30,7 @@
 #include "ferry/budget.h"
 #include "ferry/buf.h"
 #include "ferry/frame.h"
+#include "ferry/pool.h"
 #include "ferry/sess.h"
 
 enum fy_mux_role { FY_MUX_RELAY = 0, FY_MUX_AGENT = 1 };
@@ -75,6 +76,10 @@ struct fy_mux_cbs {
 	 * end the tunnel as a protocol error. */
 	int (*on_control)(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 			  const char **why);
+	/* Frames were queued while none were waiting: the owner should write
+	 * the output out (at the end of its loop turn, say). Not called again
+	 * until the output has been drained empty. May be NULL. */
+	void (*on_output)(void *ctx);
 };
 
 struct fy_mux_cfg {
@@ -84,6 +89,8 @@ struct fy_mux_cfg {
 	struct fy_budget *budget;	/* growth beyond window is taken here;
 					 * NULL: windows never grow */
 	uint64_t now_ms;	/* the owner's clock at creation */
+	struct fy_pool *stream_pool;	/* streams come from here (the owner's
+					 * thread's pool); NULL: malloc */
 	uint32_t keepalive_ms;	/* ping interval; dead after 3 silent intervals */
 	size_t out_cap;		/* output buffer cap (bytes) */
 	uint32_t serial;	/* tunnel serial, unique within the session table */

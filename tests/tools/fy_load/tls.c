@@ -15,14 +15,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ferry/frame.h>
+#include <ferry/wire.h>
+
+/* The protocol's constants and byte order from lib/ (docs/PROTOCOL.md);
+ * everything else here is written independently of lib/'s codec, so that
+ * this raw agent can send what the codec never would. */
 enum {
-	T_HELLO = 0x01, T_WELCOME = 0x02, T_REGISTER = 0x03, T_RESULT = 0x04,
-	T_OPEN = 0x10, T_DATA = 0x11, T_WINDOW = 0x12, T_RESET = 0x13,
-	T_PING = 0x20, T_GOAWAY = 0x21, T_ERROR = 0x22,
+	T_HELLO = FY_T_HELLO, T_WELCOME = FY_T_WELCOME, T_REGISTER = FY_T_REGISTER,
+	T_RESULT = FY_T_RESULT, T_OPEN = FY_T_OPEN, T_DATA = FY_T_DATA, T_WINDOW = FY_T_WINDOW,
+	T_RESET = FY_T_RESET, T_PING = FY_T_PING, T_GOAWAY = FY_T_GOAWAY, T_ERROR = FY_T_ERROR,
 };
-#define HDR 12
-#define MAX_PAYLOAD 65536
-#define DATA_MAX 16372
+#define HDR FY_FRAME_HDR_LEN
+#define MAX_PAYLOAD FY_FRAME_MAX_PAYLOAD
+#define DATA_MAX (16384 - FY_FRAME_HDR_LEN)	/* one frame per 16 KiB TLS record */
 
 struct tconn {
 	SSL *ssl;
@@ -57,10 +63,6 @@ static const char *tname(int t)
 	}
 }
 
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static void wr32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; }
-static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 
 static void ssl_errstr(char *out, size_t ol)
 {
@@ -119,8 +121,8 @@ static int t_frame(struct tconn *tc, int type, int flags, uint32_t sid, uint32_t
 	h[0] = (uint8_t)type;
 	h[1] = (uint8_t)flags;
 	h[2] = h[3] = 0;
-	wr32(h + 4, sid);
-	wr32(h + 8, len);
+	fy_put32(h + 4, sid);
+	fy_put32(h + 8, len);
 	fprintf(stderr, "send %s(0x%02x) flags=0x%02x stream=%u len=%u payload=%zu\n", tname(type), type,
 		flags, sid, len, plen);
 	/* One buffer so header and payload go out in one TLS record where possible. */
@@ -143,7 +145,7 @@ static int t_read(struct tconn *tc, uint8_t *out_hdr, uint8_t **payload, uint32_
 {
 	for (;;) {
 		if (tc->rlen >= HDR) {
-			uint32_t len = rd32(tc->rbuf + 8);
+			uint32_t len = fy_get32(tc->rbuf + 8);
 			if (len > MAX_PAYLOAD) {
 				fprintf(stderr, "relay sent a frame with length %u\n", len);
 				tc->closed = true;
@@ -156,23 +158,23 @@ static int t_read(struct tconn *tc, uint8_t *out_hdr, uint8_t **payload, uint32_
 				memmove(tc->rbuf, tc->rbuf + HDR + len, tc->rlen - HDR - len);
 				tc->rlen -= HDR + len;
 				int type = frame[0];
-				uint32_t sid = rd32(frame + 4);
+				uint32_t sid = fy_get32(frame + 4);
 				fprintf(stderr, "recv %s(0x%02x) flags=0x%02x stream=%u len=%u\n", tname(type), type,
 					frame[1], sid, len);
 				if (type == T_WINDOW && sid == tc->last_open && len == 4)
-					tc->credit += rd32(frame + HDR);
+					tc->credit += fy_get32(frame + HDR);
 				if (type == T_PING && !(frame[1] & 0x02) && len == 8) {
 					if (t_frame(tc, T_PING, 0x02, 0, 8, frame + HDR, 8) < 0)
 						return -1;
 					continue;
 				}
 				if ((type == T_ERROR || type == T_GOAWAY || type == T_RESET) && len >= 6) {
-					uint16_t ml = rd16(frame + HDR + 4);
+					uint16_t ml = fy_get16(frame + HDR + 4);
 					if (ml > len - 6)
 						ml = (uint16_t)(len - 6);
-					fprintf(stderr, "     code=%u msg=\"%.*s\"\n", rd32(frame + HDR), ml, frame + HDR + 6);
+					fprintf(stderr, "     code=%u msg=\"%.*s\"\n", fy_get32(frame + HDR), ml, frame + HDR + 6);
 					if (type == T_ERROR) {
-						tc->err_code = (int)rd32(frame + HDR);
+						tc->err_code = (int)fy_get32(frame + HDR);
 						snprintf(tc->err_msg, sizeof(tc->err_msg), "%.*s", ml, frame + HDR + 6);
 					}
 				}
@@ -203,8 +205,8 @@ static int t_data(struct tconn *tc, uint32_t sid, size_t k, int c)
 	static uint8_t buf[HDR + DATA_MAX];
 	buf[0] = T_DATA;
 	buf[1] = buf[2] = buf[3] = 0;
-	wr32(buf + 4, sid);
-	wr32(buf + 8, (uint32_t)k);
+	fy_put32(buf + 4, sid);
+	fy_put32(buf + 8, (uint32_t)k);
 	memset(buf + HDR, c, k);
 	return t_write(tc, buf, HDR + k);
 }
@@ -241,9 +243,9 @@ static int t_op(struct tconn *tc, const struct op *op)
 		struct prng g;
 		prng_init(&g, (uint64_t)getpid() ^ (uint64_t)(now() * 1e6));
 		prng_fill(&g, (uint8_t *)&sess, sizeof(sess));
-		wr16(p, 1);
-		wr16(p + 2, 1);
-		wr32(p + 4, 0);
+		fy_put16(p, 1);
+		fy_put16(p + 2, 1);
+		fy_put32(p + 4, 0);
 		for (int i = 0; i < 8; i++)
 			p[8 + i] = (uint8_t)(sess >> (56 - 8 * i));
 		p[16] = (uint8_t)tl;
@@ -258,24 +260,24 @@ static int t_op(struct tconn *tc, const struct op *op)
 		if (t_wait(tc, T_WELCOME, hdr, &pl, &plen) < 0)
 			return -1;
 		if (plen == 16) {
-			tc->window = rd32(pl + 12);
-			fprintf(stderr, "     welcome version=%u workers=%u keepalive_ms=%u window=%u\n", rd16(pl),
-				rd16(pl + 2), rd32(pl + 8), tc->window);
+			tc->window = fy_get32(pl + 12);
+			fprintf(stderr, "     welcome version=%u workers=%u keepalive_ms=%u window=%u\n", fy_get16(pl),
+				fy_get16(pl + 2), fy_get32(pl + 8), tc->window);
 		}
 		return 0;
 	}
 	if (!strcmp(op->name, "register")) {
 		uint8_t p[6];
 		long port = strtol(op->arg, NULL, 10);
-		wr32(p, ++tc->req);
-		wr16(p + 4, (uint16_t)port);
+		fy_put32(p, ++tc->req);
+		fy_put16(p + 4, (uint16_t)port);
 		if (t_frame(tc, T_REGISTER, 0, 0, 6, p, 6) < 0)
 			return -1;
 		g_phase = "waiting for RESULT";
 		if (t_wait(tc, T_RESULT, hdr, &pl, &plen) < 0)
 			return -1;
-		uint32_t code = plen >= 10 ? rd32(pl + 4) : 0xffffffffu;
-		int ml = plen >= 10 ? rd16(pl + 8) : 0;
+		uint32_t code = plen >= 10 ? fy_get32(pl + 4) : 0xffffffffu;
+		int ml = plen >= 10 ? fy_get16(pl + 8) : 0;
 		if (ml > (int)plen - 10)
 			ml = plen >= 10 ? (int)plen - 10 : 0;
 		fprintf(stderr, "     result code=%u msg=\"%.*s\"\n", code, ml, pl + 10);
@@ -287,9 +289,9 @@ static int t_op(struct tconn *tc, const struct op *op)
 		g_phase = "waiting for OPEN";
 		if (t_wait(tc, T_OPEN, hdr, &pl, &plen) < 0)
 			return -1;
-		tc->last_open = rd32(hdr + 4);
+		tc->last_open = fy_get32(hdr + 4);
 		tc->credit = tc->window;
-		fprintf(stderr, "     open stream=%u port=%u\n", tc->last_open, plen >= 2 ? rd16(pl) : 0);
+		fprintf(stderr, "     open stream=%u port=%u\n", tc->last_open, plen >= 2 ? fy_get16(pl) : 0);
 		return 0;
 	}
 	if (!strcmp(op->name, "frame")) {

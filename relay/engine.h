@@ -1,0 +1,48 @@
+/* The relay's engine: agent sessions (authentication, one live session per
+ * name), the public ports they claim and the listeners for them, where a
+ * new client goes, and the token set (reload.c). Called by tunnel.c,
+ * public.c and worker.c, and by a backend placing a client (DPDK); calls
+ * only the registry, the inbox and the backend interface. */
+#ifndef FERRY_RELAY_ENGINE_H
+#define FERRY_RELAY_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/frame.h"
+#include "relay-t.h"
+#include "worker-t.h"
+
+/* A HELLO from peer, on worker w: 0 with *sess (a reference, the caller's
+ * to put) and name (FY_NAME_MAX + 1 bytes) set; or -1 with *code and msg
+ * for the ERROR frame. */
+int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
+		struct reg_session **sess, char *name, uint32_t *code, char *msg, size_t msglen);
+void engine_session_put(struct relay *r, struct reg_session *s);
+/* Ends s everywhere: every worker closes its tunnels of it when it next
+ * looks (they are woken now). */
+void engine_session_kill(struct relay *r, struct reg_session *s, const char *why);
+
+/* A claim of port by session s, on worker w (which then owns the listener):
+ * a fy_code, with msg for the RESULT either way. */
+uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t port,
+			      char *msg, size_t msglen);
+/* Closes the listeners w holds for s (all when s is NULL) and takes its
+ * claims out of the registry. */
+void engine_release_ports(struct worker *w, struct reg_session *s);
+/* On worker w, a listener for a port another worker claimed for s
+ * (takes the message's reference on s). */
+void engine_listen_extra(struct worker *w, uint16_t port, struct reg_session *s);
+void engine_release_dead_extra(struct worker *w);
+
+/* Where a new client of port goes, asked on worker self: a worker that
+ * holds a tunnel of the port's agent (self when it does), with that
+ * session's serial in *serial; (unsigned)-1 when no agent serves the port
+ * now. Called by public.c after an accept and by a backend that places
+ * connections before they are accepted. */
+unsigned engine_place_client(struct relay *r, uint16_t port, unsigned self, uint64_t *serial);
+
+/* reload.c: SIGHUP. 0, or -1 with the old tokens kept (logged). */
+int relay_reload_tokens(struct relay *r);
+
+#endif

@@ -1,0 +1,77 @@
+/* A relay worker: one thread (kernel backend) or lcore (DPDK), the owner
+ * of everything on it; and the messages workers send each other. */
+#ifndef FERRY_WORKER_T_H
+#define FERRY_WORKER_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include <urcu/wfcqueue.h>
+
+#include "ferry/log.h"
+#include "ferry/pool.h"
+#include "ferry/sess.h"
+
+struct relay;
+struct tunnel;
+struct pubconn;
+struct reg_port;
+struct reg_session;
+
+/* A message between workers. A MSG_TUNNEL is the tunnel's own (it moves
+ * once); the others are allocated by the sender and freed by the receiver
+ * (a client handed over because its worker holds no tunnel of its agent,
+ * a listener for a new claim: rare, never per packet). */
+enum msg_kind { MSG_TUNNEL, MSG_PUBLIC, MSG_LISTEN };
+struct msg {
+	struct cds_wfcq_node node;
+	enum msg_kind kind;
+	struct tunnel *t;		/* MSG_TUNNEL: adopt this tunnel */
+	void *io;			/* MSG_PUBLIC: accepted client */
+	uint16_t port;
+	struct sockaddr_storage peer;
+	uint64_t sess_serial;
+	struct reg_session *sess;	/* MSG_LISTEN: holds a reference */
+};
+
+/* A worker's own listener on a port claimed through another worker:
+ * every worker listens (SO_REUSEPORT), so the kernel spreads clients and
+ * most never need a hand-off. */
+struct xlisten {
+	uint16_t port;
+	struct reg_session *sess;	/* holds a reference */
+	void *lio;
+	struct xlisten *next;
+};
+
+struct worker {
+	struct relay *r;
+	unsigned id;
+	pthread_t thread;
+	uint64_t now_ms;		/* the loop's clock, read once per turn */
+	void *be_data;			/* the backend's own per-worker state */
+	struct fy_sess_table streams;	/* (tunnel serial, stream id) -> stream */
+	struct fy_sess_table tunnels;	/* session serial -> its tunnels here */
+	struct fy_pool stream_pool;	/* every mux's streams on this worker */
+	struct fy_pool pub_pool;	/* public connections */
+	struct tunnel *tunnel_list;
+	struct reg_port *ports;		/* claims (and listeners) this worker owns */
+	struct xlisten *xlisten;	/* extra listeners for others' claims */
+	struct tunnel *dirty;
+	struct tunnel *more_in;		/* tunnels to read again */
+	struct tunnel *gc_tunnels;
+	struct tunnel *ua_head, *ua_tail;	/* unauthenticated, oldest first */
+	unsigned nunauth;
+	struct fy_log_sum auth_log;	/* refused HELLOs, summarised */
+	struct pubconn *gc_pub;
+	uint32_t next_tunnel_serial;
+	uint64_t last_tick_ms;
+	uint64_t drain_deadline_ms;
+	bool drain_started;
+	struct cds_wfcq_head inbox_head;
+	struct cds_wfcq_tail inbox_tail;
+} __attribute__((aligned(64)));
+
+#endif
