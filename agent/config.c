@@ -179,7 +179,8 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 	int o, idx;
 	char err[300];
 
-	argv[0] = (char *)PROG;	/* getopt's own messages name the program, not its path */
+	if (!file)	/* getopt's own messages name the program, not its path */
+		argv[0] = (char *)PROG;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "R:h", opts, &idx)) != -1) {
 		int e = 0;

@@ -134,7 +134,7 @@ int fy_conf_parse(const char *prog, int argc, char **argv, fy_conf_pass_fn pass,
 		int cargc;
 		char **cargv, err[300];
 
-		if (fy_conf_load(conf, argv[0], &cargc, &cargv, err, sizeof(err)) < 0) {
+		if (fy_conf_load(conf, prog, &cargc, &cargv, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: %s\n", prog, err);
 			return 2;
 		}

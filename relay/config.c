@@ -117,8 +117,8 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 	struct relay_cfg *c = cfg;
 	int o, idx;
 
-	(void)file;
-	argv[0] = (char *)PROG;	/* getopt's own messages name the program, not its path */
+	if (!file)	/* getopt's own messages name the program, not its path */
+		argv[0] = (char *)PROG;
 	optind = 1;
 	while ((idx = -1, o = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		/* getopt_long says which entry matched: the name comes from it,

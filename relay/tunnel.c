@@ -67,29 +67,52 @@ static void auth_failed(struct tunnel *t)
 			AUTH_TARPIT_MS / 1000);
 }
 
-/* The unauthenticated cap is full: the oldest unauthenticated connection
- * on this worker makes room. A real agent finishes TLS and HELLO in a few
- * round trips, so under a flood of idle connections it is never the
- * oldest for long. Returns false when this worker holds none. */
-static bool evict_oldest(struct worker *w, const char *newcomer)
+/* The unauthenticated cap is full, or descriptors run low: the oldest
+ * unauthenticated connection on this worker makes room. A real agent
+ * finishes TLS and HELLO in a few round trips, so under a flood of idle
+ * connections it is never the oldest for long. Returns false when this
+ * worker holds none. */
+static bool evict_oldest(struct worker *w, const char *newcomer, bool fds)
 {
 	struct tunnel *old = w->ua_head;
-	char why[160];
 
 	if (!old)
 		return false;
 	atomic_fetch_add_explicit(&w->r->ctr.unauth_evicted, 1, memory_order_relaxed);
-	FY_LOG_RL(FY_LOG_WARN, TOPIC, "unauthenticated connections at the cap (%u): closing the "
-		  "oldest, from %s after %llu ms, to let %s in", w->r->cfg.max_unauth,
-		  old->peer_str, (unsigned long long)(w->now_ms - old->accepted_ms), newcomer);
-	snprintf(why, sizeof(why), "evicted: too many unauthenticated connections");
-	tunnel_close(old, FY_E_LIMIT, why);
+	if (fds)
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "out of descriptors (limit %u): closing the oldest "
+			  "unauthenticated connection, from %s after %llu ms, to let %s in",
+			  w->r->nofile, old->peer_str,
+			  (unsigned long long)(w->now_ms - old->accepted_ms), newcomer);
+	else
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "unauthenticated connections at the cap (%u): "
+			  "closing the oldest, from %s after %llu ms, to let %s in",
+			  w->r->cfg.max_unauth, old->peer_str,
+			  (unsigned long long)(w->now_ms - old->accepted_ms), newcomer);
+	tunnel_close(old, FY_E_LIMIT, fds ? "evicted: the relay is short of descriptors" :
+			    "evicted: too many unauthenticated connections");
+	return true;
+}
+
+/* Evictions for want of descriptors, per worker and tick: a flood that
+ * reconnects as fast as it is closed gets this many, then waits for the
+ * backend's shedding and the listen queue, instead of keeping the worker
+ * busy accepting and closing. An agent in the queue gets in all the same. */
+#define FD_EVICTIONS_PER_TICK 100
+
+static bool evict_for_fds(struct worker *w, const char *newcomer)
+{
+	if (w->fd_evictions >= FD_EVICTIONS_PER_TICK)
+		return false;
+	if (!evict_oldest(w, newcomer, true))
+		return false;
+	w->fd_evictions++;
 	return true;
 }
 
 bool tunnel_make_room(struct worker *w, const char *newcomer)
 {
-	return evict_oldest(w, newcomer);
+	return evict_for_fds(w, newcomer);
 }
 
 /* A new connection on the agent port: TLS, then HELLO. Takes io. */
@@ -124,8 +147,8 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 	 * unauthenticated connection, so that idle ones cannot use up the
 	 * reserve kept for agents. */
 	if (fd_low)
-		evict_oldest(w, a);
-	if (atomic_load(&r->unauth) >= r->cfg.max_unauth && !evict_oldest(w, a)) {
+		evict_for_fds(w, a);
+	if (atomic_load(&r->unauth) >= r->cfg.max_unauth && !evict_oldest(w, a, false)) {
 		src_release(r->src, slot);
 		atomic_fetch_add_explicit(&r->ctr.unauth_refused, 1, memory_order_relaxed);
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections "
@@ -640,6 +663,7 @@ void tunnel_tick(struct worker *w, uint64_t now)
 	char why[96];
 
 	fy_log_sum_flush(&w->auth_log, now);
+	w->fd_evictions = 0;
 	for (t = w->tunnel_list; t; t = next) {
 		next = t->next;
 		if (t->state == TUN_TLS || t->state == TUN_HELLO) {

@@ -64,6 +64,7 @@ struct worker {
 	struct tunnel *gc_tunnels;
 	struct tunnel *ua_head, *ua_tail;	/* unauthenticated, oldest first */
 	unsigned nunauth;
+	unsigned fd_evictions;		/* this tick (tunnel.c) */
 	struct fy_log_sum auth_log;	/* refused HELLOs, summarised */
 	struct pubconn *gc_pub;
 	uint32_t next_tunnel_serial;

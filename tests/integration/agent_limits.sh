@@ -66,7 +66,7 @@ load_ok "20 clients at once on :$PUB (agent --max-streams 10)" hold --connect "1
 n=$(log_count "$T/serve-sink.out" '^accept ')
 [ "$n" -eq 10 ] || fail "the target saw $n connections, want 10"
 wait_log "$T/agent-a.log" "WARN .*stream [0-9]+ on port $PUB refused: agent stream limit reached \(10 streams, --max-streams\)" 5
-wait_log "$T/relay.log" "reset by agent: agent stream limit reached \(10 streams, --max-streams\) \(limit reached\)" 5
+wait_log "$T/relay.log" "stream reset: agent stream limit reached \(10 streams, --max-streams\) \(limit reached\)" 5
 check_ok "10 served, 10 reset; agent: $(grep -m1 'agent stream limit reached' "$T/agent-a.log" | sed 's/^.*WARN *//')"
 
 # The 10 held clients closed when hold ended; each stream ends once the sink answers.
@@ -86,7 +86,7 @@ hwm0=$(fy_hwm_kb "$AGENT")
 load_rc 3 "32 MiB to a target that does not read: the client is reset" send \
 	--connect "127.0.0.1:$SLOWP" --bytes 32M --seed 2 --timeout 60
 wait_log "$T/agent-a.log" "stream buffer limit reached \(([0-9]+) bytes held, cap 1048576\)" 10
-wait_log "$T/relay.log" "reset by agent: stream buffer limit reached \([0-9]+ bytes held, cap 1048576\) \(limit reached\)" 10
+wait_log "$T/relay.log" "stream reset: stream buffer limit reached \([0-9]+ bytes held, cap 1048576\) \(limit reached\)" 10
 hwm1=$(fy_hwm_kb "$AGENT")
 grow=$((hwm1 - hwm0))
 fy_say "agent VmHWM ${hwm0} KiB before, ${hwm1} KiB after (+${grow} KiB)"
