@@ -31,6 +31,9 @@ static int parse_ports(const char *s, struct allow *al)
 		al->port_hi = 65535;
 		return 0;
 	}
+	/* Digits and one '-' only: strtoul would also take "+22" and " 22". */
+	if (s[strspn(s, "0123456789-")])
+		return -1;
 	lo = strtoul(s, &end, 10);
 	hi = lo;
 	if (*end == '-')
