@@ -103,9 +103,12 @@ static int parse_port(const char *s, uint16_t *out)
 	char *end;
 	unsigned long v;
 
+	/* Digits only: strtoul would also take "+22" and " 22". */
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v == 0 || v > 65535)
+	if (errno || *end || v == 0 || v > 65535)
 		return -1;
 	*out = (uint16_t)v;
 	return 0;
@@ -151,6 +154,8 @@ int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen
 	if (!strncmp(spec, "udp:", 4)) {
 		f->udp = true;
 		spec += 4;
+	} else if (!strncmp(spec, "tcp:", 4)) {
+		spec += 4;	/* the default, said out loud */
 	}
 	if (strlen(spec) >= sizeof(buf))
 		goto bad;
@@ -215,6 +220,8 @@ int agent_parse_local(int opt, const char *spec, struct lfwd *lf, char *err, siz
 		what = "AGENT:host:port";
 	if (opt == 'L' && !strncmp(spec, "udp:", 4)) {
 		lf->kind = L_UDP;
+		spec += 4;
+	} else if (opt == 'L' && !strncmp(spec, "tcp:", 4)) {
 		spec += 4;
 	}
 	if (strlen(spec) >= sizeof(buf))

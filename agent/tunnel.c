@@ -91,7 +91,7 @@ static void tunnel_fail(struct atun *t, const char *why)
 
 	if (t->st == AT_CLOSED)
 		return;
-	snprintf(msg, sizeof(msg), "tunnel %u: %s", t->index, why);
+	snprintf(msg, sizeof(msg), "tunnel %u: %.280s", t->index, why);
 	agent_teardown(a, msg);
 	if (a->st == AG_DRAINING || a->fatal)
 		return;
