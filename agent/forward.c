@@ -42,7 +42,8 @@ static void as_reset(struct astream *as, uint32_t code, const char *msg)
 {
 	struct tconn *c = (struct tconn *)as;
 
-	if (code != FY_E_GONE)
+	/* A local client's stream (-L, -D, -W) is logged by local.c. */
+	if (code != FY_E_GONE && c->role == TC_TARGET)
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "stream to %s reset by the relay: %s (%s)", c->target,
 			  msg, fy_code_str(code));
 	fy_pump_on_reset(pump_of(as), code, msg);

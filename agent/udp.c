@@ -161,6 +161,8 @@ static void as_reset(struct astream *as, uint32_t code, const char *msg)
 	if (code != FY_E_OK && code != FY_E_GONE)
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "UDP flow %s reset: %s (%s)", f->target, msg,
 			  fy_code_str(code));
+	else
+		FY_DEBUG(TOPIC, "UDP flow %s ended: %s", f->target, msg);
 	flow_free(f);
 }
 

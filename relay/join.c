@@ -34,6 +34,7 @@ struct jmsg {
 	unsigned from_w;		/* J_OPEN: the worker of the A end */
 	uint64_t sess;			/* J_OPEN: B's session serial */
 	struct fy_dial dial;		/* J_OPEN: what B must dial (agent: A) */
+	char target[FY_NAME_MAX + 1];	/* J_OPEN: B */
 	uint32_t code;			/* J_RESET */
 	bool drained;			/* J_ACK: nothing waits at the sender's peer */
 	char why[FY_REASON_MAX + 1];	/* J_RESET */
@@ -52,6 +53,7 @@ struct jend {
 	struct fy_stream *s;		/* NULL once its stream is gone */
 	unsigned peer_w;		/* the other end's worker */
 	char agent[FY_NAME_MAX + 1];	/* the agent this end's stream goes to */
+	char peer_agent[FY_NAME_MAX + 1];	/* and the one at the other end */
 	struct fy_buf in;		/* from the peer, waiting for room on s */
 	bool in_fin;			/* the peer's FIN, after `in` */
 	bool fin_sent;
@@ -68,7 +70,7 @@ static struct jend *end_get(struct worker *w, uint64_t key)
 static const struct rstream_ops end_ops;
 
 static struct jend *end_new(struct worker *w, uint64_t key, struct fy_mux *mux,
-			    unsigned peer_w, const char *agent)
+			    unsigned peer_w, const char *agent, const char *peer_agent)
 {
 	struct jend *e = fy_pool_alloc(&w->join_pool);
 
@@ -84,6 +86,7 @@ static struct jend *end_new(struct worker *w, uint64_t key, struct fy_mux *mux,
 	e->mux = mux;
 	e->peer_w = peer_w;
 	snprintf(e->agent, sizeof(e->agent), "%s", agent);
+	snprintf(e->peer_agent, sizeof(e->peer_agent), "%s", peer_agent);
 	fy_buf_init(&e->in, w->r->cfg.window);
 	return e;
 }
@@ -285,6 +288,12 @@ static void rs_reset(struct rstream *rs, uint32_t code, const char *msg)
 	struct jend *e = end_of(rs);
 
 	e->s = NULL;	/* the mux frees it after this */
+	/* B refusing (its --allow, a failed connect) is the relay's to log
+	 * too: with both names, as the policy's refusals are. */
+	if ((e->key & 1) && code != FY_E_OK && code != FY_E_GONE)
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "join %llu: agent '%s' reset the stream from agent "
+			  "'%s': %s (%s)", (unsigned long long)(e->key >> 1), e->agent,
+			  e->peer_agent, msg, fy_code_str(code));
 	send_reset(e, code, msg);
 	end_free(e);
 }
@@ -317,7 +326,8 @@ static void open_b(struct worker *w, struct jmsg *jm)
 		why = "its tunnel's stream limit is reached";
 		best = NULL;
 	}
-	e = best ? end_new(w, jm->key, best->link.mux, jm->from_w, best->name) : NULL;
+	e = best ? end_new(w, jm->key, best->link.mux, jm->from_w, best->name, jm->dial.agent) :
+		   NULL;
 	if (e)
 		e->s = fy_mux_open_dial(best->link.mux, FY_T_DIAL, &jm->dial, &e->rs);
 	if (e && e->s) {
@@ -332,7 +342,9 @@ static void open_b(struct worker *w, struct jmsg *jm)
 	if (!r)
 		return;
 	r->code = FY_E_REFUSED;
-	snprintf(r->why, sizeof(r->why), "agent '%s': %s", jm->dial.agent, why);
+	snprintf(r->why, sizeof(r->why), "agent '%s': %s", jm->target, why);
+	FY_LOG_RL(FY_LOG_INFO, TOPIC, "join %llu: agent '%s' to agent '%s' refused: %s",
+		  (unsigned long long)(jm->key >> 1), jm->dial.agent, jm->target, why);
 	send_to(w, jm->from_w, r);
 }
 
@@ -459,7 +471,7 @@ uint32_t join_connect(struct tunnel *t, struct fy_stream *s, const struct fy_dia
 	}
 	/* A's end is key 2j, B's 2j + 1: the message is for B's. */
 	jm = jmsg_new(J_OPEN, (atomic_fetch_add(&r->next_join, 1) + 1) * 2 + 1, 0);
-	e = jm ? end_new(w, jm->key ^ 1, t->link.mux, where, t->name) : NULL;
+	e = jm ? end_new(w, jm->key ^ 1, t->link.mux, where, t->name, d->agent) : NULL;
 	if (!e) {
 		free(jm);
 		snprintf(why, sizeof(why), "relay out of memory");
@@ -470,6 +482,7 @@ uint32_t join_connect(struct tunnel *t, struct fy_stream *s, const struct fy_dia
 	jm->from_w = w->id;
 	jm->sess = sess;
 	jm->dial = *d;
+	snprintf(jm->target, sizeof(jm->target), "%s", d->agent);
 	snprintf(jm->dial.agent, sizeof(jm->dial.agent), "%s", t->name);	/* B learns who asks */
 	atomic_fetch_add_explicit(&r->ctr.join_opened, 1, memory_order_relaxed);
 	FY_DEBUG(TOPIC, "join %llu: agent '%s' stream %u -> agent '%s' %s:%u%s",

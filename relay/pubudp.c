@@ -403,8 +403,13 @@ void pubudp_tick(struct worker *w, uint64_t now)
 		f = w->udp_old;
 		if (!f || f->last_ms + idle > now)
 			return;
-		if (f->s)
+		if (f->s) {
 			count(&w->r->ctr.udp_flows_idle);
+			char src[64];
+
+			FY_DEBUG(TOPIC, "port %u/udp: flow from %s idle for %u ms: ended",
+				 f->up->rp->port, fy_addr_str(&f->src, src, sizeof(src)), idle);
+		}
 		flow_end(f, FY_E_TIMEOUT, why);
 	}
 }
