@@ -11,7 +11,7 @@ case "$what" in
 build|demo) ;;
 dpdk) pkgs+=(libdpdk-dev ethtool nftables iputils-ping) ;;
 test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox
-           libdpdk-dev ethtool nftables iputils-ping) ;;
+           libdpdk-dev ethtool nftables iputils-ping busybox conntrack) ;;
 bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file) ;;
 *) echo "usage: $0 [build|demo|test|bench|dpdk]" >&2; exit 2 ;;
 esac
