@@ -51,7 +51,7 @@
 TOPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOPO_PFX=${TOPO_PFX:-}
 TOPO_HOST_IF=
-TOPO_SITES=
+TOPO_SITES_UP=
 
 # topo_addrs [INET]: the plan from tests/topo/addrs into TOPO_*, and every address.
 # shellcheck disable=SC2034,SC2153 # TOPO_* are read by the callers, set by the loop
@@ -215,7 +215,7 @@ _topo_build() {
 	_b "$sw" "link add br0 type bridge"
 	_b "$sw" "link set br0 up"
 	# the routers before the edges: their batches make the edges' ports
-	for s in $TOPO_SITES; do _topo_ns_add "nat-$s"; done
+	for s in $TOPO_SITES_UP; do _topo_ns_add "nat-$s"; done
 	if [ "$relay" != none ]; then
 		_topo_ns_add relay
 		_topo_host_on relay eth0
@@ -243,7 +243,7 @@ _topo_build() {
 		_b "" "link set $host_if up"
 		_post "$sw" "ip link set host master br0 up"
 	fi
-	for s in $TOPO_SITES; do
+	for s in $TOPO_SITES_UP; do
 		_topo_ns_add "edge-$s"
 		_topo_host_on "nat-$s" wan0
 		_b "$(topo_ns "nat-$s")" "addr add $(topo_site_ip "$s" NAT)/24 dev wan0"
@@ -286,7 +286,7 @@ topo_up() {
 	case $relay in kernel | dpdk | none) ;; *) echo "topo_up: --relay kernel|dpdk|none" >&2; return 2 ;; esac
 	[ "$sites" = none ] && sites=
 	[ -n "$TOPO_PFX" ] || TOPO_PFX=fyt$$
-	TOPO_SITES=$sites
+	TOPO_SITES_UP=$sites
 	topo_addrs "$inet"
 	if ip netns list | grep -q "^$TOPO_PFX-"; then
 		echo "topo_up: namespaces $TOPO_PFX-* exist already" >&2
