@@ -6,7 +6,9 @@
 #
 #   tests/topo/run.sh [SCENARIO...]
 #
-# Default order: up isolation web_ssh agent_restart nat_flush relay_restart down.
+# Default order: up isolation web_ssh agent_restart nat_flush relay_restart
+# systemd_unit down. A scenario that cannot run on this backend exits 77 and is
+# reported SKIP (systemd_unit on namespaces).
 # "up" runs first and "down" last whatever is named; when up fails the rest are
 # not run (reported as such). Each scenario's output goes to TOPO_LOGS/NAME.log
 # (default: a new /tmp/ferry-topo.XXXXXX) and is printed when it fails, with the
@@ -16,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/drive.sh
 . "$here/drive.sh"
 
-all=(isolation web_ssh agent_restart nat_flush relay_restart)
+all=(isolation web_ssh agent_restart nat_flush relay_restart systemd_unit)
 if [ $# -gt 0 ]; then
 	want=()
 	for a in "$@"; do
@@ -52,7 +54,12 @@ run_one() {
 	sed 's/^/   /' "$logs/$name.log" | grep -E '^ +(ok - |PASS |FAIL )'
 	names+=("$name")
 	secs+=("$dt")
-	if [ "$rc" -eq 0 ] && grep -q "^PASS $name" "$logs/$name.log"; then
+	if [ "$rc" -eq 77 ]; then
+		results+=(SKIP)
+		notes+=("$(grep -m1 "^SKIP $name" "$logs/$name.log" | sed "s/^SKIP $name: //")")
+		echo "   SKIP $name"
+		return 0
+	elif [ "$rc" -eq 0 ] && grep -q "^PASS $name" "$logs/$name.log"; then
 		results+=(PASS)
 		note=$(grep -c '^  ok - ' "$logs/$name.log")
 		notes+=("$note checks")
@@ -86,6 +93,7 @@ printf '%-16s %-8s %8s  %s\n' ---------------- ------ ------- -----
 for i in "${!names[@]}"; do
 	printf '%-16s %-8s %8s  %s\n' "${names[$i]}" "${results[$i]}" "${secs[$i]}" "${notes[$i]}"
 done
-echo "backend $TOPO_BACKEND, sites ${TOPO_SITES:-a b}, $((${#names[@]} - failed)) passed, $failed failed," \
+skips=$(printf '%s\n' "${results[@]}" | grep -c '^SKIP$')
+echo "backend $TOPO_BACKEND, sites ${TOPO_SITES:-a b}, $((${#names[@]} - failed - skips)) passed, $failed failed, $skips skipped," \
 	"$(($(date +%s) - start)) s; logs in $logs"
 [ "$failed" -eq 0 ]
