@@ -192,11 +192,15 @@ _topo_host_on() {
 	_b "$ns" "link set $2 up"
 }
 
+# _topo_ns_add ROLE: a namespace for ROLE. A new namespace takes IPv4 forwarding
+# from the root namespace's, which may have it on (libvirt, Docker turn it on): only
+# the routers forward, so every other host says so itself.
 _topo_ns_add() {
 	local ns
 	ns=$(topo_ns "$1")
 	_TOPO_NEW+=("netns add $ns")
 	_b "$ns" "link set lo up"
+	case $1 in nat-*) ;; *) _post "$ns" "sysctl -qw net.ipv4.ip_forward=0" ;; esac
 }
 
 # _topo_dpdk_if NS IF PORT: IF in NS belongs to a DPDK process: no IPv6 chatter, no
@@ -342,6 +346,7 @@ topo_vm() {
 	ip addr flush dev "$ifc"
 	ip addr add "$ip/24" dev "$ifc"
 	ip link set "$ifc" up
+	[ -n "${s:-}" ] || sysctl -qw net.ipv4.ip_forward=0
 	if [ -n "${s:-}" ]; then
 		ip netns del "edge-$s" 2>/dev/null || true
 		ip link del lan0 2>/dev/null || true
