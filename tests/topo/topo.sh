@@ -19,7 +19,9 @@
 # Nothing of it lives in the root namespace (unless --host): teardown is deleting the
 # namespaces. Building it takes about 0.1 s.
 #
-# Use (sourced; tests/integration/topo_edges.sh, tests/lib_dpdk.sh, bench/run):
+# Used by tests/integration/topo_edges.sh, sbc_qemu.sh, vagrant_validate.sh, tests/lib_dpdk.sh
+# (dp_topology, dp_topology3), bench/run (--topology netns), tests/topo/scenarios/lib.sh
+# (the addresses) and, inside each VM, vagrant/provision.sh (topo.sh vm). Sourced:
 #   . tests/topo/topo.sh
 #   topo_up [--prefix PFX] [--sites "a b"|a|b|none] [--no-client] [--relay kernel|dpdk]
 #           [--dpdk-port] [--host IF] [--inet A.B.C] [--open]
