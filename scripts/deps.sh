@@ -1,19 +1,35 @@
 #!/usr/bin/env bash
 # Installs what building, the demo, the tests and the benchmarks need, from
 # Debian's packages, and only what is missing. Safe to run again.
-#   scripts/deps.sh [build|demo|test|bench]   (default: test)
+#   scripts/deps.sh [build|demo|test|bench|dpdk|cross|vagrant]   (default: test)
 set -eu
 
 what=${1:-test}
 pkgs=(gcc libc6-dev pkg-config meson ninja-build libssl-dev liburcu-dev libxxhash-dev
       liburing-dev libcunit1-dev openssl curl python3 procps)
+# cross: ferry-agent for arm64 and armhf (scripts/cross.sh): Debian's cross
+# compilers, the libraries of those architectures (multiarch) and qemu-user to run
+# the result here (tests/integration/sbc_qemu.sh)
+cross=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static binutils file)
+for a in arm64 armhf; do
+	cross+=("libc6-dev:$a" "libssl-dev:$a" "liburcu-dev:$a" "libxxhash-dev:$a" "liburing-dev:$a")
+done
+# the topology scenarios (tests/topo/): routers, edges' web server
+topo=(iproute2 nftables conntrack busybox iputils-ping openssh-server openssh-client curl)
 case "$what" in
 build|demo) ;;
 dpdk) pkgs+=(libdpdk-dev ethtool nftables iputils-ping) ;;
+cross) pkgs+=("${cross[@]}") ;;
+# vagrant/run: Vagrant with libvirt, QEMU, and what builds the box (vagrant/box.sh)
+vagrant) pkgs+=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu
+           qemu-system-x86 qemu-utils debootstrap extlinux syslinux-common dnsmasq-base
+           rsync e2fsprogs fdisk openssh-client) ;;
 test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox
-           bind9-dnsutils libdpdk-dev ethtool nftables iputils-ping) ;;
-bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file) ;;
-*) echo "usage: $0 [build|demo|test|bench|dpdk]" >&2; exit 2 ;;
+           bind9-dnsutils libdpdk-dev ethtool nftables iputils-ping "${topo[@]}" "${cross[@]}"
+           vagrant vagrant-libvirt) ;;
+bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file
+           nftables ethtool) ;;
+*) echo "usage: $0 [build|demo|test|bench|dpdk|cross|vagrant]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -26,5 +42,11 @@ echo "deps: installing ${missing[*]}"
 SUDO=
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+# packages of another architecture (libssl-dev:arm64) need it known to dpkg
+for p in "${missing[@]}"; do
+	case $p in *:*) a=${p#*:} ;; *) continue ;; esac
+	[ "$a" = "$(dpkg --print-architecture)" ] && continue
+	dpkg --print-foreign-architectures | grep -qx "$a" || $SUDO dpkg --add-architecture "$a"
+done
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the project tests, as CI runs it: installs what is missing,
-# builds twice (plain, and with AddressSanitizer + UBSan), runs the CUnit
+# builds twice (plain, and with AddressSanitizer + UBSan) and cross-builds the
+# agent for arm64 and armhf, runs the CUnit
 # unit tests in both builds, the integration tests (real relay, agent,
 # curl, ssh, iperf3 on loopback) with the agent on io_uring and on epoll and
 # again under the sanitizers, and the benchmark harness's quick self-test.
@@ -72,6 +73,9 @@ step() {
 }
 
 step "build" scripts/build.sh build "${meson_opts[@]}"
+# ferry-agent for single-board computers; tests/integration/sbc_qemu.sh runs them
+step "cross build (arm64)" scripts/cross.sh arm64
+step "cross build (armhf)" scripts/cross.sh armhf
 step "unit tests" meson test -C build --suite unit --print-errorlogs
 step "relay/net against Linux TCP (TAP)" meson test -C build --suite net-interop --print-errorlogs
 step "integration (agent on io_uring)" env FY_BUILD=build FY_AGENT_IO=uring tests/run-integration.sh

@@ -6,7 +6,9 @@
 #   . "$(dirname "$0")/../lib_dpdk.sh"
 #   fy_init 22600
 #   dp_require nft           # root, a relay with the DPDK backend, [nft]
-#   dp_topology 10.99 fy     # namespace fyr$$, veth fyo$$ <-> fyr$$, NET=10.99.X, RIP=NET.2
+#   dp_topology 10.99 fy     # tests/topo/topo.sh with the root namespace on its
+#                            # internet NET=10.99.X (veth fyo$$, HIP=NET.1) and the relay's
+#                            # namespace fy$$-relay (DPDK on its eth0, RIP=NET.2)
 #                            # (or dp_pick_net 10.99 alone: a port of the relay's own,
 #                            # e.g. dp_relay_start --vdev net_tap0,iface=...)
 #   dp_certs                 # CA + relay certificate for $RIP in $T/pki
@@ -16,21 +18,26 @@
 #   dp_stats; dp_stat tx_fail  # counters while it runs (DPDK telemetry)
 #   dp_relay_stop_ok         # SIGTERM, must exit 0
 #
-# The relay runs inside the namespace on net_af_packet over the veth's far end, with
-# its own TCP on $RIP:$RELAY_PORT (7000); everything else runs in the root namespace
-# and reaches it through the near end ($VO, NET.1). Its PID is DPID (not in FY_PID:
-# dp_exit, the EXIT trap that dp_topology sets, stops it before the namespace goes).
+# The relay runs inside the namespace on net_af_packet over its port (VR, eth0 there),
+# with its own TCP on $RIP:$RELAY_PORT (7000); everything else runs in the root
+# namespace and reaches it over the topology's bridge through $VO (NET.1). Its PID
+# is DPID (not in FY_PID: dp_exit, the EXIT trap that dp_topology sets, stops it
+# before the namespaces go). The addresses are the topology's (tests/topo/addrs).
 # Needs root (namespaces, veth) and a build with DPDK.
 
-DP_LINKS=()
+# shellcheck source=SCRIPTDIR/topo/topo.sh
+. "$FY_ROOT/tests/topo/topo.sh"
+
 NS=
 NSE=
 NSC=
-BR=
 VO=
 VR=
 NET=
 RIP=
+HIP=
+EIP=
+CIP=
 DPID=
 DP_ARGS=()
 
@@ -49,8 +56,8 @@ dp_require() {
 
 # dp_exit: the EXIT trap. Stops the clients (fy-load, fy-synflood), then the relay
 # (SIGTERM first, so relay.log gets its counters for the post-mortem, then SIGKILL),
-# removes the loss table, the EAL runtime directory, the veth and the namespace, then
-# runs fy_cleanup.
+# removes the loss table, the EAL runtime directory and the topology (its
+# namespaces and the root namespace's veth), then runs fy_cleanup.
 dp_exit() {
 	local rc=$? l k
 	set +e
@@ -69,89 +76,55 @@ dp_exit() {
 	fi
 	nft delete table inet "fyloss$$" 2>/dev/null
 	rm -rf "/var/run/dpdk/$DP_PREFIX"	# the EAL leaves its runtime directory
-	[ -n "$VO" ] && ip link del "$VO" 2>/dev/null
-	for l in "$NS" "$NSE" "$NSC"; do
-		[ -n "$l" ] && ip netns del "$l" 2>/dev/null
+	# Agents and targets may run in the namespaces: stop them before they go.
+	for l in "${!FY_PID[@]}"; do
+		case $l in agent-* | serve-*) fy_stop "$l" TERM 10 ;; esac
 	done
-	# Namespace teardown is lazy: their veths' root ends may outlive them.
-	for l in "${DP_LINKS[@]}"; do
-		ip link del "$l" 2>/dev/null
-	done
-	[ -n "$BR" ] && ip link del "$BR" 2>/dev/null
+	topo_down
 	(exit "$rc")
 	fy_cleanup
 }
 
-# dp_pick_net PREFIX: NET=PREFIX.X with X from the PID, moved on while the root
-# namespace already has a route into it (another run beside us); RIP=NET.2,
-# RELAY_PORT=7000; sets the EXIT trap dp_exit.
+# dp_pick_net PREFIX: the topology's internet as NET=PREFIX.X, a /24 the root
+# namespace has no route into yet (topo_pick_inet); its addresses: RIP (the relay),
+# HIP (the root namespace, when it joins); RELAY_PORT=7000; sets the EXIT trap dp_exit.
 dp_pick_net() {
-	local prefix=$1 x k
-	x=$(($$ % 200 + 20))
-	for ((k = 0; k < 30; k++)); do
-		ip -4 route show "$prefix.$x.0/24" | grep -q . || break
-		x=$(((x - 19) % 200 + 20))
-	done
-	NET=$prefix.$x
-	RIP=$NET.2
+	NET=$(topo_pick_inet "$1")
+	topo_addrs "$NET"
+	RIP=$TOPO_RELAY_IP
+	# shellcheck disable=SC2034 # for the scenarios
+	HIP=$TOPO_HOST_IP
 	RELAY_PORT=7000
 	trap dp_exit EXIT
 }
 
-# dp_topology PREFIX TAG: namespace ${TAG}r$$ holding veth end ${TAG}r$$ (VR); the
-# other end ${TAG}o$$ (VO) in the root namespace as NET.1/24 (dp_pick_net). Sets NS
-# VO VR NET RIP RELAY_PORT and the EXIT trap dp_exit.
+# dp_topology PREFIX TAG: the topology with only the relay and the root namespace on
+# its internet (dp_pick_net): the relay's namespace ${TAG}$$-relay (NS) with the
+# DPDK port eth0 (VR, RIP = NET.2), the root namespace on veth ${TAG}o$$ (VO) as
+# NET.1. Sets NS VO VR NET RIP HIP RELAY_PORT and the EXIT trap dp_exit.
 dp_topology() {
-	local tag=$2
-	NS=${tag}r$$
-	VO=${tag}o$$
-	VR=${tag}r$$
+	VO=${2}o$$
 	dp_pick_net "$1"
-
-	ip netns add "$NS"
-	ip link add "$VO" type veth peer name "$VR"
-	ip link set "$VR" netns "$NS"
-	ip addr add "$NET.1/24" dev "$VO"
-	ip link set "$VO" up
-	ip netns exec "$NS" ip link set "$VR" up
-	ip netns exec "$NS" ip link set lo up
-	# Without this the kernel leaves TCP checksums to "hardware", and the DPDK
-	# side, which sees the raw frames, gets segments with unfilled checksums.
-	ethtool -K "$VO" tx off >/dev/null 2>&1 || fail "ethtool -K $VO tx off failed"
+	topo_up --prefix "$2$$" --inet "$NET" --sites none --no-client --relay dpdk --host "$VO" ||
+		fail "could not build the topology (tests/topo/topo.sh)"
+	NS=$(topo_ns relay)
+	VR=eth0
 }
 
-# dp_topology3 PREFIX TAG: three namespaces on one private L2 segment, a bridge
-# ${TAG}b$$ (BR) in the root namespace: the relay's ${TAG}r$$ (NS; veth end VR for
-# DPDK, NET.2 = RIP), the edge's ${TAG}e$$ (NSE; NET.3 = EIP: the agent and its
-# services) and the client's ${TAG}c$$ (NSC; NET.4 = CIP). The root namespace has no
-# address on it. Sets those and RELAY_PORT, and the EXIT trap dp_exit.
+# dp_topology3 PREFIX TAG: the whole topology (tests/topo/topo.sh; its own addresses,
+# PREFIX is not needed) with one site, the relay on DPDK: the relay's namespace
+# (NS; port VR = eth0 for DPDK, RIP), the edge's ${TAG}$$-edge-a behind its NAT
+# router (NSE; EIP: the agent and its services) and the client's ${TAG}$$-client
+# (NSC; CIP). Sets those and RELAY_PORT, and the EXIT trap dp_exit.
 dp_topology3() {
-	local tag=$2 n ns
-	NS=${tag}r$$ NSE=${tag}e$$ NSC=${tag}c$$ BR=${tag}b$$ VR=${tag}r$$
-	dp_pick_net "$1"
-	EIP=$NET.3
-	CIP=$NET.4
-	ip link add "$BR" type bridge || fail "cannot add bridge $BR"
-	ip link set "$BR" up
-	for n in r e c; do
-		ns=${tag}$n$$
-		ip netns add "$ns"
-		ip link add "${tag}${n}o$$" type veth peer name "$ns"
-		DP_LINKS+=("${tag}${n}o$$")
-		ip link set "$ns" netns "$ns"
-		ip link set "${tag}${n}o$$" master "$BR"
-		ip link set "${tag}${n}o$$" up
-		ip -n "$ns" link set "$ns" up
-		ip -n "$ns" link set lo up
-	done
-	ip -n "$NSE" addr add "$EIP/24" dev "$NSE"
-	ip -n "$NSC" addr add "$CIP/24" dev "$NSC"
-	# Kernel TCP leaves checksums to "hardware" on a veth; the DPDK relay reads
-	# raw frames (see dp_topology).
-	for ns in "$NSE" "$NSC"; do
-		ip netns exec "$ns" ethtool -K "$ns" tx off >/dev/null 2>&1 ||
-			fail "ethtool -K $ns tx off failed"
-	done
+	RELAY_PORT=7000
+	trap dp_exit EXIT
+	topo_up --prefix "$2$$" --sites a --relay dpdk || fail "could not build the topology (tests/topo/topo.sh)"
+	# shellcheck disable=SC2034 # for the scenarios
+	{
+		NS=$(topo_ns relay) NSE=$(topo_ns edge-a) NSC=$(topo_ns client) VR=eth0
+		NET=$TOPO_INET RIP=$TOPO_RELAY_IP EIP=$TOPO_EDGE_A_IP CIP=$TOPO_CLIENT_IP
+	}
 }
 
 # dp_certs: a CA and a relay certificate for $RIP and localhost in $T/pki.

@@ -53,7 +53,7 @@ relay_up() {
 		fy_alive "$DPID" || fail "relay exited at start: $(tail -n 5 "$T/relay.log")"
 		sleep 0.1
 	done
-	ip addr add "$NET.1/24" dev "$TAP" || fail "cannot configure $TAP"
+	ip addr add "$HIP/24" dev "$TAP" || fail "cannot configure $TAP"
 	ip link set "$TAP" up
 	dp_relay_wait_up "on net_tap"
 }

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib.sh helpers take optional arguments
-# Real programs through the DPDK relay, each end in its own namespace:
+# Real programs through the DPDK relay, each end in its own namespace of the test
+# topology (tests/topo/topo.sh, one site):
 #
-#   client ns (NET.4)                relay ns (NET.2)                     edge ns (NET.3)
-#   curl  ──▶ :P_HTTP  ─┐                                               ┌─▶ python3 -m http.server
-#   ssh   ──▶ :P_SSH   ─┼─ bridge ─▶ ferry-relay --backend dpdk ◀══TLS══ ferry-agent ─┼─▶ sshd -D (throwaway)
-#   iperf3 ─▶ :P_IPERF ─┘   (root ns, no address)  net_af_packet          └─▶ iperf3 -s
+#   client ns (CIP)                  relay ns (RIP)                       edge ns (EIP), behind
+#   curl  ──▶ :P_HTTP  ─┐                                                 its NAT router
+#   ssh   ──▶ :P_SSH   ─┼─ bridge ─▶ ferry-relay --backend dpdk ◀══TLS══ ferry-agent ─┬─▶ python3 -m http.server
+#   iperf3 ─▶ :P_IPERF ─┘ ("internet") net_af_packet          (masquerade)          ├─▶ sshd -D (throwaway)
+#                                                                                   └─▶ iperf3 -s
 #
 # curl fetches 8 MiB and a small file, and gets a 404 (sha256 and bodies checked);
 # ssh pipes 16 MiB to a remote sha256sum (answer checked) and runs a command;
 # iperf3 runs 2 s each way (-R too) over its control and data connections. Only the
-# DPDK relay's own TCP stack sits between the kernels of the client and the edge.
+# DPDK relay's own TCP stack (and the edge's NAT) sits between the kernels of the
+# client and the edge.
 # Needs root (namespaces, bridge, sshd's PermitRootLogin), a build with DPDK, curl,
 # python3, ssh, /usr/sbin/sshd, iperf3.
 # shellcheck source=SCRIPTDIR/../lib.sh

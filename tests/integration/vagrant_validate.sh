@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119,SC2016 # lib.sh helpers take optional arguments; ruby, not shell
+# vagrant/ is sound without running it: `vagrant validate` (offline: no box, no
+# libvirt daemon) accepts vagrant/Vagrantfile with the libvirt provider, and the
+# machines it defines are the topology's hosts at the addresses of tests/topo/addrs.
+# vagrant/run, which boots the VMs, is its own command (vagrant/README.md).
+# Needs vagrant and vagrant-libvirt (scripts/deps.sh test installs them).
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$(dirname "$0")/../lib.sh"
+fy_init 25300
+command -v vagrant >/dev/null || fail "vagrant is needed (scripts/deps.sh test installs vagrant and vagrant-libvirt)"
+export VAGRANT_DEFAULT_PROVIDER=libvirt VAGRANT_CHECKPOINT_DISABLE=1
+cd "$FY_ROOT/vagrant"
+out=$(vagrant validate 2>&1) || fail "vagrant validate: $out"
+grep -q "validated successfully" <<<"$out" || fail "vagrant validate said: $out"
+check_ok "vagrant validate: $out"
+vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt || fail "the vagrant-libvirt plugin is missing"
+check_ok "provider: $(vagrant plugin list 2>/dev/null | grep vagrant-libvirt)"
+# The machines and their internet addresses, as Vagrant reads them, against
+# tests/topo/topo.sh's (one plan: tests/topo/addrs).
+# shellcheck source=SCRIPTDIR/../topo/topo.sh
+. "$FY_ROOT/tests/topo/topo.sh"
+topo_addrs
+want="client=$TOPO_CLIENT_IP relay=$TOPO_RELAY_IP site-a=$TOPO_NAT_A_IP site-b=$TOPO_NAT_B_IP"
+got=$(ruby -e '
+	module Vagrant
+		class Cfg
+			def initialize; @n = {}; @ip = nil; end
+			attr_reader :n
+			def method_missing(*a, **k, &b); self; end
+			def respond_to_missing?(*) = true
+			def vm; self; end
+			def define(name, &b); @cur = name; b.call(self); end
+			def network(kind, ip: nil, **k); @n[@cur] = ip if ip; end
+		end
+		def self.configure(v); c = Cfg.new; yield c; $cfg = c; end
+	end
+	load ARGV[0]
+	puts $cfg.n.sort.map { |k, v| "#{k}=#{v}" }.join(" ")
+' "$FY_ROOT/vagrant/Vagrantfile" 2>&1) || fail "reading the Vagrantfile's machines failed: $got"
+[ "$got" = "$want" ] || fail "Vagrantfile machines '$got', want '$want'"
+check_ok "machines and addresses match tests/topo/addrs: $got"
+pass
