@@ -269,8 +269,12 @@ static int parse_groups(const char *s, struct fy_token_rule *r, char *err, size_
 	if (parse_list(s, tmp, sizeof(tmp[0]), FY_TOKEN_GROUPS_MAX, &r->ngroups, false, "group",
 		       err, errlen))
 		return -1;
-	for (unsigned i = 0; i < r->ngroups; i++)
-		snprintf(r->groups[i], sizeof(r->groups[i]), "%s", tmp[i]);
+	for (unsigned i = 0; i < r->ngroups; i++) {
+		size_t n = strnlen(tmp[i], sizeof(r->groups[i]) - 1);
+
+		memcpy(r->groups[i], tmp[i], n);
+		r->groups[i][n] = '\0';
+	}
 	return 0;
 }
 
