@@ -239,7 +239,7 @@ uint32_t forward_dial(struct atun *t, struct fy_stream *s, const struct fy_dial 
 void forward_free(struct agent *a, struct tconn *c);
 /* The limits every stream of the relay's is checked against: 0, or a code
  * with *msg. */
-uint32_t forward_admit(struct agent *a, struct fy_stream *s, const char **msg);
+uint32_t forward_admit(struct agent *a, const char **msg);
 /* tconn's pump callback (closes its connection, logs). */
 void forward_done(struct fy_pump *p, uint32_t code, const char *why);
 extern const struct astream_ops tconn_ops;

@@ -416,11 +416,11 @@ static int on_register(struct tunnel *t, const struct fy_frame_hdr *h, const uin
 						sizeof(res.msg));
 	}
 	if (res.code == FY_E_OK)
-		FY_INFO(TOPIC, "agent '%s' claimed %s port %u: %s", t->name, rg.udp ? "udp" : "tcp",
-			rg.port, res.msg);
+		FY_INFO(TOPIC, "agent '%s' claimed port %u%s: %s", t->name, rg.port,
+			rg.udp ? "/udp" : "", res.msg);
 	else
-		FY_WARN(TOPIC, "agent '%s' refused %s port %u: %s", t->name, rg.udp ? "udp" : "tcp",
-			rg.port, res.msg);
+		FY_WARN(TOPIC, "agent '%s' refused port %u%s: %s", t->name, rg.port,
+			rg.udp ? "/udp" : "", res.msg);
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_result(f, &res));
 	return 0;
 }
