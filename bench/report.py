@@ -572,10 +572,11 @@ def header_md(facts):
                                   (f.get("ferry_commit") or "?")[:12],
                                   " (dirty tree)" if f.get("ferry_tree_dirty") else ""),
         "- topology %s, %s run(s) per subject, %s s per measurement, %s idle streams "
-        "(%s run(s)); ssh-r-tuned cipher %s; load average at start %s" % (
+        "(%s run(s)); ssh-*-tuned cipher %s; load average at start %s, at the end %s" % (
             f.get("topology"), f.get("runs"), f.get("duration_s"), f.get("streams"),
             f.get("streams_runs", f.get("runs")),
-            f.get("tuned_cipher"), " ".join(f.get("loadavg_start", []))),
+            f.get("tuned_cipher"), " ".join(f.get("loadavg_start", [])),
+            " ".join(f.get("loadavg_end", [])) or "?"),
     ]
     for s, why in sorted((f.get("skipped_subjects") or {}).items()):
         lines.append("- %s skipped: %s" % (s, why))
@@ -592,12 +593,16 @@ def header_md(facts):
                          "figures are over %d streams" % (cap, f.get("streams"), cap))
     lsub = [s for s in (f.get("subjects") or []) if s in L_SUBJECTS]
     if lsub:
-        lines.append("- agent to agent (-L), %s: the load tools connect to local ports on the "
-                     "client side; ssh-l = `ssh -J jump -L PORT:127.0.0.1:TARGET edge`, the "
-                     "edge's sshd published on the jump host by `ssh -R` from the edge; "
-                     "ferry-l = ferry-agent -L through ferry-relay to an agent with --allow; "
-                     "%s only, compared in their own table" % (", ".join(lsub),
-                                                               ", ".join(L_WORKLOADS)))
+        what = []
+        if any(s.startswith("ssh-l") for s in lsub):
+            what.append("%s = `ssh -J jump -L PORT:127.0.0.1:TARGET edge`, the edge's sshd "
+                        "published on the jump host by `ssh -R` from the edge"
+                        % "/".join(s for s in lsub if s.startswith("ssh-l")))
+        if "ferry-l" in lsub:
+            what.append("ferry-l = ferry-agent -L through ferry-relay to an agent with --allow")
+        lines.append("- agent to agent (-L): the load tools connect to local ports on the "
+                     "client side; %s; %s only, compared in their own table"
+                     % ("; ".join(what), ", ".join(L_WORKLOADS)))
     idle = f.get("idle_cpu_cores") or {}
     if idle:
         parts = []
