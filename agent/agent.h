@@ -18,20 +18,45 @@
 #include "ferry/pump.h"
 #include "ferry/sess.h"
 #include "ferry/sockconn.h"
+#include "ferry/stdioconn.h"
 #include "ferry/tlsconn.h"
 
 #define AGENT_MAX_FWDS 64
 #define AGENT_MAX_TUNNELS 64
+#define AGENT_MAX_ALLOW 64
 
-/* -R [bind:]port:host:hostport */
+/* -R [bind:]port:host:hostport, or -R udp:port:host:hostport */
 struct fwd {
 	char bind[64];		/* on the relay; only "" / "*" / the relay's own bind in v1 */
 	uint16_t port;		/* public port on the relay */
 	char host[256];		/* target, as the agent reaches it */
 	uint16_t hostport;
+	bool udp;
 	bool up;		/* relay confirmed it */
 	uint64_t retry_at_ms;	/* claim again then (0: not waiting) */
 	uint32_t retry_ms;	/* backoff of those retries */
+};
+
+/* -L, -D, -W: streams this agent opens to a target of another agent. */
+enum lkind { L_TCP, L_UDP, L_SOCKS, L_STDIO };
+struct lfwd {
+	enum lkind kind;
+	char bind[64];		/* local address to listen on ("" : 127.0.0.1) */
+	uint16_t port;		/* local port (not for -W) */
+	char agent[FY_NAME_MAX + 1];	/* target agent; -D without one: from the name */
+	char host[FY_HOST_MAX + 1];	/* target host (not for -D) */
+	uint16_t hostport;
+};
+
+/* --allow: what this agent dials when another agent asks (nothing else). */
+struct allow {
+	enum { ALLOW_NAME, ALLOW_PREFIX } kind;
+	enum { ALLOW_TCP = 1, ALLOW_UDP = 2 } protos;	/* a mask */
+	char name[FY_HOST_MAX + 1];	/* shell pattern, any case */
+	int family;			/* ALLOW_PREFIX */
+	uint8_t addr[16];
+	unsigned prefix;
+	uint16_t port_lo, port_hi;
 };
 
 struct agent_cfg {
@@ -42,6 +67,10 @@ struct agent_cfg {
 	char server_name[256];	/* overrides the name checked in the certificate */
 	struct fwd fwds[AGENT_MAX_FWDS];
 	unsigned nfwds;
+	struct lfwd lfwds[AGENT_MAX_FWDS];
+	unsigned nlfwds;
+	struct allow allows[AGENT_MAX_ALLOW];
+	unsigned nallows;
 	enum fy_loop_kind io;
 	uint32_t keepalive_ms;	/* 0: take the relay's */
 	uint32_t drain_ms;
@@ -49,14 +78,19 @@ struct agent_cfg {
 	uint32_t max_streams;		/* target connections at once */
 	uint32_t window;		/* most bytes one stream may hold */
 	uint64_t max_buffer_mem;	/* window growth of all streams */
+	uint32_t udp_idle_ms;		/* a UDP flow without datagrams ends */
+	char socks_user[256], socks_pass[256];	/* --socks-auth; "" : no login */
 	bool token_on_cmdline;
 	bool token_given;		/* --token or --token-file: FERRY_TOKEN not read */
 	enum fy_log_level log_level;
+	bool log_given;
 };
 
 /* -1: run; otherwise the exit code. */
 int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv);
 int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen);
+/* opt: 'L', 'D' or 'W'. */
+int agent_parse_local(int opt, const char *spec, struct lfwd *lf, char *err, size_t errlen);
 
 enum atun_state { AT_CONNECT, AT_TLS, AT_WELCOME, AT_UP, AT_CLOSED };
 
@@ -73,31 +107,59 @@ struct atun {
 	struct atun *gc_next;
 };
 
-/* A connection to a forward's target, carried as one stream. */
+struct socks;
+
+/* What an agent stream serves (s->app points to it): a TCP connection
+ * with a pump (struct tconn), or a UDP flow (udp.c). */
+struct astream;
+struct astream_ops {
+	void (*data)(struct astream *as, const uint8_t *p, size_t n);
+	void (*dgram)(struct astream *as, const uint8_t *p, size_t n);
+	void (*fin)(struct astream *as);
+	/* The stream is freed right after this returns. */
+	void (*reset)(struct astream *as, uint32_t code, const char *msg);
+	void (*credit)(struct astream *as);
+};
+struct astream {
+	const struct astream_ops *ops;
+};
+
+/* Waiting for a name (resolve.c calls done once, unless cancelled). */
+struct res_waiter {
+	struct res_waiter *next;
+	int entry;			/* in the cache, -1 when not waiting */
+	uint16_t port;
+	void (*done)(struct agent *a, struct res_waiter *w, int err,
+		     const struct sockaddr_storage *ss, socklen_t sl);
+};
+
+/* A TCP connection carried as one stream: to a target this agent dials
+ * (-R, or a DIAL it allows), or from a local client (-L, -D, -W). */
+enum tconn_role { TC_TARGET, TC_LOCAL, TC_SOCKS, TC_STDIO };
 struct tconn {
+	struct astream as;
 	struct fy_pump pump;
 	struct fy_sockconn sc;		/* fd -1 until the connect starts */
-	struct atun *t;
-	struct fwd *f;
+	struct fy_stdioconn stdio;	/* TC_STDIO's connection instead of sc */
+	struct agent *a;
+	enum tconn_role role;
+	struct atun *t;			/* NULL while no stream is open */
+	struct lfwd *lf;		/* TC_LOCAL, TC_SOCKS, TC_STDIO */
 	char target[300];
+	struct res_waiter rw;		/* TC_TARGET: its address */
+	bool check_addr;		/* TC_TARGET: allowed only if its address is */
+	struct socks *socks;		/* TC_SOCKS until the stream opens */
+	struct tconn *snext, *sprev;	/* TC_SOCKS: local.c's list of those */
 	struct tconn *gc_next;
-	struct tconn *wait_next;	/* on its forward's list, waiting for DNS */
-	bool waiting;
 };
 
-/* Where a forward's target is (resolve.c fills it off the loop). */
-#define RES_TTL_MS 30000	/* an address older than this is looked up again */
-struct fwd_state {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	bool have;		/* ss holds an address (maybe stale) */
-	bool numeric;		/* the target is an address literal */
-	bool pending;		/* a lookup is under way */
-	uint64_t at_ms;		/* when ss was resolved */
-	struct tconn *waiting;	/* streams with no address yet */
-};
+/* How long a resolved address is used before it is looked up again. */
+#define RES_TTL_MS 30000
 
 struct resolver;
+struct local;
+struct udp;
+struct socks;
 
 enum agent_state { AG_WAIT, AG_CONNECTING, AG_UP, AG_DRAINING };
 
@@ -117,6 +179,7 @@ struct agent {
 	enum agent_state st;
 	struct atun *tuns[AGENT_MAX_TUNNELS];
 	unsigned ntuns;		/* expected: the relay's worker count */
+	uint16_t relay_version;	/* the protocol version of this session */
 	uint64_t session;
 	uint32_t tunnel_serial;
 	uint64_t next_attempt_ms;
@@ -127,15 +190,33 @@ struct agent {
 	unsigned long long streams_total;
 	struct atun *gc_tuns;
 	struct tconn *gc_conns;
-	struct fwd_state fstate[AGENT_MAX_FWDS];	/* parallel to cfg.fwds */
 	struct resolver *res;
+	struct local *local;		/* -L / -D / -W listeners (local.c) */
+	struct udp *udp;		/* UDP flows (udp.c) */
+	bool stdio_done;		/* -W: its stream ended: exit */
+	int stdio_rc;
+	unsigned rr_tunnel;		/* where the next stream we open goes */
 };
 
-/* resolve.c: names of -R targets looked up by a helper thread. */
+/* resolve.c: names looked up by helper threads, cached. */
 int res_start(struct agent *a);
 void res_stop(struct agent *a);
-/* Looks forward i's name up (no-op if under way or numeric). */
-void res_request(struct agent *a, unsigned i);
+/* host's address with port: 0 and *ss when one is known (a stale one is
+ * used while a fresh lookup runs); -EINPROGRESS when w (which may be NULL
+ * just to start a lookup) waits for the first answer; -EAGAIN when the
+ * cache is full of names being looked up. */
+int res_lookup(struct agent *a, const char *host, uint16_t port, struct res_waiter *w,
+	       struct sockaddr_storage *ss, socklen_t *sl);
+void res_cancel(struct agent *a, struct res_waiter *w);
+
+/* allow.c: --allow [tcp:|udp:]host:port | prefix:port | host:* */
+int allow_parse(const char *spec, struct allow *al, char *err, size_t errlen);
+/* A DIAL for host:port (udp: a UDP flow): by name (before any lookup), or
+ * by address. */
+bool allow_name(const struct agent_cfg *c, bool udp, const char *host, uint16_t port);
+bool allow_addr(const struct agent_cfg *c, bool udp, const struct sockaddr_storage *ss);
+/* Whether some prefix entry covers port (a name might resolve into it). */
+bool allow_prefix_port(const struct agent_cfg *c, bool udp, uint16_t port);
 
 /* tunnel.c */
 void agent_connect(struct agent *a);
@@ -146,12 +227,52 @@ void agent_tick(struct agent *a, uint64_t now);
 void agent_drain(struct agent *a);
 void agent_gc(struct agent *a);
 
-/* forward.c */
+/* A tunnel for a stream this agent opens (round-robin over those up), or
+ * NULL while the session is not up. */
+struct atun *agent_pick_tunnel(struct agent *a);
+
+/* forward.c: streams the relay opens (OPEN for -R, DIAL for another agent) */
 uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
 		      const char **msg);
+uint32_t forward_dial(struct atun *t, struct fy_stream *s, const struct fy_dial *d,
+		      const char **msg);
 void forward_free(struct agent *a, struct tconn *c);
-/* Forward i's lookup ended: err 0 (fstate has an address) or -errno;
- * its waiting streams connect or are refused. */
-void forward_resolved(struct agent *a, unsigned i, int err);
+/* The limits every stream of the relay's is checked against: 0, or a code
+ * with *msg. */
+uint32_t forward_admit(struct agent *a, const char **msg);
+/* tconn's pump callback (closes its connection, logs). */
+void forward_done(struct fy_pump *p, uint32_t code, const char *why);
+extern const struct astream_ops tconn_ops;
+
+/* local.c: -L, -D, -W */
+int local_start(struct agent *a);
+void local_stop(struct agent *a);
+/* The session is up (again): -W opens its stream. */
+void local_session_up(struct agent *a);
+
+/* socks.c: the SOCKS5 server's side of a -D connection (RFC 1928). */
+struct socks;
+/* user/pass: the --socks-auth login (borrowed), or NULL for none. */
+struct socks *socks_new(const char *user, const char *pass);
+void socks_free(struct socks *s);
+/* Feeds bytes from the client: 1 the request is complete (socks_target
+ * says where), 0 more needed, -1 refused (socks_reply holds the answer
+ * to send before closing). Replies to send now go to out. */
+int socks_input(struct socks *s, const uint8_t *p, size_t n, uint8_t *out, size_t *outlen);
+void socks_target(const struct socks *s, char *host, size_t hostlen, uint16_t *port);
+/* Bytes the client sent after its request, before our reply. */
+size_t socks_leftover(const struct socks *s, const uint8_t **p);
+/* The reply to the CONNECT: code 0 succeeded, else a SOCKS5 REP code. */
+size_t socks_reply(uint8_t rep, uint8_t *out);
+
+/* udp.c: UDP flows (-R udp, DIAL udp, -L udp) */
+int udp_start(struct agent *a);
+void udp_stop(struct agent *a);
+/* A UDP flow to host:port for stream s (check_addr: its address must be
+ * allowed too). */
+uint32_t udp_open_target(struct atun *t, struct fy_stream *s, const char *host, uint16_t port,
+			 bool check_addr, const char **msg);
+void udp_tick(struct agent *a);
+unsigned long long udp_dropped(const struct agent *a);
 
 #endif

@@ -14,14 +14,29 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ferry-agent --relay HOST:PORT --token-file FILE (--ca FILE | --fingerprint SHA256:HEX)\n"
-"                   -R [bind:]port:host:hostport [-R ...] [options]\n"
+"                   [-R ...] [-L ...] [-D ...] [-W ...] [--allow ...] [options]\n"
 "\n"
-"Dials out to a ferry relay over TLS 1.3 and makes local services reachable on the\n"
-"relay's public ports, like 'ssh -R'. Stays up: reconnects with backoff when the\n"
-"relay goes away and claims its ports again.\n"
+"Dials out to a ferry relay over TLS 1.3. Makes local services reachable on the\n"
+"relay's public ports, like 'ssh -R', and reaches services in other agents' networks,\n"
+"like 'ssh -L', '-D' and '-W'. Stays up: reconnects with backoff when the relay goes\n"
+"away and claims its ports again.\n"
 "\n"
 "  -R [bind:]port:host:hostport   connections to relay port 'port' reach host:hostport\n"
 "                                 from this machine (only targets named by -R are ever dialed)\n"
+"  -R udp:port:host:hostport      the same for datagrams to the relay's UDP port 'port'\n"
+"  -L [bind:]port:AGENT:host:hostport\n"
+"                                 connections to local port 'port' (bind: 127.0.0.1 unless\n"
+"                                 given) reach host:hostport from agent AGENT's machine\n"
+"  -L udp:[bind:]port:AGENT:host:hostport   the same for datagrams\n"
+"  -D [bind:]port[:AGENT]         a SOCKS5 server on local port 'port' into AGENT's network;\n"
+"                                 without AGENT, a name HOST.AGENT.ferry says which agent\n"
+"  -W AGENT:host:port             standard input and output as one connection to host:port\n"
+"                                 from AGENT (ssh -o ProxyCommand); exits when it ends\n"
+"  --allow [tcp:|udp:]HOST:PORT   what other agents may reach through this one (nothing\n"
+"                                 unless listed): a name or glob (*.lan), an address or\n"
+"                                 prefix (10.0.0.0/24, [fd00::]/8); PORT a number, LO-HI or *\n"
+"  --socks-auth USER:PASS         -D asks SOCKS5 clients for this login (RFC 1929)\n"
+"  --udp-idle-ms N                a UDP flow with no datagram for N ms ends (60000)\n"
 "  --relay HOST:PORT          the relay's agent address\n"
 "  --token-file FILE          file holding the token from 'ferry-relay token add' (mode 0600);\n"
 "                             or the environment variable FERRY_TOKEN\n"
@@ -49,7 +64,7 @@ static void usage(FILE *f)
 enum {
 	O_RELAY = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_FP, O_SNI, O_CERT, O_KEY, O_NAME, O_IO,
 	O_KEEPALIVE, O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKOFF_MIN, O_BACKOFF_MAX,
-	O_MAX_STREAMS, O_WINDOW, O_MAX_BUFFER_MEM,
+	O_MAX_STREAMS, O_WINDOW, O_MAX_BUFFER_MEM, O_ALLOW, O_SOCKS_AUTH, O_UDP_IDLE,
 };
 
 static const struct option opts[] = {
@@ -73,7 +88,13 @@ static const struct option opts[] = {
 	{ "max-streams", required_argument, NULL, O_MAX_STREAMS },
 	{ "window", required_argument, NULL, O_WINDOW },
 	{ "max-buffer-mem", required_argument, NULL, O_MAX_BUFFER_MEM },
+	{ "allow", required_argument, NULL, O_ALLOW },
+	{ "socks-auth", required_argument, NULL, O_SOCKS_AUTH },
+	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
 	{ "remote", required_argument, NULL, 'R' },
+	{ "local", required_argument, NULL, 'L' },
+	{ "dynamic", required_argument, NULL, 'D' },
+	{ "stdio", required_argument, NULL, 'W' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -82,9 +103,12 @@ static int parse_port(const char *s, uint16_t *out)
 	char *end;
 	unsigned long v;
 
+	/* Digits only: strtoul would also take "+22" and " 22". */
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v == 0 || v > 65535)
+	if (errno || *end || v == 0 || v > 65535)
 		return -1;
 	*out = (uint16_t)v;
 	return 0;
@@ -127,6 +151,12 @@ int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen
 	int n;
 
 	memset(f, 0, sizeof(*f));
+	if (!strncmp(spec, "udp:", 4)) {
+		f->udp = true;
+		spec += 4;
+	} else if (!strncmp(spec, "tcp:", 4)) {
+		spec += 4;	/* the default, said out loud */
+	}
 	if (strlen(spec) >= sizeof(buf))
 		goto bad;
 	memcpy(buf, spec, strlen(spec) + 1);
@@ -147,7 +177,97 @@ int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen
 	memcpy(f->host, fld[n - 2], strlen(fld[n - 2]) + 1);
 	return 0;
 bad:
-	snprintf(err, errlen, "bad -R '%s': expected [bind:]port:host:hostport, ports 1-65535", spec);
+	snprintf(err, errlen, "bad -R '%s%s': expected [udp:][bind:]port:host:hostport, ports "
+		 "1-65535", f->udp ? "udp:" : "", spec);
+	return -1;
+}
+
+static bool is_number(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* Agent names as the relay's tokens allow them. */
+static bool agent_name_ok(const char *s)
+{
+	return *s && strlen(s) <= FY_NAME_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+	       strlen(s);
+}
+
+static int copy_field(char *dst, size_t cap, char *src)
+{
+	unbracket(src);
+	if (!*src || strlen(src) >= cap)
+		return -1;
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+/* -L [udp:][bind:]port:AGENT:host:hostport, -D [bind:]port[:AGENT],
+ * -W AGENT:host:port */
+int agent_parse_local(int opt, const char *spec, struct lfwd *lf, char *err, size_t errlen)
+{
+	char buf[600], *fld[5];
+	const char *what = "[udp:][bind:]port:AGENT:host:hostport";
+	int n, i = 0;
+
+	memset(lf, 0, sizeof(*lf));
+	lf->kind = opt == 'D' ? L_SOCKS : opt == 'W' ? L_STDIO : L_TCP;
+	if (opt == 'D')
+		what = "[bind:]port[:AGENT]";
+	else if (opt == 'W')
+		what = "AGENT:host:port";
+	if (opt == 'L' && !strncmp(spec, "udp:", 4)) {
+		lf->kind = L_UDP;
+		spec += 4;
+	} else if (opt == 'L' && !strncmp(spec, "tcp:", 4)) {
+		spec += 4;
+	}
+	if (strlen(spec) >= sizeof(buf))
+		goto bad;
+	memcpy(buf, spec, strlen(spec) + 1);
+	n = split_fields(buf, fld, 5);
+	if (opt == 'W') {
+		if (n != 3 || parse_port(fld[2], &lf->hostport) < 0)
+			goto bad;
+		snprintf(lf->agent, sizeof(lf->agent), "%s", fld[0]);
+		if (!agent_name_ok(fld[0]) || copy_field(lf->host, sizeof(lf->host), fld[1]) < 0)
+			goto bad;
+		return 0;
+	}
+	if (opt == 'D') {
+		/* port | bind:port | port:AGENT | bind:port:AGENT */
+		if (n < 1 || n > 3)
+			goto bad;
+		if (n == 3 || (n == 2 && is_number(fld[1])))
+			i = 1;
+		if (i && copy_field(lf->bind, sizeof(lf->bind), fld[0]) < 0)
+			goto bad;
+		if (parse_port(fld[i], &lf->port) < 0)
+			goto bad;
+		if (i + 1 < n) {
+			if (!agent_name_ok(fld[i + 1]))
+				goto bad;
+			snprintf(lf->agent, sizeof(lf->agent), "%s", fld[i + 1]);
+		}
+		return 0;
+	}
+	if (n == 5)
+		i = 1;
+	else if (n != 4)
+		goto bad;
+	if (i && copy_field(lf->bind, sizeof(lf->bind), fld[0]) < 0)
+		goto bad;
+	if (parse_port(fld[i], &lf->port) < 0 || !agent_name_ok(fld[i + 1]) ||
+	    copy_field(lf->host, sizeof(lf->host), fld[i + 2]) < 0 ||
+	    parse_port(fld[i + 3], &lf->hostport) < 0)
+		goto bad;
+	snprintf(lf->agent, sizeof(lf->agent), "%s", fld[i + 1]);
+	return 0;
+bad:
+	snprintf(err, errlen, "bad -%c '%s%s': expected %s, ports 1-65535, AGENT a name of "
+		 "letters, digits, '-', '_', '.'", opt, lf->kind == L_UDP ? "udp:" : "", spec, what);
 	return -1;
 }
 
@@ -173,6 +293,21 @@ static int read_token_file(struct agent_cfg *c, const char *path)
 	return fy_conf_copy(PROG, c->token, sizeof(c->token), "token-file", line);
 }
 
+static int parse_login(struct agent_cfg *c, const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon || colon == s || !colon[1] || (size_t)(colon - s) >= sizeof(c->socks_user) ||
+	    strlen(colon + 1) >= sizeof(c->socks_pass) || colon - s > 255 ||
+	    strlen(colon + 1) > 255) {
+		fprintf(stderr, "ferry-agent: --socks-auth must be USER:PASS, each 1-255 bytes\n");
+		return -1;
+	}
+	snprintf(c->socks_user, sizeof(c->socks_user), "%.*s", (int)(colon - s), s);
+	snprintf(c->socks_pass, sizeof(c->socks_pass), "%s", colon + 1);
+	return 0;
+}
+
 static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 {
 	struct agent_cfg *c = cfg;
@@ -182,7 +317,7 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 	if (!file)	/* getopt's own messages name the program, not its path */
 		argv[0] = (char *)PROG;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "R:h", opts, &idx)) != -1) {
+	while ((o = getopt_long(argc, argv, "R:L:D:W:h", opts, &idx)) != -1) {
 		int e = 0;
 
 		switch (o) {
@@ -197,6 +332,39 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 				c->nfwds++;
 			}
 			break;
+		case 'L':
+		case 'D':
+		case 'W':
+			if (c->nlfwds == AGENT_MAX_FWDS) {
+				fprintf(stderr, "ferry-agent: at most %d -L, -D and -W in all\n",
+					AGENT_MAX_FWDS);
+				e = -1;
+			} else if (agent_parse_local(o, optarg, &c->lfwds[c->nlfwds], err,
+						     sizeof(err)) < 0) {
+				fprintf(stderr, "ferry-agent: %s\n", err);
+				e = -1;
+			} else {
+				c->nlfwds++;
+			}
+			break;
+		case O_ALLOW:
+			if (c->nallows == AGENT_MAX_ALLOW) {
+				fprintf(stderr, "ferry-agent: at most %d --allow\n", AGENT_MAX_ALLOW);
+				e = -1;
+			} else if (allow_parse(optarg, &c->allows[c->nallows], err, sizeof(err)) < 0) {
+				fprintf(stderr, "ferry-agent: %s\n", err);
+				e = -1;
+			} else {
+				c->nallows++;
+			}
+			break;
+		case O_SOCKS_AUTH:
+			e = parse_login(c, optarg);
+			if (!file && e == 0)
+				fprintf(stderr, "ferry-agent: warning: --socks-auth on the command line is "
+					"readable by every local user (ps); put it in a --config file\n");
+			break;
+		case O_UDP_IDLE: e = fy_conf_num(PROG, "udp-idle-ms", optarg, 100, 86400000, &c->udp_idle_ms); break;
 		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
 		case O_TOKEN:
 			e = fy_conf_copy(PROG, c->token, sizeof(c->token), "token", optarg);
@@ -232,6 +400,7 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 			e = fy_conf_size(PROG, "max-buffer-mem", optarg, 1u << 20, 1ull << 40, &c->max_buffer_mem);
 			break;
 		case O_LOG:
+			c->log_given = true;
 			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
 				fprintf(stderr, "ferry-agent: --log-level must be err, warn, info or debug\n");
 				e = -1;
@@ -259,6 +428,23 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 	return -1;
 }
 
+static unsigned stdio_count(const struct agent_cfg *c)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->nlfwds; i++)
+		n += c->lfwds[i].kind == L_STDIO;
+	return n;
+}
+
+static bool has_socks(const struct agent_cfg *c)
+{
+	for (unsigned i = 0; i < c->nlfwds; i++)
+		if (c->lfwds[i].kind == L_SOCKS)
+			return true;
+	return false;
+}
+
 int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 {
 	int rc;
@@ -272,6 +458,7 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 	c->max_streams = 1024;
 	c->window = 1024 * 1024;
 	c->max_buffer_mem = 32u << 20;
+	c->udp_idle_ms = 60000;
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
 		return rc;
@@ -294,10 +481,20 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 			"to verify the relay\n");
 		return 2;
 	}
-	if (!c->nfwds) {
-		fprintf(stderr, "ferry-agent: nothing to do: give at least one -R port:host:hostport\n");
+	if (!c->nfwds && !c->nlfwds && !c->nallows) {
+		fprintf(stderr, "ferry-agent: nothing to do: give -R, -L, -D, -W or --allow\n"
+			"Try 'ferry-agent --help'.\n");
 		return 2;
 	}
+	if (stdio_count(c) > 1) {
+		fprintf(stderr, "ferry-agent: at most one -W (it is standard input and output)\n");
+		return 2;
+	}
+	/* Under ssh's ProxyCommand the log shares the user's terminal. */
+	if (stdio_count(c) && !c->log_given)
+		c->log_level = FY_LOG_WARN;
+	if (c->socks_user[0] && !has_socks(c))
+		fprintf(stderr, "ferry-agent: note: --socks-auth without -D is not used\n");
 	if (c->backoff_max_ms < c->backoff_min_ms)
 		c->backoff_max_ms = c->backoff_min_ms;
 	for (unsigned i = 0; i < c->nfwds; i++) {

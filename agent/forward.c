@@ -1,7 +1,9 @@
-/* Streams the relay opens: map the service port to its -R target (the
- * agent's allow list: nothing else is ever dialed), connect, and pump.
- * The target's address comes from resolve.c; a stream that arrives before
- * the first lookup ends waits for it, unconnected. */
+/* Streams the relay opens to this agent: OPEN for a port claimed with -R
+ * (the port's -R target is dialed), DIAL for another agent (the target it
+ * names is dialed only if --allow lists it). Nothing else is ever dialed.
+ * The target's address comes from resolve.c; a stream that arrives
+ * before the first lookup ends waits for it, unconnected. The pump moves
+ * the bytes; tconn_ops carries the stream's events to it. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +16,47 @@
 #include "ferry/sock.h"
 
 #define TOPIC "agent.forward"
+
+static struct tconn *tconn_of_pump(struct fy_pump *p)
+{
+	return (struct tconn *)((char *)p - offsetof(struct tconn, pump));
+}
+
+/* The stream's events, to the pump. */
+static struct fy_pump *pump_of(struct astream *as)
+{
+	return &((struct tconn *)as)->pump;
+}
+
+static void as_data(struct astream *as, const uint8_t *p, size_t n)
+{
+	fy_pump_on_data(pump_of(as), p, n);
+}
+
+static void as_fin(struct astream *as)
+{
+	fy_pump_on_fin(pump_of(as));
+}
+
+static void as_reset(struct astream *as, uint32_t code, const char *msg)
+{
+	struct tconn *c = (struct tconn *)as;
+
+	/* A local client's stream (-L, -D, -W) is logged by local.c. */
+	if (code != FY_E_GONE && c->role == TC_TARGET)
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "stream to %s reset by the relay: %s (%s)", c->target,
+			  msg, fy_code_str(code));
+	fy_pump_on_reset(pump_of(as), code, msg);
+}
+
+static void as_credit(struct astream *as)
+{
+	fy_pump_on_credit(pump_of(as));
+}
+
+const struct astream_ops tconn_ops = {
+	.data = as_data, .fin = as_fin, .reset = as_reset, .credit = as_credit,
+};
 
 static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 {
@@ -30,26 +73,13 @@ static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 		fy_pump_readable(&c->pump);
 }
 
-/* Takes c off its forward's list of streams waiting for an address. */
-static void unwait(struct agent *a, struct tconn *c)
+void forward_done(struct fy_pump *p, uint32_t code, const char *why)
 {
-	struct tconn **pp = &a->fstate[c->f - a->cfg.fwds].waiting;
+	struct tconn *c = tconn_of_pump(p);
+	struct agent *a = c->a;
 
-	while (*pp && *pp != c)
-		pp = &(*pp)->wait_next;
-	if (*pp)
-		*pp = c->wait_next;
-	c->waiting = false;
-}
-
-static void on_done(struct fy_pump *p, uint32_t code, const char *why)
-{
-	struct tconn *c = (struct tconn *)((char *)p - offsetof(struct tconn, pump));
-	struct agent *a = c->t->a;
-
-	if (c->waiting)
-		unwait(a, c);
-	if (code == FY_E_REFUSED)
+	res_cancel(a, &c->rw);
+	if (code == FY_E_REFUSED || code == FY_E_DENIED)
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
 	else if (code == FY_E_LIMIT)
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream to %s reset: %s", c->target, why);
@@ -76,18 +106,19 @@ void forward_free(struct agent *a, struct tconn *c)
 	fy_pool_free(&a->conn_pool, c);
 }
 
-static struct fwd *find_fwd(struct agent *a, uint16_t port)
+static struct fwd *find_fwd(struct agent *a, uint16_t port, bool udp)
 {
 	for (unsigned i = 0; i < a->cfg.nfwds; i++)
-		if (a->cfg.fwds[i].port == port)
+		if (a->cfg.fwds[i].port == port && a->cfg.fwds[i].udp == udp)
 			return &a->cfg.fwds[i];
 	return NULL;
 }
 
-/* Starts the non-blocking connect of c to its forward's address. */
-static int start_connect(struct agent *a, struct tconn *c, const struct fwd_state *st)
+/* Starts the non-blocking connect of c. */
+static int start_connect(struct agent *a, struct tconn *c, const struct sockaddr_storage *ss,
+			 socklen_t sl)
 {
-	int fd = fy_sock_connect(&st->ss, st->sl);
+	int fd = fy_sock_connect(ss, sl);
 
 	if (fd < 0)
 		return fd;
@@ -100,87 +131,156 @@ static int start_connect(struct agent *a, struct tconn *c, const struct fwd_stat
 	return 0;
 }
 
-uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
-		      const char **msg)
+static void resolved(struct agent *a, struct res_waiter *w, int err,
+		     const struct sockaddr_storage *ss, socklen_t sl)
+{
+	struct tconn *c = (struct tconn *)((char *)w - offsetof(struct tconn, rw));
+	char why[FY_REASON_MAX + 1];
+	int e;
+
+	if (err) {
+		snprintf(why, sizeof(why), "cannot resolve %.200s: %s", c->target,
+			 err == -ENOENT ? "name not found" : strerror(-err));
+		fy_pump_abort(&c->pump, FY_E_REFUSED, why);
+	} else if (c->check_addr && !allow_addr(&a->cfg, false, ss)) {
+		snprintf(why, sizeof(why), "%.200s resolves to an address not allowed here "
+			 "(--allow)", c->target);
+		fy_pump_abort(&c->pump, FY_E_DENIED, why);
+	} else if ((e = start_connect(a, c, ss, sl)) < 0) {
+		fy_pump_connected(&c->pump, e, c->target);	/* refused, with why */
+	}
+}
+
+uint32_t forward_admit(struct agent *a, const char **msg)
 {
 	static _Thread_local char why[FY_REASON_MAX + 1];
-	struct agent *a = t->a;
-	struct fwd *f = find_fwd(a, o->port);
-	struct fwd_state *st;
-	struct tconn *c;
-	char client[64];
-	int e;
 
 	if (a->st == AG_DRAINING) {
 		*msg = "agent shutting down";
 		return FY_E_SHUTDOWN;
 	}
-	if (!f) {
-		snprintf(why, sizeof(why), "port %u is not forwarded by this agent", o->port);
-		*msg = why;
-		return FY_E_DENIED;
-	}
 	/* The relay is trusted for routing, not for our resources. */
 	if (fy_sess_count(&a->streams) > a->cfg.max_streams) {
 		snprintf(why, sizeof(why), "agent stream limit reached (%u streams, --max-streams)",
 			 a->cfg.max_streams);
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream %u on port %u refused: %s", s->id, o->port, why);
 		*msg = why;
 		return FY_E_LIMIT;
 	}
-	st = &a->fstate[f - a->cfg.fwds];
-	/* A stale address is used while a fresh lookup runs (res_request
-	 * ignores numeric targets). */
-	if (!st->have || a->now_ms - st->at_ms > RES_TTL_MS)
-		res_request(a, (unsigned)(f - a->cfg.fwds));
-	c = fy_pool_alloc(&a->conn_pool);
+	return FY_E_OK;
+}
+
+/* A TCP stream to host:port: connects now when the address is known, or
+ * when it is. */
+static uint32_t open_target(struct atun *t, struct fy_stream *s, const char *host, uint16_t port,
+			    bool check_addr, const char **msg)
+{
+	static _Thread_local char why[FY_REASON_MAX + 1];
+	struct agent *a = t->a;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct tconn *c = fy_pool_alloc(&a->conn_pool);
+	int e;
+
 	if (!c) {
 		*msg = "out of memory";
 		return FY_E_LIMIT;
 	}
+	c->as.ops = &tconn_ops;
+	c->role = TC_TARGET;
 	c->t = t;
-	c->f = f;
+	c->a = a;
+	c->check_addr = check_addr;
+	c->rw.entry = -1;
+	c->rw.done = resolved;
 	c->sc.loop = a->loop;
 	c->sc.fd = -1;
-	snprintf(c->target, sizeof(c->target), "%s:%u", f->host, f->hostport);
-	if (st->have && (e = start_connect(a, c, st)) < 0) {
-		snprintf(why, sizeof(why), "connect %.200s:%u: %s", f->host, f->hostport, strerror(-e));
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
-		fy_pool_free(&a->conn_pool, c);
-		*msg = why;
-		return FY_E_REFUSED;
-	}
+	snprintf(c->target, sizeof(c->target), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+		 port);
 	/* What waits for a slow target is capped by our own --window, not by
 	 * what the relay grants itself. */
-	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->link.mux, s, a->cfg.window, false, on_done);
-	if (!st->have) {
-		c->waiting = true;
-		c->wait_next = st->waiting;
-		st->waiting = c;
+	fy_pump_init(&c->pump, &fy_sockconn_ops, &c->sc, t->link.mux, s, a->cfg.window, false,
+		     forward_done);
+	s->app = &c->as;
+	e = res_lookup(a, host, port, &c->rw, &ss, &sl);
+	if (e == 0 && check_addr && !allow_addr(&a->cfg, false, &ss))
+		e = -EACCES;
+	if (e == 0)
+		e = start_connect(a, c, &ss, sl);
+	if (e < 0 && e != -EINPROGRESS) {
+		res_cancel(a, &c->rw);
+		if (e == -EACCES)
+			snprintf(why, sizeof(why), "%.200s is not allowed here (--allow)", c->target);
+		else
+			snprintf(why, sizeof(why), "connect %.200s: %s", c->target, strerror(-e));
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s", why);
+		fy_pump_fini(&c->pump);
+		fy_pool_free(&a->conn_pool, c);
+		*msg = why;
+		return e == -EACCES ? FY_E_DENIED : FY_E_REFUSED;
 	}
 	a->streams_total++;
-	inet_ntop(AF_INET6, o->peer_addr, client, sizeof(client));
-	FY_DEBUG(TOPIC, "stream %u from [%s]:%u on port %u -> %s%s", s->id, client, o->peer_port,
-		 o->port, c->target, c->waiting ? " (waiting for its address)" : "");
 	return FY_E_OK;
 }
 
-void forward_resolved(struct agent *a, unsigned i, int err)
+uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open *o,
+		      const char **msg)
 {
-	struct fwd_state *st = &a->fstate[i];
-	struct tconn *c;
-	char why[FY_REASON_MAX + 1];
-	int e;
+	static _Thread_local char why[FY_REASON_MAX + 1];
+	struct agent *a = t->a;
+	struct fwd *f = find_fwd(a, o->port, o->udp);
+	char client[64];
+	uint32_t code = forward_admit(a, msg);
 
-	while ((c = st->waiting) != NULL) {
-		st->waiting = c->wait_next;
-		c->waiting = false;
-		if (err) {
-			snprintf(why, sizeof(why), "cannot resolve %.200s: %s", c->f->host,
-				 err == -ENOENT ? "name not found" : strerror(-err));
-			fy_pump_abort(&c->pump, FY_E_REFUSED, why);
-		} else if ((e = start_connect(a, c, st)) < 0) {
-			fy_pump_connected(&c->pump, e, c->target);	/* refused, with why */
-		}
+	if (code != FY_E_OK) {
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream %u on port %u%s refused: %s", s->id, o->port,
+			  o->udp ? "/udp" : "", *msg);
+		return code;
 	}
+	if (!f) {
+		snprintf(why, sizeof(why), "%s port %u is not forwarded by this agent",
+			 o->udp ? "UDP" : "TCP", o->port);
+		*msg = why;
+		return FY_E_DENIED;
+	}
+	inet_ntop(AF_INET6, o->peer_addr, client, sizeof(client));
+	FY_DEBUG(TOPIC, "stream %u from [%s]:%u on %s port %u -> %s:%u", s->id, client,
+		 o->peer_port, o->udp ? "UDP" : "TCP", o->port, f->host, f->hostport);
+	if (o->udp)
+		return udp_open_target(t, s, f->host, f->hostport, false, msg);
+	return open_target(t, s, f->host, f->hostport, false, msg);
+}
+
+uint32_t forward_dial(struct atun *t, struct fy_stream *s, const struct fy_dial *d,
+		      const char **msg)
+{
+	static _Thread_local char why[FY_REASON_MAX + 1];
+	struct agent *a = t->a;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	bool by_name, literal, udp;
+	uint32_t code = forward_admit(a, msg);
+
+	if (code != FY_E_OK) {
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream %u from agent '%s' refused: %s", s->id, d->agent,
+			  *msg);
+		return code;
+	}
+	/* Listed by name, or an address (or a name resolving to one) in a
+	 * listed prefix: anything else is refused before a lookup. */
+	udp = d->kind == FY_KIND_UDP;
+	by_name = allow_name(&a->cfg, udp, d->host, d->port);
+	literal = fy_sock_resolve_numeric(d->host, d->port, &ss, &sl) == 0;
+	if (!by_name && (literal ? !allow_addr(&a->cfg, udp, &ss) :
+			 !allow_prefix_port(&a->cfg, udp, d->port))) {
+		snprintf(why, sizeof(why), "%s %.200s:%u is not in the target agent's --allow list",
+			 d->kind == FY_KIND_UDP ? "udp" : "tcp", d->host, d->port);
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "agent '%s' asked for %s: refused", d->agent, why);
+		*msg = why;
+		return FY_E_DENIED;
+	}
+	FY_DEBUG(TOPIC, "stream %u: agent '%s' -> %s %s:%u", s->id, d->agent,
+		 d->kind == FY_KIND_UDP ? "udp" : "tcp", d->host, d->port);
+	if (d->kind == FY_KIND_UDP)
+		return udp_open_target(t, s, d->host, d->port, !by_name, msg);
+	return open_target(t, s, d->host, d->port, !by_name, msg);
 }

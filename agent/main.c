@@ -43,12 +43,15 @@ static int run(struct agent *a)
 		}
 		if (now - last_tick >= TICK_MS) {
 			agent_tick(a, now);
+			udp_tick(a);
 			last_tick = now;
 		}
 		agent_read_more(a);
 		agent_flush(a);
 		agent_gc(a);
 		if (a->fatal)
+			break;
+		if (a->stdio_done)
 			break;
 		if (a->st == AG_DRAINING) {
 			if (got_signal) {
@@ -62,7 +65,9 @@ static int run(struct agent *a)
 	agent_flush(a);
 	agent_teardown(a, "agent stopped");
 	agent_gc(a);
-	return a->fatal ? a->exit_code : 0;
+	if (a->fatal)
+		return a->exit_code;
+	return a->stdio_done ? a->stdio_rc : 0;
 }
 
 int main(int argc, char **argv)
@@ -111,6 +116,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferry-agent: cannot start: out of memory or threads\n");
 		return 1;
 	}
+	if (local_start(a) < 0 || udp_start(a) < 0) {
+		rc = 2;	/* a local port we cannot listen on: the user's to fix */
+		goto out;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -118,9 +127,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (fy_sock_raise_nofile() < 4096)
 		FY_WARN("agent", "descriptor limit below 4096: raise it (ulimit -n) to carry many streams");
-	FY_INFO("agent", "ferry-agent starting: %u forward(s), event loop %s", a->cfg.nfwds,
+	FY_INFO("agent", "ferry-agent starting: %u remote and %u local forward(s), %u allow "
+		"rule(s), event loop %s", a->cfg.nfwds, a->cfg.nlfwds, a->cfg.nallows,
 		fy_loop_kind_name(a->loop));
 	rc = run(a);
+out:
+	local_stop(a);
+	udp_stop(a);
 	res_stop(a);
 	fy_sess_fini(&a->streams);
 	fy_pool_fini(&a->stream_pool);

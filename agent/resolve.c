@@ -1,20 +1,26 @@
-/* Names of -R targets resolved off the event loop. getaddrinfo blocks (a
- * slow DNS server or an mDNS ".local" name can take seconds), and the
- * agent is one loop: a lookup there would stall every tunnel and stream.
- * A few helper threads do the lookups (so one slow name does not hold up
- * the others); results come back through an eventfd the loop watches. Each forward keeps its last address for RES_TTL_MS; a
- * stale one is still used while a fresh lookup runs, and a stream that
- * finds none waits, unconnected (its data held by the pump), for the
- * first answer. Numeric targets never reach the thread.
+/* Names resolved off the event loop. getaddrinfo blocks (a slow DNS
+ * server or an mDNS ".local" name can take seconds), and the agent is one
+ * loop: a lookup there would stall every tunnel and stream. A few helper
+ * threads do the lookups (so one slow name does not hold up the others);
+ * results come back through an eventfd the loop watches.
+ *
+ * The loop keeps a small cache of names (-R targets, and what other agents
+ * ask this one to dial): an address is kept for RES_TTL_MS, a stale one is
+ * still used while a fresh lookup runs, and a stream that finds none waits,
+ * unconnected (its data held by its pump), for the first answer. Address
+ * literals never reach the threads. The cache is bounded (RES_ENTRIES);
+ * the least recently used name with nobody waiting makes room.
  *
  * Ownership: the agent owns the resolver, except when threads are caught
  * in getaddrinfo at exit: they are left to finish, and the last one frees
- * it. */
+ * it. Entry i of the cache and slot i of the threads' queue go together. */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -23,14 +29,25 @@
 
 #define TOPIC "agent.resolve"
 #define RES_THREADS 4
+#define RES_ENTRIES 128
 
+/* Shared with the threads, under mu. */
 struct res_slot {
-	char host[256];
-	uint16_t port;
+	char host[FY_HOST_MAX + 1];
 	bool want, done;
 	int err;
 	struct sockaddr_storage ss;
 	socklen_t sl;
+};
+
+/* The loop's own. */
+struct res_entry {
+	char host[FY_HOST_MAX + 1];	/* "" : free */
+	bool have, pending;
+	struct sockaddr_storage ss;	/* port 0 */
+	socklen_t sl;
+	uint64_t at_ms, used_ms;
+	struct res_waiter *waiting;
 };
 
 struct resolver {
@@ -40,7 +57,9 @@ struct resolver {
 	unsigned nthr, alive, busy;
 	int efd;
 	bool stop, orphan;
-	struct res_slot q[AGENT_MAX_FWDS];
+	struct res_slot q[RES_ENTRIES];
+	struct res_entry e[RES_ENTRIES];	/* the loop's, never touched by threads */
+	struct res_slot got[RES_ENTRIES];	/* the loop's copy of finished slots */
 };
 
 static void res_free(struct resolver *r)
@@ -59,7 +78,7 @@ static void *res_thread(void *arg)
 	while (!r->stop) {
 		struct res_slot *s = NULL, done;
 
-		for (unsigned i = 0; i < AGENT_MAX_FWDS && !s; i++)
+		for (unsigned i = 0; i < RES_ENTRIES && !s; i++)
 			if (r->q[i].want)
 				s = &r->q[i];
 		if (!s) {
@@ -70,7 +89,7 @@ static void *res_thread(void *arg)
 		r->busy++;
 		done = *s;
 		pthread_mutex_unlock(&r->mu);
-		done.err = fy_sock_resolve(done.host, done.port, &done.ss, &done.sl, 0);
+		done.err = fy_sock_resolve(done.host, 0, &done.ss, &done.sl, 0);
 		pthread_mutex_lock(&r->mu);
 		r->busy--;
 		s->err = done.err;
@@ -87,43 +106,59 @@ static void *res_thread(void *arg)
 	return NULL;
 }
 
-/* The resolution of forward i is in: apply it and serve the waiters. */
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+/* Entry i's lookup is in: keep the address and serve its waiters. */
 static void res_apply(struct agent *a, unsigned i, const struct res_slot *s)
 {
-	struct fwd_state *st = &a->fstate[i];
-	struct fwd *f = &a->cfg.fwds[i];
+	struct res_entry *e = &a->res->e[i];
+	struct res_waiter *w;
 
-	st->pending = false;
+	e->pending = false;
 	if (s->err == 0) {
-		if (!st->have || memcmp(&st->ss, &s->ss, s->sl))
-			FY_DEBUG(TOPIC, "%s resolved", f->host);
-		st->ss = s->ss;
-		st->sl = s->sl;
-		st->have = true;
-		st->at_ms = a->now_ms;
+		if (!e->have || memcmp(&e->ss, &s->ss, s->sl))
+			FY_DEBUG(TOPIC, "%s resolved", e->host);
+		e->ss = s->ss;
+		e->sl = s->sl;
+		e->have = true;
+		e->at_ms = a->now_ms;
 	} else {
 		/* Keep an address we had: the name server may be down for a
 		 * moment; the next stream asks again. */
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "cannot resolve %s: %s%s", f->host,
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "cannot resolve %s: %s%s", e->host,
 			  s->err == -ENOENT ? "name not found" : strerror(-s->err),
-			  st->have ? " (using the last address)" : "");
+			  e->have ? " (using the last address)" : "");
 	}
-	forward_resolved(a, i, st->have ? 0 : (s->err ? s->err : -ENOENT));
+	while ((w = e->waiting) != NULL) {
+		struct sockaddr_storage ss = e->ss;
+
+		e->waiting = w->next;
+		w->next = NULL;
+		w->entry = -1;
+		set_port(&ss, w->port);
+		w->done(a, w, e->have ? 0 : (s->err ? s->err : -ENOENT), &ss, e->sl);
+	}
 }
 
 static void on_result(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 {
 	struct agent *a = arg;
 	struct resolver *r = a->res;
-	struct res_slot got[AGENT_MAX_FWDS];
-	bool have[AGENT_MAX_FWDS] = { false };
+	struct res_slot *got = r->got;
+	bool have[RES_ENTRIES] = { false };
 	uint64_t n;
 
 	(void)l;
 	(void)ev;
 	(void)!read(fd, &n, sizeof(n));
 	pthread_mutex_lock(&r->mu);
-	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
+	for (unsigned i = 0; i < RES_ENTRIES; i++) {
 		if (r->q[i].done) {
 			got[i] = r->q[i];
 			have[i] = true;
@@ -131,14 +166,103 @@ static void on_result(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
-	for (unsigned i = 0; i < a->cfg.nfwds; i++)
+	for (unsigned i = 0; i < RES_ENTRIES; i++)
 		if (have[i])
 			res_apply(a, i, &got[i]);
+}
+
+/* The entry for host, or a fresh one (the least recently used idle entry
+ * makes room); -1 when every entry is busy. */
+static int entry_for(struct resolver *r, const char *host)
+{
+	int free_i = -1, lru = -1;
+
+	for (int i = 0; i < RES_ENTRIES; i++) {
+		struct res_entry *e = &r->e[i];
+
+		if (e->host[0] && !strcasecmp(e->host, host))
+			return i;
+		if (!e->host[0]) {
+			if (free_i < 0)
+				free_i = i;
+		} else if (!e->pending && !e->waiting &&
+			   (lru < 0 || e->used_ms < r->e[lru].used_ms)) {
+			lru = i;
+		}
+	}
+	if (free_i < 0)
+		free_i = lru;
+	if (free_i >= 0) {
+		size_t n = strnlen(host, FY_HOST_MAX);
+
+		memset(&r->e[free_i], 0, sizeof(r->e[free_i]));
+		memcpy(r->e[free_i].host, host, n);
+		r->e[free_i].host[n] = '\0';
+	}
+	return free_i;
+}
+
+static void ask(struct resolver *r, int i)
+{
+	r->e[i].pending = true;
+	pthread_mutex_lock(&r->mu);
+	memcpy(r->q[i].host, r->e[i].host, sizeof(r->q[i].host));
+	r->q[i].want = true;
+	r->q[i].done = false;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+int res_lookup(struct agent *a, const char *host, uint16_t port, struct res_waiter *w,
+	       struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct resolver *r = a->res;
+	struct res_entry *e;
+	int i;
+
+	if (fy_sock_resolve_numeric(host, port, ss, sl) == 0)
+		return 0;
+	i = entry_for(r, host);
+	if (i < 0)
+		return -EAGAIN;
+	e = &r->e[i];
+	e->used_ms = a->now_ms;
+	/* A stale address is used while a fresh lookup runs. */
+	if (!e->pending && (!e->have || a->now_ms - e->at_ms > RES_TTL_MS))
+		ask(r, i);
+	if (e->have) {
+		*ss = e->ss;
+		*sl = e->sl;
+		set_port(ss, port);
+		return 0;
+	}
+	if (!w)
+		return -EINPROGRESS;
+	w->port = port;
+	w->entry = i;
+	w->next = e->waiting;
+	e->waiting = w;
+	return -EINPROGRESS;
+}
+
+void res_cancel(struct agent *a, struct res_waiter *w)
+{
+	struct res_waiter **pp;
+
+	if (!a->res || w->entry < 0)
+		return;
+	for (pp = &a->res->e[w->entry].waiting; *pp && *pp != w; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = w->next;
+	w->entry = -1;
 }
 
 int res_start(struct agent *a)
 {
 	struct resolver *r = calloc(1, sizeof(*r));
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	int e = 0;
 
 	if (!r)
@@ -170,39 +294,16 @@ int res_start(struct agent *a)
 		goto fail;
 	}
 	a->res = r;
-	/* Numeric targets are addresses already; names get looked up now,
-	 * so that the first stream usually finds one. */
-	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
-		struct fwd_state *st = &a->fstate[i];
-
-		if (fy_sock_resolve_numeric(a->cfg.fwds[i].host, a->cfg.fwds[i].hostport,
-					    &st->ss, &st->sl) == 0)
-			st->numeric = st->have = true;
-		else
-			res_request(a, i);
-	}
+	/* -R targets given by name are looked up now, so that the first
+	 * stream usually finds an address. */
+	for (unsigned i = 0; i < a->cfg.nfwds; i++)
+		res_lookup(a, a->cfg.fwds[i].host, a->cfg.fwds[i].hostport, NULL, &ss, &sl);
 	return 0;
 fail:
 	if (r->efd >= 0)
 		close(r->efd);
 	res_free(r);
 	return e < 0 ? e : -EAGAIN;
-}
-
-void res_request(struct agent *a, unsigned i)
-{
-	struct resolver *r = a->res;
-	struct fwd_state *st = &a->fstate[i];
-
-	if (st->pending || st->numeric)
-		return;
-	st->pending = true;
-	pthread_mutex_lock(&r->mu);
-	snprintf(r->q[i].host, sizeof(r->q[i].host), "%s", a->cfg.fwds[i].host);
-	r->q[i].port = a->cfg.fwds[i].hostport;
-	r->q[i].want = true;
-	pthread_cond_signal(&r->cv);
-	pthread_mutex_unlock(&r->mu);
 }
 
 void res_stop(struct agent *a)

@@ -91,7 +91,7 @@ static void tunnel_fail(struct atun *t, const char *why)
 
 	if (t->st == AT_CLOSED)
 		return;
-	snprintf(msg, sizeof(msg), "tunnel %u: %s", t->index, why);
+	snprintf(msg, sizeof(msg), "tunnel %u: %.280s", t->index, why);
 	agent_teardown(a, msg);
 	if (a->st == AG_DRAINING || a->fatal)
 		return;
@@ -136,33 +136,71 @@ static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o,
 	return forward_open(ctx, s, o, msg);
 }
 
+/* DIAL: another agent asks for a target here. CONNECT is for agents to
+ * send, never the relay. */
+static uint32_t cb_dial(void *ctx, struct fy_stream *s, uint8_t type, const struct fy_dial *d,
+			const char **msg)
+{
+	if (type != FY_T_DIAL) {
+		*msg = "CONNECT is sent by agents, not by the relay";
+		return FY_E_DENIED;
+	}
+	return forward_dial(ctx, s, d, msg);
+}
+
+/* Every stream's app is the struct astream of what it serves. */
+static struct astream *as_of(struct fy_stream *s)
+{
+	return s->app;
+}
+
 static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 {
 	(void)ctx;
-	fy_pump_on_data(s->app, p, n);
+	as_of(s)->ops->data(as_of(s), p, n);
+}
+
+static void cb_dgram(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
+{
+	struct atun *t = ctx;
+
+	if (as_of(s)->ops->dgram)
+		as_of(s)->ops->dgram(as_of(s), p, n);
+	else
+		fy_mux_consumed(t->link.mux, s, n, true);
 }
 
 static void cb_fin(void *ctx, struct fy_stream *s)
 {
 	(void)ctx;
-	fy_pump_on_fin(s->app);
+	as_of(s)->ops->fin(as_of(s));
 }
 
 static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
 {
-	struct tconn *c = s->app;
-
 	(void)ctx;
-	if (code != FY_E_GONE)
-		FY_LOG_RL(FY_LOG_INFO, TOPIC, "stream %u to %s reset by relay: %s", s->id,
-			  c->target, msg);
-	fy_pump_on_reset(&c->pump, code, msg);
+	as_of(s)->ops->reset(as_of(s), code, msg);
 }
 
 static void cb_credit(void *ctx, struct fy_stream *s)
 {
 	(void)ctx;
-	fy_pump_on_credit(s->app);
+	as_of(s)->ops->credit(as_of(s));
+}
+
+struct atun *agent_pick_tunnel(struct agent *a)
+{
+	if (a->st != AG_UP)
+		return NULL;
+	for (unsigned k = 0; k < a->ntuns; k++) {
+		struct atun *t = a->tuns[(a->rr_tunnel + k) % a->ntuns];
+
+		if (t && t->st == AT_UP) {
+			a->rr_tunnel = (a->rr_tunnel + k + 1) % a->ntuns;
+			return t;
+		}
+	}
+	return NULL;
 }
 
 static void open_more_tunnels(struct agent *a);
@@ -179,7 +217,7 @@ static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char *
 	}
 	if (fy_frame_get_welcome(p, n, &w, why) < 0)
 		return -1;
-	if (w.version != FY_PROTO_VERSION || w.tunnel_index != t->index) {
+	if (w.version < FY_PROTO_MIN || w.version > FY_PROTO_VERSION || w.tunnel_index != t->index) {
 		*why = "WELCOME does not match our HELLO";
 		return -1;
 	}
@@ -197,6 +235,7 @@ static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char *
 	t->st = AT_UP;
 	if (t->index == 0) {
 		a->ntuns = w.workers;
+		a->relay_version = w.version;
 		FY_INFO(TOPIC, "connected to relay %s:%u (%s, %u workers, window %u, keepalive %u ms)",
 			a->relay_host, a->relay_port, SSL_get_version(t->link.tls.ssl), w.workers, w.window,
 			w.keepalive_ms);
@@ -223,19 +262,22 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 		f->up = true;
 		f->retry_at_ms = 0;
 		f->retry_ms = 0;
-		FY_INFO(TOPIC, "forwarding relay port %u to %s:%u", f->port, f->host, f->hostport);
+		/* "forwarding relay port" for TCP as before: scripts read it. */
+		FY_INFO(TOPIC, "forwarding relay %sport %u to %s:%u", f->udp ? "UDP " : "", f->port,
+			f->host, f->hostport);
 	} else if (r.code == FY_E_IN_USE || r.code == FY_E_LIMIT || r.code == FY_E_INTERNAL) {
 		/* Busy or out of resources on the relay: that may pass. */
 		f->retry_ms = !f->retry_ms ? a->cfg.backoff_min_ms :
 			      f->retry_ms > a->cfg.backoff_max_ms / 2 ? a->cfg.backoff_max_ms :
 			      f->retry_ms * 2;
 		f->retry_at_ms = a->now_ms + f->retry_ms;
-		FY_WARN(TOPIC, "relay refused -R %u:%s:%u for now: %s; claiming it again in %.1f s",
-			f->port, f->host, f->hostport, r.msg, f->retry_ms / 1000.0);
+		FY_WARN(TOPIC, "relay refused -R %s%u:%s:%u for now: %s; claiming it again in %.1f s",
+			f->udp ? "udp:" : "", f->port, f->host, f->hostport, r.msg,
+			f->retry_ms / 1000.0);
 	} else {
 		/* Not allowed: asking again would get the same answer. */
-		FY_ERR(TOPIC, "relay refused -R %u:%s:%u: %s (not retried)", f->port, f->host,
-		       f->hostport, r.msg);
+		FY_ERR(TOPIC, "relay refused -R %s%u:%s:%u: %s (not retried)", f->udp ? "udp:" : "",
+		       f->port, f->host, f->hostport, r.msg);
 	}
 	/* Success is a session with every tunnel up: reset the backoff. */
 	a->backoff_ms = 0;
@@ -280,6 +322,8 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 
 static const struct fy_mux_cbs agent_mux_cbs = {
 	.on_open = cb_open,
+	.on_dial = cb_dial,
+	.on_dgram = cb_dgram,
 	.on_data = cb_data,
 	.on_fin = cb_fin,
 	.on_reset = cb_reset,
@@ -289,9 +333,16 @@ static const struct fy_mux_cbs agent_mux_cbs = {
 
 static void send_register(struct atun *t, unsigned i)
 {
+	struct agent *a = t->a;
+	struct fwd *fw = &a->cfg.fwds[i];
 	uint8_t f[FY_FRAME_HDR_LEN + 16];
-	struct fy_register r = { .req = i, .port = t->a->cfg.fwds[i].port };
+	struct fy_register r = { .req = i, .port = fw->port, .udp = fw->udp };
 
+	if (fw->udp && a->relay_version < 2) {
+		FY_ERR(TOPIC, "-R udp:%u:%s:%u: the relay speaks protocol %u, which has no UDP "
+		       "(not claimed)", fw->port, fw->host, fw->hostport, a->relay_version);
+		return;
+	}
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_register(f, &r));
 }
 
@@ -381,10 +432,13 @@ static void send_hello(struct atun *t)
 {
 	struct agent *a = t->a;
 	struct fy_hello h = {
-		.ver_min = FY_PROTO_VERSION,
+		.ver_min = FY_PROTO_MIN,
 		.ver_max = FY_PROTO_VERSION,
 		.tunnel_index = t->index,
 		.session = a->session,
+		/* Only -L, -D, -W: the name stays free for the agent that
+		 * serves it (a ProxyCommand next to a running agent). */
+		.client = !a->cfg.nfwds && !a->cfg.nallows,
 	};
 	struct fy_mux_cfg mc = {
 		.role = FY_MUX_AGENT,
@@ -549,6 +603,7 @@ void agent_tick(struct agent *a, uint64_t now)
 		if (all_up) {
 			a->st = AG_UP;
 			FY_INFO(TOPIC, "session up: %u tunnel%s", a->ntuns, a->ntuns == 1 ? "" : "s");
+			local_session_up(a);
 		} else if (now >= a->next_attempt_ms) {
 			agent_teardown(a, "connect timeout");
 			schedule_retry(a, "no session within 15 s");

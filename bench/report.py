@@ -21,8 +21,16 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-SUBJECTS = ["direct", "socat", "ssh-r", "ssh-r-gcm", "ssh-r-tuned", "ferry", "ferry-dpdk"]
-BASES = ["ssh-r", "ssh-r-tuned"]
+SUBJECTS = ["direct", "socat", "ssh-r", "ssh-r-gcm", "ssh-r-tuned", "ferry", "ferry-dpdk",
+            "ssh-l", "ssh-l-tuned", "ferry-l"]
+# Agent to agent (-L): these subjects measure only L_WORKLOADS (bench/run has
+# the same two lists) and are compared with L_BASES, in a table of their own;
+# every other subject with R_BASES.
+L_SUBJECTS = ["ssh-l", "ssh-l-tuned", "ferry-l"]
+L_WORKLOADS = ["bulk", "rr", "connect"]
+R_BASES = ["ssh-r", "ssh-r-tuned"]
+L_BASES = ["ssh-l", "ssh-l-tuned"]
+BASES = R_BASES + L_BASES
 
 # workload -> [(variant, metric, label, unit, higher_is_better)]
 METRICS = {
@@ -87,6 +95,11 @@ MAX_ERROR_SHARE = 0.01
 
 def not_applicable(subject, workload):
     return NOT_APPLICABLE.get((subject, workload), set())
+
+
+def measured(subject, workload):
+    """False for a workload a subject does not take part in (no row at all)."""
+    return subject not in L_SUBJECTS or workload in L_WORKLOADS
 
 
 # ---------------------------------------------------------------- /proc
@@ -470,6 +483,8 @@ def summarize(recs, subjects, workloads):
     for w in workloads:
         for variant, metric, label, unit, hib in METRICS[w]:
             for s in subjects:
+                if not measured(s, w):
+                    continue
                 vals = by.get((w, variant, metric, s), {})
                 row = {"workload": w, "variant": variant, "metric": metric, "label": label,
                        "unit": unit, "higher_is_better": hib, "subject": s,
@@ -499,10 +514,11 @@ def _ratio_cell(row, base):
     return "%.2fx" % v if v is not None else "-"
 
 
-def markdown(facts, rows, subjects):
+def _table(rows, bases):
     out = []
-    out.append("| workload | metric | subject | median | min-max | vs ssh-r | vs ssh-r-tuned | runs |")
-    out.append("|---|---|---|---:|---:|---:|---:|---:|")
+    out.append("| workload | metric | subject | median | min-max | %s | runs |"
+               % " | ".join("vs " + b for b in bases))
+    out.append("|---|---|---|---:|---:|%s---:|" % ("---:|" * len(bases)))
     for r in rows:
         arrow = "higher is better" if r["higher_is_better"] else "lower is better"
         metric = "%s (%s, %s)" % (r["label"], r["unit"], arrow)
@@ -518,12 +534,29 @@ def markdown(facts, rows, subjects):
         else:
             med, rng = "-", "not run"
         if r.get("not_applicable"):
-            r1 = r2 = "-"
+            ratios = ["-"] * len(bases)
         else:
-            r1, r2 = _ratio_cell(r, "ssh-r"), _ratio_cell(r, "ssh-r-tuned")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %d |" % (
-            r["workload"], metric, r["subject"], med, rng, r1, r2, len(r["values"])))
+            ratios = [_ratio_cell(r, b) for b in bases]
+        out.append("| %s | %s | %s | %s | %s | %s | %d |" % (
+            r["workload"], metric, r["subject"], med, rng, " | ".join(ratios), len(r["values"])))
     return "\n".join(out)
+
+
+def markdown(facts, rows, subjects):
+    """The main table (public ports, -R: vs ssh-r and ssh-r-tuned) and, when
+    an agent-to-agent subject ran, the -L table (vs ssh-l and ssh-l-tuned,
+    with direct as the ceiling when it ran)."""
+    parts = []
+    if any(s not in L_SUBJECTS for s in subjects):
+        parts.append(_table([r for r in rows if r["subject"] not in L_SUBJECTS], R_BASES))
+    if any(s in L_SUBJECTS for s in subjects):
+        lrows = [r for r in rows if r["subject"] in L_SUBJECTS
+                 or (r["subject"] == "direct" and r["workload"] in L_WORKLOADS)]
+        parts.append("### Agent to agent (-L): ferry-l against ssh -J ... -L\n\n"
+                     "`vs ssh-l` = median over run i of subject_i / ssh-l_i (the same run, "
+                     "back to back); %s only.\n\n%s"
+                     % (", ".join(L_WORKLOADS), _table(lrows, L_BASES)))
+    return "\n\n".join(parts)
 
 
 def header_md(facts):
@@ -539,10 +572,11 @@ def header_md(facts):
                                   (f.get("ferry_commit") or "?")[:12],
                                   " (dirty tree)" if f.get("ferry_tree_dirty") else ""),
         "- topology %s, %s run(s) per subject, %s s per measurement, %s idle streams "
-        "(%s run(s)); ssh-r-tuned cipher %s; load average at start %s" % (
+        "(%s run(s)); ssh-*-tuned cipher %s; load average at start %s, at the end %s" % (
             f.get("topology"), f.get("runs"), f.get("duration_s"), f.get("streams"),
             f.get("streams_runs", f.get("runs")),
-            f.get("tuned_cipher"), " ".join(f.get("loadavg_start", []))),
+            f.get("tuned_cipher"), " ".join(f.get("loadavg_start", [])),
+            " ".join(f.get("loadavg_end", [])) or "?"),
     ]
     for s, why in sorted((f.get("skipped_subjects") or {}).items()):
         lines.append("- %s skipped: %s" % (s, why))
@@ -557,6 +591,18 @@ def header_md(facts):
             lines.append("- ferry-dpdk held %d idle streams, not %s: relay/net has 4,096 "
                          "connection slots per lcore (SYNs beyond are dropped); its per-stream "
                          "figures are over %d streams" % (cap, f.get("streams"), cap))
+    lsub = [s for s in (f.get("subjects") or []) if s in L_SUBJECTS]
+    if lsub:
+        what = []
+        if any(s.startswith("ssh-l") for s in lsub):
+            what.append("%s = `ssh -J jump -L PORT:127.0.0.1:TARGET edge`, the edge's sshd "
+                        "published on the jump host by `ssh -R` from the edge"
+                        % "/".join(s for s in lsub if s.startswith("ssh-l")))
+        if "ferry-l" in lsub:
+            what.append("ferry-l = ferry-agent -L through ferry-relay to an agent with --allow")
+        lines.append("- agent to agent (-L): the load tools connect to local ports on the "
+                     "client side; %s; %s only, compared in their own table"
+                     % ("; ".join(what), ", ".join(L_WORKLOADS)))
     idle = f.get("idle_cpu_cores") or {}
     if idle:
         parts = []
@@ -592,9 +638,12 @@ def gnuplot_terminal():
 
 
 # a valid PNG that says so, when every run of every subject failed or is n/a
+# (or no subject of the run takes part in the workload: -L subjects only)
 NO_DATA = ("set title '%s' noenhanced\nset xrange [0:1]\nset yrange [0:1]\n"
-           "unset xtics\nunset ytics\nset label 1 'no data: every run failed or is n/a' "
+           "unset xtics\nunset ytics\nset label 1 '%s' "
            "at graph 0.5,0.5 center\nplot 2 notitle\n")
+NO_DATA_WHY = "no data: every run failed or is n/a"
+NO_SUBJECT_WHY = "not measured: no subject of this run takes part in this workload"
 
 
 def _bars(d, name, title, ylabel, groups, subjects, rows_for):
@@ -622,7 +671,7 @@ def _bars(d, name, title, ylabel, groups, subjects, rows_for):
         f.write("set terminal %s\nset output '%s'\n" % (gnuplot_terminal(),
                                                        os.path.join(d, name + ".png")))
         if not valid:
-            f.write(NO_DATA % title)
+            f.write(NO_DATA % (title, NO_DATA_WHY if subjects else NO_SUBJECT_WHY))
             return gp
         f.write("set title '%s' noenhanced\nset ylabel '%s'\nset yrange [0:*]\n" % (title, ylabel))
         f.write("set datafile missing '?'\nset style data histogram\n")
@@ -652,25 +701,28 @@ def _cdf(d, name, title, series):
         if plots:
             f.write("plot " + ", \\\n     ".join(plots) + "\n")
         else:
-            f.write("unset logscale x\n" + NO_DATA % title)
+            f.write("unset logscale x\n" + NO_DATA % (title, NO_DATA_WHY))
     return gp
 
 
 def plots(d, rows, recs, subjects, workloads):
     os.makedirs(os.path.join(d, "plots"), exist_ok=True)
     idx = {(r["workload"], r["variant"], r["metric"], r["subject"]): r for r in rows}
+
+    def subjects_of(w):  # the -L subjects are in the bulk, rr and connect plots only
+        return [x for x in subjects if measured(x, w)]
     scripts = []
     if "bulk" in workloads:
         scripts.append(_bars(d, "bulk", "bulk throughput (iperf3), median and min-max",
-                             "Gbit/s", ["1-up", "1-down", "8-up", "8-down"], subjects,
+                             "Gbit/s", ["1-up", "1-down", "8-up", "8-down"], subjects_of("bulk"),
                              lambda g, s: idx.get(("bulk", g, "gbps", s))))
     if "connect" in workloads:
         scripts.append(_bars(d, "connect", "new connections through the tunnel",
-                             "connections/s", ["connect+echo+close"], subjects,
+                             "connections/s", ["connect+echo+close"], subjects_of("connect"),
                              lambda g, s: idx.get(("connect", "64", "conns_per_s", s))))
     if "http" in workloads:
         scripts.append(_bars(d, "http", "HTTP (wrk, 1 KiB keep-alive)", "requests/s",
-                             ["requests/s"], subjects,
+                             ["requests/s"], subjects_of("http"),
                              lambda g, s: idx.get(("http", "1k", "rps", s))))
     if "cost" in workloads:
         m = {"relay 1-up": ("1-up", "relay_cpu_s_per_gb"),
@@ -678,16 +730,16 @@ def plots(d, rows, recs, subjects, workloads):
              "relay 1-down": ("1-down", "relay_cpu_s_per_gb"),
              "agent 1-down": ("1-down", "agent_cpu_s_per_gb")}
         scripts.append(_bars(d, "cost", "CPU seconds per GB moved", "CPU s / GB", list(m),
-                             subjects, lambda g, s: idx.get(("cost", m[g][0], m[g][1], s))))
+                             subjects_of("cost"), lambda g, s: idx.get(("cost", m[g][0], m[g][1], s))))
     if "streams" in workloads:
         m = {"relay": "relay_kib_per_stream", "agent": "agent_kib_per_stream"}
         scripts.append(_bars(d, "streams", "RSS per idle stream (VmRSS delta)", "KiB",
-                             list(m), subjects,
+                             list(m), subjects_of("streams"),
                              lambda g, s: idx.get(("streams", "idle", m[g], s))))
     if "rr" in workloads:
         for size in ("64", "4096"):
             series = []
-            for s in subjects:
+            for s in subjects_of("rr"):
                 vals = []
                 for r in recs:
                     if (r["ok"] and r["workload"] == "rr" and r["variant"] == size

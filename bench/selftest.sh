@@ -9,7 +9,10 @@
 #    "direct", must be declared n/a, never reported as 0), that results.json
 #    parses and holds every run and the machine facts, that results.md lists
 #    every subject, and that every plot is a valid PNG.
-#    In loopback, ferry-dpdk must be skipped with a printed reason.
+#    In loopback, ferry-dpdk must be skipped with a printed reason.  The
+#    agent-to-agent subjects (ssh-l, ssh-l-tuned, ferry-l) are checked for
+#    bulk, rr and connect only (they measure nothing else), and when ferry-l
+#    and ssh-l both ran, results.md must hold ferry-l's ratios against ssh-l.
 # 1b. ferry-dpdk (the DPDK relay) needs the namespace topology and root: when
 #    it is requested (it is by default) and the run above did not cover it,
 #    bench/run --quick --topology netns --only ferry-dpdk, with the same
@@ -18,7 +21,8 @@
 #    generator over net_memif, no kernel in the path) passes and prints numbers.
 # 2. A ferry build that starts but does nothing must make bench/run fail
 #    loudly (exit 2, a message naming ferry) and report nothing for it; the
-#    same for ferry-dpdk in netns when running as root.
+#    same for ferry-l (two agents and -L), and for ferry-dpdk in netns when
+#    running as root.
 #
 # Prints one line per check and, last, "N passed, N failed, N skipped".
 set -uo pipefail
@@ -32,7 +36,7 @@ while [[ $# -gt 0 ]]; do
 	--workload | --workloads) WL=${2:?--workload needs a list}; shift ;;
 	--topology) TOPO=${2:?--topology needs a value}; shift ;;
 	--keep) KEEP=1 ;;
-	-h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) echo "selftest: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -119,6 +123,8 @@ else:
 for s in subjects:
     for w in workloads:
         problems, count = [], 0
+        if not report.measured(s, w):
+            continue  # an -L subject and a workload it does not take part in
         na = report.not_applicable(s, w)
         wruns = min(runs, facts.get("streams_runs", runs)) if w == "streams" else runs
         for variant, metric, label, unit, _ in report.METRICS[w]:
@@ -155,6 +161,22 @@ with open(os.path.join(out, "results.md")) as f:
     md = f.read()
 absent = [s for s in subjects if "| %s |" % s not in md]
 print("BAD results.md lacks %s" % absent if absent else "OK results.md lists every subject")
+
+# -L: ferry-l against ssh-l, pair by pair from the same run, in the -L table
+if "ferry-l" in subjects and "ssh-l" in subjects:
+    want = [r for r in d.get("summary", []) if r["subject"] == "ferry-l" and "median" in r]
+    bad = [r["workload"] + "/" + r["variant"] + "/" + r["metric"] for r in want
+           if not isinstance(r.get("ratio_vs_ssh_l"), (int, float)) or r["ratio_vs_ssh_l"] <= 0]
+    lmd = md.split("### Agent to agent (-L)", 1)
+    cells = [l for l in (lmd[1] if len(lmd) == 2 else "").splitlines()
+             if l.startswith("| ") and "| ferry-l |" in l]
+    if not want or bad:
+        print("BAD ferry-l has no ratio against ssh-l for %s" % (", ".join(bad[:4]) or "any metric"))
+    elif len(cells) != len(want) or any(not c.split("|")[6].strip().endswith("x") for c in cells):
+        print("BAD results.md: the -L table lacks ferry-l's 'vs ssh-l' ratios")
+    else:
+        print("OK ferry-l against ssh-l: %d ratios, each from pairs of the same run, in the -L table"
+              % len(want))
 EOF
 		)
 	else
@@ -261,6 +283,17 @@ if ((rc == 2)) && grep -q 'ferry' "$WORK/fake.log" && ! grep -qs '"ok": true' "$
 else
 	bad "a do-nothing ferry gave exit $rc; output:"
 	tail -n 10 "$WORK/fake.log" | sed 's/^/       | /'
+fi
+
+# the same for ferry-l (agent to agent): neither agent does anything
+"$HERE/run" --quick --only ferry-l --workload rr --ferry-build "$FAKE" --out "$WORK/fake-l-out" \
+	>"$WORK/fake-l.log" 2>&1
+rc=$?
+if ((rc == 2)) && grep -q '!!! ferry-l' "$WORK/fake-l.log" && ! grep -qs '"ok": true' "$WORK/fake-l-out/runs.jsonl"; then
+	ok "a ferry-l that does nothing makes bench/run fail loudly (exit 2, no numbers)"
+else
+	bad "a do-nothing ferry-l gave exit $rc; output:"
+	tail -n 10 "$WORK/fake-l.log" | sed 's/^/       | /'
 fi
 
 # the same for the DPDK relay: a relay without a working DPDK backend stops the run

@@ -47,7 +47,8 @@ static const char *const code_names[] = {
 	[FY_E_GONE] = "gone",
 	[FY_E_INTERNAL] = "internal error",
 	[FY_E_REPLACED] = "replaced",
-	[FY_E_AGAIN] = "open the tunnel again",
+	[FY_E_AGAIN] = "open the tunnel again (obsolete)",
+	[FY_E_UNSUPPORTED] = "not supported",
 };
 
 const char *fy_code_str(uint32_t code)
@@ -75,14 +76,19 @@ struct ftype {
 #define STRM(n, f) { n, f, true, "flag not valid for " n, n " on stream 0" }
 
 static const struct ftype ftypes[256] = {
-	[FY_T_HELLO] = CTRL("HELLO", 0),
+	[FY_T_HELLO] = CTRL("HELLO", FY_F_CLIENT),
 	[FY_T_WELCOME] = CTRL("WELCOME", 0),
-	[FY_T_REGISTER] = CTRL("REGISTER", 0),
+	[FY_T_REGISTER] = CTRL("REGISTER", FY_F_UDP),
 	[FY_T_RESULT] = CTRL("RESULT", 0),
-	[FY_T_OPEN] = STRM("OPEN", 0),
+	[FY_T_FORWARD] = CTRL("FORWARD", 0),
+	[FY_T_FORWARDED] = CTRL("FORWARDED", 0),
+	[FY_T_OPEN] = STRM("OPEN", FY_F_UDP),
 	[FY_T_DATA] = STRM("DATA", FY_F_FIN),
 	[FY_T_WINDOW] = STRM("WINDOW", 0),
 	[FY_T_RESET] = STRM("RESET", 0),
+	[FY_T_CONNECT] = STRM("CONNECT", 0),
+	[FY_T_DIAL] = STRM("DIAL", 0),
+	[FY_T_DGRAM] = STRM("DGRAM", 0),
 	[FY_T_PING] = CTRL("PING", FY_F_ACK),
 	[FY_T_GOAWAY] = CTRL("GOAWAY", 0),
 	[FY_T_ERROR] = CTRL("ERROR", 0),
@@ -175,7 +181,7 @@ size_t fy_frame_hello(uint8_t *out, const struct fy_hello *m)
 	p = put_bytes(p, m->token, tl);
 	p = put8(p, (uint8_t)nl);
 	p = put_bytes(p, m->name, nl);
-	return finish(out, p, FY_T_HELLO, 0, 0);
+	return finish(out, p, FY_T_HELLO, m->client ? FY_F_CLIENT : 0, 0);
 }
 
 size_t fy_frame_welcome(uint8_t *out, const struct fy_welcome *m)
@@ -196,7 +202,7 @@ size_t fy_frame_register(uint8_t *out, const struct fy_register *m)
 
 	p = fy_put32(p, m->req);
 	p = fy_put16(p, m->port);
-	return finish(out, p, FY_T_REGISTER, 0, 0);
+	return finish(out, p, FY_T_REGISTER, m->udp ? FY_F_UDP : 0, 0);
 }
 
 size_t fy_frame_result(uint8_t *out, const struct fy_result *m)
@@ -218,7 +224,7 @@ size_t fy_frame_open(uint8_t *out, uint32_t stream, const struct fy_open *m)
 	p = fy_put16(p, m->port);
 	p = fy_put16(p, m->peer_port);
 	p = put_bytes(p, m->peer_addr, sizeof(m->peer_addr));
-	return finish(out, p, FY_T_OPEN, 0, stream);
+	return finish(out, p, FY_T_OPEN, m->udp ? FY_F_UDP : 0, stream);
 }
 
 size_t fy_frame_window(uint8_t *out, uint32_t stream, uint32_t incr)
@@ -247,6 +253,40 @@ size_t fy_frame_ping(uint8_t *out, uint8_t flags, uint64_t opaque)
 	return finish(out, p, FY_T_PING, flags, 0);
 }
 
+size_t fy_frame_dial(uint8_t *out, uint8_t type, uint32_t stream, const struct fy_dial *m)
+{
+	size_t al = strnlen(m->agent, FY_NAME_MAX), hl = strnlen(m->host, FY_HOST_MAX);
+	uint8_t *p = out + FY_FRAME_HDR_LEN;
+
+	p = put8(p, m->kind);
+	p = fy_put16(p, m->port);
+	p = put8(p, (uint8_t)al);
+	p = put_bytes(p, m->agent, al);
+	p = put8(p, (uint8_t)hl);
+	p = put_bytes(p, m->host, hl);
+	return finish(out, p, type, 0, stream);
+}
+
+size_t fy_frame_forward(uint8_t *out, const struct fy_forward *m)
+{
+	size_t sl = strnlen(m->spec, FY_SPEC_MAX);
+	uint8_t *p = out + FY_FRAME_HDR_LEN;
+
+	p = fy_put32(p, m->req);
+	p = put8(p, m->op);
+	p = fy_put16(p, (uint16_t)sl);
+	p = put_bytes(p, m->spec, sl);
+	return finish(out, p, FY_T_FORWARD, 0, 0);
+}
+
+size_t fy_frame_forwarded(uint8_t *out, const struct fy_result *m)
+{
+	size_t n = fy_frame_result(out, m);
+
+	out[0] = FY_T_FORWARDED;
+	return n;
+}
+
 /* ---- decoders ---- */
 
 #define HELLO_FIXED	18u	/* ver_min .. session, token_len, name_len */
@@ -257,6 +297,8 @@ size_t fy_frame_ping(uint8_t *out, uint8_t flags, uint64_t opaque)
 #define PING_LEN	8u
 #define REASON_FIXED	6u	/* code, msg_len */
 #define RESULT_FIXED	10u	/* req, code, msg_len */
+#define DIAL_FIXED	5u	/* kind, port, agent_len, host_len */
+#define FORWARD_FIXED	7u	/* req, op, spec_len */
 
 static bool token_ok(const uint8_t *s, size_t n)
 {
@@ -422,5 +464,70 @@ int fy_frame_get_ping(const uint8_t *p, uint32_t n, uint64_t *opaque, const char
 	if (n != PING_LEN)
 		return fail(why, "PING payload length not 8");
 	*opaque = fy_get64(p);
+	return 0;
+}
+
+/* A host as a peer names it: a DNS name or an address literal, printed
+ * in logs and handed to getaddrinfo; no spaces or control characters. */
+static bool host_ok(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' || c == ':'))
+			return false;
+	}
+	return true;
+}
+
+int fy_frame_get_dial(const uint8_t *p, uint32_t n, struct fy_dial *m, const char **why)
+{
+	uint32_t al, hl;
+
+	if (n < DIAL_FIXED)
+		return fail(why, "CONNECT/DIAL payload too short");
+	al = p[3];
+	if (n < DIAL_FIXED + al)
+		return fail(why, "CONNECT/DIAL agent_len exceeds payload");
+	hl = p[4 + al];
+	if (n != DIAL_FIXED + al + hl)
+		return fail(why, "CONNECT/DIAL length does not match agent_len and host_len");
+	if (p[0] != FY_KIND_TCP && p[0] != FY_KIND_UDP)
+		return fail(why, "CONNECT/DIAL kind not tcp or udp");
+	if (fy_get16(p + 1) == 0)
+		return fail(why, "CONNECT/DIAL port 0");
+	if (al == 0 || al > FY_NAME_MAX || !name_ok(p + 4, al))
+		return fail(why, "CONNECT/DIAL agent name empty, too long or not [A-Za-z0-9._-]");
+	if (hl == 0 || !host_ok(p + 5 + al, hl))
+		return fail(why, "CONNECT/DIAL host empty or not a name or address");
+
+	m->kind = p[0];
+	m->port = fy_get16(p + 1);
+	copy_str(m->agent, p + 4, al);
+	copy_str(m->host, p + 5 + al, hl);
+	return 0;
+}
+
+int fy_frame_get_forward(const uint8_t *p, uint32_t n, struct fy_forward *m, const char **why)
+{
+	uint32_t sl;
+
+	if (n < FORWARD_FIXED)
+		return fail(why, "FORWARD payload too short");
+	sl = fy_get16(p + 5);
+	if (sl == 0 || sl > FY_SPEC_MAX)
+		return fail(why, "FORWARD spec_len outside 1..200");
+	if (n != FORWARD_FIXED + sl)
+		return fail(why, "FORWARD length does not match spec_len");
+	if (p[4] != FY_FWD_OPEN && p[4] != FY_FWD_CLOSE)
+		return fail(why, "FORWARD op not open or close");
+	for (uint32_t i = 0; i < sl; i++)
+		if (p[7 + i] < 0x20 || p[7 + i] > 0x7e)
+			return fail(why, "FORWARD spec not printable ASCII");
+
+	m->req = fy_get32(p);
+	m->op = p[4];
+	copy_str(m->spec, p + 7, sl);
 	return 0;
 }

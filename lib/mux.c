@@ -250,9 +250,11 @@ static struct fy_stream *stream_get(struct fy_mux *m, uint32_t id)
 	return fy_sess_lookup(m->tbl, fy_sess_key(m->cfg.serial, id));
 }
 
-struct fy_stream *fy_mux_open(struct fy_mux *m, const struct fy_open *o, void *app)
+/* A stream of ours, announced by the frame the caller encodes into f. */
+static struct fy_stream *open_own(struct fy_mux *m, void *app, bool dgram, uint8_t *f,
+				  size_t (*enc)(uint8_t *f, uint32_t id, const void *arg),
+				  const void *arg)
 {
-	uint8_t f[FY_FRAME_HDR_LEN + 32];
 	struct fy_stream *s;
 
 	if (m->goaway_rx || m->goaway_tx || m->next_id > 0x7ffffffeu)
@@ -260,12 +262,66 @@ struct fy_stream *fy_mux_open(struct fy_mux *m, const struct fy_open *o, void *a
 	s = stream_new(m, m->next_id, app);
 	if (!s)
 		return NULL;
-	if (fy_mux_send_ctrl(m, f, fy_frame_open(f, s->id, o)) < 0) {
+	if (dgram)
+		s->flags |= FY_S_DGRAM;
+	if (fy_mux_send_ctrl(m, f, enc(f, s->id, arg)) < 0) {
 		stream_unlink_free(m, s);
 		return NULL;
 	}
 	m->next_id += 2;
 	return s;
+}
+
+static size_t enc_open(uint8_t *f, uint32_t id, const void *arg)
+{
+	return fy_frame_open(f, id, arg);
+}
+
+struct fy_stream *fy_mux_open(struct fy_mux *m, const struct fy_open *o, void *app)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 32];
+
+	return open_own(m, app, o->udp, f, enc_open, o);
+}
+
+struct dial_arg {
+	uint8_t type;
+	const struct fy_dial *d;
+};
+
+static size_t enc_dial(uint8_t *f, uint32_t id, const void *arg)
+{
+	const struct dial_arg *a = arg;
+
+	return fy_frame_dial(f, a->type, id, a->d);
+}
+
+struct fy_stream *fy_mux_open_dial(struct fy_mux *m, uint8_t type, const struct fy_dial *d,
+				   void *app)
+{
+	uint8_t f[FY_DIAL_FRAME_MAX];
+	struct dial_arg a = { type, d };
+
+	return open_own(m, app, d->kind == FY_KIND_UDP, f, enc_dial, &a);
+}
+
+int fy_mux_send_dgram(struct fy_mux *m, struct fy_stream *s, const void *p, size_t n)
+{
+	uint8_t *dst;
+
+	/* Whole or not at all: a datagram is never cut. */
+	if (n > FY_DGRAM_MAX || n > s->send_credit || data_space(m) < FY_FRAME_HDR_LEN + n)
+		return -ENOBUFS;
+	dst = fy_buf_reserve(&m->out, FY_FRAME_HDR_LEN + n);
+	if (!dst)
+		return -ENOBUFS;
+	fy_frame_put_hdr(dst, FY_T_DGRAM, 0, s->id, (uint32_t)n);
+	memcpy(dst + FY_FRAME_HDR_LEN, p, n);
+	fy_buf_commit(&m->out, FY_FRAME_HDR_LEN + n);
+	s->send_credit -= (uint32_t)n;
+	m->last_tx_ms = m->now_ms;
+	out_queued(m);
+	return 0;
 }
 
 size_t fy_mux_send_room(struct fy_mux *m, struct fy_stream *s)
@@ -437,15 +493,26 @@ static long unknown_stream(struct fy_mux *m, uint32_t id)
 	return failf(m, FY_E_PROTOCOL, "frame for stream %u, which was never opened", id);
 }
 
+/* OPEN, CONNECT or DIAL: the peer opens a stream. */
 static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
 {
 	struct fy_open o;
+	struct fy_dial d;
 	struct fy_stream *s;
 	const char *why = NULL, *msg = NULL;
 	uint32_t code;
+	bool dgram;
 
-	if (fy_frame_get_open(p, h->len, &o, &why) < 0)
-		return fail(m, FY_E_PROTOCOL, why);
+	if (h->type == FY_T_OPEN) {
+		if (fy_frame_get_open(p, h->len, &o, &why) < 0)
+			return fail(m, FY_E_PROTOCOL, why);
+		o.udp = h->flags & FY_F_UDP;
+		dgram = o.udp;
+	} else {
+		if (fy_frame_get_dial(p, h->len, &d, &why) < 0)
+			return fail(m, FY_E_PROTOCOL, why);
+		dgram = d.kind == FY_KIND_UDP;
+	}
 	if (!peer_parity(m, h->stream))
 		return failf(m, FY_E_PROTOCOL, "OPEN with stream id %u of the wrong parity", h->stream);
 	if (h->stream <= m->peer_last_id)
@@ -460,9 +527,18 @@ static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 		fy_mux_send_ctrl(m, f, fy_frame_reason(f, FY_T_RESET, h->stream, &r));
 		return 0;
 	}
+	if (dgram)
+		s->flags |= FY_S_DGRAM;
 	if (m->goaway_tx) {
 		code = FY_E_SHUTDOWN;
 		msg = "relay is shutting down";
+	} else if (h->type != FY_T_OPEN) {
+		if (m->cbs->on_dial) {
+			code = m->cbs->on_dial(m->ctx, s, h->type, &d, &msg);
+		} else {
+			code = FY_E_UNSUPPORTED;
+			msg = "streams between agents are not supported here";
+		}
 	} else if (!m->cbs->on_open) {
 		code = FY_E_DENIED;
 		msg = "opening streams from this side is not supported";
@@ -471,8 +547,12 @@ static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 	}
 	if (code != FY_E_OK) {
 		/* A refused OPEN costs us a reply: that is what is capped. Accepted
-		 * ones are bounded by the owner's stream limit instead. */
-		if (!ctrl_budget(m)) {
+		 * ones are bounded by the owner's stream limit instead. An agent
+		 * does not cap the relay: the relay opens streams for public
+		 * clients and other agents, and ending the tunnel would hand them
+		 * a way to cut the agent off (a flood at --max-streams, or DIALs
+		 * its --allow refuses). */
+		if (m->cfg.role == FY_MUX_RELAY && !ctrl_budget(m)) {
 			stream_unlink_free(m, s);	/* its owner never took it */
 			return fail(m, FY_E_LIMIT, "too many refused OPENs per second");
 		}
@@ -489,6 +569,8 @@ static long on_data(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 		return unknown_stream(m, h->stream);
 	if (s->flags & FY_S_REMOTE_FIN)
 		return failf(m, FY_E_PROTOCOL, "DATA after FIN on stream %u", h->stream);
+	if (s->flags & FY_S_DGRAM)
+		return failf(m, FY_E_PROTOCOL, "DATA on UDP stream %u", h->stream);
 	if (h->len > s->recv_avail)
 		return failf(m, FY_E_FLOW, "stream %u sent %u bytes beyond its window",
 			     h->stream, h->len - s->recv_avail);
@@ -506,6 +588,26 @@ static long on_data(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 		if (m->cbs->on_fin)
 			m->cbs->on_fin(m->ctx, s);
 	}
+	return 0;
+}
+
+static long on_dgram(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_t *p)
+{
+	struct fy_stream *s = stream_get(m, h->stream);
+
+	if (!s)
+		return unknown_stream(m, h->stream);
+	if (!(s->flags & FY_S_DGRAM))
+		return failf(m, FY_E_PROTOCOL, "DGRAM on TCP stream %u", h->stream);
+	if (h->len > FY_DGRAM_MAX)
+		return failf(m, FY_E_PROTOCOL, "DGRAM of %u bytes on stream %u", h->len, h->stream);
+	if (h->len > s->recv_avail)
+		return failf(m, FY_E_FLOW, "stream %u sent a datagram beyond its window", h->stream);
+	s->recv_avail -= h->len;
+	if (m->cbs->on_dgram)
+		m->cbs->on_dgram(m->ctx, s, p, h->len);
+	else
+		fy_mux_consumed(m, s, h->len, true);
 	return 0;
 }
 
@@ -578,7 +680,11 @@ static long dispatch(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8
 			     h->type);
 	switch (h->type) {
 	case FY_T_OPEN:
+	case FY_T_CONNECT:
+	case FY_T_DIAL:
 		return on_open(m, h, p);
+	case FY_T_DGRAM:
+		return on_dgram(m, h, p);
 	case FY_T_DATA:
 		return on_data(m, h, p);
 	case FY_T_WINDOW:

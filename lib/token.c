@@ -3,6 +3,7 @@
  * are ever written or kept; the token itself is shown once, by the caller. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,65 @@ static int parse_agents(const char *s, struct fy_token_rule *r, char *err, size_
 	return 0;
 }
 
+/* A comma list of names into out (max entries); with patterns, an entry
+ * may also be "@name" or "*". */
+static int parse_list(const char *s, char (*out)[65], size_t width, unsigned max, unsigned *n,
+		      bool patterns, const char *what, char *err, size_t errlen)
+{
+	const char *p = s;
+
+	*n = 0;
+	if (!s || !*s) {
+		seterr(err, errlen, "empty %s list", what);
+		return -1;
+	}
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		bool star = patterns && len == 1 && *p == '*';
+		size_t at = patterns && len > 1 && *p == '@';
+
+		if (!star && !valid_name(p + at, len - at, width - 2)) {
+			seterr(err, errlen, "bad %s '%.*s' (1..63 of A-Z a-z 0-9 . _ -%s)", what,
+			       (int)len, p, patterns ? ", @group or *" : "");
+			return -1;
+		}
+		if (*n == max) {
+			seterr(err, errlen, "too many entries in %s '%s' (at most %u)", what, s, max);
+			return -1;
+		}
+		memcpy(out[*n], p, len);
+		out[*n][len] = '\0';
+		(*n)++;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+static int parse_groups(const char *s, struct fy_token_rule *r, char *err, size_t errlen)
+{
+	char tmp[FY_TOKEN_GROUPS_MAX][65];
+
+	if (parse_list(s, tmp, sizeof(tmp[0]), FY_TOKEN_GROUPS_MAX, &r->ngroups, false, "group",
+		       err, errlen))
+		return -1;
+	for (unsigned i = 0; i < r->ngroups; i++) {
+		size_t n = strnlen(tmp[i], sizeof(r->groups[i]) - 1);
+
+		memcpy(r->groups[i], tmp[i], n);
+		r->groups[i][n] = '\0';
+	}
+	return 0;
+}
+
+static int parse_reach(const char *s, struct fy_token_rule *r, char *err, size_t errlen)
+{
+	return parse_list(s, r->reach, sizeof(r->reach[0]), FY_TOKEN_REACH_MAX, &r->nreach, true,
+			  "reach entry", err, errlen);
+}
+
 static int parse_id(const char *s, struct fy_token_rule *r, char *err, size_t errlen)
 {
 	size_t len = strlen(s);
@@ -277,7 +337,7 @@ static int parse_max_ports(const char *s, unsigned *out, char *err, size_t errle
 static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t errlen)
 {
 	char *save = NULL, *f;
-	int have_agents = 0, have_ports = 0, have_max = 0;
+	int have_agents = 0, have_ports = 0, have_max = 0, have_groups = 0, have_reach = 0;
 
 	memset(r, 0, sizeof(*r));
 	f = strtok_r(line, " \t", &save);	/* caller saw a non-blank */
@@ -317,8 +377,23 @@ static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t err
 			have_max = 1;
 			if (parse_max_ports(f + 9, &r->max_ports, err, errlen))
 				return -1;
+		} else if (strncmp(f, "groups=", 7) == 0) {
+			if (have_groups++) {
+				seterr(err, errlen, "groups= given twice");
+				return -1;
+			}
+			if (parse_groups(f + 7, r, err, errlen))
+				return -1;
+		} else if (strncmp(f, "reach=", 6) == 0) {
+			if (have_reach++) {
+				seterr(err, errlen, "reach= given twice");
+				return -1;
+			}
+			if (parse_reach(f + 6, r, err, errlen))
+				return -1;
 		} else {
-			seterr(err, errlen, "unknown field '%s' (expected agents=, ports= or maxports=)", f);
+			seterr(err, errlen, "unknown field '%s' (expected agents=, ports=, maxports=, "
+			       "groups= or reach=)", f);
 			return -1;
 		}
 	}
@@ -448,6 +523,36 @@ int fy_token_allows_agent(const struct fy_token_rule *r, const char *name)
 	return 0;
 }
 
+int fy_token_in_group(const struct fy_token_rule *r, const char *group)
+{
+	for (unsigned i = 0; i < r->ngroups; i++)
+		if (!strcmp(r->groups[i], group))
+			return 1;
+	return 0;
+}
+
+int fy_token_reaches(const struct fy_token_rule *from, const char *to_name,
+		     const struct fy_token_rule *to)
+{
+	for (unsigned i = 0; i < from->nreach; i++) {
+		const char *e = from->reach[i];
+
+		if (!strcmp(e, "*") || !strcmp(e, to_name) ||
+		    (e[0] == '@' && fy_token_in_group(to, e + 1)))
+			return 1;
+	}
+	return 0;
+}
+
+void fy_token_reach_str(const struct fy_token_rule *r, char *out, size_t n)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < r->nreach && off < n; i++)
+		off += (size_t)snprintf(out + off, n - off, "%s%s", i ? "," : "", r->reach[i]);
+}
+
 int fy_token_allows_port(const struct fy_token_rule *r, uint16_t port)
 {
 	for (unsigned i = 0; i < r->nranges; i++)
@@ -512,9 +617,10 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 {
 	struct fy_token_rule r;
 	struct fy_tokens cur = { 0 };
-	char line[FY_TOKEN_AGENTS_MAX * 64 + FY_TOKEN_RANGES_MAX * 12 + 256];
+	char line[FY_TOKEN_AGENTS_MAX * 64 + FY_TOKEN_RANGES_MAX * 12 + FY_TOKEN_REACH_MAX * 66 +
+		  1000];
 	char astr[FY_TOKEN_AGENTS_MAX * 64], pstr[FY_TOKEN_RANGES_MAX * 12];
-	char hex[65], msg[256], maxp[24] = "";
+	char hex[65], msg[256], maxp[24] = "", extra[FY_TOKEN_REACH_MAX * 66 + 600] = "";
 	struct stat st;
 	FILE *fp = NULL;
 	int fd, ret = -1, len;
@@ -535,6 +641,14 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 	}
 	if (spec->max_ports)
 		snprintf(maxp, sizeof(maxp), " maxports=%u", spec->max_ports);
+	if (spec->groups && parse_groups(spec->groups, &r, err, errlen))
+		return -1;
+	if (spec->reach && parse_reach(spec->reach, &r, err, errlen))
+		return -1;
+	if (spec->groups || spec->reach)
+		snprintf(extra, sizeof(extra), "%s%s%s%s", spec->groups ? " groups=" : "",
+			 spec->groups ? spec->groups : "", spec->reach ? " reach=" : "",
+			 spec->reach ? spec->reach : "");
 	if (hash_token(token, r.hash)) {
 		seterr(err, errlen, "cannot hash token");
 		return -1;
@@ -576,8 +690,8 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 		snprintf(hex + 2 * i, 3, "%02x", r.hash[i]);
 	agents_str(&r, astr, sizeof(astr));
 	fy_token_ranges_str(&r, pstr, sizeof(pstr));
-	len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s ports=%s%s\n",
-		       r.id, hex, astr, pstr, maxp);
+	len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s ports=%s%s%s\n",
+		       r.id, hex, astr, pstr, maxp, extra);
 	if (len < 0 || (size_t)len >= sizeof(line)) {
 		seterr(err, errlen, "token line too long");
 		goto out;

@@ -1,13 +1,16 @@
 /* The I/O backends of the relay and the interface the core drives them
- * through. The core (engine, tunnel, public, worker) sees a connection
- * only as an opaque `io`; the backends call up into it (tunnel_accept,
- * public_accepted, worker_wakeup, worker_step) and it calls down through
+ * through. The core (engine, tunnel, public, pubudp, worker) sees a
+ * connection only as an opaque `io`; the backends call up into it
+ * (tunnel_accept, public_accepted, pubudp_input, worker_wakeup,
+ * worker_step) and it calls down through
  * struct relay_backend. */
 #ifndef FERRY_RELAY_BACKEND_H
 #define FERRY_RELAY_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "ferry/pump.h"
 
@@ -41,6 +44,18 @@ struct relay_backend {
 	 * *lio is the backend's listener. 0 or -errno. */
 	int (*listen)(struct worker *w, uint16_t port, bool probe, void **lio);
 	void (*unlisten)(struct worker *w, void *lio);
+	/* UDP ports (NULL where the backend has none: the engine refuses
+	 * UDP claims). udp_listen binds --public-bind:port for worker w
+	 * alone, non-blocking, without SO_REUSEPORT (nobody may share it);
+	 * every datagram that arrives goes up to pubudp_input(w, owner, ...)
+	 * on w's thread, one call each, truncated ones dropped and counted.
+	 * *lio is the backend's socket. 0 or -errno (-EADDRINUSE: taken). */
+	int (*udp_listen)(struct worker *w, uint16_t port, void *owner, void **lio);
+	void (*udp_unlisten)(struct worker *w, void *lio);
+	/* One datagram from lio's port to `to`, never blocking: 0, or -errno
+	 * (-EAGAIN: no room; the datagram is dropped, never queued). */
+	int (*udp_send)(struct worker *w, void *lio, const struct sockaddr_storage *to,
+			const void *p, size_t n);
 	/* From any thread: call worker_wakeup(w) on w's thread soon. */
 	void (*wake)(struct worker *w);
 	/* Drain: close the agent listener of w. */

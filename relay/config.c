@@ -21,7 +21,8 @@ static void usage(FILE *f)
 "       ferry-relay stats [--prefix NAME]   counters of a running relay on --backend dpdk\n"
 "\n"
 "Runs the relay: agents connect to --listen over TLS 1.3 and claim public ports\n"
-"(their -R forwards); clients connecting to those ports reach the agents' services.\n"
+"(their -R forwards, TCP or UDP); clients connecting to those ports reach the\n"
+"agents' services.\n"
 "SIGTERM drains and exits; SIGHUP reads the token file again.\n"
 "\n"
 "options:\n"
@@ -29,6 +30,8 @@ static void usage(FILE *f)
 "  --cert FILE, --key FILE   the relay's TLS certificate chain and key\n"
 "  --tokens FILE             agent tokens (ferry-relay token add)\n"
 "  --client-ca FILE          also accept agent certificates signed by this CA (mTLS)\n"
+"  --policy FILE             who may open streams to whom, agent to agent, narrowing\n"
+"                            the tokens' reach= (docs/DESIGN.md; read again on SIGHUP)\n"
 "  --public-bind ADDR        address that claimed ports listen on (default 0.0.0.0)\n"
 "  --workers N               worker threads (default: online CPUs)\n"
 "  --keepalive-ms N          ping interval; a tunnel silent for 3 intervals is dead (10000)\n"
@@ -45,6 +48,10 @@ static void usage(FILE *f)
 "  --max-buffer-per-session BYTES  one agent's share of it (default: 1/8 of it)\n"
 "  --max-ports-per-agent N   ports one agent may hold at once, unless its token\n"
 "                            says otherwise (maxports=) (64)\n"
+"  --udp-idle-ms N           a UDP flow (one source address of a UDP port) with no\n"
+"                            datagram either way for this long ends (60000)\n"
+"  --max-udp-flows-per-port N  sources one UDP port carries at once; datagrams\n"
+"                            from more are dropped and counted (1024)\n"
 "  --fd-reserve N            descriptors kept for agents and the relay itself:\n"
 "                            public clients are refused beyond the limit minus\n"
 "                            this (128)\n"
@@ -74,6 +81,7 @@ enum {
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
 	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
 	O_INITIAL_WINDOW, O_MAX_BUFFER_MEM, O_MAX_BUFFER_SESSION, O_MAX_PORTS, O_FD_RESERVE,
+	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS,
 };
 
 static const struct option opts[] = {
@@ -108,6 +116,9 @@ static const struct option opts[] = {
 	{ "max-buffer-per-session", required_argument, NULL, O_MAX_BUFFER_SESSION },
 	{ "max-ports-per-agent", required_argument, NULL, O_MAX_PORTS },
 	{ "fd-reserve", required_argument, NULL, O_FD_RESERVE },
+	{ "policy", required_argument, NULL, O_POLICY },
+	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
+	{ "max-udp-flows-per-port", required_argument, NULL, O_MAX_UDP_FLOWS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -153,6 +164,11 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 			break;
 		case O_MAX_PORTS: e = fy_conf_num(PROG, name, optarg, 1, 65535, &c->max_ports); break;
 		case O_FD_RESERVE: e = fy_conf_num(PROG, name, optarg, 16, 1u << 20, &c->fd_reserve); break;
+		case O_POLICY: e = fy_conf_copy(PROG, c->policy, sizeof(c->policy), name, optarg); break;
+		case O_UDP_IDLE: e = fy_conf_num(PROG, name, optarg, 1000, 86400000, &c->udp_idle_ms); break;
+		case O_MAX_UDP_FLOWS:
+			e = fy_conf_num(PROG, name, optarg, 1, 1000000, &c->max_udp_flows);
+			break;
 		case O_DRAIN: e = fy_conf_num(PROG, name, optarg, 0, 3600000, &c->drain_ms); break;
 		case O_LOG:
 			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
@@ -236,6 +252,8 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->max_unauth = 1024;
 	c->max_unauth_per_ip = 32;
 	c->max_streams = 65536;
+	c->udp_idle_ms = 60000;
+	c->max_udp_flows = 1024;
 	c->log_level = FY_LOG_INFO;
 	c->dpdk_mbufs = 8191;
 	c->dpdk_conns = 4096;

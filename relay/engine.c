@@ -1,5 +1,6 @@
 /* Agent sessions and their public ports: authentication of a HELLO,
- * session replacement, port claims and their listeners. */
+ * session replacement, port claims and their listeners (a UDP port's
+ * through pubudp.c, which also ends its flows). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "backend.h"
 #include "engine.h"
 #include "inbox.h"
+#include "pubudp.h"
 #include "relay-t.h"
 
 #define TOPIC "relay.engine"
@@ -33,9 +35,11 @@ void engine_session_kill(struct relay *r, struct reg_session *s, const char *why
 	snprintf(s->dead_why, sizeof(s->dead_why), "%s", why);
 	if (!atomic_compare_exchange_strong(&s->dead, &was, true))
 		return;
-	rcu_read_lock();
-	reg_session_del(r->reg, s);
-	rcu_read_unlock();
+	if (!s->client) {
+		rcu_read_lock();
+		reg_session_del(r->reg, s);
+		rcu_read_unlock();
+	}
 	for (unsigned i = 0; i < r->nworkers; i++)
 		r->be->wake(&r->workers[i]);
 }
@@ -58,9 +62,12 @@ static struct reg_session *session_new(struct relay *r, const struct fy_hello *h
 		return NULL;
 	snprintf(s->name, sizeof(s->name), "%.*s", (int)sizeof(s->name) - 1, name);
 	s->agent_session = h->session;
+	/* The highest both speak: what this session may use. */
+	s->version = h->ver_max < FY_PROTO_VERSION ? h->ver_max : FY_PROTO_VERSION;
 	s->serial = atomic_fetch_add(&r->next_serial, 1) + 1;
 	s->rule = *rule;
-	s->workers = r->nworkers;
+	s->client = h->client && s->version >= 2;
+	s->workers = s->client ? 1 : r->nworkers;
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->nports, 0);
 	fy_budget_init(&s->budget, r->cfg.max_buffer_session, &r->buf_budget);
@@ -77,10 +84,10 @@ int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 	const char *name;
 	char allowed[256];
 
-	if (FY_PROTO_VERSION < h->ver_min || FY_PROTO_VERSION > h->ver_max) {
+	if (h->ver_max < FY_PROTO_MIN || h->ver_min > FY_PROTO_VERSION || h->ver_min > h->ver_max) {
 		*code = FY_E_VERSION;
 		snprintf(msg, msglen, "protocol version mismatch: relay speaks %u-%u, agent speaks %u-%u",
-			 FY_PROTO_VERSION, FY_PROTO_VERSION, h->ver_min, h->ver_max);
+			 FY_PROTO_MIN, FY_PROTO_VERSION, h->ver_min, h->ver_max);
 		return -1;
 	}
 	/* The token set can be swapped (SIGHUP): copy the rule out. */
@@ -113,6 +120,11 @@ int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 		return -1;
 	}
 	snprintf(tname, FY_NAME_MAX + 1, "%.*s", (int)FY_NAME_MAX, name);
+	if (h->client && h->tunnel_index > 0) {
+		*code = FY_E_PROTOCOL;
+		snprintf(msg, msglen, "a client session has one tunnel (index %u)", h->tunnel_index);
+		return -1;
+	}
 
 	rcu_read_lock();
 	if (h->tunnel_index > 0) {
@@ -137,6 +149,12 @@ int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 		return -1;
 	}
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	if (s->client) {
+		/* Serves nothing, so nothing needs to find it by name. */
+		rcu_read_unlock();
+		*sess = s;
+		return 0;
+	}
 	/* One live session per agent name. A restarted agent's old tunnels
 	 * close when the process dies (the kernel sends FIN/RST), and a
 	 * session cut off by the network dies within 3 keepalives; until then
@@ -180,77 +198,105 @@ static uint32_t listen_code(int e)
 	}
 }
 
-uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t port,
+/* "2201" for TCP, "2201/udp": how messages name a claim. */
+static const char *port_name(uint16_t port, bool udp, char *buf, size_t n)
+{
+	snprintf(buf, n, "%u%s", port, udp ? "/udp" : "");
+	return buf;
+}
+
+/* Whether s may claim (udp, port) at all: the backend, the session's
+ * protocol, the token's ranges and the agent's port cap (TCP and UDP
+ * claims count alike). FY_E_OK, or a code with msg. */
+static uint32_t claim_allowed(struct worker *w, struct reg_session *s, uint16_t port, bool udp,
 			      char *msg, size_t msglen)
 {
 	struct relay *r = w->r;
-	struct reg_port *p, *cur = NULL;
-	char ranges[160];
-	int e;
-
 	unsigned cap = s->rule.max_ports ? s->rule.max_ports : r->cfg.max_ports;
+	struct reg_port *p;
+	char ranges[160], pn[16];
+	bool repeat;
 
+	port_name(port, udp, pn, sizeof(pn));
+	if (udp && !r->be->udp_listen) {
+		snprintf(msg, msglen, "UDP ports are not supported by the %s backend", r->be->name);
+		return FY_E_UNSUPPORTED;
+	}
+	if (udp && s->version < 2) {
+		snprintf(msg, msglen, "UDP ports need protocol 2; the agent speaks %u", s->version);
+		return FY_E_UNSUPPORTED;
+	}
 	if (!fy_token_allows_port(&s->rule, port)) {
 		fy_token_ranges_str(&s->rule, ranges, sizeof(ranges));
-		snprintf(msg, msglen, "token not allowed to claim port %u (allowed: %s)", port, ranges);
+		snprintf(msg, msglen, "token not allowed to claim port %s (allowed: %s)", pn, ranges);
 		return FY_E_DENIED;
 	}
 	rcu_read_lock();
-	p = reg_port_lookup(r->reg, port);
-	e = p && p->sess == s;		/* a repeat claim costs nothing */
+	p = reg_port_find(r->reg, udp, port);
+	repeat = p && p->sess == s;	/* a repeat claim costs nothing */
 	rcu_read_unlock();
-	if (!e && atomic_load(&s->nports) >= cap) {
+	if (!repeat && atomic_load(&s->nports) >= cap) {
 		atomic_fetch_add_explicit(&r->ctr.port_limit, 1, memory_order_relaxed);
 		snprintf(msg, msglen, "agent '%s' holds %u ports, the most it may (%s)", s->name, cap,
 			 s->rule.max_ports ? "maxports of its token" : "--max-ports-per-agent");
 		return FY_E_DENIED;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(msg, msglen, "out of memory");
-		return FY_E_INTERNAL;
-	}
-	p->port = port;
-	p->sess = s;
-	p->owner = w->id;
-	p->owner_ctx = w;
-	atomic_fetch_add(&s->refs, 1);
+	return FY_E_OK;
+}
 
+/* Puts claim p into the registry: FY_E_OK (p->takeover set when it
+ * replaced the same agent's dying session), or a code with msg and p
+ * dropped. A repeat claim is FY_E_OK with *repeat set and p dropped. */
+static uint32_t claim_add(struct relay *r, struct reg_port *p, bool *repeat, char *msg,
+			  size_t msglen)
+{
+	struct reg_port *cur = NULL;
+	char pn[16];
+
+	port_name(p->port, p->udp, pn, sizeof(pn));
+	*repeat = false;
 	rcu_read_lock();
-	e = reg_port_add(r->reg, p, &cur);
-	if (e == -EEXIST) {
-		if (cur->sess == s) {
-			rcu_read_unlock();
-			port_drop(r, p);
-			snprintf(msg, msglen, "port %u already registered", port);
-			return FY_E_OK;
-		}
-		/* The same agent's previous session (dying or replaced) hands
-		 * the port over; another agent keeps it. */
-		if (strcmp(cur->sess->name, s->name) != 0 || !atomic_load(&cur->sess->dead) ||
-		    reg_port_replace(r->reg, cur, p) != 0) {
-			snprintf(msg, msglen, "port %u is held by agent '%s'", port, cur->sess->name);
-			rcu_read_unlock();
-			port_drop(r, p);
-			return FY_E_IN_USE;
-		}
-		p->takeover = true;
+	if (reg_port_add(r->reg, p, &cur) == 0) {
+		rcu_read_unlock();
+		return FY_E_OK;
 	}
-	rcu_read_unlock();
-
-	e = r->be->listen(w, port, !p->takeover, &p->lio);
-	if (e < 0) {
-		snprintf(msg, msglen, "cannot listen on %s:%u: %s", r->cfg.public_bind, port,
-			 strerror(-e));
-		rcu_read_lock();
-		reg_port_del(r->reg, p);
+	if (cur->sess == p->sess) {
 		rcu_read_unlock();
 		port_drop(r, p);
-		return listen_code(e);
+		snprintf(msg, msglen, "port %s already registered", pn);
+		*repeat = true;
+		return FY_E_OK;
 	}
-	atomic_fetch_add(&s->nports, 1);
-	p->owner_next = w->ports;
-	w->ports = p;
+	/* The same agent's previous session (dying or replaced) hands the
+	 * port over; another agent keeps it. */
+	if (strcmp(cur->sess->name, p->sess->name) != 0 || !atomic_load(&cur->sess->dead) ||
+	    reg_port_replace(r->reg, cur, p) != 0) {
+		snprintf(msg, msglen, "port %s is held by agent '%s'", pn, cur->sess->name);
+		rcu_read_unlock();
+		port_drop(r, p);
+		return FY_E_IN_USE;
+	}
+	rcu_read_unlock();
+	p->takeover = true;
+	return FY_E_OK;
+}
+
+/* The claiming worker's listener. A UDP port has only this one: its
+ * flows are keyed by source address on this worker (pubudp.c), and a
+ * socket per worker would spread one source's datagrams over several. */
+static int claim_listen(struct worker *w, struct reg_port *p)
+{
+	if (p->udp)
+		return pubudp_listen(w, p);
+	return w->r->be->listen(w, p->port, !p->takeover, &p->lio);
+}
+
+/* Every other worker listens on a TCP port too (SO_REUSEPORT), so the
+ * kernel spreads clients and most never need a hand-off. */
+static void listen_elsewhere(struct worker *w, struct reg_session *s, uint16_t port)
+{
+	struct relay *r = w->r;
+
 	for (unsigned i = 0; i < r->nworkers; i++) {
 		struct msg *m;
 
@@ -262,7 +308,52 @@ uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t 
 		atomic_fetch_add(&s->refs, 1);
 		inbox_send(&r->workers[i], m);
 	}
-	snprintf(msg, msglen, "listening on %s:%u", r->cfg.public_bind, port);
+}
+
+uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t port, bool udp,
+			      char *msg, size_t msglen)
+{
+	struct relay *r = w->r;
+	struct reg_port *p;
+	uint32_t code = claim_allowed(w, s, port, udp, msg, msglen);
+	char pn[16];
+	bool repeat;
+	int e;
+
+	if (code != FY_E_OK)
+		return code;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(msg, msglen, "out of memory");
+		return FY_E_INTERNAL;
+	}
+	p->port = port;
+	p->udp = udp;
+	p->sess = s;
+	p->owner = w->id;
+	p->owner_ctx = w;
+	atomic_fetch_add(&s->refs, 1);
+	code = claim_add(r, p, &repeat, msg, msglen);
+	if (code != FY_E_OK || repeat)
+		return code;
+
+	port_name(port, udp, pn, sizeof(pn));
+	e = claim_listen(w, p);
+	if (e < 0) {
+		snprintf(msg, msglen, "cannot listen on %s:%s: %s", r->cfg.public_bind, pn,
+			 strerror(-e));
+		rcu_read_lock();
+		reg_port_del(r->reg, p);
+		rcu_read_unlock();
+		port_drop(r, p);
+		return listen_code(e);
+	}
+	atomic_fetch_add(&s->nports, 1);
+	p->owner_next = w->ports;
+	w->ports = p;
+	if (!udp)
+		listen_elsewhere(w, s, port);
+	snprintf(msg, msglen, "listening on %s:%s", r->cfg.public_bind, pn);
 	return FY_E_OK;
 }
 
@@ -281,11 +372,15 @@ void engine_release_ports(struct worker *w, struct reg_session *s)
 		}
 		*pp = p->owner_next;
 		atomic_fetch_sub(&p->sess->nports, 1);
-		w->r->be->unlisten(w, p->lio);
+		if (p->udp)
+			pubudp_unlisten(w, p);	/* and its flows end */
+		else
+			w->r->be->unlisten(w, p->lio);
 		rcu_read_lock();
 		reg_port_del(w->r->reg, p);
 		rcu_read_unlock();
-		FY_INFO(TOPIC, "port %u released (agent '%s')", p->port, p->sess->name);
+		FY_INFO(TOPIC, "port %u%s released (agent '%s')", p->port, p->udp ? "/udp" : "",
+			p->sess->name);
 		port_drop(w->r, p);
 	}
 	for (struct xlisten **xp = &w->xlisten; *xp;) {

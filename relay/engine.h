@@ -2,10 +2,12 @@
  * name), the public ports they claim and the listeners for them, where a
  * new client goes, and the token set (reload.c). Called by tunnel.c,
  * public.c and worker.c, and by a backend placing a client (DPDK); calls
- * only the registry, the inbox and the backend interface. */
+ * only the registry, the inbox, the backend interface, and pubudp.c to
+ * open and close a UDP port (whose flows end with it). */
 #ifndef FERRY_RELAY_ENGINE_H
 #define FERRY_RELAY_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,19 +25,22 @@ void engine_session_put(struct relay *r, struct reg_session *s);
  * looks (they are woken now). */
 void engine_session_kill(struct relay *r, struct reg_session *s, const char *why);
 
-/* A claim of port by session s, on worker w (which then owns the listener):
- * a fy_code, with msg for the RESULT either way. */
-uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t port,
+/* A claim of port (udp: a UDP port, a claim apart from TCP's) by session
+ * s, on worker w, which then owns the listener: a fy_code, with msg for
+ * the RESULT either way. Every worker listens on a TCP port; only w on a
+ * UDP port, and all its flows live on w. A backend without UDP refuses
+ * UDP claims with FY_E_UNSUPPORTED. */
+uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t port, bool udp,
 			      char *msg, size_t msglen);
-/* Closes the listeners w holds for s (all when s is NULL) and takes its
- * claims out of the registry. */
+/* Closes the listeners w holds for s (all when s is NULL), ends the flows
+ * of its UDP ports, and takes its claims out of the registry. */
 void engine_release_ports(struct worker *w, struct reg_session *s);
 /* On worker w, a listener for a port another worker claimed for s
  * (takes the message's reference on s). */
 void engine_listen_extra(struct worker *w, uint16_t port, struct reg_session *s);
 void engine_release_dead_extra(struct worker *w);
 
-/* Where a new client of port goes, asked on worker self: a worker that
+/* Where a new client of TCP port goes, asked on worker self: a worker that
  * holds a tunnel of the port's agent (self when it does), with that
  * session's serial in *serial; (unsigned)-1 when no agent serves the port
  * now. Called by public.c after an accept and by a backend that places
@@ -44,5 +49,8 @@ unsigned engine_place_client(struct relay *r, uint16_t port, unsigned self, uint
 
 /* reload.c: SIGHUP. 0, or -1 with the old tokens kept (logged). */
 int relay_reload_tokens(struct relay *r);
+/* The same for the --policy file (nothing without one). At start, before
+ * the workers, with the error for the caller to print. */
+int relay_reload_policy(struct relay *r);
 
 #endif

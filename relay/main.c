@@ -13,6 +13,7 @@
 #include "ferry/sock.h"
 #include "ferry/tls.h"
 #include "ferry_config.h"
+#include "policy.h"
 #include "relay-t.h"
 #include "srcaddr.h"
 
@@ -57,6 +58,14 @@ static int run_relay(int argc, char **argv)
 	if (r->tokens->n == 0)
 		FY_WARN("relay", "token file %s has no tokens: no agent can connect "
 			"(add one with 'ferry-relay token add')", r->cfg.tokens);
+	if (r->cfg.policy[0]) {
+		r->policy = calloc(1, sizeof(*r->policy));
+		if (!r->policy || policy_load(r->cfg.policy, r->policy, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ferry-relay: %s\n", r->policy ? err : "out of memory");
+			rc = 2;
+			goto out;
+		}
+	}
 	r->tls = fy_tls_server_ctx(r->cfg.cert, r->cfg.key,
 				   r->cfg.client_ca[0] ? r->cfg.client_ca : NULL, err, sizeof(err));
 	if (!r->tls) {
@@ -89,6 +98,9 @@ out:
 		reg_destroy(r->reg);
 	free(r->src);
 	SSL_CTX_free(r->tls);
+	if (r->policy)
+		policy_free(r->policy);
+	free(r->policy);
 	if (r->tokens)
 		fy_tokens_free(r->tokens);
 	free(r->tokens);

@@ -5,13 +5,15 @@
 #include <stdint.h>
 
 #include "ferry/pump.h"
+#include "rstream.h"
 
 struct worker;
 struct tunnel;
 
 /* A public client connection, carried as one stream of one tunnel. */
 struct pubconn {
-	struct fy_pump pump;		/* first: the stream's app points here */
+	struct rstream rs;		/* the stream's app points here */
+	struct fy_pump pump;
 	struct worker *w;
 	void *io;			/* backend connection */
 	uint16_t port;

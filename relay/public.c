@@ -27,6 +27,36 @@ static void on_event(void *owner, uint32_t ev)
 		fy_pump_readable(&pc->pump);
 }
 
+/* The stream's events, to the pump. */
+static struct fy_pump *pump_of(struct rstream *rs)
+{
+	return &caa_container_of(rs, struct pubconn, rs)->pump;
+}
+
+static void rs_data(struct rstream *rs, const uint8_t *p, size_t n)
+{
+	fy_pump_on_data(pump_of(rs), p, n);
+}
+
+static void rs_fin(struct rstream *rs)
+{
+	fy_pump_on_fin(pump_of(rs));
+}
+
+static void rs_reset(struct rstream *rs, uint32_t code, const char *msg)
+{
+	fy_pump_on_reset(pump_of(rs), code, msg);
+}
+
+static void rs_credit(struct rstream *rs)
+{
+	fy_pump_on_credit(pump_of(rs));
+}
+
+static const struct rstream_ops public_rs_ops = {
+	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit,
+};
+
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 {
 	struct pubconn *pc = caa_container_of(p, struct pubconn, pump);
@@ -55,7 +85,7 @@ void public_gc(struct worker *w)
 	}
 }
 
-static void to_open(const struct sockaddr_storage *ss, uint16_t port, struct fy_open *o)
+void public_to_open(const struct sockaddr_storage *ss, uint16_t port, struct fy_open *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->port = port;
@@ -92,8 +122,8 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	const char *why = "out of memory";
 	struct fy_open o;
 
-	to_open(peer, port, &o);
-	s = pc ? tunnel_open_stream(w, serial, &o, &pc->pump, &t, &why) : NULL;
+	public_to_open(peer, port, &o);
+	s = pc ? tunnel_open_stream(w, serial, &o, &pc->rs, &t, &why) : NULL;
 	if (!s) {
 		fy_pool_free(&w->pub_pool, pc);
 		refuse(w, io, port, peer, why);
@@ -103,8 +133,10 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	pc->port = port;
 	pc->io = io;
 	fy_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
+	pc->rs.ops = &public_rs_ops;
 	fy_pump_init(&pc->pump, w->r->be->conn, io, t->link.mux, s, w->r->cfg.window, true,
 		     on_done);
+	s->app = &pc->rs;	/* the pump set itself: the tunnel reaches it through rs */
 	if (w->r->be->attach(w, io, on_event, pc) < 0) {
 		fy_pump_abort(&pc->pump, FY_E_INTERNAL, "cannot watch the connection");
 		return;

@@ -15,6 +15,9 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 /* Serve it here, on a tunnel of session serial. Takes io. */
 void public_start(struct worker *w, void *io, uint16_t port,
 		  const struct sockaddr_storage *peer, uint64_t serial);
+/* The OPEN for a client from ss on port: its address as IPv4-mapped
+ * IPv6 (TCP; a UDP flow sets o->udp after). */
+void public_to_open(const struct sockaddr_storage *ss, uint16_t port, struct fy_open *o);
 /* Frees the connections that ended this turn. */
 void public_gc(struct worker *w);
 

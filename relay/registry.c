@@ -19,11 +19,23 @@ static int match_session(struct cds_lfht_node *n, const void *key)
 	return strcmp(s->name, key) == 0;
 }
 
+/* A port claim's key: TCP and UDP ports are distinct claims. */
+struct port_key {
+	uint16_t port;
+	bool udp;
+};
+
+static struct port_key key_of(const struct reg_port *p)
+{
+	return (struct port_key){ .port = p->port, .udp = p->udp };
+}
+
 static int match_port(struct cds_lfht_node *n, const void *key)
 {
 	const struct reg_port *p = caa_container_of(n, struct reg_port, node);
+	const struct port_key *k = key;
 
-	return p->port == *(const uint16_t *)key;
+	return p->port == k->port && p->udp == k->udp;
 }
 
 static unsigned long hash_name(const char *name)
@@ -31,9 +43,12 @@ static unsigned long hash_name(const char *name)
 	return (unsigned long)XXH3_64bits(name, strlen(name));
 }
 
-static unsigned long hash_port(uint16_t port)
+static unsigned long hash_port(const struct port_key *k)
 {
-	return (unsigned long)XXH3_64bits(&port, sizeof(port));
+	/* The two fields, not the struct: its padding is not ours to hash. */
+	uint32_t v = (uint32_t)k->port | (k->udp ? 1u << 16 : 0);
+
+	return (unsigned long)XXH3_64bits(&v, sizeof(v));
 }
 
 struct reg *reg_create(void)
@@ -113,21 +128,23 @@ static unsigned long count(struct cds_lfht *t)
 unsigned long reg_session_count(struct reg *r) { return count(r->sessions); }
 unsigned long reg_port_count(struct reg *r) { return count(r->ports); }
 
-struct reg_port *reg_port_lookup(struct reg *r, uint16_t port)
+struct reg_port *reg_port_find(struct reg *r, bool udp, uint16_t port)
 {
+	struct port_key k = { .port = port, .udp = udp };
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *n;
 
-	cds_lfht_lookup(r->ports, hash_port(port), match_port, &port, &it);
+	cds_lfht_lookup(r->ports, hash_port(&k), match_port, &k, &it);
 	n = cds_lfht_iter_get_node(&it);
 	return n ? caa_container_of(n, struct reg_port, node) : NULL;
 }
 
 int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur)
 {
+	struct port_key k = key_of(p);
 	struct cds_lfht_node *n;
 
-	n = cds_lfht_add_unique(r->ports, hash_port(p->port), match_port, &p->port, &p->node);
+	n = cds_lfht_add_unique(r->ports, hash_port(&k), match_port, &k, &p->node);
 	if (n == &p->node)
 		return 0;
 	if (cur)
@@ -137,12 +154,13 @@ int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur)
 
 int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p)
 {
+	struct port_key ko = key_of(old), kp = key_of(p);
 	struct cds_lfht_iter it;
 
-	cds_lfht_lookup(r->ports, hash_port(old->port), match_port, &old->port, &it);
+	cds_lfht_lookup(r->ports, hash_port(&ko), match_port, &ko, &it);
 	if (cds_lfht_iter_get_node(&it) != &old->node)
 		return -ENOENT;
-	return cds_lfht_replace(r->ports, &it, hash_port(p->port), match_port, &p->port,
+	return cds_lfht_replace(r->ports, &it, hash_port(&kp), match_port, &kp,
 				&p->node) == 0 ? 0 : -ENOENT;
 }
 

@@ -1,8 +1,9 @@
 /* Registry of agent sessions (by agent name) and claimed public ports
- * (by port): read by every worker on every new connection, written when
- * agents come and go. Both tables are liburcu lock-free hash tables
- * (rculfhash): lookups run under rcu_read_lock() without locks, and
- * removed entries are freed through call_rcu by their owner.
+ * (by protocol and port: TCP 53 and UDP 53 are two claims): read by
+ * every worker on every new connection, written when agents come and go.
+ * Both tables are liburcu lock-free hash tables (rculfhash): lookups run
+ * under rcu_read_lock() without locks, and removed entries are freed
+ * through call_rcu by their owner.
  *
  * The flavour is QSBR: reading costs nothing at all, and every thread
  * registered with RCU (kernel workers, DPDK lcores) announces a quiescent
@@ -35,9 +36,12 @@ struct reg_session {
 	struct rcu_head rcu;
 	char name[FY_NAME_MAX + 1];
 	uint64_t agent_session;		/* the agent's random id from HELLO */
+	uint16_t version;		/* the protocol version the session speaks */
 	uint64_t serial;		/* relay-wide unique, keys worker tables */
 	struct fy_token_rule rule;	/* a copy: the token set may be reloaded */
 	unsigned workers;		/* tunnels expected: one per worker */
+	bool client;			/* v2 CLIENT: one tunnel, no ports, no DIALs,
+					 * and not in the table: the name stays free */
 	atomic_uint_fast64_t tunnels;	/* bit w: a tunnel is up on worker w */
 	atomic_bool dead;		/* set once; tunnels close on seeing it */
 	atomic_bool draining;		/* agent sent GOAWAY: no new streams */
@@ -54,8 +58,11 @@ struct reg_port {
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
 	uint16_t port;
+	bool udp;			/* with port, the key */
 	struct reg_session *sess;	/* holds a reference */
-	void *lio;			/* backend listener, owned by worker `owner` */
+	void *lio;			/* owned by worker `owner`: the backend's
+					 * listener; UDP: pubudp's port, which
+					 * holds the backend's socket */
 	unsigned owner;
 	bool takeover;			/* from the same agent's previous session */
 	void *owner_ctx;		/* the owner worker */
@@ -77,7 +84,14 @@ int reg_session_replace(struct reg *r, struct reg_session *old, struct reg_sessi
 void reg_session_del(struct reg *r, struct reg_session *s);
 unsigned long reg_session_count(struct reg *r);
 
-struct reg_port *reg_port_lookup(struct reg *r, uint16_t port);
+/* The claim of (udp, port), or NULL. */
+struct reg_port *reg_port_find(struct reg *r, bool udp, uint16_t port);
+/* A TCP port's claim. */
+static inline struct reg_port *reg_port_lookup(struct reg *r, uint16_t port)
+{
+	return reg_port_find(r, false, port);
+}
+/* Keyed by p->udp and p->port. */
 int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur);
 int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p);
 void reg_port_del(struct reg *r, struct reg_port *p);

@@ -22,6 +22,7 @@
 #include "ferry/token.h"
 #include "registry.h"
 
+struct policy;
 struct relay_backend;
 struct src_table;
 struct relay_backend_desc;
@@ -31,6 +32,7 @@ struct relay_cfg {
 	char listen[160];	/* agents connect here */
 	char public_bind[80];	/* address the -R ports bind to */
 	char cert[256], key[256], tokens[256], client_ca[256];
+	char policy[256];		/* agent-to-agent policy file, "" for none */
 	unsigned workers;
 	uint32_t keepalive_ms;
 	uint32_t handshake_ms;
@@ -44,6 +46,8 @@ struct relay_cfg {
 	unsigned max_unauth;
 	unsigned max_unauth_per_ip;
 	unsigned max_streams;	/* per tunnel */
+	uint32_t udp_idle_ms;	/* a UDP flow with no datagram either way ends */
+	unsigned max_udp_flows;	/* UDP flows (sources) per claimed UDP port */
 	const struct relay_backend_desc *backend;	/* from the table in backends.c */
 	char dpdk_eal[512];	/* EAL arguments, space separated */
 	char dpdk_ip[40];	/* A.B.C.D/P on the DPDK port */
@@ -66,6 +70,20 @@ struct relay_counters {
 	atomic_ulong auth_failed;	/* HELLOs refused (token, name, ...) */
 	atomic_ulong auth_tarpit;	/* connections refused: too many failures */
 	atomic_ulong port_limit;	/* claims over an agent's port cap */
+	atomic_ulong join_opened;	/* agent-to-agent streams opened */
+	atomic_ulong join_denied;	/* refused by reach= or the policy */
+	atomic_ulong join_refused;	/* target not connected, too old, no tunnel */
+	atomic_ulong dgram_dropped;	/* datagrams with no room on their stream */
+	/* UDP ports (pubudp.c). Datagrams are dropped, never queued: each
+	 * drop is counted under its reason. */
+	atomic_ulong udp_flows_opened;	/* a new source got a stream */
+	atomic_ulong udp_flows_idle;	/* ended after --udp-idle-ms of silence */
+	atomic_ulong udp_dropped_cap;	/* a new source over --max-udp-flows-per-port */
+	atomic_ulong udp_dropped_no_stream;	/* no tunnel here, or it opens no stream */
+	atomic_ulong udp_dropped_no_credit;	/* to the agent: no credit or no room */
+	atomic_ulong udp_dropped_send;	/* to the source: the socket refused it */
+	atomic_ulong udp_dropped_refused;	/* from a source the agent just refused */
+	atomic_ulong udp_dropped_oversize;	/* truncated, or larger than a DGRAM frame */
 };
 
 struct relay {
@@ -73,6 +91,8 @@ struct relay {
 	struct relay_cfg cfg;
 	SSL_CTX *tls;
 	struct fy_tokens *tokens;	/* RCU: swapped whole by relay_reload_tokens */
+	struct policy *policy;		/* RCU, the same; NULL without --policy */
+	atomic_uint_fast64_t next_join;
 	struct reg *reg;
 	struct worker *workers;
 	unsigned nworkers;

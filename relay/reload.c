@@ -2,10 +2,12 @@
  * authorized_keys. New connections see the new set at once; agents already
  * connected keep their sessions (each holds a copy of its token's rule),
  * as ssh sessions outlive the removal of their key. A file that does not
- * parse changes nothing. */
+ * parse changes nothing. The agent-to-agent policy file (--policy) is read
+ * again the same way: streams already joined stay, new ones see it. */
 #include <stdlib.h>
 
 #include "engine.h"
+#include "policy.h"
 #include "relay-t.h"
 
 int relay_reload_tokens(struct relay *r)
@@ -33,5 +35,29 @@ int relay_reload_tokens(struct relay *r)
 		FY_WARN("relay", "token file %s has no tokens: no new agent can connect", r->cfg.tokens);
 	fy_tokens_free(old);
 	free(old);
+	return 0;
+}
+
+int relay_reload_policy(struct relay *r)
+{
+	struct policy *np, *old;
+	char err[512];
+
+	if (!r->cfg.policy[0])
+		return 0;
+	np = calloc(1, sizeof(*np));
+	if (!np || policy_load(r->cfg.policy, np, err, sizeof(err)) < 0) {
+		FY_WARN("relay", "policy not reloaded, the rules loaded before stay in use: %s",
+			np ? err : "out of memory");
+		free(np);
+		return -1;
+	}
+	old = rcu_xchg_pointer(&r->policy, np);
+	synchronize_rcu();
+	FY_INFO("relay", "%zu policy rule(s) loaded from %s", np->n, r->cfg.policy);
+	if (old) {
+		policy_free(old);
+		free(old);
+	}
 	return 0;
 }

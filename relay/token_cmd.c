@@ -1,6 +1,6 @@
 /* ferry-relay token: add agent tokens to the relay's token file, list them.
  *   ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC [--id LABEL]
- *                         [--max-ports N]
+ *                         [--max-ports N] [--groups G,...] [--reach AGENT|@GROUP|*,...]
  *   ferry-relay token list --tokens FILE
  * The token is printed once, alone on stdout; the file keeps its hash. */
 #include <errno.h>
@@ -25,7 +25,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC\n"
-		"                             [--id LABEL] [--max-ports N]\n"
+		"                             [--id LABEL] [--max-ports N] [--groups G,...]\n"
+		"                             [--reach AGENT|@GROUP|*,...]\n"
 		"       ferry-relay token list --tokens FILE\n"
 		"\n"
 		"  add    make a new agent token, store its SHA-256 hash in FILE (created\n"
@@ -37,12 +38,15 @@ static void usage(FILE *f)
 		"                        (default: first agent name + 4 random hex digits)\n"
 		"    -m, --max-ports N   ports one agent may hold at once (default: the\n"
 		"                        relay's --max-ports-per-agent)\n"
+		"    -g, --groups G,...  groups its agents belong to (for others' --reach @G)\n"
+		"    -r, --reach LIST    agents its agents may open streams to (-L, -D, -W):\n"
+		"                        names, @group or * (default: none)\n"
 		"  list   show the ids, agents and ports in FILE (never tokens or hashes)\n"
 		"  -h, --help  show this help\n");
 }
 
 struct token_args {
-	const char *tokens, *agents, *ports, *id, *max_ports;
+	const char *tokens, *agents, *ports, *id, *max_ports, *groups, *reach;
 };
 
 /* Parses the shared options; 0 to go on, else *rc is the exit code. */
@@ -55,6 +59,8 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 		{ "ports", required_argument, NULL, 'p' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "max-ports", required_argument, NULL, 'm' },
+		{ "groups", required_argument, NULL, 'g' },
+		{ "reach", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -62,13 +68,15 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 
 	optind = 0;	/* glibc: full reset, argv[0] is the action */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:a:p:i:m:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:a:p:i:m:g:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': ta->tokens = optarg; break;
 		case 'a': ta->agents = optarg; break;
 		case 'p': ta->ports = optarg; break;
 		case 'i': ta->id = optarg; break;
 		case 'm': ta->max_ports = optarg; break;
+		case 'g': ta->groups = optarg; break;
+		case 'r': ta->reach = optarg; break;
 		case 'h': usage(stdout); *rc = 0; return -1;
 		default: *rc = cmd_getopt_error("token", usage, c, argv); return -1;
 		}
@@ -169,6 +177,8 @@ static int cmd_add(int argc, char **argv)
 	spec.id = id;
 	spec.agents = agents;
 	spec.ports = ports;
+	spec.groups = ta.groups;
+	spec.reach = ta.reach;
 	if (fy_tokens_append(path, token, &spec, err, sizeof(err))) {
 		OPENSSL_cleanse(token, sizeof(token));
 		fprintf(stderr, "ferry-relay token add: %s\n", err);
@@ -197,7 +207,7 @@ static int cmd_list(int argc, char **argv)
 	if (parse_opts(argc, argv, &ta, &rc))
 		return rc;
 	path = ta.tokens;
-	if (ta.agents || ta.ports || ta.id || ta.max_ports)
+	if (ta.agents || ta.ports || ta.id || ta.max_ports || ta.groups || ta.reach)
 		return cmd_bad_usage("token", usage, "token list takes only --tokens FILE");
 	if (fy_tokens_load(path, &t, err, sizeof(err))) {
 		fprintf(stderr, "ferry-relay token list: %s\n", err);
@@ -232,10 +242,18 @@ static int cmd_list(int argc, char **argv)
 		for (unsigned a = 0; a < r->nagents; a++)
 			w += printf("%s%s", a ? "," : "", r->agents[a]);
 		fy_token_ranges_str(r, pstr, sizeof(pstr));
+		printf("%*s  %s", wag - w, "", pstr);
 		if (r->max_ports)
-			printf("%*s  %s (at most %u at once)\n", wag - w, "", pstr, r->max_ports);
-		else
-			printf("%*s  %s\n", wag - w, "", pstr);
+			printf(" (at most %u at once)", r->max_ports);
+		for (unsigned g = 0; g < r->ngroups; g++)
+			printf("%s%s", g ? "," : "  groups ", r->groups[g]);
+		if (r->nreach) {
+			char rstr[FY_TOKEN_REACH_MAX * 66];
+
+			fy_token_reach_str(r, rstr, sizeof(rstr));
+			printf("  reach %s", rstr);
+		}
+		printf("\n");
 	}
 	fy_tokens_free(&t);
 	return 0;

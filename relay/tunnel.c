@@ -19,7 +19,9 @@
 #include "ferry/addr.h"
 #include "ferry/tls.h"
 #include "inbox.h"
+#include "join.h"
 #include "relay-t.h"
+#include "rstream.h"
 #include "srcaddr.h"
 #include "tunnel.h"
 
@@ -337,28 +339,44 @@ void tunnel_flush_dirty(struct worker *w)
 
 /* ---- mux callbacks ---- */
 
+/* Every stream's app is the struct rstream of what it serves. */
+static struct rstream *rs_of(struct fy_stream *s)
+{
+	return s->app;
+}
+
 static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 {
 	(void)ctx;
-	fy_pump_on_data(s->app, p, n);
+	rs_of(s)->ops->data(rs_of(s), p, n);
+}
+
+static void cb_dgram(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
+{
+	struct tunnel *t = ctx;
+
+	if (rs_of(s)->ops->dgram)
+		rs_of(s)->ops->dgram(rs_of(s), p, n);
+	else	/* nothing takes datagrams here: dropped, credit back */
+		fy_mux_consumed(t->link.mux, s, n, true);
 }
 
 static void cb_fin(void *ctx, struct fy_stream *s)
 {
 	(void)ctx;
-	fy_pump_on_fin(s->app);
+	rs_of(s)->ops->fin(rs_of(s));
 }
 
 static void cb_reset(void *ctx, struct fy_stream *s, uint32_t code, const char *msg)
 {
 	(void)ctx;
-	fy_pump_on_reset(s->app, code, msg);
+	rs_of(s)->ops->reset(rs_of(s), code, msg);
 }
 
 static void cb_credit(void *ctx, struct fy_stream *s)
 {
 	(void)ctx;
-	fy_pump_on_credit(s->app);
+	rs_of(s)->ops->credit(rs_of(s));
 }
 
 /* Output waits: write it out at the end of the worker's turn, one flush
@@ -374,25 +392,35 @@ static void cb_output(void *ctx)
 	t->w->dirty = t;
 }
 
-static int on_register(struct tunnel *t, const uint8_t *p, uint32_t n, const char **why)
+static int on_register(struct tunnel *t, const struct fy_frame_hdr *h, const uint8_t *p,
+		       const char **why)
 {
-	struct fy_register rg;
+	struct fy_register rg = { 0 };
 	struct fy_result res = { 0 };
 	uint8_t f[FY_CTRL_FRAME_MAX];
 
-	if (fy_frame_get_register(p, n, &rg, why) < 0)
+	if (fy_frame_get_register(p, h->len, &rg, why) < 0)
 		return -1;
+	/* The payload is the same for both: the flag says which. */
+	rg.udp = (h->flags & FY_F_UDP) != 0;
 	res.req = rg.req;
 	if (atomic_load(&t->w->r->draining)) {
 		res.code = FY_E_SHUTDOWN;
 		snprintf(res.msg, sizeof(res.msg), "relay is shutting down");
+	} else if (t->sess->client) {
+		res.code = FY_E_DENIED;
+		snprintf(res.msg, sizeof(res.msg), "a client session (no -R, no --allow) claims "
+			 "no ports");
 	} else {
-		res.code = engine_register_port(t->w, t->sess, rg.port, res.msg, sizeof(res.msg));
+		res.code = engine_register_port(t->w, t->sess, rg.port, rg.udp, res.msg,
+						sizeof(res.msg));
 	}
 	if (res.code == FY_E_OK)
-		FY_INFO(TOPIC, "agent '%s' claimed port %u: %s", t->name, rg.port, res.msg);
+		FY_INFO(TOPIC, "agent '%s' claimed port %u%s: %s", t->name, rg.port,
+			rg.udp ? "/udp" : "", res.msg);
 	else
-		FY_WARN(TOPIC, "agent '%s' refused port %u: %s", t->name, rg.port, res.msg);
+		FY_WARN(TOPIC, "agent '%s' refused port %u%s: %s", t->name, rg.port,
+			rg.udp ? "/udp" : "", res.msg);
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_result(f, &res));
 	return 0;
 }
@@ -404,7 +432,7 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 
 	switch (h->type) {
 	case FY_T_REGISTER:
-		return on_register(t, p, h->len, why);
+		return on_register(t, h, p, why);
 	case FY_T_GOAWAY:
 		if (fy_frame_get_reason(p, h->len, &rr, why) < 0)
 			return -1;
@@ -427,14 +455,28 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 	}
 }
 
+/* An agent opens a stream to another agent's target: CONNECT. A DIAL is
+ * the relay's to send, never an agent's. */
+static uint32_t cb_dial(void *ctx, struct fy_stream *s, uint8_t type, const struct fy_dial *d,
+			const char **msg)
+{
+	if (type != FY_T_CONNECT) {
+		*msg = "DIAL is sent by the relay, not by agents";
+		return FY_E_DENIED;
+	}
+	return join_connect(ctx, s, d, msg);
+}
+
 static const struct fy_mux_cbs relay_mux_cbs = {
-	.on_open = NULL,	/* agents do not open streams in version 1 */
+	.on_open = NULL,	/* OPEN is the relay's to send */
+	.on_dial = cb_dial,
 	.on_data = cb_data,
 	.on_fin = cb_fin,
 	.on_reset = cb_reset,
 	.on_credit = cb_credit,
 	.on_control = cb_control,
 	.on_output = cb_output,
+	.on_dgram = cb_dgram,
 };
 
 /* ---- input ---- */
@@ -543,6 +585,7 @@ static void read_hello(struct tunnel *t)
 		refuse(t, FY_E_PROTOCOL, msg);
 		return;
 	}
+	t->hello.client = h.flags & FY_F_CLIENT;
 	fy_buf_consume(&t->link.in, (size_t)n);
 	if (engine_auth(w, &t->hello, t->peer_str, &t->sess, t->name, &code, msg, sizeof(msg)) < 0) {
 		refuse(t, code, msg);
@@ -580,8 +623,8 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		.stream_pool = &w->stream_pool,
 	};
 	struct fy_welcome wm = {
-		.version = FY_PROTO_VERSION,
-		.workers = (uint16_t)r->nworkers,
+		.version = t->sess->version,
+		.workers = (uint16_t)t->sess->workers,
 		.tunnel_index = t->index,
 		.keepalive_ms = r->cfg.keepalive_ms,
 		.window = r->cfg.initial_window,
@@ -613,8 +656,8 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		return;
 	}
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_welcome(f, &wm));
-	FY_INFO(TOPIC, "agent '%s' tunnel %u/%u from %s up on worker %u", t->name, t->index,
-		r->nworkers, t->peer_str, w->id);
+	FY_INFO(TOPIC, "agent '%s' %stunnel %u/%u from %s up on worker %u", t->name,
+		t->sess->client ? "client " : "", t->index, t->sess->workers, t->peer_str, w->id);
 	if (fy_buf_len(&t->link.in) && fy_link_input(&t->link, w->now_ms) < 0)
 		input_refused(t);
 }

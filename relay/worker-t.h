@@ -19,12 +19,13 @@ struct tunnel;
 struct pubconn;
 struct reg_port;
 struct reg_session;
+struct udp_flow;
 
 /* A message between workers. A MSG_TUNNEL is the tunnel's own (it moves
  * once); the others are allocated by the sender and freed by the receiver
  * (a client handed over because its worker holds no tunnel of its agent,
  * a listener for a new claim: rare, never per packet). */
-enum msg_kind { MSG_TUNNEL, MSG_PUBLIC, MSG_LISTEN };
+enum msg_kind { MSG_TUNNEL, MSG_PUBLIC, MSG_LISTEN, MSG_JOIN };
 struct msg {
 	struct cds_wfcq_node node;
 	enum msg_kind kind;
@@ -56,6 +57,11 @@ struct worker {
 	struct fy_sess_table tunnels;	/* session serial -> its tunnels here */
 	struct fy_pool stream_pool;	/* every mux's streams on this worker */
 	struct fy_pool pub_pool;	/* public connections */
+	struct fy_sess_table joins;	/* join end key -> end (join.c) */
+	struct fy_pool join_pool;
+	struct fy_pool udp_pool;	/* UDP flows (pubudp.c) */
+	struct udp_flow *udp_old;	/* UDP flows, least recently active first: */
+	struct udp_flow *udp_new;	/* idle ones expire from the old end */
 	struct tunnel *tunnel_list;
 	struct reg_port *ports;		/* claims (and listeners) this worker owns */
 	struct xlisten *xlisten;	/* extra listeners for others' claims */

@@ -6,7 +6,9 @@
 #include "backend.h"
 #include "engine.h"
 #include "inbox.h"
+#include "join.h"
 #include "public.h"
+#include "pubudp.h"
 #include "relay-t.h"
 #include "srcaddr.h"
 #include "tunnel.h"
@@ -20,8 +22,11 @@ int worker_init(struct worker *w, struct relay *r, unsigned id)
 	inbox_init(w);
 	fy_pool_init(&w->stream_pool, sizeof(struct fy_stream), 256);
 	fy_pool_init(&w->pub_pool, sizeof(struct pubconn), 256);
+	fy_pool_init(&w->join_pool, join_end_size(), 64);
+	fy_pool_init(&w->udp_pool, pubudp_flow_size(), 64);
 	fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
-	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0)
+	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0 ||
+	    fy_sess_init(&w->joins, 64) < 0)
 		return -1;
 	return 0;
 }
@@ -30,11 +35,16 @@ void worker_fini(struct worker *w)
 {
 	fy_sess_fini(&w->streams);
 	fy_sess_fini(&w->tunnels);
-	if (w->stream_pool.in_use || w->pub_pool.in_use)
-		FY_ERR("relay.worker", "worker %u stops with %zu streams and %zu connections "
-		       "not freed", w->id, w->stream_pool.in_use, w->pub_pool.in_use);
+	fy_sess_fini(&w->joins);
+	if (w->stream_pool.in_use || w->pub_pool.in_use || w->join_pool.in_use ||
+	    w->udp_pool.in_use)
+		FY_ERR("relay.worker", "worker %u stops with %zu streams, %zu connections, %zu "
+		       "joins and %zu UDP flows not freed", w->id, w->stream_pool.in_use,
+		       w->pub_pool.in_use, w->join_pool.in_use, w->udp_pool.in_use);
 	fy_pool_fini(&w->stream_pool);
 	fy_pool_fini(&w->pub_pool);
+	fy_pool_fini(&w->join_pool);
+	fy_pool_fini(&w->udp_pool);
 }
 
 /* discard: the worker is stopping; what arrives now is closed. */
@@ -61,6 +71,9 @@ static void handle_inbox(struct worker *w, bool discard)
 			else
 				public_start(w, m->io, m->port, &m->peer, m->sess_serial);
 			break;
+		case MSG_JOIN:
+			join_handle(w, m, discard);	/* the join's own message */
+			continue;
 		}
 		free(m);
 	}
@@ -114,6 +127,7 @@ bool worker_step(struct worker *w, uint64_t now)
 		return true;
 	if (now - w->last_tick_ms >= WORKER_TICK_MS) {
 		tunnel_tick(w, now);
+		pubudp_tick(w, now);
 		/* Source addresses that hold nothing go back to the table:
 		 * all of it every 16 ticks. */
 		if (w->id == 0)

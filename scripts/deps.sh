@@ -25,7 +25,7 @@ vagrant) pkgs+=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-dri
            qemu-system-x86 qemu-utils debootstrap extlinux syslinux-common dnsmasq-base
            rsync e2fsprogs fdisk openssh-client) ;;
 test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox
-           libdpdk-dev ethtool nftables iputils-ping "${topo[@]}" "${cross[@]}"
+           bind9-dnsutils libdpdk-dev ethtool nftables iputils-ping "${topo[@]}" "${cross[@]}"
            vagrant vagrant-libvirt) ;;
 bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file
            nftables ethtool) ;;

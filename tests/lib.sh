@@ -255,11 +255,14 @@ fy_certs() {
 	fi
 }
 
-# fy_token NAME[,NAME] PORTS: add a token to $T/tokens and print it.
+# fy_token NAME[,NAME] PORTS [ARGS...]: add a token to $T/tokens (ARGS: more token add
+# options, e.g. --reach b --groups g) and print it.
 fy_token() {
-	local tok
-	tok=$("$RELAY_BIN" token add --tokens "$T/tokens" --agent "$1" --ports "$2" 2>>"$T/token.err") ||
-		fail "ferry-relay token add --agent $1 --ports $2 failed: $(tail -n 3 "$T/token.err")"
+	local tok name=$1 ports=$2
+	shift 2
+	tok=$("$RELAY_BIN" token add --tokens "$T/tokens" --agent "$name" --ports "$ports" "$@" \
+		2>>"$T/token.err") ||
+		fail "ferry-relay token add --agent $name --ports $ports $* failed: $(tail -n 3 "$T/token.err")"
 	[ -n "$tok" ] || fail "ferry-relay token add printed no token"
 	printf '%s\n' "$tok"
 }

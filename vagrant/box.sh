@@ -6,7 +6,8 @@
 #   + the cloud kernel (linux-image-cloud-amd64: virtio, small), systemd-networkd
 #     (DHCP on eth0, the management network Vagrant talks over), openssh-server,
 #     sudo, and what the scenarios use: iproute2, nftables, conntrack, busybox
-#     (httpd), curl, ping, rsync (Vagrant's synced folder), and the libraries the
+#     (httpd), curl, ping, python3 (tests/tools/fy_dns.py), dig, rsync (Vagrant's
+#     synced folder), and the libraries the
 #     ferry binaries link (libssl3, liburcu8, libxxhash0, liburing2)
 #   + user vagrant (Vagrant's well-known insecure key, password-less sudo)
 #   one ext4 partition (at 1 MiB: the loop device takes it by offset, since
@@ -23,7 +24,8 @@ out=${1:?usage: vagrant/box.sh OUT.box}
 [ "$(id -u)" -eq 0 ] || { echo "box.sh: needs root (loop devices, mount, chroot)" >&2; exit 2; }
 SIZE_MB=2048
 PKGS=(systemd-sysv udev kmod dbus linux-image-cloud-amd64 openssh-server sudo iproute2 nftables
-	conntrack busybox curl iputils-ping rsync netbase procps libssl3 liburcu8 libxxhash0 liburing2)
+	conntrack busybox curl iputils-ping python3 bind9-dnsutils rsync netbase procps libssl3 liburcu8
+	libxxhash0 liburing2)
 
 # The mirror apt uses for bookworm here (deb822 sources or a sources.list line).
 mirror=${FERRY_BOX_MIRROR:-}

@@ -215,6 +215,10 @@ static const struct relay_backend relay_dpdk_backend = {
 	.close = b_close,
 	.listen = b_listen,
 	.unlisten = b_unlisten,
+	/* No UDP on relay/net yet: the engine refuses UDP claims. */
+	.udp_listen = NULL,
+	.udp_unlisten = NULL,
+	.udp_send = NULL,
 	.wake = b_wake,
 	.stop_accepting = b_stop_accepting,
 };
@@ -809,6 +813,7 @@ static void handle_signals(struct relay *r)
 	if (got_hup) {
 		got_hup = 0;
 		relay_reload_tokens(r);
+		relay_reload_policy(r);
 	}
 	if (!sig)
 		return;

@@ -1,12 +1,17 @@
 /* Kernel-socket backend: N worker threads, each with its own epoll loop,
  * an SO_REUSEPORT listener for agents, and an inbox through which other
- * workers hand it connections (liburcu wait-free queue + eventfd wake). */
+ * workers hand it connections (liburcu wait-free queue + eventfd wake).
+ * A claimed UDP port is one socket on the claiming worker, read with
+ * recvmmsg. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ferry/addr.h"
@@ -19,6 +24,7 @@
 #include "ferry/sockconn.h"
 #include "ferry_config.h"
 #include "public.h"
+#include "pubudp.h"
 #include "relay-t.h"
 #include "tunnel.h"
 #include "worker.h"
@@ -54,8 +60,11 @@ struct klistener {
 
 /* ---- running out of descriptors ---- */
 
+struct kudp_rx;
+
 /* A worker's state that only this backend knows (worker.be_data). */
 struct kworker {
+	struct kudp_rx *udp_rx;		/* receive buffers, once it binds a UDP port */
 	struct fy_loop *loop;
 	struct klistener agent;		/* the agent port */
 	struct klistener *paused;	/* resting for want of a descriptor */
@@ -324,6 +333,165 @@ static void k_unlisten(struct worker *w, void *lio)
 	free(kl);
 }
 
+/* ---- UDP ports ---- */
+
+#define UDP_BATCH 16		/* datagrams per recvmmsg */
+#define UDP_ROUNDS 4		/* recvmmsg calls per event: 64 datagrams, then others' turn */
+#define UDP_BUF 65536		/* any UDP payload fits; a larger (jumbo) one is truncated */
+
+/* A worker's receive buffers for all its UDP ports (1 MiB): made when it
+ * first binds one, so a relay without UDP ports does not pay for them. */
+struct kudp_rx {
+	struct mmsghdr msg[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct sockaddr_storage from[UDP_BATCH];
+	uint8_t buf[UDP_BATCH][UDP_BUF];
+};
+
+/* A claimed UDP port's socket. */
+struct kudp {
+	int fd;
+	uint16_t port;
+	void *owner;		/* pubudp's port */
+	struct worker *w;
+};
+
+/* One recvmmsg: the number of datagrams in rx, 0 when none waits, or
+ * -errno (logged). */
+static int udp_recv_batch(struct kudp *ku, struct kudp_rx *rx)
+{
+	int n;
+
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		rx->iov[i] = (struct iovec){ .iov_base = rx->buf[i], .iov_len = UDP_BUF };
+		rx->msg[i].msg_hdr = (struct msghdr){
+			.msg_name = &rx->from[i], .msg_namelen = sizeof(rx->from[i]),
+			.msg_iov = &rx->iov[i], .msg_iovlen = 1,
+		};
+		rx->msg[i].msg_len = 0;
+	}
+	n = recvmmsg(ku->fd, rx->msg, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	n = -errno;
+	FY_LOG_RL(FY_LOG_WARN, TOPIC, "port %u/udp: recvmmsg: %s", ku->port, strerror(-n));
+	return n;
+}
+
+/* Datagram i of the batch, up to the core; a truncated one is dropped:
+ * a cut datagram is never passed on. */
+static void udp_deliver(struct kudp *ku, struct kudp_rx *rx, unsigned i)
+{
+	struct worker *w = ku->w;
+	char a[64];
+
+	if (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		atomic_fetch_add_explicit(&w->r->ctr.udp_dropped_oversize, 1, memory_order_relaxed);
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "port %u/udp: datagram from %s dropped: larger than "
+			  "%u bytes", ku->port, fy_addr_str(&rx->from[i], a, sizeof(a)), UDP_BUF);
+		return;
+	}
+	pubudp_input(w, ku->owner, &rx->from[i], rx->buf[i], rx->msg[i].msg_len);
+}
+
+/* Readable: a bounded number of datagrams, then the loop's other work;
+ * the socket is level-triggered, so what is left reports itself again.
+ * pubudp_input never closes the port, so ku stays valid throughout. */
+static void on_udp_readable(struct fy_loop *l, int fd, uint32_t ev, void *arg)
+{
+	struct kudp *ku = arg;
+	struct kudp_rx *rx = kw_of(ku->w)->udp_rx;
+
+	(void)l;
+	(void)fd;
+	(void)ev;
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		int n = udp_recv_batch(ku, rx);
+
+		for (int i = 0; i < n; i++)
+			udp_deliver(ku, rx, (unsigned)i);
+		if (n < UDP_BATCH)
+			return;		/* drained (or failed: logged) */
+	}
+}
+
+/* A bound, non-blocking UDP socket on addr, or -errno. Neither
+ * SO_REUSEADDR nor SO_REUSEPORT: for UDP either would let another socket
+ * share the port (and take its datagrams); bind says EADDRINUSE instead. */
+static int udp_socket(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	int e;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (const struct sockaddr *)ss, sl) < 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static int k_udp_listen(struct worker *w, uint16_t port, void *owner, void **lio)
+{
+	struct kworker *kw = kw_of(w);
+	struct sockaddr_storage ss;
+	struct kudp *ku;
+	socklen_t sl;
+	int e;
+
+	e = fy_sock_resolve(w->r->cfg.public_bind, port, &ss, &sl, 1);
+	if (e < 0)
+		return e;
+	if (!kw->udp_rx && !(kw->udp_rx = malloc(sizeof(*kw->udp_rx))))
+		return -ENOMEM;
+	ku = calloc(1, sizeof(*ku));
+	if (!ku)
+		return -ENOMEM;
+	ku->fd = udp_socket(&ss, sl);
+	if (ku->fd < 0) {
+		e = ku->fd;
+		free(ku);
+		return e;
+	}
+	ku->port = port;
+	ku->owner = owner;
+	ku->w = w;
+	e = fy_loop_add(kw->loop, ku->fd, FY_EV_READ, on_udp_readable, ku);
+	if (e < 0) {
+		close(ku->fd);
+		free(ku);
+		return e;
+	}
+	*lio = ku;
+	return 0;
+}
+
+static void k_udp_unlisten(struct worker *w, void *lio)
+{
+	struct kudp *ku = lio;
+
+	fy_loop_del(kw_of(w)->loop, ku->fd);
+	close(ku->fd);
+	free(ku);
+}
+
+static int k_udp_send(struct worker *w, void *lio, const struct sockaddr_storage *to,
+		      const void *p, size_t n)
+{
+	struct kudp *ku = lio;
+	socklen_t tl = to->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+			sizeof(struct sockaddr_in);
+
+	(void)w;
+	if (sendto(ku->fd, p, n, MSG_DONTWAIT, (const struct sockaddr *)to, tl) < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
 static void k_stop_accepting(struct worker *w);
 
 static void k_wake(struct worker *w)
@@ -340,6 +508,9 @@ const struct relay_backend relay_kernel_backend = {
 	.close = k_close,
 	.listen = k_listen,
 	.unlisten = k_unlisten,
+	.udp_listen = k_udp_listen,
+	.udp_unlisten = k_udp_unlisten,
+	.udp_send = k_udp_send,
 	.wake = k_wake,
 	.stop_accepting = k_stop_accepting,
 };
@@ -480,6 +651,7 @@ static void kworker_fini(struct worker *w)
 			fy_loop_destroy(kw->loop);
 		kconns_returned(kw);
 		fy_pool_fini(&kw->conns);
+		free(kw->udp_rx);
 		free(kw);
 		w->be_data = NULL;
 	}
@@ -543,6 +715,7 @@ int kernel_backend_run(struct relay *r)
 				fy_loop_wake(kw_of(&r->workers[i])->loop);
 		} else if (sig == SIGHUP) {
 			relay_reload_tokens(r);
+		relay_reload_policy(r);
 		}
 		if (atomic_load(&r->running) == 0)
 			break;

@@ -10,6 +10,9 @@
 #                  the relay sees each agent come from its router's address
 #   web_ssh        curl and ssh from the client to both edges through the relay,
 #                  checked by sha256
+#   edge_to_edge   site to site: ssh through -L and with ProxyCommand -W, curl through
+#                  -D by a name only the far site resolves, a target not allowed; DNS
+#                  from the client through -R udp
 #   agent_restart  SIGKILL an agent: its ports go, the other site serves; restarted,
 #                  it serves again
 #   nat_flush      conntrack -F on a router: the agent's keepalive notices the dead
@@ -20,7 +23,7 @@
 . "$(dirname "$0")/../lib.sh"
 fy_init 25000
 [ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
-for t in nft conntrack busybox curl ssh ssh-keygen ping; do
+for t in nft conntrack busybox curl ssh ssh-keygen ping dig python3; do
 	command -v "$t" >/dev/null || fail "$t is needed (scripts/deps.sh test installs it)"
 done
 [ -x /usr/sbin/sshd ] || fail "/usr/sbin/sshd is needed (scripts/deps.sh installs openssh-server)"

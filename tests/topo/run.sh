@@ -6,7 +6,7 @@
 #
 #   tests/topo/run.sh [SCENARIO...]
 #
-# Default order: up isolation web_ssh agent_restart nat_flush relay_restart
+# Default order: up isolation web_ssh edge_to_edge agent_restart nat_flush relay_restart
 # systemd_unit down. A scenario that cannot run on this backend exits 77 and is
 # reported SKIP (systemd_unit on namespaces).
 # "up" runs first and "down" last whatever is named; when up fails the rest are
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/drive.sh
 . "$here/drive.sh"
 
-all=(isolation web_ssh agent_restart nat_flush relay_restart systemd_unit)
+all=(isolation web_ssh edge_to_edge agent_restart nat_flush relay_restart systemd_unit)
 if [ $# -gt 0 ]; then
 	want=()
 	for a in "$@"; do

@@ -16,8 +16,11 @@
 # keeps no mapping it did not see open (nf_conntrack_tcp_loose=0), so flushing its
 # conntrack table (conntrack -F in PFX-nat-a) cuts the site off as a NAT reboot or a
 # mapping timeout does: mid-stream packets are dropped, both ways, silently.
-# Nothing of it lives in the root namespace (unless --host): teardown is deleting the
-# namespaces. Building it takes about 0.1 s.
+# Each site has a private name: intranet.site-a (intranet.site-b) is 127.0.0.1 in edge-a
+# (edge-b) and unknown everywhere else (ip netns exec mounts /etc/netns/NS/hosts over
+# /etc/hosts), for tests of what only a site can resolve.
+# Nothing of it lives in the root namespace (unless --host) but those hosts files:
+# teardown is deleting the namespaces and them. Building it takes about 0.1 s.
 #
 # Used by tests/integration/topo_edges.sh, sbc_qemu.sh, vagrant_validate.sh, tests/lib_dpdk.sh
 # (dp_topology, dp_topology3), bench/run (--topology netns), tests/topo/scenarios/lib.sh
@@ -159,8 +162,16 @@ _topo_flush() {
 # _topo_site SITE ROUTER_NS EDGE_NS WAN OPEN: the router side of site a|b (in
 # ROUTER_NS, "" = this namespace, whose port WAN is on the internet already) and
 # its edge namespace EDGE_NS (which must exist) behind it on a veth.
+# _topo_site_hosts NS SITE: the site's private name, for processes started in NS.
+_topo_site_hosts() {
+	mkdir -p "/etc/netns/$1"
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\tintranet.site-%s\n' "$2" \
+		>"/etc/netns/$1/hosts"
+}
+
 _topo_site() {
 	local s=$1 rns=$2 ens=$3 wan=$4 open=$5 lan gw edge
+	_topo_site_hosts "$ens" "$s"
 	lan=TOPO_LAN_${s^^}
 	lan=${!lan}
 	gw=$(topo_site_ip "$s" GW)
@@ -330,6 +341,7 @@ topo_down() {
 			for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		fi
 		ip netns del "$ns"
+		rm -rf "/etc/netns/$ns"
 	done
 	return 0
 }

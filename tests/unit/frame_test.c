@@ -62,7 +62,7 @@ static const uint8_t *peek_ok(const uint8_t *f, size_t n, uint8_t type,
 
 static void test_code_str(void)
 {
-	for (uint32_t c = FY_E_OK; c <= FY_E_AGAIN; c++) {
+	for (uint32_t c = FY_E_OK; c <= FY_E_UNSUPPORTED; c++) {
 		const char *s = fy_code_str(c);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -70,9 +70,9 @@ static void test_code_str(void)
 		for (uint32_t d = FY_E_OK; d < c; d++)
 			CU_ASSERT_STRING_NOT_EQUAL(s, fy_code_str(d));
 	}
-	CU_ASSERT_PTR_NOT_NULL(fy_code_str(FY_E_AGAIN + 1));
+	CU_ASSERT_PTR_NOT_NULL(fy_code_str(FY_E_UNSUPPORTED + 1));
 	CU_ASSERT_PTR_NOT_NULL(fy_code_str(UINT32_MAX));
-	CU_ASSERT_STRING_EQUAL(fy_code_str(FY_E_AGAIN + 1), fy_code_str(UINT32_MAX));
+	CU_ASSERT_STRING_EQUAL(fy_code_str(FY_E_UNSUPPORTED + 1), fy_code_str(UINT32_MAX));
 }
 
 static void test_put_hdr(void)
@@ -219,6 +219,112 @@ static void test_rt_result(void)
 	p = peek_ok(buf, n, FY_T_RESULT, 0, 0, &h);
 	CU_ASSERT_EQUAL_FATAL(fy_frame_get_result(p, h.len, &out, &why), 0);
 	CU_ASSERT_STRING_EQUAL(out.msg, in.msg);
+}
+
+static void test_rt_dial(void)
+{
+	struct fy_dial in = { .kind = FY_KIND_UDP, .port = 53, .agent = "site-b.lan",
+			      .host = "fd00::53" }, out;
+	struct fy_frame_hdr h;
+	const char *why;
+	size_t n = fy_frame_dial(buf, FY_T_CONNECT, 7, &in);
+	const uint8_t *p = peek_ok(buf, n, FY_T_CONNECT, 0, 7, &h);
+
+	CU_ASSERT(n <= FY_DIAL_FRAME_MAX);
+	CU_ASSERT_EQUAL(n, FY_FRAME_HDR_LEN + 5 + strlen(in.agent) + strlen(in.host));
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_dial(p, h.len, &out, &why), 0);
+	CU_ASSERT_EQUAL(out.kind, FY_KIND_UDP);
+	CU_ASSERT_EQUAL(out.port, 53);
+	CU_ASSERT_STRING_EQUAL(out.agent, in.agent);
+	CU_ASSERT_STRING_EQUAL(out.host, in.host);
+	/* The longest names. */
+	memset(in.agent, 'a', FY_NAME_MAX);
+	in.agent[FY_NAME_MAX] = 0;
+	memset(in.host, 'h', FY_HOST_MAX);
+	in.host[FY_HOST_MAX] = 0;
+	in.kind = FY_KIND_TCP;
+	n = fy_frame_dial(buf, FY_T_DIAL, 8, &in);
+	CU_ASSERT_EQUAL(n, FY_DIAL_FRAME_MAX);
+	p = peek_ok(buf, n, FY_T_DIAL, 0, 8, &h);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_dial(p, h.len, &out, &why), 0);
+	CU_ASSERT_STRING_EQUAL(out.host, in.host);
+}
+
+static void test_rt_forward(void)
+{
+	struct fy_forward in = { .req = 9, .op = FY_FWD_OPEN, .spec = "-R 2222:127.0.0.1:22" }, out;
+	struct fy_result rin = { .req = 9, .code = FY_E_OK, .msg = "listening on 2222" }, rout;
+	struct fy_frame_hdr h;
+	const char *why;
+	size_t n = fy_frame_forward(buf, &in);
+	const uint8_t *p = peek_ok(buf, n, FY_T_FORWARD, 0, 0, &h);
+
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_forward(p, h.len, &out, &why), 0);
+	CU_ASSERT_EQUAL(out.req, 9);
+	CU_ASSERT_EQUAL(out.op, FY_FWD_OPEN);
+	CU_ASSERT_STRING_EQUAL(out.spec, in.spec);
+	n = fy_frame_forwarded(buf, &rin);
+	p = peek_ok(buf, n, FY_T_FORWARDED, 0, 0, &h);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_result(p, h.len, &rout, &why), 0);
+	CU_ASSERT_STRING_EQUAL(rout.msg, rin.msg);
+}
+
+/* CONNECT/DIAL and FORWARD fields a peer may get wrong. */
+static void test_v2_values(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t kind;
+		uint16_t port;
+		const char *agent, *host;
+		const char *why;
+	} dv[] = {
+		{ "kind 2", 2, 22, "b", "h", "kind not tcp or udp" },
+		{ "port 0", 0, 0, "b", "h", "port 0" },
+		{ "empty agent", 0, 22, "", "h", "agent name empty" },
+		{ "agent with /", 0, 22, "a/b", "h", "agent name empty" },
+		{ "empty host", 0, 22, "b", "", "host empty" },
+		{ "host with space", 0, 22, "b", "a b", "host empty" },
+		{ "host with newline", 0, 22, "b", "a\nb", "host empty" },
+	};
+	uint8_t f[FY_DIAL_FRAME_MAX + 8], *p;
+	const char *why;
+	struct fy_dial d;
+	struct fy_forward fw;
+
+	for (size_t i = 0; i < ARRAY_LEN(dv); i++) {
+		size_t al = strlen(dv[i].agent), hl = strlen(dv[i].host), n = 5 + al + hl;
+
+		p = f;
+		*p++ = dv[i].kind;
+		*p++ = (uint8_t)(dv[i].port >> 8);
+		*p++ = (uint8_t)dv[i].port;
+		*p++ = (uint8_t)al;
+		memcpy(p, dv[i].agent, al);
+		p += al;
+		*p++ = (uint8_t)hl;
+		memcpy(p, dv[i].host, hl);
+		why = NULL;
+		CU_ASSERT_EQUAL(fy_frame_get_dial(f, (uint32_t)n, &d, &why), -EPROTO);
+		if (!why || !strstr(why, dv[i].why))
+			fprintf(stderr, "\n  %s: %s\n", dv[i].name, why ? why : "(none)");
+		CU_ASSERT_PTR_NOT_NULL(why && strstr(why, dv[i].why));
+	}
+	/* agent_len past the payload. */
+	memcpy(f, "\0\0\x16\x40", 4);
+	CU_ASSERT_EQUAL(fy_frame_get_dial(f, 9, &d, &why), -EPROTO);
+	/* FORWARD: op 3, empty spec, spec_len past the payload, control bytes. */
+	memcpy(f, "\0\0\0\1\3\0\1x", 8);
+	CU_ASSERT_EQUAL(fy_frame_get_forward(f, 8, &fw, &why), -EPROTO);
+	memcpy(f, "\0\0\0\1\1\0\0", 7);
+	CU_ASSERT_EQUAL(fy_frame_get_forward(f, 7, &fw, &why), -EPROTO);
+	memcpy(f, "\0\0\0\1\1\0\5x", 8);
+	CU_ASSERT_EQUAL(fy_frame_get_forward(f, 8, &fw, &why), -EPROTO);
+	memcpy(f, "\0\0\0\1\1\0\1\x1b", 8);
+	CU_ASSERT_EQUAL(fy_frame_get_forward(f, 8, &fw, &why), -EPROTO);
+	memcpy(f, "\0\0\0\1\2\0\1x", 8);
+	CU_ASSERT_EQUAL(fy_frame_get_forward(f, 8, &fw, &why), 0);
+	CU_ASSERT_EQUAL(fw.op, FY_FWD_CLOSE);
 }
 
 static void test_rt_open(void)
@@ -406,8 +512,50 @@ static const struct hdr_vec hdr_vecs[] = {
 	{ "reserved 0x0001", FY_T_PING, 0, 0x0001, 0, 8, HL + 8, BAD, "reserved" },
 	{ "reserved 0x8000", FY_T_DATA, 0, 0x8000, 1, 0, HL, BAD, "reserved" },
 	{ "type 0x00", 0x00, 0, 0, 0, 0, HL, BAD, "unknown frame type" },
-	{ "type 0x05", 0x05, 0, 0, 0, 0, HL, BAD, "unknown frame type" },
-	{ "type 0x14", 0x14, 0, 0, 1, 0, HL, BAD, "unknown frame type" },
+	{ "type 0x07", 0x07, 0, 0, 0, 0, HL, BAD, "unknown frame type" },
+	{ "type 0x17", 0x17, 0, 0, 1, 0, HL, BAD, "unknown frame type" },
+	{ "OPEN UDP ok", FY_T_OPEN, FY_F_UDP, 0, 2, 20, HL + 20, OK, NULL },
+	{ "REGISTER UDP ok", FY_T_REGISTER, FY_F_UDP, 0, 0, 6, HL + 6, OK, NULL },
+	{ "DATA flag UDP", FY_T_DATA, FY_F_UDP, 0, 2, 0, HL, BAD, "flag not valid for DATA" },
+	{ "CONNECT flag FIN", FY_T_CONNECT, FY_F_FIN, 0, 1, 9, HL + 9, BAD, "flag not valid for CONNECT" },
+	{ "CONNECT on stream 0", FY_T_CONNECT, 0, 0, 0, 9, HL + 9, BAD, "CONNECT on stream 0" },
+	{ "DIAL on stream 0", FY_T_DIAL, 0, 0, 0, 9, HL + 9, BAD, "DIAL on stream 0" },
+	{ "DGRAM on stream 0", FY_T_DGRAM, 0, 0, 0, 4, HL + 4, BAD, "DGRAM on stream 0" },
+	{ "FORWARD on stream 1", FY_T_FORWARD, 0, 0, 1, 8, HL + 8, BAD, "non-zero stream" },
+	{ "FORWARDED flag ACK", FY_T_FORWARDED, FY_F_ACK, 0, 0, 10, HL + 10, BAD, "flag not valid for FORWARDED" },
+	{ "DGRAM ok", FY_T_DGRAM, 0, 0, 3, 0, HL, OK, NULL },
+	{ "HELLO CLIENT ok", FY_T_HELLO, FY_F_CLIENT, 0, 0, 18, HL + 18, OK, NULL },
+	{ "HELLO flag UDP", FY_T_HELLO, FY_F_UDP, 0, 0, 18, HL + 18, BAD, "flag not valid for HELLO" },
+	{ "HELLO CLIENT|ACK", FY_T_HELLO, FY_F_CLIENT | FY_F_ACK, 0, 0, 18, HL + 18, BAD, "flag not valid for HELLO" },
+	{ "WELCOME flag CLIENT", FY_T_WELCOME, FY_F_CLIENT, 0, 0, 16, HL + 16, BAD, "flag not valid for WELCOME" },
+	{ "REGISTER flag CLIENT", FY_T_REGISTER, FY_F_CLIENT, 0, 0, 6, HL + 6, BAD, "flag not valid for REGISTER" },
+	{ "REGISTER UDP|FIN", FY_T_REGISTER, FY_F_UDP | FY_F_FIN, 0, 0, 6, HL + 6, BAD, "flag not valid for REGISTER" },
+	{ "RESULT flag UDP", FY_T_RESULT, FY_F_UDP, 0, 0, 10, HL + 10, BAD, "flag not valid for RESULT" },
+	{ "OPEN flag CLIENT", FY_T_OPEN, FY_F_CLIENT, 0, 2, 20, HL + 20, BAD, "flag not valid for OPEN" },
+	{ "OPEN UDP|FIN", FY_T_OPEN, FY_F_UDP | FY_F_FIN, 0, 2, 20, HL + 20, BAD, "flag not valid for OPEN" },
+	{ "PING flag UDP", FY_T_PING, FY_F_UDP, 0, 0, 8, HL + 8, BAD, "flag not valid for PING" },
+	{ "CONNECT ok", FY_T_CONNECT, 0, 0, 1, 9, HL + 9, OK, NULL },
+	{ "CONNECT partial", FY_T_CONNECT, 0, 0, 1, 9, HL + 8, NEED_MORE, NULL },
+	{ "CONNECT flag UDP", FY_T_CONNECT, FY_F_UDP, 0, 1, 9, HL + 9, BAD, "flag not valid for CONNECT" },
+	{ "CONNECT flag CLIENT", FY_T_CONNECT, FY_F_CLIENT, 0, 1, 9, HL + 9, BAD, "flag not valid for CONNECT" },
+	{ "DIAL ok", FY_T_DIAL, 0, 0, 2, 9, HL + 9, OK, NULL },
+	{ "DIAL flag UDP", FY_T_DIAL, FY_F_UDP, 0, 2, 9, HL + 9, BAD, "flag not valid for DIAL" },
+	{ "DIAL flag FIN", FY_T_DIAL, FY_F_FIN, 0, 2, 9, HL + 9, BAD, "flag not valid for DIAL" },
+	{ "DIAL length 65537", FY_T_DIAL, 0, 0, 2, 65537, HL, BAD, "length" },
+	{ "DGRAM flag FIN", FY_T_DGRAM, FY_F_FIN, 0, 3, 4, HL + 4, BAD, "flag not valid for DGRAM" },
+	{ "DGRAM flag UDP", FY_T_DGRAM, FY_F_UDP, 0, 3, 4, HL + 4, BAD, "flag not valid for DGRAM" },
+	{ "DGRAM 65536", FY_T_DGRAM, 0, 0, 3, 65536, HL + 65536, OK, NULL },
+	{ "DGRAM partial", FY_T_DGRAM, 0, 0, 3, 100, HL + 99, NEED_MORE, NULL },
+	{ "DGRAM 65537", FY_T_DGRAM, 0, 0, 3, 65537, HL, BAD, "length" },
+	{ "DGRAM reserved", FY_T_DGRAM, 0, 1, 3, 4, HL + 4, BAD, "reserved" },
+	{ "FORWARD ok", FY_T_FORWARD, 0, 0, 0, 8, HL + 8, OK, NULL },
+	{ "FORWARD flag FIN", FY_T_FORWARD, FY_F_FIN, 0, 0, 8, HL + 8, BAD, "flag not valid for FORWARD" },
+	{ "FORWARD flag UDP", FY_T_FORWARD, FY_F_UDP, 0, 0, 8, HL + 8, BAD, "flag not valid for FORWARD" },
+	{ "FORWARDED ok", FY_T_FORWARDED, 0, 0, 0, 10, HL + 10, OK, NULL },
+	{ "FORWARDED on stream 2", FY_T_FORWARDED, 0, 0, 2, 10, HL + 10, BAD, "non-zero stream" },
+	{ "type 0x08", 0x08, 0, 0, 0, 0, HL, BAD, "unknown frame type" },
+	{ "type 0x0f", 0x0f, 0, 0, 1, 0, HL, BAD, "unknown frame type" },
+	{ "type 0x1f", 0x1f, 0, 0, 1, 0, HL, BAD, "unknown frame type" },
 	{ "type 0x23", 0x23, 0, 0, 0, 0, HL, BAD, "unknown frame type" },
 	{ "type 0x7f", 0x7f, 0, 0, 0, 0, HL, BAD, "unknown frame type" },
 	{ "type 0xff", 0xff, 0, 0, 1, 0, HL, BAD, "unknown frame type" },
@@ -561,6 +709,20 @@ static int dec_ping(const uint8_t *p, uint32_t n, const char **why)
 	return fy_frame_get_ping(p, n, &v, why);
 }
 
+static int dec_dial(const uint8_t *p, uint32_t n, const char **why)
+{
+	struct fy_dial m;
+
+	return fy_frame_get_dial(p, n, &m, why);
+}
+
+static int dec_forward(const uint8_t *p, uint32_t n, const char **why)
+{
+	struct fy_forward m;
+
+	return fy_frame_get_forward(p, n, &m, why);
+}
+
 /* A valid frame of each type; the payload is then cut or padded. */
 static size_t enc_hello(uint8_t *o)
 {
@@ -583,7 +745,7 @@ static size_t enc_welcome(uint8_t *o)
 
 static size_t enc_register(uint8_t *o)
 {
-	struct fy_register m = { 1, 2222 };
+	struct fy_register m = { .req = 1, .port = 2222 };
 	return fy_frame_register(o, &m);
 }
 
@@ -627,6 +789,33 @@ static size_t enc_ping(uint8_t *o)
 	return fy_frame_ping(o, 0, 99);
 }
 
+static size_t enc_dial(uint8_t *o)
+{
+	struct fy_dial m = { .kind = FY_KIND_TCP, .port = 22, .agent = "b", .host = "10.0.0.5" };
+	return fy_frame_dial(o, FY_T_CONNECT, 1, &m);
+}
+
+static size_t enc_dial_long(uint8_t *o)
+{
+	struct fy_dial m = { .kind = FY_KIND_UDP, .port = 65535 };
+
+	memset(m.agent, 'a', FY_NAME_MAX);
+	memset(m.host, 'h', FY_HOST_MAX);
+	return fy_frame_dial(o, FY_T_DIAL, 2, &m);
+}
+
+static size_t enc_forwarded(uint8_t *o)
+{
+	struct fy_result m = { .req = 1, .code = FY_E_IN_USE, .msg = "port 2222 is taken" };
+	return fy_frame_forwarded(o, &m);
+}
+
+static size_t enc_forward(uint8_t *o)
+{
+	struct fy_forward m = { .req = 1, .op = FY_FWD_CLOSE, .spec = "-R 2222" };
+	return fy_frame_forward(o, &m);
+}
+
 static const struct dec_case {
 	const char *name;
 	size_t (*enc)(uint8_t *out);
@@ -643,11 +832,15 @@ static const struct dec_case {
 	{ "RESET", enc_reason, dec_reason },
 	{ "GOAWAY empty", enc_reason_empty, dec_reason },
 	{ "PING", enc_ping, dec_ping },
+	{ "CONNECT", enc_dial, dec_dial },
+	{ "DIAL udp, longest", enc_dial_long, dec_dial },
+	{ "FORWARD", enc_forward, dec_forward },
+	{ "FORWARDED", enc_forwarded, dec_result },
 };
 
 static const dec_fn all_decoders[] = {
 	dec_hello, dec_welcome, dec_register, dec_result,
-	dec_open, dec_window, dec_reason, dec_ping,
+	dec_open, dec_window, dec_reason, dec_ping, dec_dial, dec_forward,
 };
 
 /* Each decoder accepts its exact length and rejects one byte short and
@@ -845,6 +1038,260 @@ static void test_fixed_values(void)
 		check_val(v[i].name, v[i].dec, v[i].p, v[i].n, v[i].expect);
 }
 
+/* The v2 flags: CLIENT on HELLO, UDP on REGISTER and OPEN. The decoders
+ * read payloads only; the flag is the caller's to read from the header. */
+static void test_rt_v2_flags(void)
+{
+	struct fy_hello hin = { .ver_min = 1, .ver_max = 2, .token = "tok", .name = "cli",
+				.client = true }, hout;
+	struct fy_register rin = { .req = 3, .port = 53, .udp = true }, rout;
+	struct fy_open oin = { .port = 5353, .peer_port = 9, .udp = true }, oout;
+	struct fy_frame_hdr h;
+	const char *why;
+	const uint8_t *p;
+	size_t n;
+
+	n = fy_frame_hello(buf, &hin);
+	p = peek_ok(buf, n, FY_T_HELLO, FY_F_CLIENT, 0, &h);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_hello(p, h.len, &hout, &why), 0);
+	CU_ASSERT_EQUAL(hout.ver_max, 2);
+	CU_ASSERT_STRING_EQUAL(hout.name, "cli");
+	hin.client = false;
+	n = fy_frame_hello(buf, &hin);
+	peek_ok(buf, n, FY_T_HELLO, 0, 0, &h);
+
+	n = fy_frame_register(buf, &rin);
+	p = peek_ok(buf, n, FY_T_REGISTER, FY_F_UDP, 0, &h);
+	CU_ASSERT_EQUAL(n, FY_FRAME_HDR_LEN + 6);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_register(p, h.len, &rout, &why), 0);
+	CU_ASSERT_EQUAL(rout.req, 3);
+	CU_ASSERT_EQUAL(rout.port, 53);
+	rin.udp = false;
+	n = fy_frame_register(buf, &rin);
+	peek_ok(buf, n, FY_T_REGISTER, 0, 0, &h);
+
+	n = fy_frame_open(buf, 6, &oin);
+	p = peek_ok(buf, n, FY_T_OPEN, FY_F_UDP, 6, &h);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_open(p, h.len, &oout, &why), 0);
+	CU_ASSERT_EQUAL(oout.port, 5353);
+	CU_ASSERT_EQUAL(oout.peer_port, 9);
+	oin.udp = false;
+	n = fy_frame_open(buf, 6, &oin);
+	peek_ok(buf, n, FY_T_OPEN, 0, 6, &h);
+}
+
+/* A DGRAM frame is a header and the datagram; the codec bounds it by the
+ * frame maximum (the mux by FY_DGRAM_MAX). */
+static void test_rt_dgram(void)
+{
+	size_t lens[] = { 0, 1, 512, FY_DGRAM_MAX };
+	struct fy_frame_hdr h;
+
+	for (size_t i = 0; i < ARRAY_LEN(lens); i++) {
+		const uint8_t *p;
+
+		fy_frame_put_hdr(buf, FY_T_DGRAM, 0, 5, (uint32_t)lens[i]);
+		for (size_t j = 0; j < lens[i]; j++)
+			buf[FY_FRAME_HDR_LEN + j] = (uint8_t)(j * 13);
+		p = peek_ok(buf, FY_FRAME_HDR_LEN + lens[i], FY_T_DGRAM, 0, 5, &h);
+		CU_ASSERT_EQUAL(h.len, lens[i]);
+		if (lens[i])
+			CU_ASSERT_EQUAL(p[lens[i] - 1], (uint8_t)((lens[i] - 1) * 13));
+	}
+}
+
+/* A CONNECT/DIAL payload assembled by hand. */
+static size_t put_dial(uint8_t *p, uint8_t kind, uint16_t port, const char *agent, size_t al,
+		       const char *host, size_t hl)
+{
+	p[0] = kind;
+	p[1] = (uint8_t)(port >> 8);
+	p[2] = (uint8_t)port;
+	p[3] = (uint8_t)al;
+	memcpy(p + 4, agent, al);
+	p[4 + al] = (uint8_t)hl;
+	memcpy(p + 5 + al, host, hl);
+	return 5 + al + hl;
+}
+
+static int get_dial(const uint8_t *p, size_t n, const char *why_part)
+{
+	struct fy_dial d;
+	const char *why = NULL;
+	int r = fy_frame_get_dial(p, (uint32_t)n, &d, &why);
+
+	if (r < 0) {
+		CU_ASSERT_PTR_NOT_NULL(why);
+		if (why_part && (!why || !strstr(why, why_part)))
+			fprintf(stderr, "\n  dial: '%s', wanted '%s'\n", why ? why : "", why_part);
+		if (why_part)
+			CU_ASSERT_PTR_NOT_NULL(why && strstr(why, why_part));
+	}
+	return r;
+}
+
+static void test_dial_lengths(void)
+{
+	uint8_t p[600];
+	char a64[64], h255[255];
+	size_t n;
+
+	memset(a64, 'a', sizeof(a64));
+	memset(h255, 'h', sizeof(h255));
+	/* Names at and past their maximum. */
+	n = put_dial(p, FY_KIND_TCP, 22, a64, 63, "h", 1);
+	CU_ASSERT_EQUAL(get_dial(p, n, NULL), 0);
+	n = put_dial(p, FY_KIND_TCP, 22, a64, 64, "h", 1);
+	CU_ASSERT_EQUAL(get_dial(p, n, "agent name empty, too long"), -EPROTO);
+	n = put_dial(p, FY_KIND_TCP, 22, (const char *)h255, 255, "h", 1);
+	CU_ASSERT_EQUAL(get_dial(p, n, "agent name empty, too long"), -EPROTO);
+	n = put_dial(p, FY_KIND_TCP, 22, "b", 1, h255, 255);
+	CU_ASSERT_EQUAL(get_dial(p, n, NULL), 0);
+	/* Every cut of a valid payload is refused, and so is one byte more. */
+	n = put_dial(p, FY_KIND_UDP, 53, "site-b", 6, "dns.lan", 7);
+	CU_ASSERT_EQUAL(get_dial(p, n, NULL), 0);
+	for (size_t k = 0; k < n; k++) {
+		uint8_t *cut = malloc(k ? k : 1);	/* exact size for ASan */
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(cut);
+		memcpy(cut, p, k);
+		CU_ASSERT_EQUAL(get_dial(cut, k, NULL), -EPROTO);
+		free(cut);
+	}
+	p[n] = 'x';
+	CU_ASSERT_EQUAL(get_dial(p, n + 1, "length does not match"), -EPROTO);
+	/* host_len one short and one long of what is there. */
+	p[4 + 6] = 6;
+	CU_ASSERT_EQUAL(get_dial(p, n, "length does not match"), -EPROTO);
+	p[4 + 6] = 8;
+	CU_ASSERT_EQUAL(get_dial(p, n, "length does not match"), -EPROTO);
+	/* agent_len pointing past the payload: host_len is never read. */
+	n = put_dial(p, FY_KIND_TCP, 22, "b", 1, "h", 1);
+	p[3] = 200;
+	CU_ASSERT_EQUAL(get_dial(p, n, "agent_len exceeds payload"), -EPROTO);
+	p[3] = 3;	/* host_len would be read from the last byte */
+	CU_ASSERT_EQUAL(get_dial(p, n, "agent_len exceeds payload"), -EPROTO);
+	p[3] = 2;	/* 'h' then read as host_len 0x68 */
+	CU_ASSERT_EQUAL(get_dial(p, n, "length does not match"), -EPROTO);
+}
+
+static void test_dial_values(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t kind;
+		uint16_t port;
+		const char *agent, *host;
+		int expect;
+	} v[] = {
+		{ "tcp", FY_KIND_TCP, 22, "b", "h", 0 },
+		{ "udp", FY_KIND_UDP, 53, "b", "h", 0 },
+		{ "kind 0xff", 0xff, 22, "b", "h", -EPROTO },
+		{ "port 1", 0, 1, "b", "h", 0 },
+		{ "port 65535", 0, 65535, "b", "h", 0 },
+		{ "agent charset", 0, 22, "AZaz09._-", "h", 0 },
+		{ "agent with :", 0, 22, "a:b", "h", -EPROTO },
+		{ "agent with @", 0, 22, "@lab", "h", -EPROTO },
+		{ "agent with *", 0, 22, "*", "h", -EPROTO },
+		{ "host v6", 0, 22, "b", "fd00::1", 0 },
+		{ "host v4", 0, 22, "b", "10.0.0.5", 0 },
+		{ "host name", 0, 22, "b", "db_1.Lan-x", 0 },
+		{ "host with /", 0, 22, "b", "a/b", -EPROTO },
+		{ "host with %", 0, 22, "b", "fe80::1%eth0", -EPROTO },
+		{ "host in brackets", 0, 22, "b", "[::1]", -EPROTO },
+		{ "host with @", 0, 22, "b", "u@h", -EPROTO },
+		{ "host with *", 0, 22, "b", "*.lan", -EPROTO },
+		{ "host with UTF-8", 0, 22, "b", "h\xc3\xa9", -EPROTO },
+		{ "host with DEL", 0, 22, "b", "h\x7f", -EPROTO },
+	};
+	uint8_t p[600];
+
+	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+		size_t n = put_dial(p, v[i].kind, v[i].port, v[i].agent, strlen(v[i].agent),
+				    v[i].host, strlen(v[i].host));
+
+		check_val(v[i].name, dec_dial, p, n, v[i].expect);
+	}
+	/* NUL inside the names. */
+	check_val("agent with NUL", dec_dial, p, put_dial(p, 0, 22, "a\0b", 3, "h", 1), -EPROTO);
+	check_val("host with NUL", dec_dial, p, put_dial(p, 0, 22, "b", 1, "h\0x", 3), -EPROTO);
+}
+
+/* Encoders stop at the wire maximum even when the struct has no
+ * terminator inside it. */
+static void test_v2_encode_truncates(void)
+{
+	struct fy_dial din = { .kind = FY_KIND_TCP, .port = 22 }, dout;
+	struct fy_forward fin = { .req = 1, .op = FY_FWD_OPEN }, fout;
+	struct fy_frame_hdr h;
+	const char *why;
+	const uint8_t *p;
+	size_t n;
+
+	memset(din.agent, 'a', sizeof(din.agent));
+	memset(din.host, 'h', sizeof(din.host));
+	n = fy_frame_dial(buf, FY_T_CONNECT, 1, &din);
+	CU_ASSERT_EQUAL(n, FY_DIAL_FRAME_MAX);
+	p = peek_ok(buf, n, FY_T_CONNECT, 0, 1, &h);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_dial(p, h.len, &dout, &why), 0);
+	CU_ASSERT_EQUAL(strlen(dout.agent), FY_NAME_MAX);
+	CU_ASSERT_EQUAL(strlen(dout.host), FY_HOST_MAX);
+
+	memset(fin.spec, 's', sizeof(fin.spec));
+	n = fy_frame_forward(buf, &fin);
+	CU_ASSERT_EQUAL(n, FY_FRAME_HDR_LEN + 7 + FY_SPEC_MAX);
+	CU_ASSERT(n <= FY_CTRL_FRAME_MAX);
+	p = peek_ok(buf, n, FY_T_FORWARD, 0, 0, &h);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_forward(p, h.len, &fout, &why), 0);
+	CU_ASSERT_EQUAL(strlen(fout.spec), FY_SPEC_MAX);
+}
+
+static void test_forward_values(void)
+{
+	uint8_t p[600];
+	struct fy_result rin = { .req = 7, .code = FY_E_DENIED }, rout;
+	struct fy_frame_hdr h;
+	const char *why;
+	size_t n;
+
+	/* req u32, op u8, spec_len u16, spec */
+	memcpy(p, "\0\0\0\1\1", 5);
+	p[5] = 0;
+	p[6] = FY_SPEC_MAX;
+	memset(p + 7, 'x', FY_SPEC_MAX + 1);
+	check_val("FORWARD spec 200", dec_forward, p, 7 + FY_SPEC_MAX, 0);
+	p[6] = FY_SPEC_MAX + 1;
+	check_val("FORWARD spec_len 201", dec_forward, p, 7 + FY_SPEC_MAX + 1, -EPROTO);
+	p[5] = 0xff;
+	p[6] = 0xff;
+	check_val("FORWARD spec_len 65535", dec_forward, p, 7 + FY_SPEC_MAX, -EPROTO);
+	memcpy(p, "\0\0\0\1\1\0\3a b", 10);
+	check_val("FORWARD spec with space", dec_forward, p, 10, 0);
+	p[8] = 0x7f;
+	check_val("FORWARD spec with DEL", dec_forward, p, 10, -EPROTO);
+	p[8] = 0x80;
+	check_val("FORWARD spec with 0x80", dec_forward, p, 10, -EPROTO);
+	p[8] = ' ';
+	check_val("FORWARD spec_len 3, 2 there", dec_forward, p, 9, -EPROTO);
+	p[4] = 0;
+	check_val("FORWARD op 0", dec_forward, p, 10, -EPROTO);
+
+	/* FORWARDED: RESULT's layout and rules under its own type. */
+	memset(rin.msg, 'm', FY_REASON_MAX);
+	rin.msg[FY_REASON_MAX] = '\0';
+	n = fy_frame_forwarded(buf, &rin);
+	CU_ASSERT_EQUAL(n, FY_FRAME_HDR_LEN + 10 + FY_REASON_MAX);
+	{
+		const uint8_t *pl = peek_ok(buf, n, FY_T_FORWARDED, 0, 0, &h);
+
+		CU_ASSERT_EQUAL_FATAL(fy_frame_get_result(pl, h.len, &rout, &why), 0);
+		CU_ASSERT_EQUAL(rout.req, 7);
+		CU_ASSERT_EQUAL(rout.code, FY_E_DENIED);
+		CU_ASSERT_EQUAL(strlen(rout.msg), FY_REASON_MAX);
+		CU_ASSERT_EQUAL(fy_frame_get_result(pl, h.len - 1, &rout, &why), -EPROTO);
+	}
+}
+
 /* A rejected frame leaves the caller's struct untouched. */
 static void test_decoder_no_partial_write(void)
 {
@@ -862,6 +1309,22 @@ static void test_decoder_no_partial_write(void)
 	memset(p, 0, 16);
 	CU_ASSERT_EQUAL(fy_frame_get_welcome(p, 16, &w, &why), -EPROTO);
 	CU_ASSERT_EQUAL(memcmp(&w, &w0, sizeof(w)), 0);
+	/* CONNECT/DIAL: a bad host is found after the agent was seen. */
+	{
+		struct fy_dial d, d0;
+		struct fy_forward f, f0;
+
+		memset(&d, 0x5a, sizeof(d));
+		d0 = d;
+		n = put_dial(p, FY_KIND_UDP, 53, "site-b", 6, "a b", 3);
+		CU_ASSERT_EQUAL(fy_frame_get_dial(p, (uint32_t)n, &d, &why), -EPROTO);
+		CU_ASSERT_EQUAL(memcmp(&d, &d0, sizeof(d)), 0);
+		memset(&f, 0x5a, sizeof(f));
+		f0 = f;
+		memcpy(p, "\0\0\0\1\1\0\2a\x01", 9);
+		CU_ASSERT_EQUAL(fy_frame_get_forward(p, 9, &f, &why), -EPROTO);
+		CU_ASSERT_EQUAL(memcmp(&f, &f0, sizeof(f)), 0);
+	}
 }
 
 /* ---- random sweep ---- */
@@ -883,6 +1346,7 @@ static void test_random_inputs(void)
 	static const uint8_t types[] = {
 		FY_T_HELLO, FY_T_WELCOME, FY_T_REGISTER, FY_T_RESULT, FY_T_OPEN,
 		FY_T_DATA, FY_T_WINDOW, FY_T_RESET, FY_T_PING, FY_T_GOAWAY, FY_T_ERROR,
+		FY_T_FORWARD, FY_T_FORWARDED, FY_T_CONNECT, FY_T_DIAL, FY_T_DGRAM,
 	};
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	unsigned accepted = 0, rejected = 0, decoded = 0;
@@ -906,7 +1370,7 @@ static void test_random_inputs(void)
 			uint8_t t = types[rng_next(&seed) % ARRAY_LEN(types)];
 			uint32_t plen = (uint32_t)(rng_next(&seed) % (len - FY_FRAME_HDR_LEN + 8));
 			uint64_t bits = rng_next(&seed);
-			uint8_t flags = bits % 4 ? 0 : (uint8_t)(bits >> 8) % 4;
+			uint8_t flags = bits % 4 ? 0 : (uint8_t)(bits >> 8) % 16;
 			uint32_t stream = bits >> 16 & 1 ? (uint32_t)(bits >> 24) % 3 : 0;
 
 			raw_hdr(p, t, flags, 0, stream, plen);
@@ -954,6 +1418,15 @@ int main(void)
 		{ "round trip REGISTER", test_rt_register },
 		{ "round trip RESULT", test_rt_result },
 		{ "round trip OPEN", test_rt_open },
+		{ "round trip CONNECT/DIAL", test_rt_dial },
+		{ "round trip FORWARD/FORWARDED", test_rt_forward },
+		{ "CONNECT/DIAL/FORWARD values", test_v2_values },
+		{ "round trip v2 flags", test_rt_v2_flags },
+		{ "round trip DGRAM", test_rt_dgram },
+		{ "CONNECT/DIAL lengths", test_dial_lengths },
+		{ "CONNECT/DIAL field values", test_dial_values },
+		{ "v2 encoders truncate", test_v2_encode_truncates },
+		{ "FORWARD/FORWARDED values", test_forward_values },
 		{ "round trip DATA", test_rt_data },
 		{ "round trip WINDOW", test_rt_window },
 		{ "round trip RESET/GOAWAY/ERROR", test_rt_reason },

@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "ferry/tls.h"
 #include "public.h"
+#include "pubudp.h"
 #include "srcaddr.h"
 #include "relay_harness.h"
 #include "tunnel.h"
@@ -132,6 +133,59 @@ static void b_unlisten(struct worker *w, void *lio)
 	H.listening[w->id][port] = false;
 }
 
+static int b_udp_listen(struct worker *w, uint16_t port, void *owner, void **lio)
+{
+	struct mudp *u;
+	unsigned n;
+
+	if (H.udp_listen_error) {
+		int e = H.udp_listen_error;
+
+		H.udp_listen_error = 0;
+		return e;
+	}
+	CU_ASSERT_PTR_NULL(h_udp_port(port, &n));	/* one socket per port */
+	u = calloc(1, sizeof(*u));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	u->w = w;
+	u->port = port;
+	u->owner = owner;
+	u->next = H.udp;
+	H.udp = u;
+	*lio = u;
+	return 0;
+}
+
+static void b_udp_unlisten(struct worker *w, void *lio)
+{
+	struct mudp **pp = &H.udp;
+
+	while (*pp && *pp != lio)
+		pp = &(*pp)->next;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*pp);	/* bound, and closed once */
+	CU_ASSERT_PTR_EQUAL((*pp)->w, w);	/* by the worker that bound it */
+	*pp = (*pp)->next;
+	free(lio);
+}
+
+static int b_udp_send(struct worker *w, void *lio, const struct sockaddr_storage *to,
+		      const void *p, size_t n)
+{
+	struct mudp *u = lio;
+	struct h_dgram *d;
+
+	CU_ASSERT_PTR_EQUAL(u->w, w);
+	if (H.udp_send_error)
+		return H.udp_send_error;
+	CU_ASSERT_FATAL(H.nsent < H_MAX_DGRAMS);
+	d = &H.sent[H.nsent++];
+	d->port = u->port;
+	d->to = *to;
+	d->n = n;
+	memcpy(d->data, p, n < sizeof(d->data) ? n : sizeof(d->data));
+	return 0;
+}
+
 static void b_wake(struct worker *w)
 {
 	H.woken[w->id] = true;
@@ -144,6 +198,24 @@ static void b_stop_accepting(struct worker *w)
 
 static const struct relay_backend mem_backend = {
 	.name = "memory",
+	.can_move = true,
+	.conn = &mem_conn,
+	.attach = b_attach,
+	.detach = b_detach,
+	.close = b_close,
+	.listen = b_listen,
+	.unlisten = b_unlisten,
+	.udp_listen = b_udp_listen,
+	.udp_unlisten = b_udp_unlisten,
+	.udp_send = b_udp_send,
+	.wake = b_wake,
+	.stop_accepting = b_stop_accepting,
+};
+
+/* As the DPDK backend: no UDP ops. Named as it is, for the refusal's
+ * message. */
+static const struct relay_backend mem_backend_no_udp = {
+	.name = "dpdk",
 	.can_move = true,
 	.conn = &mem_conn,
 	.attach = b_attach,
@@ -256,6 +328,19 @@ static void a_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 	fy_mux_consumed(a->link.mux, s, n, true);
 }
 
+static void a_dgram(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
+{
+	struct tagent *a = ctx;
+	struct tstream *t = s->app;
+
+	CU_ASSERT_FATAL(fy_buf_append(&t->rx, p, n) == 0);
+	t->ndgrams++;
+	if (a->hold_credit)
+		t->held += n;
+	else
+		fy_mux_consumed(a->link.mux, s, n, true);
+}
+
 static void a_fin(void *ctx, struct fy_stream *s)
 {
 	struct tstream *t = s->app;
@@ -315,7 +400,7 @@ static int a_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p, 
 
 static const struct fy_mux_cbs agent_cbs = {
 	.on_open = a_open, .on_data = a_data, .on_fin = a_fin, .on_reset = a_reset,
-	.on_credit = a_credit, .on_control = a_control,
+	.on_credit = a_credit, .on_control = a_control, .on_dgram = a_dgram,
 };
 
 /* One step of a test agent; true when it moved something. */
@@ -449,6 +534,8 @@ void h_init(const struct h_token *tokens, unsigned ntokens, void (*cfg_fn)(struc
 	r->cfg.max_unauth = 1024;
 	r->cfg.max_unauth_per_ip = 32;
 	r->cfg.max_streams = 65536;
+	r->cfg.udp_idle_ms = 60000;
+	r->cfg.max_udp_flows = 1024;
 	snprintf(r->cfg.public_bind, sizeof(r->cfg.public_bind), "127.0.0.1");
 	if (cfg_fn)
 		cfg_fn(&r->cfg);
@@ -506,8 +593,11 @@ void h_fini(void)
 		fy_buf_fini(&c->to_far);
 		free(c);
 	}
-	for (unsigned i = 0; i < r->nworkers; i++)
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		CU_ASSERT_EQUAL(pubudp_count(&r->workers[i]), 0);	/* no flow leaked */
 		worker_fini(&r->workers[i]);
+	}
+	CU_ASSERT_PTR_NULL(H.udp);	/* every UDP port closed */
 	/* Sessions and ports are freed through call_rcu: let it run. */
 	CU_ASSERT_EQUAL(reg_session_count(r->reg), 0);
 	CU_ASSERT_EQUAL(reg_port_count(r->reg), 0);
@@ -578,6 +668,81 @@ void h_register(struct tagent *a, uint16_t port)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a->link.mux);
 	fy_mux_send_ctrl(a->link.mux, f, fy_frame_register(f, &rg));
+	h_run();
+}
+
+void h_register_udp(struct tagent *a, uint16_t port)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 16];
+	struct fy_register rg = { .req = port, .port = port, .udp = true };
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a->link.mux);
+	fy_mux_send_ctrl(a->link.mux, f, fy_frame_register(f, &rg));
+	h_run();
+}
+
+void h_backend_without_udp(void)
+{
+	H.r.be = &mem_backend_no_udp;
+}
+
+struct mudp *h_udp_port(uint16_t port, unsigned *n)
+{
+	struct mudp *found = NULL;
+
+	*n = 0;
+	for (struct mudp *u = H.udp; u; u = u->next)
+		if (u->port == port) {
+			found = u;
+			(*n)++;
+		}
+	return found;
+}
+
+struct sockaddr_storage h_addr(const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+	if (inet_pton(AF_INET, addr, &a->sin_addr) == 1) {
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+	} else {
+		CU_ASSERT_FATAL(inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+	}
+	return ss;
+}
+
+void h_udp_in(uint16_t port, const char *addr, uint16_t sport, const void *p, size_t n)
+{
+	struct sockaddr_storage from = h_addr(addr, sport);
+	unsigned k;
+	struct mudp *u = h_udp_port(port, &k);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	u->w->now_ms = H.now;
+	pubudp_input(u->w, u->owner, &from, p, n);
+	h_run();
+}
+
+int h_agent_dgram(struct tagent *a, struct tstream *t, const void *p, size_t n)
+{
+	int e;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->s);
+	e = fy_mux_send_dgram(a->link.mux, t->s, p, n);
+	h_run();
+	return e;
+}
+
+void h_agent_credit(struct tagent *a, struct tstream *t)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t->s);
+	fy_mux_consumed(a->link.mux, t->s, t->held, true);
+	t->held = 0;
 	h_run();
 }
 

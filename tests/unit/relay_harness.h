@@ -1,5 +1,6 @@
 /* A relay core with nothing under it but memory: an in-memory backend
- * (connections are two byte queues, listeners are flags), a clock the
+ * (connections are two byte queues, listeners are flags, a UDP port is
+ * a record of what the relay sent from it), a clock the
  * test advances by hand, and test agents speaking the real protocol over
  * TLS (fy_link + a mux) at the far ends. One thread runs every worker in
  * turn, as the loop of each would.
@@ -23,6 +24,7 @@
 #define H_WORKERS 2
 #define H_MAX_STREAMS 64
 #define H_MAX_RESULTS 64
+#define H_MAX_DGRAMS 256
 
 /* One connection: the relay's end is the io the core sees; the test holds
  * the other end (a public client or a test agent's transport). */
@@ -50,6 +52,8 @@ struct tstream {
 	bool fin;			/* the client's FIN arrived */
 	uint32_t reset_code;		/* non-zero: reset, with reset_msg */
 	char reset_msg[FY_REASON_MAX + 1];
+	unsigned ndgrams;		/* datagrams from the relay (their bytes: rx) */
+	size_t held;			/* their bytes whose credit the agent holds */
 };
 
 /* A test agent: one tunnel, TLS and a mux over an mconn. */
@@ -70,9 +74,26 @@ struct tagent {
 	unsigned nstreams;
 	struct tstream ts[H_MAX_STREAMS];
 	bool refuse_opens;		/* answer OPENs with RESET(REFUSED) */
+	bool hold_credit;		/* keep datagrams' credit (h_agent_credit) */
 	uint8_t first[64];		/* sent instead of the HELLO when set */
 	size_t first_len;
 	struct tagent *next;
+};
+
+/* A UDP port the core bound, as the backend's upcall needs it. */
+struct mudp {
+	struct worker *w;
+	uint16_t port;
+	void *owner;			/* pubudp's, for pubudp_input */
+	struct mudp *next;
+};
+
+/* A datagram the relay sent from one of its UDP ports. */
+struct h_dgram {
+	uint16_t port;			/* the port it left from */
+	struct sockaddr_storage to;
+	size_t n;
+	uint8_t data[256];		/* its first bytes */
 };
 
 struct harness {
@@ -82,6 +103,11 @@ struct harness {
 	/* The listeners the core asked for: worker x port. */
 	bool listening[H_WORKERS][65536];
 	int listen_error;		/* next listen fails with this (-errno) */
+	struct mudp *udp;		/* UDP ports bound now */
+	int udp_listen_error;		/* next udp_listen fails with this */
+	int udp_send_error;		/* every udp_send fails with this (0: none) */
+	unsigned nsent;
+	struct h_dgram sent[H_MAX_DGRAMS];	/* what left the UDP ports */
 	bool stopped_accepting[H_WORKERS];
 	struct mconn *conns;
 	struct tagent *agents;
@@ -121,6 +147,22 @@ struct tagent *h_agent_hello(unsigned w, const struct fy_hello *h, const uint8_t
 void h_register(struct tagent *a, uint16_t port);
 /* The agent's connection ends (EOF, or reset). */
 void h_agent_gone(struct tagent *a, bool rst);
+
+/* The same for a UDP port (REGISTER with the UDP flag). */
+void h_register_udp(struct tagent *a, uint16_t port);
+/* From here on, a backend without UDP (as DPDK's): NULL UDP ops. */
+void h_backend_without_udp(void);
+/* The binding of UDP port (NULL: not bound); *n: how many there are. */
+struct mudp *h_udp_port(uint16_t port, unsigned *n);
+/* A datagram from addr:sport to UDP port, through the backend's upcall
+ * on the worker that bound it (the port must be bound). */
+void h_udp_in(uint16_t port, const char *addr, uint16_t sport, const void *p, size_t n);
+/* The agent sends a datagram on UDP stream t: 0 or -ENOBUFS. */
+int h_agent_dgram(struct tagent *a, struct tstream *t, const void *p, size_t n);
+/* The agent returns the credit it held (hold_credit) on t. */
+void h_agent_credit(struct tagent *a, struct tstream *t);
+/* A sockaddr for addr:port. */
+struct sockaddr_storage h_addr(const char *addr, uint16_t port);
 
 /* A public client of port accepted on worker w (NULL: refused, nothing
  * listens there). */

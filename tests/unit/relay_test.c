@@ -3,8 +3,8 @@
  * real protocol at the agents' ends and time as an input: HELLO and
  * authentication, port claims and their refusals, streams (open, data,
  * half-close, reset), a tunnel dying with streams open, drain, deadlines
- * and keepalive, the unauthenticated cap, and that sessions, streams and
- * ports are released. */
+ * and keepalive, the unauthenticated cap, UDP ports and their flows, and
+ * that sessions, streams, ports and flows are released. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +12,8 @@
 
 #include "cu_run.h"
 #include "engine.h"
+#include "ferry/addr.h"
+#include "pubudp.h"
 #include "relay_harness.h"
 #include "srcaddr.h"
 #include "tunnel-t.h"
@@ -112,7 +114,7 @@ static void test_hello_refused(void)
 		{ TOK_PI, "b", FY_PROTO_VERSION, 0, FY_E_DENIED,
 		  "token may not act as agent 'b' (allowed: pi,pi2)" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION + 1, 0, FY_E_VERSION,
-		  "protocol version mismatch: relay speaks 1-1, agent speaks 2-2" },
+		  "protocol version mismatch: relay speaks 1-2, agent speaks 3-3" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION, H_WORKERS, FY_E_PROTOCOL,
 		  "tunnel index 2 out of range (relay has 2 workers)" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION, 1, FY_E_PROTOCOL,
@@ -603,6 +605,510 @@ static void test_srcaddr(void)
 	CU_ASSERT_EQUAL(atomic_load(&t.untracked), 1);
 }
 
+/* ---- UDP ports ---- */
+
+static unsigned long ctr(atomic_ulong *c)
+{
+	return atomic_load(c);
+}
+
+/* The worker that owns the claim of (udp, port), or NULL. */
+static struct worker *claim_worker(bool udp, uint16_t port)
+{
+	struct worker *w = NULL;
+	struct reg_port *p;
+
+	rcu_read_lock();
+	p = reg_port_find(H.r.reg, udp, port);
+	if (p)
+		w = p->owner_ctx;
+	rcu_read_unlock();
+	return w;
+}
+
+static size_t flows_total(void)
+{
+	size_t n = 0;
+
+	for (unsigned w = 0; w < H.r.nworkers; w++)
+		n += pubudp_count(&H.r.workers[w]);
+	return n;
+}
+
+/* Whether OPEN o names addr:port as its peer (IPv4 as mapped IPv6). */
+static bool open_names(const struct fy_open *o, const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss = h_addr(addr, port);
+	uint8_t want[16] = { 0 };
+
+	if (ss.ss_family == AF_INET) {
+		want[10] = want[11] = 0xff;
+		memcpy(&want[12], &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else {
+		memcpy(want, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	}
+	return o->peer_port == port && memcmp(o->peer_addr, want, 16) == 0;
+}
+
+/* The latest stream a test agent got for the flow of addr:port, with its
+ * agent in *ap: the newest agent's (H.agents is newest first), its last. */
+static struct tstream *flow_stream(const char *addr, uint16_t port, struct tagent **ap)
+{
+	for (struct tagent *x = H.agents; x; x = x->next)
+		for (unsigned i = x->nstreams; i-- > 0;)
+			if (open_names(&x->ts[i].open, addr, port)) {
+				if (ap)
+					*ap = x;
+				return &x->ts[i];
+			}
+	return NULL;
+}
+
+/* The datagram the relay sent last, if it went from port to addr:sport
+ * and holds text. */
+static bool sent_last(uint16_t port, const char *addr, uint16_t sport, const char *text)
+{
+	struct sockaddr_storage to = h_addr(addr, sport);
+	const struct h_dgram *d;
+
+	if (!H.nsent)
+		return false;
+	d = &H.sent[H.nsent - 1];
+	return d->port == port && fy_addr_equal(&d->to, &to) && d->n == strlen(text) &&
+	       memcmp(d->data, text, d->n) == 0;
+}
+
+static void test_udp_register(void)
+{
+	struct tagent *a, *b, *c;
+	struct reg_port *pu, *pt;
+	struct mudp *u;
+	unsigned n;
+
+	setup(NULL);
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_udp(a, 2210);
+	CU_ASSERT_EQUAL_FATAL(a->nresults, 1);
+	CU_ASSERT_EQUAL(a->results[0].code, FY_E_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[0].msg, "listening on 127.0.0.1:2210/udp"));
+	/* One socket, on the worker that took the claim; no TCP listener. */
+	u = h_udp_port(2210, &n);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	CU_ASSERT_PTR_EQUAL(u->w, claim_worker(true, 2210));
+	CU_ASSERT_FALSE(listening_anywhere(2210));
+	CU_ASSERT_PTR_NULL(claim_worker(false, 2210));
+	/* TCP 2210 is another claim, and the agent may hold both. */
+	h_register(a, 2210);
+	CU_ASSERT_EQUAL(a->results[1].code, FY_E_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[1].msg, "listening on 127.0.0.1:2210"));
+	CU_ASSERT_PTR_NULL(strstr(a->results[1].msg, "/udp"));
+	CU_ASSERT_TRUE(H.listening[0][2210] && H.listening[1][2210]);
+	CU_ASSERT_EQUAL(reg_port_count(H.r.reg), 2);
+	rcu_read_lock();
+	pu = reg_port_find(H.r.reg, true, 2210);
+	pt = reg_port_find(H.r.reg, false, 2210);
+	CU_ASSERT_TRUE(pu && pt && pu != pt && pu->udp && !pt->udp);
+	rcu_read_unlock();
+	/* A repeat claim costs nothing and binds nothing more. */
+	h_register_udp(a, 2210);
+	CU_ASSERT_EQUAL(a->results[2].code, FY_E_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[2].msg, "port 2210/udp already registered"));
+	CU_ASSERT_PTR_NOT_NULL(h_udp_port(2210, &n));
+	CU_ASSERT_EQUAL(n, 1);
+	/* Another agent: the UDP port is held, but UDP beside a TCP claim
+	 * of the same number is free. */
+	b = session(TOK_B, "b", 2, NULL);
+	h_register_udp(b, 2210);
+	CU_ASSERT_EQUAL(b->results[0].code, FY_E_IN_USE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b->results[0].msg, "port 2210/udp is held by agent 'pi'"));
+	h_register(a, 2211);
+	h_register_udp(b, 2211);
+	CU_ASSERT_EQUAL(a->results[3].code, FY_E_OK);
+	CU_ASSERT_EQUAL(b->results[1].code, FY_E_OK);
+	/* Token ranges hold for UDP as for TCP. */
+	h_register_udp(a, 3000);
+	CU_ASSERT_EQUAL(a->results[4].code, FY_E_DENIED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[4].msg, "token not allowed to claim port 3000/udp "
+				      "(allowed: 2200-2299)"));
+	/* The host refuses the bind: busy (retried by the agent). */
+	H.udp_listen_error = -EADDRINUSE;
+	h_register_udp(b, 2250);
+	CU_ASSERT_EQUAL(b->results[2].code, FY_E_IN_USE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b->results[2].msg, "cannot listen on 127.0.0.1:2250/udp"));
+	CU_ASSERT_PTR_NULL(h_udp_port(2250, &n));
+	CU_ASSERT_PTR_NULL(claim_worker(true, 2250));
+	/* The port cap counts UDP and TCP claims alike (maxports=2). */
+	c = session(TOK_CAP, "cap", 3, NULL);
+	h_register_udp(c, 4001);
+	h_register(c, 4001);
+	h_register_udp(c, 4002);
+	CU_ASSERT_EQUAL_FATAL(c->nresults, 3);
+	CU_ASSERT_EQUAL(c->results[0].code, FY_E_OK);
+	CU_ASSERT_EQUAL(c->results[1].code, FY_E_OK);
+	CU_ASSERT_EQUAL(c->results[2].code, FY_E_DENIED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(c->results[2].msg, "agent 'cap' holds 2 ports"));
+	CU_ASSERT_PTR_NULL(h_udp_port(4002, &n));
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.port_limit), 1);
+	CU_ASSERT_EQUAL(reg_port_count(H.r.reg), 6);
+	h_fini();
+}
+
+/* Datagrams from two sources (and an IPv6 one): a flow each, as a UDP
+ * stream each on the claiming worker's tunnel, with the source in OPEN;
+ * the agent's datagrams go back to the right source. */
+static void test_udp_flows(void)
+{
+	struct tagent *a, *a1 = NULL, *a2 = NULL, *a6 = NULL;
+	struct tstream *t1, *t2, *t6;
+	struct worker *cw;
+	unsigned n;
+
+	setup(NULL);
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_udp(a, 2212);
+	cw = claim_worker(true, 2212);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cw);
+	h_udp_in(2212, "198.51.100.20", 5000, "q1", 2);
+	h_udp_in(2212, "198.51.100.21", 5000, "q2", 2);	/* same port, other address */
+	t1 = flow_stream("198.51.100.20", 5000, &a1);
+	t2 = flow_stream("198.51.100.21", 5000, &a2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
+	CU_ASSERT_NOT_EQUAL(t1->id, t2->id);
+	CU_ASSERT_TRUE(t1->open.udp && t2->open.udp);
+	CU_ASSERT_EQUAL(t1->open.port, 2212);
+	CU_ASSERT_TRUE(t1->s && (t1->s->flags & FY_S_DGRAM));
+	/* Both on the tunnel of the claiming worker. */
+	CU_ASSERT_PTR_EQUAL(a1, a2);
+	CU_ASSERT_PTR_EQUAL(a1->c->w, cw);
+	CU_ASSERT_EQUAL(t1->ndgrams, 1);
+	CU_ASSERT_EQUAL(fy_buf_len(&t1->rx), 2);
+	CU_ASSERT_EQUAL(memcmp(fy_buf_peek(&t1->rx), "q1", 2), 0);
+	CU_ASSERT_EQUAL(memcmp(fy_buf_peek(&t2->rx), "q2", 2), 0);
+	/* The same source again: the same flow, whole datagrams. */
+	h_udp_in(2212, "198.51.100.20", 5000, "again", 5);
+	CU_ASSERT_EQUAL(t1->ndgrams, 2);
+	CU_ASSERT_EQUAL(fy_buf_len(&t1->rx), 7);
+	CU_ASSERT_PTR_EQUAL(flow_stream("198.51.100.20", 5000, NULL), t1);
+	CU_ASSERT_EQUAL(a1->nstreams, 2);
+	/* An IPv6 source: its own flow, its address whole in OPEN. */
+	h_udp_in(2212, "2001:db8::7", 5000, "q6", 2);
+	t6 = flow_stream("2001:db8::7", 5000, &a6);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t6);
+	CU_ASSERT_TRUE(t6->open.udp && t6->id != t1->id && t6->id != t2->id);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_flows_opened), 3);
+	CU_ASSERT_EQUAL(pubudp_count(cw), 3);
+	CU_ASSERT_EQUAL(streams_total(), 3);
+	/* The agent answers each: back to that source, from the port. */
+	CU_ASSERT_EQUAL(h_agent_dgram(a2, t2, "r2", 2), 0);
+	CU_ASSERT_TRUE(sent_last(2212, "198.51.100.21", 5000, "r2"));
+	CU_ASSERT_EQUAL(h_agent_dgram(a1, t1, "r1", 2), 0);
+	CU_ASSERT_TRUE(sent_last(2212, "198.51.100.20", 5000, "r1"));
+	CU_ASSERT_EQUAL(h_agent_dgram(a6, t6, "r6", 2), 0);
+	CU_ASSERT_TRUE(sent_last(2212, "2001:db8::7", 5000, "r6"));
+	CU_ASSERT_EQUAL(H.nsent, 3);
+	/* The socket has no room: dropped and counted, the flow goes on. */
+	H.udp_send_error = -EAGAIN;
+	CU_ASSERT_EQUAL(h_agent_dgram(a1, t1, "lost", 4), 0);
+	CU_ASSERT_EQUAL(H.nsent, 3);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_send), 1);
+	H.udp_send_error = 0;
+	CU_ASSERT_EQUAL(h_agent_dgram(a1, t1, "r1b", 3), 0);
+	CU_ASSERT_TRUE(sent_last(2212, "198.51.100.20", 5000, "r1b"));
+	CU_ASSERT_PTR_NOT_NULL(t1->s);
+	/* Nothing went to a TCP listener, and the port has one socket. */
+	CU_ASSERT_FALSE(listening_anywhere(2212));
+	CU_ASSERT_PTR_NOT_NULL(h_udp_port(2212, &n));
+	CU_ASSERT_EQUAL(n, 1);
+	h_fini();
+}
+
+static void udp_idle_cfg(struct relay_cfg *c)
+{
+	c->udp_idle_ms = 1000;
+}
+
+/* A flow with no datagram either way for --udp-idle-ms ends: RESET to
+ * the agent, and the source's next datagram opens a new flow. */
+static void test_udp_idle(void)
+{
+	struct tagent *a, *a2 = NULL;
+	struct tstream *t1, *t2, *t3;
+	uint32_t id1;
+
+	setup(udp_idle_cfg);
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_udp(a, 2213);
+	h_udp_in(2213, "198.51.100.30", 6000, "a", 1);
+	h_udp_in(2213, "198.51.100.31", 6001, "b", 1);
+	t1 = flow_stream("198.51.100.30", 6000, NULL);
+	t2 = flow_stream("198.51.100.31", 6001, &a2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
+	id1 = t1->id;
+	h_advance(600);
+	/* The agent's datagram is activity too: flow 2 lives on. */
+	CU_ASSERT_EQUAL(h_agent_dgram(a2, t2, "B", 1), 0);
+	h_advance(300);
+	CU_ASSERT_PTR_NOT_NULL(t1->s);		/* 900 ms: not yet */
+	h_advance(200);
+	CU_ASSERT_PTR_NULL(t1->s);		/* 1100 ms: over */
+	CU_ASSERT_EQUAL(t1->reset_code, FY_E_TIMEOUT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t1->reset_msg, "UDP flow idle"));
+	CU_ASSERT_PTR_NOT_NULL(t2->s);
+	CU_ASSERT_EQUAL(t2->reset_code, 0);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_flows_idle), 1);
+	CU_ASSERT_EQUAL(flows_total(), 1);
+	h_advance(600);
+	CU_ASSERT_PTR_NULL(t2->s);
+	CU_ASSERT_EQUAL(t2->reset_code, FY_E_TIMEOUT);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_flows_idle), 2);
+	CU_ASSERT_EQUAL(flows_total(), 0);
+	CU_ASSERT_EQUAL(streams_total(), 0);
+	/* The source again: a new flow on a new stream. */
+	h_udp_in(2213, "198.51.100.30", 6000, "c", 1);
+	t3 = flow_stream("198.51.100.30", 6000, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t3);
+	CU_ASSERT_PTR_NOT_NULL(t3->s);
+	CU_ASSERT_NOT_EQUAL(t3->id, id1);
+	CU_ASSERT_EQUAL(t3->ndgrams, 1);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_flows_opened), 3);
+	h_fini();
+}
+
+static void udp_cap_cfg(struct relay_cfg *c)
+{
+	c->max_udp_flows = 2;
+}
+
+/* More sources than --max-udp-flows-per-port: the newcomer's datagrams
+ * are dropped and counted until a flow ends; a flow the agent refused
+ * holds its place (and drops its source's datagrams) for a moment. */
+static void test_udp_cap(void)
+{
+	struct tagent *a, *ax = NULL;
+	struct tstream *t1, *t2, *t3;
+
+	setup(udp_cap_cfg);
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_udp(a, 2214);
+	h_udp_in(2214, "203.0.113.1", 7001, "1", 1);
+	h_udp_in(2214, "203.0.113.2", 7002, "2", 1);
+	h_udp_in(2214, "203.0.113.3", 7003, "3", 1);
+	t1 = flow_stream("203.0.113.1", 7001, &ax);
+	t2 = flow_stream("203.0.113.2", 7002, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
+	CU_ASSERT_PTR_NULL(flow_stream("203.0.113.3", 7003, NULL));
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_cap), 1);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_flows_opened), 2);
+	CU_ASSERT_EQUAL(flows_total(), 2);
+	/* Known sources still pass. */
+	h_udp_in(2214, "203.0.113.1", 7001, "1b", 2);
+	CU_ASSERT_EQUAL(t1->ndgrams, 2);
+	/* A flow that ends makes room. */
+	h_agent_reset(ax, t2, FY_E_OK, "done");
+	CU_ASSERT_EQUAL(flows_total(), 1);
+	h_udp_in(2214, "203.0.113.3", 7003, "3b", 2);
+	t3 = flow_stream("203.0.113.3", 7003, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t3);
+	CU_ASSERT_EQUAL(fy_buf_len(&t3->rx), 2);	/* the dropped one never came */
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_cap), 1);
+	/* The agent refuses flow 1: its source is dropped for the hold,
+	 * without an OPEN per datagram, then asked for again. */
+	h_agent_reset(ax, t1, FY_E_REFUSED, "connect 127.0.0.1:53: refused");
+	h_udp_in(2214, "203.0.113.1", 7001, "1c", 2);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_refused), 1);
+	CU_ASSERT_PTR_EQUAL(flow_stream("203.0.113.1", 7001, NULL), t1);	/* no new stream */
+	CU_ASSERT_EQUAL(flows_total(), 2);
+	h_advance(PUBUDP_REFUSED_HOLD_MS + 100);
+	h_udp_in(2214, "203.0.113.1", 7001, "1d", 2);
+	t1 = flow_stream("203.0.113.1", 7001, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
+	CU_ASSERT_PTR_NOT_NULL(t1->s);
+	CU_ASSERT_EQUAL(t1->ndgrams, 1);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_flows_opened), 4);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_refused), 1);
+	h_fini();
+}
+
+static void one_stream_cfg(struct relay_cfg *c)
+{
+	c->max_streams = 1;
+}
+
+/* Datagrams are dropped, never queued: beyond the stream's credit, when
+ * the tunnel opens no more streams, and when larger than a DGRAM frame. */
+static void test_udp_drops(void)
+{
+	static uint8_t big[FY_DGRAM_MAX + 1];
+	uint8_t d[1000] = { 0 };
+	struct tagent *a, *ax = NULL;
+	struct tstream *t;
+
+	setup(one_stream_cfg);
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_udp(a, 2215);
+	for (struct tagent *x = H.agents; x; x = x->next)
+		x->hold_credit = true;
+	/* 64 KiB of credit: 65 datagrams of 1000 bytes, then drops. */
+	for (int i = 0; i < 70; i++)
+		h_udp_in(2215, "198.51.100.40", 8000, d, sizeof(d));
+	t = flow_stream("198.51.100.40", 8000, &ax);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(t->ndgrams, 65);
+	CU_ASSERT_EQUAL(fy_buf_len(&t->rx), 65000);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_no_credit), 5);
+	/* Credit back: datagrams pass again. */
+	h_agent_credit(ax, t);
+	h_udp_in(2215, "198.51.100.40", 8000, d, sizeof(d));
+	CU_ASSERT_EQUAL(t->ndgrams, 66);
+	/* The tunnel's one stream is taken: a new source is dropped. */
+	h_udp_in(2215, "198.51.100.41", 8001, "x", 1);
+	CU_ASSERT_PTR_NULL(flow_stream("198.51.100.41", 8001, NULL));
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_no_stream), 1);
+	CU_ASSERT_EQUAL(flows_total(), 1);
+	/* The other way, every datagram's credit comes back, sent or
+	 * dropped: more than a window of them passes. */
+	H.udp_send_error = -EAGAIN;
+	for (int i = 0; i < 70; i++)
+		CU_ASSERT_EQUAL(h_agent_dgram(ax, t, d, sizeof(d)), 0);
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_send), 70);
+	H.udp_send_error = 0;
+	for (int i = 0; i < 70; i++)
+		CU_ASSERT_EQUAL(h_agent_dgram(ax, t, d, sizeof(d)), 0);
+	CU_ASSERT_EQUAL_FATAL(H.nsent, 70);
+	CU_ASSERT_EQUAL(H.sent[69].n, sizeof(d));
+	CU_ASSERT_EQUAL(H.sent[69].port, 2215);
+	/* Too large for a frame (IPv6 allows it): dropped before any flow. */
+	h_udp_in(2215, "198.51.100.42", 8002, big, sizeof(big));
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_dropped_oversize), 1);
+	CU_ASSERT_PTR_NULL(flow_stream("198.51.100.42", 8002, NULL));
+	CU_ASSERT_EQUAL(ctr(&H.r.ctr.udp_flows_opened), 1);
+	h_fini();
+}
+
+/* Releasing a UDP port closes its socket and ends its flows: when the
+ * session ends, and when the ports go while the tunnels stay (drain). */
+static void test_udp_release(void)
+{
+	struct tagent *a;
+	struct tstream *t1, *t2;
+	unsigned n;
+
+	setup(drain_cfg);
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_udp(a, 2216);
+	h_udp_in(2216, "198.51.100.50", 9000, "x", 1);
+	h_udp_in(2216, "198.51.100.51", 9001, "y", 1);
+	CU_ASSERT_EQUAL(flows_total(), 2);
+	h_agent_gone(a, false);
+	CU_ASSERT_PTR_NULL(h_udp_port(2216, &n));
+	CU_ASSERT_EQUAL(flows_total(), 0);
+	CU_ASSERT_EQUAL(streams_total(), 0);
+	CU_ASSERT_EQUAL(reg_port_count(H.r.reg), 0);
+	/* The agent's next session claims it again; then the relay drains:
+	 * the socket closes and the flows are reset, the tunnels stay. */
+	a = session(TOK_PI, "pi", 2, NULL);
+	h_register_udp(a, 2216);
+	CU_ASSERT_EQUAL(a->results[0].code, FY_E_OK);
+	h_udp_in(2216, "198.51.100.50", 9000, "x", 1);
+	h_udp_in(2216, "198.51.100.51", 9001, "y", 1);
+	t1 = flow_stream("198.51.100.50", 9000, NULL);
+	t2 = flow_stream("198.51.100.51", 9001, NULL);
+	CU_ASSERT_TRUE_FATAL(t1 && t2 && t1->s && t2->s);
+	atomic_store(&H.r.draining, true);
+	h_advance(100);
+	CU_ASSERT_PTR_NULL(h_udp_port(2216, &n));
+	CU_ASSERT_EQUAL(flows_total(), 0);
+	CU_ASSERT_PTR_NULL(t1->s);
+	CU_ASSERT_EQUAL(t1->reset_code, FY_E_GONE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(t1->reset_msg, "UDP port 2216 released"));
+	CU_ASSERT_EQUAL(t2->reset_code, FY_E_GONE);
+	CU_ASSERT_FALSE(a->c->closed);
+	CU_ASSERT_TRUE(a->goaway);
+	for (unsigned w = 0; w < H_WORKERS; w++)
+		worker_finish(&H.r.workers[w]);
+	atomic_store(&H.r.draining, false);
+	h_fini();
+}
+
+/* A backend without UDP (DPDK) refuses UDP claims, TCP unaffected; so
+ * does a session of protocol 1. */
+static void test_udp_unsupported(void)
+{
+	struct fy_hello v1 = { .tunnel_index = 0, .session = 9 };
+	struct tagent *a;
+
+	setup(NULL);
+	h_backend_without_udp();
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_udp(a, 2217);
+	CU_ASSERT_EQUAL_FATAL(a->nresults, 1);
+	CU_ASSERT_EQUAL(a->results[0].code, FY_E_UNSUPPORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[0].msg,
+				      "UDP ports are not supported by the dpdk backend"));
+	CU_ASSERT_EQUAL(reg_port_count(H.r.reg), 0);
+	CU_ASSERT_PTR_NULL(H.udp);
+	h_register(a, 2217);
+	CU_ASSERT_EQUAL(a->results[1].code, FY_E_OK);
+	CU_ASSERT_TRUE(H.listening[0][2217]);
+	h_fini();
+	/* An agent of protocol 1 has no datagrams: refused the same way. */
+	setup(NULL);
+	v1.ver_min = v1.ver_max = 1;
+	snprintf(v1.token, sizeof(v1.token), "%s", TOK_PI);
+	snprintf(v1.name, sizeof(v1.name), "pi");
+	a = h_agent_hello(0, &v1, NULL, 0);
+	CU_ASSERT_TRUE_FATAL(a->welcomed);
+	CU_ASSERT_EQUAL(a->welcome.version, 1);
+	h_register_udp(a, 2217);
+	CU_ASSERT_EQUAL_FATAL(a->nresults, 1);
+	CU_ASSERT_EQUAL(a->results[0].code, FY_E_UNSUPPORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[0].msg, "UDP ports need protocol 2"));
+	CU_ASSERT_PTR_NULL(H.udp);
+	h_fini();
+}
+
+/* DATA on a UDP stream is a protocol error: it ends that agent's tunnel
+ * (and its session, its port, its flows), and nothing else. */
+static void test_udp_bad_frame(void)
+{
+	struct tagent *a, *b, *ax = NULL, *bx = NULL;
+	struct tstream *ta, *tb;
+	uint8_t f[FY_FRAME_HDR_LEN + 3];
+	unsigned n;
+
+	setup(NULL);
+	a = session(TOK_PI, "pi", 1, NULL);
+	b = session(TOK_B, "b", 2, NULL);
+	h_register_udp(a, 2218);
+	h_register_udp(b, 2219);
+	h_udp_in(2218, "198.51.100.60", 9100, "a", 1);
+	h_udp_in(2219, "198.51.100.61", 9101, "b", 1);
+	ta = flow_stream("198.51.100.60", 9100, &ax);
+	tb = flow_stream("198.51.100.61", 9101, &bx);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ta);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+	fy_frame_put_hdr(f, FY_T_DATA, 0, ta->id, 3);
+	memcpy(f + FY_FRAME_HDR_LEN, "bad", 3);
+	fy_mux_send_ctrl(ax->link.mux, f, sizeof(f));
+	h_run();
+	CU_ASSERT_TRUE(ax->c->closed);
+	CU_ASSERT_EQUAL(ax->error_code, FY_E_PROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(ax->error_msg, "DATA on UDP stream"));
+	CU_ASSERT_PTR_NULL(h_udp_port(2218, &n));
+	/* The other agent's flow goes on. */
+	CU_ASSERT_FALSE(bx->c->closed);
+	h_udp_in(2219, "198.51.100.61", 9101, "b2", 2);
+	CU_ASSERT_EQUAL(tb->ndgrams, 2);
+	CU_ASSERT_EQUAL(h_agent_dgram(bx, tb, "ok", 2), 0);
+	CU_ASSERT_TRUE(sent_last(2219, "198.51.100.61", 9101, "ok"));
+	CU_ASSERT_EQUAL(flows_total(), 1);
+	h_fini();
+}
+
 int main(void)
 {
 	static const struct cu_test tests[] = {
@@ -621,6 +1127,14 @@ int main(void)
 		{ "failed logins: tarpit", test_auth_tarpit },
 		{ "descriptors low: the oldest unauthenticated makes room", test_fd_low },
 		{ "source address table", test_srcaddr },
+		{ "UDP REGISTER: a claim apart from TCP's", test_udp_register },
+		{ "UDP flows: one stream per source, both ways", test_udp_flows },
+		{ "UDP flows end when idle", test_udp_idle },
+		{ "UDP flows per port capped; refusals held", test_udp_cap },
+		{ "UDP datagrams dropped, never queued", test_udp_drops },
+		{ "UDP ports released with their flows", test_udp_release },
+		{ "UDP on a backend without it: UNSUPPORTED", test_udp_unsupported },
+		{ "a bad frame on a UDP stream ends only its tunnel", test_udp_bad_frame },
 	};
 	int rc;
 

@@ -308,6 +308,12 @@ static void test_parser_errors(void)
 		{ "x sha256:" H64 " agents=a ports=22 maxports=x", "bad maxports 'x'" },
 		{ "x sha256:" H64 " agents=a ports=22 maxports=1 maxports=2",
 		  "maxports= given twice" },
+		{ "x sha256:" H64 " agents=a ports=22 reach=a,,b", "bad reach entry ''" },
+		{ "x sha256:" H64 " agents=a ports=22 reach=@", "bad reach entry '@'" },
+		{ "x sha256:" H64 " agents=a ports=22 reach=a/b", "bad reach entry 'a/b'" },
+		{ "x sha256:" H64 " agents=a ports=22 groups=*", "bad group '*'" },
+		{ "x sha256:" H64 " agents=a ports=22 groups=@x", "bad group '@x'" },
+		{ "x sha256:" H64 " agents=a ports=22 reach=* reach=b", "reach= given twice" },
 	};
 	char path[128], text[1024], err[256], want[160];
 	struct fy_tokens t = { 0 };
@@ -341,6 +347,43 @@ static void test_parser_errors(void)
 	path_in_tmp(path, sizeof(path), "missing.tokens");
 	CU_ASSERT_EQUAL(fy_tokens_load(path, &t, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "missing.tokens"));
+}
+
+/* reach= and groups=: who may open streams to whom. */
+static void test_reach(void)
+{
+	char path[128], t1[48], t2[48], t3[48], err[256], buf[256];
+	struct fy_token_spec s1 = { .id = "edge-a", .agents = "a", .ports = "1", .reach = "b,@lab" };
+	struct fy_token_spec s2 = { .id = "edge-b", .agents = "b,c", .ports = "2", .groups = "lab,home" };
+	struct fy_token_spec s3 = { .id = "any", .agents = "x", .ports = "3", .reach = "*" };
+	struct fy_tokens t = { 0 };
+	const struct fy_token_rule *ra, *rb, *rx;
+
+	path_in_tmp(path, sizeof(path), "reach.tokens");
+	CU_ASSERT_EQUAL_FATAL(fy_token_generate(t1, sizeof(t1)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_token_generate(t2, sizeof(t2)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_token_generate(t3, sizeof(t3)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tokens_append(path, t1, &s1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tokens_append(path, t2, &s2, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tokens_append(path, t3, &s3, err, sizeof(err)), 0);
+	s1.id = "bad";
+	s1.reach = "b,,c";
+	CU_ASSERT_EQUAL(fy_tokens_append(path, t1, &s1, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL_FATAL(fy_tokens_load(path, &t, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(t.n, 3);
+	ra = fy_tokens_match(&t, t1);
+	rb = fy_tokens_match(&t, t2);
+	rx = fy_tokens_match(&t, t3);
+	CU_ASSERT_FATAL(ra && rb && rx);
+	fy_token_reach_str(ra, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "b,@lab");
+	CU_ASSERT_EQUAL(rb->ngroups, 2);
+	CU_ASSERT_TRUE(fy_token_reaches(ra, "b", rb));		/* by name */
+	CU_ASSERT_TRUE(fy_token_reaches(ra, "c", rb));		/* by group */
+	CU_ASSERT_FALSE(fy_token_reaches(ra, "x", rx));		/* neither */
+	CU_ASSERT_FALSE(fy_token_reaches(rb, "a", ra));		/* no reach= */
+	CU_ASSERT_TRUE(fy_token_reaches(rx, "a", ra));		/* * */
+	fy_tokens_free(&t);
 }
 
 static void test_many_rules(void)
@@ -380,6 +423,7 @@ static void rm_tree(void)
 int main(void)
 {
 	static const struct cu_test tests[] = {
+		{ "reach and groups", test_reach },
 		{ "generate", test_generate },
 		{ "generate_many_distinct", test_generate_many_distinct },
 		{ "append_load_match", test_append_load_match },

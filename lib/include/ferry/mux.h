@@ -39,6 +39,7 @@ enum {
 	FY_S_LOCAL_FIN = 1u,	/* we sent FIN */
 	FY_S_REMOTE_FIN = 2u,	/* peer sent FIN */
 	FY_S_BLOCKED = 4u,	/* a send found no room: call on_credit later */
+	FY_S_DGRAM = 8u,	/* a UDP stream: DGRAM frames, no DATA */
 };
 
 struct fy_stream {
@@ -61,6 +62,14 @@ struct fy_mux_cbs {
 	 * NULL callback: every OPEN is refused with DENIED. */
 	uint32_t (*on_open)(void *ctx, struct fy_stream *s, const struct fy_open *o,
 			    const char **msg);
+	/* The peer opened a stream with CONNECT (on the relay) or DIAL (on an
+	 * agent), type saying which: as on_open. NULL: refused, UNSUPPORTED. */
+	uint32_t (*on_dial)(void *ctx, struct fy_stream *s, uint8_t type, const struct fy_dial *d,
+			    const char **msg);
+	/* One datagram on a UDP stream (within the window): the owner returns
+	 * its credit with fy_mux_consumed once it has sent it on (or dropped
+	 * it). NULL: dropped at once. */
+	void (*on_dgram)(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n);
 	/* DATA bytes (within the window). The owner takes all of them and later
 	 * calls fy_mux_consumed as it hands them on. */
 	void (*on_data)(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n);
@@ -120,8 +129,15 @@ void fy_mux_out_drained(struct fy_mux *m, size_t n);
 
 /* ---- streams ---- */
 /* Opens a stream towards the peer. NULL when out of ids or memory, or
- * after GOAWAY. */
+ * after GOAWAY. o->udp opens a UDP flow (datagrams). */
 struct fy_stream *fy_mux_open(struct fy_mux *m, const struct fy_open *o, void *app);
+/* The same with CONNECT or DIAL (type) naming another agent's target. */
+struct fy_stream *fy_mux_open_dial(struct fy_mux *m, uint8_t type, const struct fy_dial *d,
+				   void *app);
+/* One datagram on a UDP stream: 0, or -ENOBUFS when the stream has no
+ * credit or the tunnel no room for it: datagrams are dropped, never
+ * queued (the caller counts it). */
+int fy_mux_send_dgram(struct fy_mux *m, struct fy_stream *s, const void *p, size_t n);
 /* Room for DATA now: min(credit, chunk, output space). 0 sets FY_S_BLOCKED
  * and on_credit follows when room appears. */
 size_t fy_mux_send_room(struct fy_mux *m, struct fy_stream *s);

@@ -3,7 +3,10 @@
  *
  * File format (one rule per line, '#' comments):
  *   <id> sha256:<64 hex> agents=<name>[,<name>...] ports=<p>[-<q>][,...]
- *        [maxports=<n>]
+ *        [maxports=<n>] [groups=<group>[,...]] [reach=<agent>|@<group>|*[,...]]
+ * groups: the groups an agent of this token belongs to; reach: the agents
+ * (by name, by group, or all) an agent of this token may open streams to
+ * (agent to agent: -L, -D, -W). No reach: none.
  * id is a short label for logs (never the token). A token is
  * "fyt_" followed by 43 base64url characters (32 random bytes). */
 #ifndef FERRY_TOKEN_H
@@ -14,6 +17,8 @@
 
 #define FY_TOKEN_AGENTS_MAX 16
 #define FY_TOKEN_RANGES_MAX 32
+#define FY_TOKEN_GROUPS_MAX 8
+#define FY_TOKEN_REACH_MAX 16
 
 struct fy_port_range { uint16_t lo, hi; };
 
@@ -25,6 +30,10 @@ struct fy_token_rule {
 	unsigned nranges;
 	struct fy_port_range ranges[FY_TOKEN_RANGES_MAX];
 	unsigned max_ports;	/* ports one agent may hold at once; 0: relay default */
+	unsigned ngroups;
+	char groups[FY_TOKEN_GROUPS_MAX][64];
+	unsigned nreach;
+	char reach[FY_TOKEN_REACH_MAX][65];	/* "name", "@group" or "*" */
 };
 
 /* What `token add` writes: every field but the token itself. */
@@ -33,6 +42,8 @@ struct fy_token_spec {
 	const char *agents;	/* comma list */
 	const char *ports;	/* range list */
 	unsigned max_ports;	/* 0: not written (the relay's default applies) */
+	const char *groups;	/* comma list; NULL: none */
+	const char *reach;	/* comma list of names, @groups, *; NULL: none */
 };
 
 /* Owned by the caller: fy_tokens_free releases v. */
@@ -49,6 +60,13 @@ void fy_tokens_free(struct fy_tokens *t);
 const struct fy_token_rule *fy_tokens_match(const struct fy_tokens *t, const char *token);
 int fy_token_allows_agent(const struct fy_token_rule *r, const char *name);
 int fy_token_allows_port(const struct fy_token_rule *r, uint16_t port);
+/* Whether an agent of rule from may open streams to the agent to_name,
+ * whose token rule is to (its groups). */
+int fy_token_reaches(const struct fy_token_rule *from, const char *to_name,
+		     const struct fy_token_rule *to);
+int fy_token_in_group(const struct fy_token_rule *r, const char *group);
+/* "a,@lab,*" */
+void fy_token_reach_str(const struct fy_token_rule *r, char *out, size_t n);
 /* "2200-2299,3000" */
 void fy_token_ranges_str(const struct fy_token_rule *r, char *out, size_t n);
 

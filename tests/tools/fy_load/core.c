@@ -511,6 +511,17 @@ static void usage(FILE *f)
 		"           after 50 ms); ends after --duration (or --timeout). Prints 'flood open=X\n"
 		"           closed_by_peer=Y connecting=Z connect_failed=F' about once a second, then\n"
 		"           'ok opened=.. closed_by_peer=.. connect_failed=.. max_open=..'\n"
+		"  udp      --connect H:P --count N [--size S (512)] [--seed X] [--rate PPS (0: unpaced)]\n"
+		"           [--conns K (source sockets, used in turn)] [--source-port P (sources bound to\n"
+		"           127.0.0.1:P..P+K-1)] [--linger SECS (1)] [--no-read] [--duration SECS (stop\n"
+		"           sending after SECS, even before N)]\n"
+		"           N numbered, checksummed datagrams; reads the echoes while sending, then until\n"
+		"           all are back or --linger passes without one. 'ok sent=N received=R lost=L\n"
+		"           reordered=O corrupt=C dup=D send_errors=E sources=K answered_sources=A ...'\n"
+		"           FAIL (exit 1) when corrupt > 0 or nothing came back (unless --no-read)\n"
+		"  udpecho  --port P [--bind A] [--mode echo|sink] [--rcvbuf N]   a UDP echo (or sink);\n"
+		"           'listening port=P mode=udp-echo', then 'udp in=.. out=..' lines\n"
+		"           (serve --mode udp-echo|udp-sink runs it too)\n"
 		"  gen      --bytes N --seed S\n"
 		"exit: 0 ok, 1 failure, 2 usage, 3 reset, 4 truncated, 5 timeout\n");
 }
@@ -595,6 +606,19 @@ static void parse(int argc, char **argv)
 		else if (!strcmp(k, "sources")) O.sources = v;
 		else if (!strcmp(k, "source")) O.source = v;
 		else if (!strcmp(k, "repeat")) { O.repeat = (long)parse_size(v, a); O.repeat_set = true; }
+		else if (!strcmp(k, "count")) O.count = parse_size(v, a);
+		else if (!strcmp(k, "size")) O.size = parse_size(v, a);
+		else if (!strcmp(k, "rate")) {
+			O.rate = strtod(v, NULL);
+			if (!(O.rate >= 0))
+				die(EX_USAGE, "--rate must be >= 0");
+		}
+		else if (!strcmp(k, "linger")) O.linger = strtod(v, NULL);
+		else if (!strcmp(k, "source-port")) {
+			O.source_port = (long)parse_size(v, a);
+			if (O.source_port < 1 || O.source_port > 65535)
+				die(EX_USAGE, "--source-port must be 1..65535");
+		}
 		else die(EX_USAGE, "unknown option '%s' (fy-load --help)", a);
 	}
 	if (!(O.timeout > 0))
@@ -618,6 +642,8 @@ static const struct {
 	{"tls", cmd_tls},
 	{"flood", cmd_flood},
 	{"gen", cmd_gen},
+	{"udp", cmd_udp},
+	{"udpecho", cmd_udpecho},
 };
 
 int main(int argc, char **argv)

@@ -28,6 +28,10 @@
  *   flood     --connect H:P --conns N [--sources A.B.C.D[-A.B.C.E]] --duration SECS
  *             [--send-bytes K]   N idle connections, each replaced as soon as the peer
  *             closes it, until --duration.
+ *   udp       --connect H:P --count N [--size S] [--seed X] [--rate PPS] [--conns K]
+ *             [--source-port P] [--linger SECS] [--no-read] [--duration SECS]   numbered, checksummed datagrams and their echoes:
+ *             'ok sent=N received=R lost=L reordered=O corrupt=C dup=D ...' (udp.c)
+ *   udpecho   --port P [--bind A] [--mode echo|sink]   (also serve --mode udp-echo|udp-sink)
  *   gen       --bytes N --seed S        (the stream on stdout, for sha256sum)
  *
  * Every subcommand is bounded by --timeout SECONDS (default 60, fractions allowed).
@@ -117,6 +121,11 @@ struct opts {
 	const char *source;  /* tls: the local address to connect from */
 	long repeat;         /* tls */
 	bool repeat_set;
+	uint64_t count;      /* udp: datagrams to send */
+	uint64_t size;       /* udp: bytes per datagram */
+	double rate;         /* udp: datagrams per second, 0: unpaced */
+	double linger;       /* udp: seconds to wait for echoes after the last send */
+	long source_port;    /* udp: first local port of the sources, 0: any */
 };
 
 /* Parsed once in core.c's main, read by every command. */
@@ -132,6 +141,8 @@ int cmd_slowpair(void);
 int cmd_tls(void);
 int cmd_flood(void);
 int cmd_gen(void);
+int cmd_udp(void);
+int cmd_udpecho(void);
 
 /* ------------------------------------------------------------ small utils */
 

@@ -109,8 +109,10 @@ int cmd_serve(void)
 {
 	if (!O.mode)
 		O.mode = "sink";
+	if (!strcmp(O.mode, "udp-echo") || !strcmp(O.mode, "udp-sink"))
+		return cmd_udpecho();
 	if (strcmp(O.mode, "sink") && strcmp(O.mode, "echo") && strcmp(O.mode, "source"))
-		die(EX_USAGE, "unknown --mode '%s' (sink|echo|source)", O.mode);
+		die(EX_USAGE, "unknown --mode '%s' (sink|echo|source|udp-echo|udp-sink)", O.mode);
 	if (!strcmp(O.mode, "source") && !O.bytes_set)
 		die(EX_USAGE, "--mode source needs --bytes");
 	timeout_says(EX_OK, "ok lifetime over (--timeout %.1f s)", O.timeout);

@@ -7,8 +7,12 @@
 # What runs where (ports are the same on every backend):
 #   relay    ferry-relay on RELAY_IP:7000, its CA and tokens in pki/
 #   edge-X   busybox httpd on 127.0.0.1:8080 (www/big.bin: TOPO_BYTES of random
-#            bytes), a throwaway sshd on 127.0.0.1:2200 (root, key only), and
+#            bytes), a throwaway sshd on 127.0.0.1:2200 (root, key only), a DNS server
+#            on 127.0.0.1:5353 (tests/tools/fy_dns.py: www.site-X.test) and
 #            ferry-agent "edge-X" with -R WEB_X:127.0.0.1:8080 -R SSH_X:127.0.0.1:2200
+#            -R udp:DNS_X:127.0.0.1:5353; towards the other site Y (when both are up)
+#            -L 127.0.0.1:2300:edge-Y:127.0.0.1:2200 and -D 127.0.0.1:1080:edge-Y, and
+#            --allow for its own sshd and intranet.site-X:8080 (a name only X resolves)
 #   client   curl and ssh (its key: id_ed25519) to RELAY_IP:WEB_X / SSH_X
 #   nat-X    the site's router (conntrack -F there drops its mappings)
 # Environment: TOPO_SITES ("a b"), TOPO_BYTES (4M), TOPO_AGENT_IO (auto),
@@ -28,7 +32,8 @@ AGENT_IO=${TOPO_AGENT_IO:-auto}
 KEEPALIVE_MS=${TOPO_KEEPALIVE_MS:-2000}
 RELAY=$TOPO_RELAY_IP
 RELAY_PORT=7000
-declare -A WEB=([a]=8081 [b]=8082) SSHP=([a]=2221 [b]=2222)
+declare -A WEB=([a]=8081 [b]=8082) SSHP=([a]=2221 [b]=2222) DNSP=([a]=5301 [b]=5302)
+declare -A OTHER=([a]=b [b]=a)
 
 say() { printf '# %s %s\n' "$(date +%T.%3N)" "$*"; }
 ok() { printf '  ok - %s\n' "$*"; }
@@ -53,12 +58,19 @@ start_relay() {
 		fail "the relay does not listen on $RELAY:$RELAY_PORT: $(on relay 'tail -n 5 relay.log')"
 }
 
+# both_sites: true when sites a and b are both up (edge to edge needs both).
+both_sites() { [[ " $SITES " == *" a "* && " $SITES " == *" b "* ]]; }
+
 # start_agent SITE: ferry-agent on edge-SITE, its token in a file (mode 0600).
 start_agent() {
-	local s=$1
+	local s=$1 l=""
+	if both_sites; then
+		l="-L 127.0.0.1:2300:edge-${OTHER[$s]}:127.0.0.1:2200 -D 127.0.0.1:1080:edge-${OTHER[$s]}"
+	fi
 	on_bg "edge-$s" agent "ferry-agent --relay $RELAY:$RELAY_PORT --token-file token --ca ca.crt \
 --name edge-$s --io $AGENT_IO --keepalive-ms $KEEPALIVE_MS --backoff-min-ms 300 --backoff-max-ms 2000 \
---log-level debug -R ${WEB[$s]}:127.0.0.1:8080 -R ${SSHP[$s]}:127.0.0.1:2200" ||
+--log-level debug -R ${WEB[$s]}:127.0.0.1:8080 -R ${SSHP[$s]}:127.0.0.1:2200 \
+-R udp:${DNSP[$s]}:127.0.0.1:5353 --allow 127.0.0.1:2200 --allow intranet.site-$s:8080 $l" ||
 		fail "the agent on edge-$s did not start"
 }
 

@@ -17,7 +17,8 @@ pub=$(on client "rm -f id_ed25519 id_ed25519.pub && ssh-keygen -q -t ed25519 -N 
 	fail "ssh-keygen on the client failed"
 
 for s in $SITES; do
-	tok=$(on relay "ferry-relay token add --tokens pki/tokens --agent edge-$s --ports ${WEB[$s]},${SSHP[$s]}") ||
+	tok=$(on relay "ferry-relay token add --tokens pki/tokens --agent edge-$s \
+		--ports ${WEB[$s]},${SSHP[$s]},${DNSP[$s]} --reach edge-a,edge-b") ||
 		fail "token add for edge-$s failed"
 	printf '%s\n' "$tok" | on "edge-$s" 'umask 077 && cat >token' || fail "cannot write edge-$s's token"
 	printf '%s\n' "$ca" | on "edge-$s" 'cat >ca.crt'
@@ -39,8 +40,11 @@ StrictModes no
 CONF
 		/usr/sbin/sshd -t -f \$PWD/ssh/sshd_config" || fail "edge-$s: files or sshd config failed"
 	on_bg "edge-$s" httpd "busybox httpd -f -p 127.0.0.1:8080 -h www" || fail "edge-$s: httpd did not start"
+	on "edge-$s" 'cat >fy_dns.py' <"$(dirname "$0")/../../tools/fy_dns.py" || fail "edge-$s: no fy_dns.py"
+	on_bg "edge-$s" dns "python3 fy_dns.py --listen 127.0.0.1:5353 --addr www.site-$s.test=$(topo_site_ip "$s" EDGE) --lifetime 3600" ||
+		fail "edge-$s: the DNS server did not start"
 	on_bg "edge-$s" sshd "/usr/sbin/sshd -D -e -f \$PWD/ssh/sshd_config" || fail "edge-$s: sshd did not start"
-	ok "edge-$s: token (file, 0600), CA, web server on 127.0.0.1:8080, sshd on 127.0.0.1:2200"
+	ok "edge-$s: token (file, 0600), CA, web server on 127.0.0.1:8080, sshd on 127.0.0.1:2200, DNS on 127.0.0.1:5353/udp"
 done
 
 start_relay
