@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "ferry/buf.h"
+#include "ferry/fwdspec.h"
 #include "ferry/link.h"
 #include "ferry/log.h"
 #include "ferry/loop.h"
@@ -91,6 +92,8 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv);
 int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen);
 /* opt: 'L', 'D' or 'W'. */
 int agent_parse_local(int opt, const char *spec, struct lfwd *lf, char *err, size_t errlen);
+void agent_fwd_from_spec(struct fwd *f, const struct fy_fwdspec *fs);
+void agent_lfwd_from_spec(struct lfwd *lf, const struct fy_fwdspec *fs);
 
 enum atun_state { AT_CONNECT, AT_TLS, AT_WELCOME, AT_UP, AT_CLOSED };
 

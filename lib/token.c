@@ -334,6 +334,7 @@ static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t err
 {
 	char *save = NULL, *f;
 	int have_agents = 0, have_ports = 0, have_max = 0, have_groups = 0, have_reach = 0;
+	int have_kind = 0;
 
 	memset(r, 0, sizeof(*r));
 	f = strtok_r(line, " \t", &save);	/* caller saw a non-blank */
@@ -387,11 +388,32 @@ static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t err
 			}
 			if (parse_reach(f + 6, r, err, errlen))
 				return -1;
+		} else if (strncmp(f, "kind=", 5) == 0) {
+			if (have_kind++) {
+				seterr(err, errlen, "kind= given twice");
+				return -1;
+			}
+			if (strcmp(f + 5, "admin") != 0) {
+				seterr(err, errlen, "unknown kind '%s' (the only kind is admin; an agent "
+				       "token has none)", f + 5);
+				return -1;
+			}
+			r->admin = true;
 		} else {
 			seterr(err, errlen, "unknown field '%s' (expected agents=, ports=, maxports=, "
-			       "groups= or reach=)", f);
+			       "groups=, reach= or kind=)", f);
 			return -1;
 		}
+	}
+	if (r->admin) {
+		/* An admin token acts as no agent: fields that would make it one
+		 * are a mistake in the file, not something to ignore. */
+		if (have_agents || have_ports || have_max || have_groups || have_reach) {
+			seterr(err, errlen, "admin token '%s' takes no agents=, ports=, maxports=, "
+			       "groups= or reach=", r->id);
+			return -1;
+		}
+		return 0;
 	}
 	if (!have_agents) {
 		seterr(err, errlen, "missing agents= for id '%s'", r->id);
@@ -626,8 +648,8 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 		seterr(err, errlen, "bad token (1..128 printable characters)");
 		return -1;
 	}
-	if (parse_agents(spec->agents, &r, err, errlen) ||
-	    fy_token_parse_ranges(spec->ports, &r, err, errlen))
+	if (!spec->admin && (parse_agents(spec->agents, &r, err, errlen) ||
+			     fy_token_parse_ranges(spec->ports, &r, err, errlen)))
 		return -1;
 	if (!spec->id || parse_id(spec->id, &r, err, errlen))
 		return -1;
@@ -637,11 +659,11 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 	}
 	if (spec->max_ports)
 		snprintf(maxp, sizeof(maxp), " maxports=%u", spec->max_ports);
-	if (spec->groups && parse_groups(spec->groups, &r, err, errlen))
+	if (!spec->admin && spec->groups && parse_groups(spec->groups, &r, err, errlen))
 		return -1;
-	if (spec->reach && parse_reach(spec->reach, &r, err, errlen))
+	if (!spec->admin && spec->reach && parse_reach(spec->reach, &r, err, errlen))
 		return -1;
-	if (spec->groups || spec->reach)
+	if (!spec->admin && (spec->groups || spec->reach))
 		snprintf(extra, sizeof(extra), "%s%s%s%s", spec->groups ? " groups=" : "",
 			 spec->groups ? spec->groups : "", spec->reach ? " reach=" : "",
 			 spec->reach ? spec->reach : "");
@@ -686,8 +708,11 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 		snprintf(hex + 2 * i, 3, "%02x", r.hash[i]);
 	agents_str(&r, astr, sizeof(astr));
 	fy_token_ranges_str(&r, pstr, sizeof(pstr));
-	len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s ports=%s%s%s\n",
-		       r.id, hex, astr, pstr, maxp, extra);
+	if (spec->admin)
+		len = snprintf(line, sizeof(line), "%s sha256:%s kind=admin\n", r.id, hex);
+	else
+		len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s ports=%s%s%s\n",
+			       r.id, hex, astr, pstr, maxp, extra);
 	if (len < 0 || (size_t)len >= sizeof(line)) {
 		seterr(err, errlen, "token line too long");
 		goto out;
