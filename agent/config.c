@@ -38,6 +38,10 @@ static void usage(FILE *f)
 "                                 prefix (10.0.0.0/24, [fd00::]/8); PORT a number, LO-HI or *\n"
 "  --socks-auth USER:PASS         -D asks SOCKS5 clients for this login (RFC 1929)\n"
 "  --udp-idle-ms N                a UDP flow with no datagram for N ms ends (60000)\n"
+"  --remote-forwards [LIST]       the relay (its admin API) may open and close -R and -L\n"
+"                                 forwards here, to targets on LIST only when given\n"
+"                                 (--allow's syntax, comma separated: 127.0.0.1:*,db.lan:5432);\n"
+"                                 they last until closed or the agent restarts\n"
 "  --relay HOST:PORT          the relay's agent address\n"
 "  --token-file FILE          file holding the token from 'ferry-relay token add' (mode 0600);\n"
 "                             or the environment variable FERRY_TOKEN\n"
@@ -66,6 +70,7 @@ enum {
 	O_RELAY = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_FP, O_SNI, O_CERT, O_KEY, O_NAME, O_IO,
 	O_KEEPALIVE, O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKOFF_MIN, O_BACKOFF_MAX,
 	O_MAX_STREAMS, O_WINDOW, O_MAX_BUFFER_MEM, O_ALLOW, O_SOCKS_AUTH, O_UDP_IDLE,
+	O_REMOTE_FWDS,
 };
 
 static const struct option opts[] = {
@@ -92,6 +97,7 @@ static const struct option opts[] = {
 	{ "allow", required_argument, NULL, O_ALLOW },
 	{ "socks-auth", required_argument, NULL, O_SOCKS_AUTH },
 	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
+	{ "remote-forwards", optional_argument, NULL, O_REMOTE_FWDS },
 	{ "remote", required_argument, NULL, 'R' },
 	{ "local", required_argument, NULL, 'L' },
 	{ "dynamic", required_argument, NULL, 'D' },
@@ -184,6 +190,35 @@ static int parse_login(struct agent_cfg *c, const char *s)
 	return 0;
 }
 
+/* --remote-forwards [LIST]: the relay may open forwards here; LIST (comma
+ * separated, --allow's syntax) limits their targets; none, or '*': any. */
+static int parse_remote_fwds(struct agent_cfg *c, const char *list)
+{
+	char buf[1024], *save = NULL, err[300];
+
+	c->remote_fwds = true;
+	if (!list || !strcmp(list, "*") || !strcmp(list, "any"))
+		return 0;
+	if (strlen(list) >= sizeof(buf)) {
+		fprintf(stderr, "ferry-agent: --remote-forwards list too long\n");
+		return -1;
+	}
+	memcpy(buf, list, strlen(list) + 1);
+	for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (c->nrallows == AGENT_MAX_ALLOW) {
+			fprintf(stderr, "ferry-agent: at most %d --remote-forwards targets\n",
+				AGENT_MAX_ALLOW);
+			return -1;
+		}
+		if (allow_parse(p, &c->rallows[c->nrallows], err, sizeof(err)) < 0) {
+			fprintf(stderr, "ferry-agent: --remote-forwards: %s\n", err);
+			return -1;
+		}
+		c->nrallows++;
+	}
+	return 0;
+}
+
 static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 {
 	struct agent_cfg *c = cfg;
@@ -239,6 +274,13 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 			if (!file && e == 0)
 				fprintf(stderr, "ferry-agent: warning: --socks-auth on the command line is "
 					"readable by every local user (ps); put it in a --config file\n");
+			break;
+		case O_REMOTE_FWDS:
+			/* "--remote-forwards LIST" as well as "=LIST": a next word
+			 * that is no option is its list. */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			e = parse_remote_fwds(c, optarg);
 			break;
 		case O_UDP_IDLE: e = fy_conf_num(PROG, "udp-idle-ms", optarg, 100, 86400000, &c->udp_idle_ms); break;
 		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
@@ -357,8 +399,9 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 			"to verify the relay\n");
 		return 2;
 	}
-	if (!c->nfwds && !c->nlfwds && !c->nallows) {
-		fprintf(stderr, "ferry-agent: nothing to do: give -R, -L, -D, -W or --allow\n"
+	if (!c->nfwds && !c->nlfwds && !c->nallows && !c->remote_fwds) {
+		fprintf(stderr, "ferry-agent: nothing to do: give -R, -L, -D, -W, --allow or "
+			"--remote-forwards\n"
 			"Try 'ferry-agent --help'.\n");
 		return 2;
 	}

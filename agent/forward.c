@@ -109,7 +109,8 @@ void forward_free(struct agent *a, struct tconn *c)
 static struct fwd *find_fwd(struct agent *a, uint16_t port, bool udp)
 {
 	for (unsigned i = 0; i < a->cfg.nfwds; i++)
-		if (a->cfg.fwds[i].port == port && a->cfg.fwds[i].udp == udp)
+		if (!a->cfg.fwds[i].unused && a->cfg.fwds[i].port == port &&
+		    a->cfg.fwds[i].udp == udp)
 			return &a->cfg.fwds[i];
 	return NULL;
 }

@@ -75,9 +75,18 @@ void agent_teardown(struct agent *a, const char *why)
 		if (a->tuns[i])
 			tun_close(a->tuns[i], why);
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
-		a->cfg.fwds[i].up = false;
-		a->cfg.fwds[i].retry_at_ms = 0;
-		a->cfg.fwds[i].retry_ms = 0;
+		struct fwd *f = &a->cfg.fwds[i];
+
+		f->up = false;
+		f->retry_at_ms = 0;
+		f->retry_ms = 0;
+		if (f->answer_pending) {	/* kept: claimed again with the others */
+			f->answer_pending = false;
+			if (f->answer)
+				f->answer(a, f->answer_arg, f->answer_req, FY_E_OK,
+					  "added; claimed once the relay is connected again");
+			f->answer = NULL;
+		}
 	}
 	a->ntuns = 0;
 }
@@ -258,6 +267,13 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 		return -1;
 	}
 	f = &a->cfg.fwds[r.req];
+	if (f->unused)
+		return 0;	/* closed while its claim was in flight */
+	if (rfwd_on_result(a, r.req, &r) && r.code != FY_E_OK) {
+		FY_WARN(TOPIC, "relay refused a forward opened at run time: %s", r.msg);
+		a->backoff_ms = 0;
+		return 0;
+	}
 	if (r.code == FY_E_OK) {
 		f->up = true;
 		f->retry_at_ms = 0;
@@ -299,6 +315,12 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 			return -1;
 		FY_INFO(TOPIC, "relay is going away: %s", r.msg);
 		return 0;
+	case FY_T_FORWARD:
+		if (a->relay_version < 2) {
+			*why = "FORWARD on a version-1 tunnel";
+			return -1;
+		}
+		return rfwd_on_forward(t, p, h->len, why);
 	case FY_T_ERROR:
 		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
 			return -1;
@@ -348,7 +370,18 @@ static void send_register(struct atun *t, unsigned i)
 static void send_registers(struct atun *t)
 {
 	for (unsigned i = 0; i < t->a->cfg.nfwds; i++)
-		send_register(t, i);
+		if (!t->a->cfg.fwds[i].unused)
+			send_register(t, i);
+}
+
+bool agent_register_now(struct agent *a, unsigned i)
+{
+	struct atun *t = a->tuns[0];
+
+	if (!t || t->st != AT_UP || !t->link.mux)
+		return false;
+	send_register(t, i);
+	return true;
 }
 
 /* Claims refused for a reason that may pass, once their backoff is over. */
@@ -361,7 +394,7 @@ static void retry_registers(struct agent *a)
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
 		struct fwd *f = &a->cfg.fwds[i];
 
-		if (f->retry_at_ms && a->now_ms >= f->retry_at_ms) {
+		if (!f->unused && f->retry_at_ms && a->now_ms >= f->retry_at_ms) {
 			f->retry_at_ms = 0;
 			send_register(t, i);
 		}
@@ -437,7 +470,7 @@ static void send_hello(struct atun *t)
 		.session = a->session,
 		/* Only -L, -D, -W: the name stays free for the agent that
 		 * serves it (a ProxyCommand next to a running agent). */
-		.client = !a->cfg.nfwds && !a->cfg.nallows,
+		.client = !a->cfg.nfwds && !a->cfg.nallows && !a->cfg.remote_fwds,
 	};
 	struct fy_mux_cfg mc = {
 		.role = FY_MUX_AGENT,
