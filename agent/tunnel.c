@@ -278,7 +278,8 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 		f->up = true;
 		f->retry_at_ms = 0;
 		f->retry_ms = 0;
-		FY_INFO(TOPIC, "forwarding relay %s port %u to %s:%u", f->udp ? "UDP" : "TCP", f->port,
+		/* "forwarding relay port N" for TCP: scripts wait for that line. */
+		FY_INFO(TOPIC, "forwarding relay %sport %u to %s:%u", f->udp ? "UDP " : "", f->port,
 			f->host, f->hostport);
 	} else if (r.code == FY_E_IN_USE || r.code == FY_E_LIMIT || r.code == FY_E_INTERNAL) {
 		/* Busy or out of resources on the relay: that may pass. */

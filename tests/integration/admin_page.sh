@@ -25,7 +25,7 @@ fy_relay_start --admin-listen "127.0.0.1:$ADM"
 wait_port "$ADM"
 fy_serve serve-echo "$SRC" --mode echo
 fy_agent_start pi-page "$TOK" -R "$PUB:127.0.0.1:$SRC"
-wait_log "$T/agent-pi-page.log" "forwarding relay TCP port $PUB" 20
+wait_log "$T/agent-pi-page.log" "forwarding relay port $PUB" 20
 
 # Chromium as root needs --no-sandbox; its profile stays in $T.
 browse() {
