@@ -83,6 +83,7 @@ struct agent_cfg {
 	struct allow allows[AGENT_MAX_ALLOW];
 	unsigned nallows;
 	bool remote_fwds;		/* --remote-forwards: the relay may open forwards */
+	char ctl_socket[108];		/* --ctl-socket: the local control socket, "" for none */
 	struct allow rallows[AGENT_MAX_ALLOW];	/* ... to these targets (none: any) */
 	unsigned nrallows;
 	enum fy_loop_kind io;
@@ -212,6 +213,7 @@ struct agent {
 	bool stdio_done;		/* -W: its stream ended: exit */
 	int stdio_rc;
 	unsigned rr_tunnel;		/* where the next stream we open goes */
+	struct actl *ctl;		/* the control socket (ctl.c), or NULL */
 };
 
 /* resolve.c: names looked up by helper threads, cached. */
@@ -259,7 +261,7 @@ uint32_t forward_dial(struct atun *t, struct fy_stream *s, const struct fy_dial 
 void forward_free(struct agent *a, struct tconn *c);
 /* The limits every stream of the relay's is checked against: 0, or a code
  * with *msg. */
-uint32_t forward_admit(struct agent *a, struct fy_stream *s, const char **msg);
+uint32_t forward_admit(struct agent *a, const char **msg);
 /* tconn's pump callback (closes its connection, logs). */
 void forward_done(struct fy_pump *p, uint32_t code, const char *why);
 extern const struct astream_ops tconn_ops;
@@ -280,6 +282,13 @@ bool rfwd_on_result(struct agent *a, unsigned i, const struct fy_result *r);
 void rfwd_forget(struct agent *a, void *arg);
 /* tunnel.c: REGISTER forward i now, on tunnel 0 if it is up: true if sent. */
 bool agent_register_now(struct agent *a, unsigned i);
+
+/* ctl.c: the local control socket (--ctl-socket) and `ferry-agent ctl`. */
+struct actl;
+int actl_start(struct agent *a);
+void actl_stop(struct agent *a);
+void actl_tick(struct agent *a);
+int actl_client(int argc, char **argv);
 
 /* local.c: -L, -D, -W */
 int local_start(struct agent *a);

@@ -42,6 +42,8 @@ static void usage(FILE *f)
 "                                 forwards here, to targets on LIST only when given\n"
 "                                 (--allow's syntax, comma separated: 127.0.0.1:*,db.lan:5432);\n"
 "                                 they last until closed or the agent restarts\n"
+"  --ctl-socket PATH              a control socket (mode 0600) for 'ferry-agent ctl\n"
+"                                 --ctl-socket PATH status|forwards open SPEC|forwards close SPEC'\n"
 "  --relay HOST:PORT          the relay's agent address\n"
 "  --token-file FILE          file holding the token from 'ferry-relay token add' (mode 0600);\n"
 "                             or the environment variable FERRY_TOKEN\n"
@@ -70,7 +72,7 @@ enum {
 	O_RELAY = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_FP, O_SNI, O_CERT, O_KEY, O_NAME, O_IO,
 	O_KEEPALIVE, O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKOFF_MIN, O_BACKOFF_MAX,
 	O_MAX_STREAMS, O_WINDOW, O_MAX_BUFFER_MEM, O_ALLOW, O_SOCKS_AUTH, O_UDP_IDLE,
-	O_REMOTE_FWDS,
+	O_REMOTE_FWDS, O_CTL_SOCKET,
 };
 
 static const struct option opts[] = {
@@ -98,6 +100,7 @@ static const struct option opts[] = {
 	{ "socks-auth", required_argument, NULL, O_SOCKS_AUTH },
 	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
 	{ "remote-forwards", optional_argument, NULL, O_REMOTE_FWDS },
+	{ "ctl-socket", required_argument, NULL, O_CTL_SOCKET },
 	{ "remote", required_argument, NULL, 'R' },
 	{ "local", required_argument, NULL, 'L' },
 	{ "dynamic", required_argument, NULL, 'D' },
@@ -282,6 +285,9 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 				optarg = argv[optind++];
 			e = parse_remote_fwds(c, optarg);
 			break;
+		case O_CTL_SOCKET:
+			e = fy_conf_copy(PROG, c->ctl_socket, sizeof(c->ctl_socket), "ctl-socket", optarg);
+			break;
 		case O_UDP_IDLE: e = fy_conf_num(PROG, "udp-idle-ms", optarg, 100, 86400000, &c->udp_idle_ms); break;
 		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
 		case O_TOKEN:
@@ -399,7 +405,7 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 			"to verify the relay\n");
 		return 2;
 	}
-	if (!c->nfwds && !c->nlfwds && !c->nallows && !c->remote_fwds) {
+	if (!c->nfwds && !c->nlfwds && !c->nallows && !c->remote_fwds && !c->ctl_socket[0]) {
 		fprintf(stderr, "ferry-agent: nothing to do: give -R, -L, -D, -W, --allow or "
 			"--remote-forwards\n"
 			"Try 'ferry-agent --help'.\n");

@@ -152,7 +152,7 @@ static void resolved(struct agent *a, struct res_waiter *w, int err,
 	}
 }
 
-uint32_t forward_admit(struct agent *a, struct fy_stream *s, const char **msg)
+uint32_t forward_admit(struct agent *a, const char **msg)
 {
 	static _Thread_local char why[FY_REASON_MAX + 1];
 
@@ -164,7 +164,6 @@ uint32_t forward_admit(struct agent *a, struct fy_stream *s, const char **msg)
 	if (fy_sess_count(&a->streams) > a->cfg.max_streams) {
 		snprintf(why, sizeof(why), "agent stream limit reached (%u streams, --max-streams)",
 			 a->cfg.max_streams);
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream %u refused: %s", s->id, why);
 		*msg = why;
 		return FY_E_LIMIT;
 	}
@@ -231,10 +230,14 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 	struct agent *a = t->a;
 	struct fwd *f = find_fwd(a, o->port, o->udp);
 	char client[64];
-	uint32_t code = forward_admit(a, s, msg);
+	uint32_t code = forward_admit(a, msg);
 
-	if (code != FY_E_OK)
+	if (code != FY_E_OK) {
+		if (code == FY_E_LIMIT)
+			FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream %u on port %u refused: %s", s->id,
+				  o->port, *msg);
 		return code;
+	}
 	if (!f) {
 		snprintf(why, sizeof(why), "%s port %u is not forwarded by this agent",
 			 o->udp ? "UDP" : "TCP", o->port);
@@ -257,10 +260,14 @@ uint32_t forward_dial(struct atun *t, struct fy_stream *s, const struct fy_dial 
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	bool by_name, literal, udp;
-	uint32_t code = forward_admit(a, s, msg);
+	uint32_t code = forward_admit(a, msg);
 
-	if (code != FY_E_OK)
+	if (code != FY_E_OK) {
+		if (code == FY_E_LIMIT)
+			FY_LOG_RL(FY_LOG_WARN, TOPIC, "stream %u from agent '%s' refused: %s", s->id,
+				  d->agent, *msg);
 		return code;
+	}
 	/* Listed by name, or an address (or a name resolving to one) in a
 	 * listed prefix: anything else is refused before a lookup. */
 	udp = d->kind == FY_KIND_UDP;

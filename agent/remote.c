@@ -83,12 +83,27 @@ static void open_remote(struct agent *a, const struct fy_fwdspec *fs, uint32_t r
 	}
 }
 
-static void close_remote(struct agent *a, const struct fy_fwdspec *fs, uint32_t req,
-			 rfwd_done_fn done, void *arg)
+/* Closed here, not by the relay: tell it to release the claim (FORWARD
+ * close from the agent, on tunnel 0), or it would keep listening. */
+static void tell_relay(struct agent *a, const struct fy_fwdspec *fs)
+{
+	struct atun *t = a->tuns[0];
+	struct fy_forward fw = { .req = 0, .op = FY_FWD_CLOSE };
+	uint8_t f[FY_FRAME_HDR_LEN + 8 + FY_SPEC_MAX];
+
+	if (!t || t->st != AT_UP || !t->link.mux || a->relay_version < 2)
+		return;		/* not connected: nothing is claimed */
+	fy_fwdspec_str(fs, fw.spec, sizeof(fw.spec));
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_forward(f, &fw));
+}
+
+static void close_remote(struct agent *a, const struct fy_fwdspec *fs, bool from_relay,
+			 uint32_t req, rfwd_done_fn done, void *arg)
 {
 	char msg[FY_REASON_MAX + 1];
 	int i = find_fwd(a, fs);
 	struct fwd *f;
+	bool claimed;
 
 	if (i < 0) {
 		snprintf(msg, sizeof(msg), "no -R forward of %sport %u here", fs->udp ? "UDP " : "",
@@ -97,9 +112,12 @@ static void close_remote(struct agent *a, const struct fy_fwdspec *fs, uint32_t 
 		return;
 	}
 	f = &a->cfg.fwds[i];
+	claimed = f->up || f->answer_pending;
 	if (f->answer_pending && f->answer)	/* an open still waits: it lost */
 		f->answer(a, f->answer_arg, f->answer_req, FY_E_GONE, "closed before it was claimed");
 	memset(f, 0, sizeof(*f));
+	if (!from_relay && claimed)
+		tell_relay(a, fs);
 	f->unused = true;
 	snprintf(msg, sizeof(msg), "port %u%s is no longer forwarded", fs->port,
 		 fs->udp ? "/udp" : "");
@@ -211,8 +229,10 @@ void rfwd_request(struct agent *a, uint8_t op, const char *spec, bool from_relay
 	}
 	FY_INFO(TOPIC, "%s '%s' (asked %s)", op == FY_FWD_OPEN ? "opening" : "closing", canon,
 		from_relay ? "by the relay" : "locally");
-	if (fs.opt == 'R')
-		(op == FY_FWD_OPEN ? open_remote : close_remote)(a, &fs, req, done, arg);
+	if (fs.opt == 'R' && op == FY_FWD_OPEN)
+		open_remote(a, &fs, req, done, arg);
+	else if (fs.opt == 'R')
+		close_remote(a, &fs, from_relay, req, done, arg);
 	else
 		(op == FY_FWD_OPEN ? open_local : close_local)(a, &fs, req, done, arg);
 }

@@ -305,6 +305,7 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 	struct atun *t = ctx;
 	struct agent *a = t->a;
 	struct fy_reason r;
+	struct fy_result rs;
 
 	switch (h->type) {
 	case FY_T_WELCOME:
@@ -322,6 +323,11 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 			return -1;
 		}
 		return rfwd_on_forward(t, p, h->len, why);
+	case FY_T_FORWARDED:	/* the relay released what we closed ourselves */
+		if (fy_frame_get_result(p, h->len, &rs, why) < 0)
+			return -1;
+		FY_DEBUG(TOPIC, "relay: %s (%s)", rs.msg, fy_code_str(rs.code));
+		return 0;
 	case FY_T_ERROR:
 		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
 			return -1;
@@ -471,7 +477,8 @@ static void send_hello(struct atun *t)
 		.session = a->session,
 		/* Only -L, -D, -W: the name stays free for the agent that
 		 * serves it (a ProxyCommand next to a running agent). */
-		.client = !a->cfg.nfwds && !a->cfg.nallows && !a->cfg.remote_fwds,
+		.client = !a->cfg.nfwds && !a->cfg.nallows && !a->cfg.remote_fwds &&
+			  !a->cfg.ctl_socket[0],
 	};
 	struct fy_mux_cfg mc = {
 		.role = FY_MUX_AGENT,

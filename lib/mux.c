@@ -114,6 +114,7 @@ void fy_mux_set_established(struct fy_mux *m, uint32_t window, uint32_t keepaliv
 bool fy_mux_established(const struct fy_mux *m) { return m->established; }
 bool fy_mux_goaway_received(const struct fy_mux *m) { return m->goaway_rx; }
 const struct fy_mux_stats *fy_mux_stats(const struct fy_mux *m) { return &m->stats; }
+struct fy_stream *fy_mux_first_stream(const struct fy_mux *m) { return m->streams; }
 
 size_t fy_mux_stream_count(const struct fy_mux *m) { return m->nstreams; }
 

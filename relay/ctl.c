@@ -6,6 +6,8 @@
 
 #include "ctl.h"
 #include "engine.h"
+#include "ferry/fwdspec.h"
+#include "rstream.h"
 #include "inbox.h"
 #include "tunnel.h"
 
@@ -82,6 +84,51 @@ static struct tunnel *tunnel0(struct worker *w, uint64_t serial)
 	return NULL;
 }
 
+/* CTL_STREAMS: the session's streams on w, in one answer. */
+static void list_streams(struct worker *w, struct ctl_req *q)
+{
+	struct ctl_answer *a = calloc(1, sizeof(*a));
+	struct ctl *c = w->r->ctl;
+
+	if (!a || !c) {
+		free(a);
+		return;
+	}
+	a->req = q->req;
+	a->streams = calloc(CTL_STREAMS_MAX, sizeof(*a->streams));
+	for (struct tunnel *t = fy_sess_lookup(&w->tunnels, q->sess_serial); a->streams && t;
+	     t = t->same_next) {
+		if (t->state != TUN_ACTIVE)
+			continue;
+		for (struct fy_stream *s = fy_mux_first_stream(t->link.mux); s; s = s->next) {
+			struct ctl_stream *o = &a->streams[a->nstreams];
+			struct rstream *rs = s->app;
+			struct rstream_info in = { .kind = "stream" };
+
+			if (a->nstreams == CTL_STREAMS_MAX) {
+				a->more = true;
+				break;
+			}
+			if (rs && rs->ops->info)
+				rs->ops->info(rs, &in);
+			o->worker = w->id;
+			o->tunnel = t->index;
+			o->id = s->id;
+			snprintf(o->kind, sizeof(o->kind), "%s", in.kind);
+			o->port = in.port;
+			memcpy(o->peer, in.peer, sizeof(o->peer));
+			o->rx = in.rx;
+			o->tx = in.tx;
+			a->nstreams++;
+		}
+	}
+	if (!a->streams)
+		a->code = FY_E_INTERNAL;
+	cds_wfcq_node_init(&a->node);
+	cds_wfcq_enqueue(&c->head, &c->tail, &a->node);
+	c->wake(c->wake_arg);
+}
+
 void ctl_handle(struct worker *w, struct ctl_req *q, bool discard)
 {
 	struct relay *r = w->r;
@@ -92,6 +139,10 @@ void ctl_handle(struct worker *w, struct ctl_req *q, bool discard)
 
 	if (discard) {
 		answer(r, q->req, FY_E_SHUTDOWN, "relay shutting down");
+		goto out;
+	}
+	if (q->kind == CTL_STREAMS) {
+		list_streams(w, q);
 		goto out;
 	}
 	t = tunnel0(w, q->sess_serial);
@@ -153,6 +204,38 @@ int ctl_on_forwarded(struct tunnel *t, const uint8_t *pl, uint32_t n, const char
 		res.code == FY_E_OK ? "" : fy_code_str(res.code));
 	answer(w->r, p->req, res.code, "%s", res.msg);
 	free(p);
+	return 0;
+}
+
+/* An agent closed one of its -R itself (its control socket): it says so
+ * with FORWARD(close) on tunnel 0, where the claim's listener lives, and
+ * the claim is released as when the admin API closes it. */
+int ctl_on_agent_forward(struct tunnel *t, const uint8_t *pl, uint32_t n, const char **why)
+{
+	struct fy_forward fw;
+	struct fy_fwdspec fs;
+	struct fy_result res = { 0 };
+	uint8_t f[FY_CTRL_FRAME_MAX];
+	char err[300];
+
+	if (fy_frame_get_forward(pl, n, &fw, why) < 0)
+		return -1;
+	res.req = fw.req;
+	if (t->index != 0 || fw.op != FY_FWD_CLOSE) {
+		res.code = FY_E_UNSUPPORTED;
+		snprintf(res.msg, sizeof(res.msg), "an agent only closes its own -R, on tunnel 0");
+	} else if (fy_fwdspec_parse(fw.spec, &fs, err, sizeof(err)) < 0 || fs.opt != 'R') {
+		res.code = FY_E_DENIED;
+		snprintf(res.msg, sizeof(res.msg), "not an -R: %.200s", fw.spec);
+	} else if (engine_release_port(t->w, t->sess, fs.port, fs.udp) < 0) {
+		res.code = FY_E_GONE;
+		snprintf(res.msg, sizeof(res.msg), "port %u%s is not claimed by agent '%s'", fs.port,
+			 fs.udp ? "/udp" : "", t->name);
+	} else {
+		FY_INFO(TOPIC, "agent '%s' closed '%s' itself", t->name, fw.spec);
+		snprintf(res.msg, sizeof(res.msg), "port %u%s released", fs.port, fs.udp ? "/udp" : "");
+	}
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_forwarded(f, &res));
 	return 0;
 }
 

@@ -28,8 +28,22 @@
 
 struct tunnel;
 
+#define CTL_STREAMS_MAX 4096	/* listed per worker and request */
+
+/* One stream of an agent, as a worker lists it. */
+struct ctl_stream {
+	unsigned worker;
+	uint32_t tunnel;		/* the tunnel's index in its session */
+	uint32_t id;
+	char kind[8];
+	uint16_t port;
+	char peer[64];
+	unsigned long long rx, tx;
+};
+
 /* Admin -> worker (MSG_CTL). */
 struct ctl_req {
+	enum { CTL_FORWARD, CTL_STREAMS } kind;
 	uint32_t req;			/* the admin's id, echoed in the answer */
 	uint8_t op;			/* FY_FWD_OPEN or FY_FWD_CLOSE */
 	char spec[FY_SPEC_MAX + 1];
@@ -46,6 +60,9 @@ struct ctl_answer {
 	uint32_t req;
 	uint32_t code;			/* enum fy_code */
 	char msg[FY_REASON_MAX + 1];
+	struct ctl_stream *streams;	/* CTL_STREAMS: owned, nstreams of them */
+	size_t nstreams;
+	bool more;			/* the worker had more than CTL_STREAMS_MAX */
 };
 
 /* The admin thread's end, set before the workers start. */
@@ -66,6 +83,8 @@ void ctl_send(struct relay *r, unsigned to, struct ctl_req *q);
 void ctl_handle(struct worker *w, struct ctl_req *q, bool discard);
 /* Worker: FORWARDED on tunnel t. 0, or -1 with *why (malformed). */
 int ctl_on_forwarded(struct tunnel *t, const uint8_t *p, uint32_t n, const char **why);
+/* Worker: FORWARD from an agent on tunnel t (it closed an -R itself). */
+int ctl_on_agent_forward(struct tunnel *t, const uint8_t *p, uint32_t n, const char **why);
 /* Worker, once a tick: unanswered requests past CTL_PENDING_MS go. */
 void ctl_tick(struct worker *w, uint64_t now);
 /* Worker stopping: every pending request is answered "shutting down". */

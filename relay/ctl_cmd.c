@@ -1,6 +1,7 @@
 /* ferry-relay ctl: the admin API's command-line client.
  *   ferry-relay ctl [--admin URL | --admin-socket PATH] [--token-file FILE] [--json]
- *                   agents | agent NAME | ports | forwards open AGENT SPEC |
+ *                   agents | agent NAME | ports | streams AGENT [OFFSET [LIMIT]] |
+ *                   forwards open AGENT SPEC |
  *                   forwards close AGENT SPEC | kick AGENT | reload
  * The answer is parsed with the same HTTP code as the server (lib/http.c)
  * and cJSON; --json prints the API's JSON as it came. */
@@ -33,6 +34,7 @@ static void usage(FILE *f)
 		"  agents                          connected agents\n"
 		"  agent NAME                      one of them\n"
 		"  ports                           claimed ports\n"
+		"  streams AGENT [OFFSET [LIMIT]]  the agent's streams, a page at a time (100)\n"
 		"  forwards open AGENT SPEC        opens a forward on a connected agent that\n"
 		"                                  allows it (--remote-forwards), e.g.\n"
 		"                                  forwards open pi-home -R 2222:127.0.0.1:22\n"
@@ -230,6 +232,14 @@ static void print_text(const char *cmd, const cJSON *o)
 		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "ports"))
 			printf("%-6.0f %-5s %-20s %.0f\n", num(v, "port"), str(v, "proto"),
 			       str(v, "agent"), num(v, "worker"));
+	} else if (!strcmp(cmd, "streams")) {
+		printf("%-6s %-6s %-10s %-6s %-6s %-22s %12s %12s\n", "WORKER", "TUNNEL", "STREAM",
+		       "KIND", "PORT", "PEER", "BYTES_IN", "BYTES_OUT");
+		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "streams"))
+			printf("%-6.0f %-6.0f %-10.0f %-6s %-6.0f %-22s %12.0f %12.0f\n",
+			       num(v, "worker"), num(v, "tunnel"), num(v, "id"), str(v, "kind"),
+			       num(v, "port"), str(v, "peer"), num(v, "bytes_in"), num(v, "bytes_out"));
+		printf("%.0f stream(s) in all\n", num(o, "total"));
 	} else if (!strcmp(cmd, "forwards")) {
 		printf("agent '%s': %s %s: %s\n", str(o, "agent"), str(o, "spec"),
 		       !strcmp(str(o, "op"), "open") ? "opened" : "closed", str(o, "message"));
@@ -320,6 +330,9 @@ int fy_relay_cmd_ctl(int argc, char **argv)
 		snprintf(path, sizeof(path), "/agents");
 	} else if (!strcmp(cmd, "agent") && argc == 1) {
 		snprintf(path, sizeof(path), "/agents/%.64s", argv[0]);
+	} else if (!strcmp(cmd, "streams") && argc >= 1 && argc <= 3) {
+		snprintf(path, sizeof(path), "/agents/%.64s/streams?offset=%.12s&limit=%.12s", argv[0],
+			 argc > 1 ? argv[1] : "0", argc > 2 ? argv[2] : "100");
 	} else if (!strcmp(cmd, "ports") && argc == 0) {
 		snprintf(path, sizeof(path), "/ports");
 	} else if (!strcmp(cmd, "kick") && argc == 1) {

@@ -53,8 +53,19 @@ static void rs_credit(struct rstream *rs)
 	fy_pump_on_credit(pump_of(rs));
 }
 
+static void rs_info(struct rstream *rs, struct rstream_info *out)
+{
+	struct pubconn *pc = caa_container_of(rs, struct pubconn, rs);
+
+	out->kind = "client";
+	out->port = pc->port;
+	snprintf(out->peer, sizeof(out->peer), "%s", pc->peer_str);
+	out->rx = pc->pump.rx;
+	out->tx = pc->pump.tx;
+}
+
 static const struct rstream_ops public_rs_ops = {
-	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit,
+	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit, .info = rs_info,
 };
 
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)

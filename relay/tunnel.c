@@ -441,12 +441,14 @@ static int on_register(struct tunnel *t, const struct fy_frame_hdr *h, const uin
 		res.code = engine_register_port(t->w, t->sess, rg.port, rg.udp, res.msg,
 						sizeof(res.msg));
 	}
+	/* "claimed port N" / "refused port N" (N/udp for UDP): scripts wait
+	 * for these lines. */
 	if (res.code == FY_E_OK)
-		FY_INFO(TOPIC, "agent '%s' claimed %s port %u: %s", t->name, rg.udp ? "udp" : "tcp",
-			rg.port, res.msg);
+		FY_INFO(TOPIC, "agent '%s' claimed port %u%s: %s", t->name, rg.port,
+			rg.udp ? "/udp" : "", res.msg);
 	else
-		FY_WARN(TOPIC, "agent '%s' refused %s port %u: %s", t->name, rg.udp ? "udp" : "tcp",
-			rg.port, res.msg);
+		FY_WARN(TOPIC, "agent '%s' refused port %u%s: %s", t->name, rg.port,
+			rg.udp ? "/udp" : "", res.msg);
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_result(f, &res));
 	return 0;
 }
@@ -481,6 +483,12 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 			return -1;
 		}
 		return ctl_on_forwarded(t, p, h->len, why);
+	case FY_T_FORWARD:
+		if (t->sess->version < 2) {
+			*why = "FORWARD on a version-1 tunnel";
+			return -1;
+		}
+		return ctl_on_agent_forward(t, p, h->len, why);
 	default:
 		*why = "frame type not valid from an agent";
 		return -1;

@@ -39,6 +39,12 @@ struct adm_conn {
 	char wait_agent[FY_NAME_MAX + 1];
 	char wait_spec[FY_SPEC_MAX + 1];
 	uint64_t wait_start_ms;
+	/* GET /agents/NAME/streams: one answer per worker holding a tunnel. */
+	bool wait_streams;
+	unsigned wait_left;
+	struct ctl_stream *got;		/* owned */
+	size_t ngot, offset, limit;
+	bool got_more;
 	struct adm_conn *next, *prev;
 };
 
@@ -72,6 +78,8 @@ int adm_api_route(struct adm_server *s, struct adm_conn *c, struct adm_reply *re
 /* api.c: what c waited for came (a == NULL: it timed out). */
 void adm_api_answered(struct adm_server *s, struct adm_conn *c, const struct ctl_answer *a,
 		      struct adm_reply *rep);
+/* api.c: one worker's part of a stream listing (c->wait_left > 1). */
+void adm_api_gather(struct adm_conn *c, struct ctl_answer *a);
 /* api.c: an error answer {"error", "code"}. */
 void adm_api_error(struct adm_reply *rep, int status, const char *code, const char *msg);
 

@@ -10,6 +10,7 @@
  *   DELETE /agents/NAME             disconnect it (it reconnects after its backoff)
  *   POST   /agents/NAME/forwards    {"spec": "-R 2222:127.0.0.1:22"} opens a forward
  *   DELETE /agents/NAME/forwards    {"spec": ...} closes one
+ *   GET    /agents/NAME/streams?offset=N&limit=N   its streams, a page at a time
  *   GET    /ports                   claimed ports
  *   POST   /reload                  the token file and the policy, read again */
 #include <stdio.h>
@@ -307,12 +308,140 @@ static int forward(struct adm_server *s, struct adm_conn *c, const char *name, u
 	return 1;
 }
 
+/* Asks every worker holding a tunnel of the agent for its streams. */
+static int streams(struct adm_server *s, struct adm_conn *c, const char *name,
+		   struct adm_reply *rep)
+{
+	char q[256] = "", v[16], msg[128];
+	struct reg_session *rs;
+	uint64_t mask = 0, serial = 0;
+	bool found = false;
+	char *end;
+
+	fy_http_path(&c->msg, msg, sizeof(msg), q, sizeof(q));
+	c->offset = 0;
+	c->limit = 100;
+	if (!fy_http_query_get(q, "offset", v, sizeof(v)))
+		c->offset = strtoul(v, &end, 10);
+	if (!fy_http_query_get(q, "limit", v, sizeof(v)))
+		c->limit = strtoul(v, &end, 10);
+	if (c->limit == 0 || c->limit > 1000) {
+		adm_api_error(rep, 400, "bad_request", "limit must be 1 to 1000");
+		return 0;
+	}
+	adm_rcu_enter();
+	rs = reg_session_lookup(s->r->reg, name);
+	if (rs && !atomic_load(&rs->dead)) {
+		found = true;
+		mask = atomic_load(&rs->tunnels);
+		serial = rs->serial;
+	}
+	adm_rcu_exit();
+	if (!found) {
+		snprintf(msg, sizeof(msg), "agent '%s' is not connected", name);
+		adm_api_error(rep, 404, "not_found", msg);
+		return 0;
+	}
+	c->wait_req = ++s->next_req;
+	c->wait_streams = true;
+	c->wait_left = 0;
+	c->wait_start_ms = s->now_ms;
+	snprintf(c->wait_agent, sizeof(c->wait_agent), "%s", name);
+	for (unsigned w = 0; w < s->r->nworkers; w++) {
+		struct ctl_req *cq;
+
+		if (!(mask & (1ull << w)) || !(cq = calloc(1, sizeof(*cq))))
+			continue;
+		cq->kind = CTL_STREAMS;
+		cq->req = c->wait_req;
+		cq->sess_serial = serial;
+		c->wait_left++;
+		ctl_send(s->r, w, cq);
+	}
+	if (!c->wait_left) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "agent", name);
+		cJSON_AddNumberToObject(o, "total", 0);
+		cJSON_AddArrayToObject(o, "streams");
+		reply_json(rep, 200, o);
+		return 0;
+	}
+	return 1;
+}
+
+void adm_api_gather(struct adm_conn *c, struct ctl_answer *a)
+{
+	struct ctl_stream *v;
+
+	c->wait_left--;
+	c->got_more |= a->more;
+	if (!a->nstreams)
+		return;
+	v = realloc(c->got, (c->ngot + a->nstreams) * sizeof(*v));
+	if (!v)
+		return;
+	memcpy(v + c->ngot, a->streams, a->nstreams * sizeof(*v));
+	c->got = v;
+	c->ngot += a->nstreams;
+}
+
+static int cmp_stream(const void *x, const void *y)
+{
+	const struct ctl_stream *a = x, *b = y;
+
+	if (a->worker != b->worker)
+		return a->worker < b->worker ? -1 : 1;
+	if (a->tunnel != b->tunnel)
+		return a->tunnel < b->tunnel ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static void streams_page(struct adm_conn *c, bool timed_out, struct adm_reply *rep)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+
+	if (c->ngot)
+		qsort(c->got, c->ngot, sizeof(*c->got), cmp_stream);
+	cJSON_AddStringToObject(o, "agent", c->wait_agent);
+	cJSON_AddNumberToObject(o, "total", (double)c->ngot);
+	cJSON_AddNumberToObject(o, "offset", (double)c->offset);
+	cJSON_AddNumberToObject(o, "limit", (double)c->limit);
+	if (timed_out || c->got_more)
+		cJSON_AddBoolToObject(o, "incomplete", true);
+	arr = cJSON_AddArrayToObject(o, "streams");
+	for (size_t i = c->offset; i < c->ngot && i < c->offset + c->limit; i++) {
+		const struct ctl_stream *st = &c->got[i];
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(e, "worker", st->worker);
+		cJSON_AddNumberToObject(e, "tunnel", st->tunnel);
+		cJSON_AddNumberToObject(e, "id", st->id);
+		cJSON_AddStringToObject(e, "kind", st->kind);
+		if (st->port)
+			cJSON_AddNumberToObject(e, "port", st->port);
+		cJSON_AddStringToObject(e, "peer", st->peer);
+		cJSON_AddNumberToObject(e, "bytes_in", (double)st->rx);
+		cJSON_AddNumberToObject(e, "bytes_out", (double)st->tx);
+		cJSON_AddItemToArray(arr, e);
+	}
+	reply_json(rep, 200, o);
+}
+
 void adm_api_answered(struct adm_server *s, struct adm_conn *c, const struct ctl_answer *a,
 		      struct adm_reply *rep)
 {
 	struct relay *r = s->r;
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o;
 	int status;
+
+	if (c->wait_streams) {
+		if (a)
+			adm_api_gather(c, (struct ctl_answer *)a);
+		streams_page(c, !a, rep);
+		return;
+	}
+	o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "agent", c->wait_agent);
 	cJSON_AddStringToObject(o, "spec", c->wait_spec);
@@ -447,6 +576,12 @@ int adm_api_route(struct adm_server *s, struct adm_conn *c, struct adm_reply *re
 				kick(s, name, rep);
 			else
 				method_not_allowed(rep, method, path, "GET, DELETE");
+			return 0;
+		}
+		if (!strcmp(rest, "/streams")) {
+			if (get)
+				return streams(s, c, name, rep);
+			method_not_allowed(rep, method, path, "GET");
 			return 0;
 		}
 		if (!strcmp(rest, "/forwards")) {

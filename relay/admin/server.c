@@ -54,6 +54,7 @@ static void conn_free(struct adm_conn *c)
 	close(c->fd);
 	fy_http_fini(&c->msg);
 	free(c->out);
+	free(c->got);
 	free(c);
 }
 
@@ -247,7 +248,9 @@ static void on_wake(struct fy_loop *l, void *arg)
 		for (c = s->conns; c; c = c->next)
 			if (c->st == C_WAIT && c->wait_req == a->req)
 				break;
-		if (c) {
+		if (c && c->wait_left > 1) {
+			adm_api_gather(c, a);	/* more workers to hear from */
+		} else if (c) {
 			struct adm_reply rep = { 0 };
 
 			adm_api_answered(s, c, a, &rep);
@@ -256,6 +259,7 @@ static void on_wake(struct fy_loop *l, void *arg)
 			FY_DEBUG(TOPIC, "answer to request %u came after its client left: %s", a->req,
 				 a->msg);
 		}
+		free(a->streams);
 		free(a);
 	}
 }
@@ -372,7 +376,7 @@ static int listen_unix(struct adm_server *s, const char *path)
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	old = umask(077);
+	old = umask(0177);	/* 0600 from the bind on */
 	e = fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0 ?
 	    errno : 0;
 	umask(old);
@@ -465,8 +469,10 @@ void admin_stop(struct relay *r)
 	fy_loop_wake(s->loop);
 	pthread_join(s->thread, NULL);
 	r->ctl = NULL;
-	while ((a = ctl_take(&s->ctl)))
+	while ((a = ctl_take(&s->ctl))) {
+		free(a->streams);
 		free(a);
+	}
 	r->admin = NULL;
 	server_free(s);
 }

@@ -160,6 +160,27 @@ assert {(x["port"], x["agent"]) for x in p} == {(int(sys.argv[1]), "pi")}, p' "$
 	fail "ctl over the unix socket"
 check_ok "ctl agents/ports as text and --json (checked with python's json); the unix socket (0600) answers"
 
+# ---- streams per agent, paged: 3 held client connections on pi's port
+fy_bg hold "$LOAD" hold --connect "127.0.0.1:$PUB" --conns 3 --no-read --expect any --duration 30 --timeout 40
+for ((i = 0; i < 100; i++)); do
+	ctl --json streams pi >"$T/streams.json" 2>/dev/null &&
+		"$PY" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["total"] >= 3 else 1)' \
+			"$T/streams.json" && break
+	sleep 0.1
+done
+"$PY" - "$T/streams.json" "$PUB" <<'PYS' || fail "GET /agents/pi/streams: $(cat "$T/streams.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+cl = [s for s in d["streams"] if s["kind"] == "client" and s["port"] == int(sys.argv[2])]
+assert d["agent"] == "pi" and len(cl) >= 3, d
+assert all(s["peer"].startswith("127.0.0.1:") for s in cl), cl
+PYS
+page=$(ctl --json streams pi 1 1 | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["streams"]), d["offset"], d["limit"], d["total"])')
+case $page in "1 1 1 "[3-9]*) ;; *) fail "a page of one stream from offset 1: $page" ;; esac
+ctl streams pi | grep -Eq "^[0-9]+ +[0-9]+ +[0-9]+ +client +$PUB +127\.0\.0\.1:" || fail "ctl streams: $(ctl streams pi)"
+fy_stop hold
+check_ok "GET /agents/pi/streams lists the 3 held clients (kind, port, peer); paged: $page"
+
 # ---- refusals, with reasons
 rc=0
 err=$(ctl forwards open nof -R "$PUB2:127.0.0.1:$SRC" 2>&1) || rc=$?

@@ -165,6 +165,8 @@ void fy_mux_reset(struct fy_mux *m, struct fy_stream *s, uint32_t code, const ch
 /* Frees a finished stream (both FINs done). No frame is sent. */
 void fy_mux_stream_close(struct fy_mux *m, struct fy_stream *s);
 size_t fy_mux_stream_count(const struct fy_mux *m);
+/* The mux's streams, for listing: the first, then s->next. */
+struct fy_stream *fy_mux_first_stream(const struct fy_mux *m);
 const struct fy_mux_stats *fy_mux_stats(const struct fy_mux *m);
 
 /* ---- control ---- */
