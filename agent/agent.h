@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "ferry/buf.h"
+#include "ferry/fwdspec.h"
 #include "ferry/link.h"
 #include "ferry/log.h"
 #include "ferry/loop.h"
@@ -25,6 +26,8 @@
 #define AGENT_MAX_TUNNELS 64
 #define AGENT_MAX_ALLOW 64
 
+struct agent;
+
 /* -R [bind:]port:host:hostport, or -R udp:port:host:hostport */
 struct fwd {
 	char bind[64];		/* on the relay; only "" / "*" / the relay's own bind in v1 */
@@ -35,6 +38,12 @@ struct fwd {
 	bool up;		/* relay confirmed it */
 	uint64_t retry_at_ms;	/* claim again then (0: not waiting) */
 	uint32_t retry_ms;	/* backoff of those retries */
+	bool unused;		/* a closed forward's slot, free for the next one */
+	bool remote;		/* opened through the relay or the control socket */
+	bool answer_pending;	/* RESULT is to be passed on (remote.c) */
+	uint32_t answer_req;	/* ... with this request id */
+	void (*answer)(struct agent *a, void *arg, uint32_t req, uint32_t code, const char *msg);
+	void *answer_arg;
 };
 
 /* -L, -D, -W: streams this agent opens to a target of another agent. */
@@ -46,6 +55,8 @@ struct lfwd {
 	char agent[FY_NAME_MAX + 1];	/* target agent; -D without one: from the name */
 	char host[FY_HOST_MAX + 1];	/* target host (not for -D) */
 	uint16_t hostport;
+	bool closed;			/* closed at run time: its slot stays unused */
+	bool remote;			/* opened through the relay or the control socket */
 };
 
 /* --allow: what this agent dials when another agent asks (nothing else). */
@@ -71,6 +82,10 @@ struct agent_cfg {
 	unsigned nlfwds;
 	struct allow allows[AGENT_MAX_ALLOW];
 	unsigned nallows;
+	bool remote_fwds;		/* --remote-forwards: the relay may open forwards */
+	char ctl_socket[108];		/* --ctl-socket: the local control socket, "" for none */
+	struct allow rallows[AGENT_MAX_ALLOW];	/* ... to these targets (none: any) */
+	unsigned nrallows;
 	enum fy_loop_kind io;
 	uint32_t keepalive_ms;	/* 0: take the relay's */
 	uint32_t drain_ms;
@@ -91,6 +106,8 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv);
 int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen);
 /* opt: 'L', 'D' or 'W'. */
 int agent_parse_local(int opt, const char *spec, struct lfwd *lf, char *err, size_t errlen);
+void agent_fwd_from_spec(struct fwd *f, const struct fy_fwdspec *fs);
+void agent_lfwd_from_spec(struct lfwd *lf, const struct fy_fwdspec *fs);
 
 enum atun_state { AT_CONNECT, AT_TLS, AT_WELCOME, AT_UP, AT_CLOSED };
 
@@ -196,6 +213,7 @@ struct agent {
 	bool stdio_done;		/* -W: its stream ended: exit */
 	int stdio_rc;
 	unsigned rr_tunnel;		/* where the next stream we open goes */
+	struct actl *ctl;		/* the control socket (ctl.c), or NULL */
 };
 
 /* resolve.c: names looked up by helper threads, cached. */
@@ -217,6 +235,10 @@ bool allow_name(const struct agent_cfg *c, bool udp, const char *host, uint16_t 
 bool allow_addr(const struct agent_cfg *c, bool udp, const struct sockaddr_storage *ss);
 /* Whether some prefix entry covers port (a name might resolve into it). */
 bool allow_prefix_port(const struct agent_cfg *c, bool udp, uint16_t port);
+/* host:port on list v (by name pattern, or an address literal by prefix;
+ * no lookup). */
+bool allow_list_target(const struct allow *v, unsigned n, bool udp, const char *host,
+		       uint16_t port);
 
 /* tunnel.c */
 void agent_connect(struct agent *a);
@@ -244,8 +266,35 @@ uint32_t forward_admit(struct agent *a, const char **msg);
 void forward_done(struct fy_pump *p, uint32_t code, const char *why);
 extern const struct astream_ops tconn_ops;
 
+/* remote.c: forwards opened and closed at run time, asked by the relay
+ * (FORWARD, when --remote-forwards allows) or through the control socket.
+ * done is called once with the outcome (for an -R, when the relay's
+ * RESULT comes); from FORWARD it is FORWARDED on tunnel 0. */
+typedef void (*rfwd_done_fn)(struct agent *a, void *arg, uint32_t req, uint32_t code,
+			     const char *msg);
+void rfwd_request(struct agent *a, uint8_t op, const char *spec, bool from_relay, uint32_t req,
+		  rfwd_done_fn done, void *arg);
+/* FORWARD on tunnel t: 0, or -1 with *why (malformed). */
+int rfwd_on_forward(struct atun *t, const uint8_t *p, uint32_t n, const char **why);
+/* RESULT for forward i: passed on when one waits (true), else false. */
+bool rfwd_on_result(struct agent *a, unsigned i, const struct fy_result *r);
+/* A RESULT waiter (the control socket) went away. */
+void rfwd_forget(struct agent *a, void *arg);
+/* tunnel.c: REGISTER forward i now, on tunnel 0 if it is up: true if sent. */
+bool agent_register_now(struct agent *a, unsigned i);
+
+/* ctl.c: the local control socket (--ctl-socket) and `ferry-agent ctl`. */
+struct actl;
+int actl_start(struct agent *a);
+void actl_stop(struct agent *a);
+void actl_tick(struct agent *a);
+int actl_client(int argc, char **argv);
+
 /* local.c: -L, -D, -W */
 int local_start(struct agent *a);
+/* One -L listener opened or closed at run time: 0, or -errno (logged). */
+int local_listen(struct agent *a, struct lfwd *lf);
+void local_unlisten(struct agent *a, struct lfwd *lf);
 void local_stop(struct agent *a);
 /* The session is up (again): -W opens its stream. */
 void local_session_up(struct agent *a);

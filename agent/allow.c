@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "ferry/sock.h"
 
 static int parse_ports(const char *s, struct allow *al)
 {
@@ -138,16 +139,22 @@ static bool port_in(const struct allow *al, uint16_t port, bool udp)
 	       port <= al->port_hi;
 }
 
-bool allow_name(const struct agent_cfg *c, bool udp, const char *host, uint16_t port)
+static bool match_name(const struct allow *v, unsigned n, bool udp, const char *host,
+		       uint16_t port)
 {
-	for (unsigned i = 0; i < c->nallows; i++) {
-		const struct allow *al = &c->allows[i];
+	for (unsigned i = 0; i < n; i++) {
+		const struct allow *al = &v[i];
 
 		if (al->kind == ALLOW_NAME && port_in(al, port, udp) &&
 		    fnmatch(al->name, host, FNM_CASEFOLD) == 0)
 			return true;
 	}
 	return false;
+}
+
+bool allow_name(const struct agent_cfg *c, bool udp, const char *host, uint16_t port)
+{
+	return match_name(c->allows, c->nallows, udp, host, port);
 }
 
 static bool in_prefix(const struct allow *al, const uint8_t *a)
@@ -167,7 +174,8 @@ bool allow_prefix_port(const struct agent_cfg *c, bool udp, uint16_t port)
 	return false;
 }
 
-bool allow_addr(const struct agent_cfg *c, bool udp, const struct sockaddr_storage *ss)
+static bool match_addr(const struct allow *v, unsigned n, bool udp,
+		       const struct sockaddr_storage *ss)
 {
 	const uint8_t *a;
 	uint16_t port;
@@ -193,12 +201,30 @@ bool allow_addr(const struct agent_cfg *c, bool udp, const struct sockaddr_stora
 	} else {
 		return false;
 	}
-	for (unsigned i = 0; i < c->nallows; i++) {
-		const struct allow *al = &c->allows[i];
+	for (unsigned i = 0; i < n; i++) {
+		const struct allow *al = &v[i];
 
 		if (al->kind == ALLOW_PREFIX && al->family == family && port_in(al, port, udp) &&
 		    in_prefix(al, a))
 			return true;
 	}
 	return false;
+}
+
+bool allow_addr(const struct agent_cfg *c, bool udp, const struct sockaddr_storage *ss)
+{
+	return match_addr(c->allows, c->nallows, udp, ss);
+}
+
+bool allow_list_target(const struct allow *v, unsigned n, bool udp, const char *host,
+		       uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (match_name(v, n, udp, host, port))
+		return true;
+	/* An address literal may match a prefix; a name is never looked up
+	 * here (a forward asked for is checked as written). */
+	return fy_sock_resolve_numeric(host, port, &ss, &sl) == 0 && match_addr(v, n, udp, &ss);
 }

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "ferry/conf.h"
+#include "ferry/fwdspec.h"
 
 #define PROG "ferry-agent"
 
@@ -37,6 +38,12 @@ static void usage(FILE *f)
 "                                 prefix (10.0.0.0/24, [fd00::]/8); PORT a number, LO-HI or *\n"
 "  --socks-auth USER:PASS         -D asks SOCKS5 clients for this login (RFC 1929)\n"
 "  --udp-idle-ms N                a UDP flow with no datagram for N ms ends (60000)\n"
+"  --remote-forwards [LIST]       the relay (its admin API) may open and close -R and -L\n"
+"                                 forwards here, to targets on LIST only when given\n"
+"                                 (--allow's syntax, comma separated: 127.0.0.1:*,db.lan:5432);\n"
+"                                 they last until closed or the agent restarts\n"
+"  --ctl-socket PATH              a control socket (mode 0600) for 'ferry-agent ctl\n"
+"                                 --ctl-socket PATH status|forwards open SPEC|forwards close SPEC'\n"
 "  --relay HOST:PORT          the relay's agent address\n"
 "  --token-file FILE          file holding the token from 'ferry-relay token add' (mode 0600);\n"
 "                             or the environment variable FERRY_TOKEN\n"
@@ -65,6 +72,7 @@ enum {
 	O_RELAY = 256, O_TOKEN, O_TOKEN_FILE, O_CA, O_FP, O_SNI, O_CERT, O_KEY, O_NAME, O_IO,
 	O_KEEPALIVE, O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKOFF_MIN, O_BACKOFF_MAX,
 	O_MAX_STREAMS, O_WINDOW, O_MAX_BUFFER_MEM, O_ALLOW, O_SOCKS_AUTH, O_UDP_IDLE,
+	O_REMOTE_FWDS, O_CTL_SOCKET,
 };
 
 static const struct option opts[] = {
@@ -91,6 +99,8 @@ static const struct option opts[] = {
 	{ "allow", required_argument, NULL, O_ALLOW },
 	{ "socks-auth", required_argument, NULL, O_SOCKS_AUTH },
 	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
+	{ "remote-forwards", optional_argument, NULL, O_REMOTE_FWDS },
+	{ "ctl-socket", required_argument, NULL, O_CTL_SOCKET },
 	{ "remote", required_argument, NULL, 'R' },
 	{ "local", required_argument, NULL, 'L' },
 	{ "dynamic", required_argument, NULL, 'D' },
@@ -98,177 +108,52 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_port(const char *s, uint16_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	/* Digits only: strtoul would also take "+22" and " 22". */
-	if (!*s || strspn(s, "0123456789") != strlen(s))
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v == 0 || v > 65535)
-		return -1;
-	*out = (uint16_t)v;
-	return 0;
-}
-
-/* Splits at ':' outside brackets. Returns the number of fields. */
-static int split_fields(char *s, char **f, int max)
-{
-	int n = 0, depth = 0;
-
-	f[n++] = s;
-	for (; *s; s++) {
-		if (*s == '[')
-			depth++;
-		else if (*s == ']')
-			depth--;
-		else if (*s == ':' && depth == 0) {
-			if (n == max)
-				return -1;
-			*s = 0;
-			f[n++] = s + 1;
-		}
-	}
-	return n;
-}
-
-static void unbracket(char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		memmove(s, s + 1, n - 2);
-		s[n - 2] = 0;
-	}
-}
-
+/* The syntax is libferry's (ferry/fwdspec.h): the relay checks a forward
+ * asked through its admin API with the same code. */
 int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen)
 {
-	char buf[600], *fld[4];
-	int n;
+	struct fy_fwdspec fs;
 
 	memset(f, 0, sizeof(*f));
-	if (!strncmp(spec, "udp:", 4)) {
-		f->udp = true;
-		spec += 4;
-	} else if (!strncmp(spec, "tcp:", 4)) {
-		spec += 4;	/* the default, said out loud */
-	}
-	if (strlen(spec) >= sizeof(buf))
-		goto bad;
-	memcpy(buf, spec, strlen(spec) + 1);
-	n = split_fields(buf, fld, 4);
-	if (n == 4) {
-		if (strlen(fld[0]) >= sizeof(f->bind))
-			goto bad;
-		memcpy(f->bind, fld[0], strlen(fld[0]) + 1);
-		unbracket(f->bind);
-	} else if (n != 3) {
-		goto bad;
-	}
-	if (parse_port(fld[n - 3], &f->port) < 0 || parse_port(fld[n - 1], &f->hostport) < 0)
-		goto bad;
-	unbracket(fld[n - 2]);
-	if (!fld[n - 2][0] || strlen(fld[n - 2]) >= sizeof(f->host))
-		goto bad;
-	memcpy(f->host, fld[n - 2], strlen(fld[n - 2]) + 1);
-	return 0;
-bad:
-	snprintf(err, errlen, "bad -R '%s%s': expected [udp:][bind:]port:host:hostport, ports "
-		 "1-65535", f->udp ? "udp:" : "", spec);
-	return -1;
-}
-
-static bool is_number(const char *s)
-{
-	return *s && strspn(s, "0123456789") == strlen(s);
-}
-
-/* Agent names as the relay's tokens allow them. */
-static bool agent_name_ok(const char *s)
-{
-	return *s && strlen(s) <= FY_NAME_MAX &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
-	       strlen(s);
-}
-
-static int copy_field(char *dst, size_t cap, char *src)
-{
-	unbracket(src);
-	if (!*src || strlen(src) >= cap)
+	if (fy_fwdspec_parse_arg('R', spec, &fs, err, errlen) < 0)
 		return -1;
-	memcpy(dst, src, strlen(src) + 1);
+	agent_fwd_from_spec(f, &fs);
 	return 0;
+}
+
+void agent_fwd_from_spec(struct fwd *f, const struct fy_fwdspec *fs)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->bind, sizeof(f->bind), "%s", fs->bind);
+	f->port = fs->port;
+	snprintf(f->host, sizeof(f->host), "%s", fs->host);
+	f->hostport = fs->hostport;
+	f->udp = fs->udp;
+}
+
+void agent_lfwd_from_spec(struct lfwd *lf, const struct fy_fwdspec *fs)
+{
+	memset(lf, 0, sizeof(*lf));
+	lf->kind = fs->opt == 'D' ? L_SOCKS : fs->opt == 'W' ? L_STDIO :
+		   fs->udp ? L_UDP : L_TCP;
+	snprintf(lf->bind, sizeof(lf->bind), "%s", fs->bind);
+	lf->port = fs->port;
+	snprintf(lf->agent, sizeof(lf->agent), "%s", fs->agent);
+	snprintf(lf->host, sizeof(lf->host), "%s", fs->host);
+	lf->hostport = fs->hostport;
 }
 
 /* -L [udp:][bind:]port:AGENT:host:hostport, -D [bind:]port[:AGENT],
  * -W AGENT:host:port */
 int agent_parse_local(int opt, const char *spec, struct lfwd *lf, char *err, size_t errlen)
 {
-	char buf[600], *fld[5];
-	const char *what = "[udp:][bind:]port:AGENT:host:hostport";
-	int n, i = 0;
+	struct fy_fwdspec fs;
 
 	memset(lf, 0, sizeof(*lf));
-	lf->kind = opt == 'D' ? L_SOCKS : opt == 'W' ? L_STDIO : L_TCP;
-	if (opt == 'D')
-		what = "[bind:]port[:AGENT]";
-	else if (opt == 'W')
-		what = "AGENT:host:port";
-	if (opt == 'L' && !strncmp(spec, "udp:", 4)) {
-		lf->kind = L_UDP;
-		spec += 4;
-	} else if (opt == 'L' && !strncmp(spec, "tcp:", 4)) {
-		spec += 4;
-	}
-	if (strlen(spec) >= sizeof(buf))
-		goto bad;
-	memcpy(buf, spec, strlen(spec) + 1);
-	n = split_fields(buf, fld, 5);
-	if (opt == 'W') {
-		if (n != 3 || parse_port(fld[2], &lf->hostport) < 0)
-			goto bad;
-		snprintf(lf->agent, sizeof(lf->agent), "%s", fld[0]);
-		if (!agent_name_ok(fld[0]) || copy_field(lf->host, sizeof(lf->host), fld[1]) < 0)
-			goto bad;
-		return 0;
-	}
-	if (opt == 'D') {
-		/* port | bind:port | port:AGENT | bind:port:AGENT */
-		if (n < 1 || n > 3)
-			goto bad;
-		if (n == 3 || (n == 2 && is_number(fld[1])))
-			i = 1;
-		if (i && copy_field(lf->bind, sizeof(lf->bind), fld[0]) < 0)
-			goto bad;
-		if (parse_port(fld[i], &lf->port) < 0)
-			goto bad;
-		if (i + 1 < n) {
-			if (!agent_name_ok(fld[i + 1]))
-				goto bad;
-			snprintf(lf->agent, sizeof(lf->agent), "%s", fld[i + 1]);
-		}
-		return 0;
-	}
-	if (n == 5)
-		i = 1;
-	else if (n != 4)
-		goto bad;
-	if (i && copy_field(lf->bind, sizeof(lf->bind), fld[0]) < 0)
-		goto bad;
-	if (parse_port(fld[i], &lf->port) < 0 || !agent_name_ok(fld[i + 1]) ||
-	    copy_field(lf->host, sizeof(lf->host), fld[i + 2]) < 0 ||
-	    parse_port(fld[i + 3], &lf->hostport) < 0)
-		goto bad;
-	snprintf(lf->agent, sizeof(lf->agent), "%s", fld[i + 1]);
+	if (fy_fwdspec_parse_arg(opt, spec, &fs, err, errlen) < 0)
+		return -1;
+	agent_lfwd_from_spec(lf, &fs);
 	return 0;
-bad:
-	snprintf(err, errlen, "bad -%c '%s%s': expected %s, ports 1-65535, AGENT a name of "
-		 "letters, digits, '-', '_', '.'", opt, lf->kind == L_UDP ? "udp:" : "", spec, what);
-	return -1;
 }
 
 static int read_token_file(struct agent_cfg *c, const char *path)
@@ -305,6 +190,35 @@ static int parse_login(struct agent_cfg *c, const char *s)
 	}
 	snprintf(c->socks_user, sizeof(c->socks_user), "%.*s", (int)(colon - s), s);
 	snprintf(c->socks_pass, sizeof(c->socks_pass), "%s", colon + 1);
+	return 0;
+}
+
+/* --remote-forwards [LIST]: the relay may open forwards here; LIST (comma
+ * separated, --allow's syntax) limits their targets; none, or '*': any. */
+static int parse_remote_fwds(struct agent_cfg *c, const char *list)
+{
+	char buf[1024], *save = NULL, err[300];
+
+	c->remote_fwds = true;
+	if (!list || !strcmp(list, "*") || !strcmp(list, "any"))
+		return 0;
+	if (strlen(list) >= sizeof(buf)) {
+		fprintf(stderr, "ferry-agent: --remote-forwards list too long\n");
+		return -1;
+	}
+	memcpy(buf, list, strlen(list) + 1);
+	for (char *p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (c->nrallows == AGENT_MAX_ALLOW) {
+			fprintf(stderr, "ferry-agent: at most %d --remote-forwards targets\n",
+				AGENT_MAX_ALLOW);
+			return -1;
+		}
+		if (allow_parse(p, &c->rallows[c->nrallows], err, sizeof(err)) < 0) {
+			fprintf(stderr, "ferry-agent: --remote-forwards: %s\n", err);
+			return -1;
+		}
+		c->nrallows++;
+	}
 	return 0;
 }
 
@@ -363,6 +277,16 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 			if (!file && e == 0)
 				fprintf(stderr, "ferry-agent: warning: --socks-auth on the command line is "
 					"readable by every local user (ps); put it in a --config file\n");
+			break;
+		case O_REMOTE_FWDS:
+			/* "--remote-forwards LIST" as well as "=LIST": a next word
+			 * that is no option is its list. */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			e = parse_remote_fwds(c, optarg);
+			break;
+		case O_CTL_SOCKET:
+			e = fy_conf_copy(PROG, c->ctl_socket, sizeof(c->ctl_socket), "ctl-socket", optarg);
 			break;
 		case O_UDP_IDLE: e = fy_conf_num(PROG, "udp-idle-ms", optarg, 100, 86400000, &c->udp_idle_ms); break;
 		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
@@ -481,8 +405,9 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 			"to verify the relay\n");
 		return 2;
 	}
-	if (!c->nfwds && !c->nlfwds && !c->nallows) {
-		fprintf(stderr, "ferry-agent: nothing to do: give -R, -L, -D, -W or --allow\n"
+	if (!c->nfwds && !c->nlfwds && !c->nallows && !c->remote_fwds && !c->ctl_socket[0]) {
+		fprintf(stderr, "ferry-agent: nothing to do: give -R, -L, -D, -W, --allow or "
+			"--remote-forwards\n"
 			"Try 'ferry-agent --help'.\n");
 		return 2;
 	}

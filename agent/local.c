@@ -323,32 +323,77 @@ static void on_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 	}
 }
 
-static int listen_one(struct agent *a, struct lfwd *lf)
+/* A listener for lf in a free slot: 0, or -errno. */
+static int listen_slot(struct agent *a, struct lfwd *lf)
 {
 	struct local *lo = a->local;
-	struct llisten *ll = &lo->l[lo->n];
+	struct llisten *ll = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	char spec[400];
 	int e;
 
+	for (unsigned i = 0; i < lo->n; i++)
+		if (lo->l[i].fd < 0) {
+			ll = &lo->l[i];
+			break;
+		}
+	if (!ll && lo->n == AGENT_MAX_FWDS)
+		return -ENOSPC;
 	e = fy_sock_resolve(lf->bind[0] ? lf->bind : "127.0.0.1", lf->port, &ss, &sl, 1);
 	if (e == 0)
 		e = fy_sock_listen(&ss, sl, 0, 128);
+	if (e < 0)
+		return e;
+	if (!ll)
+		ll = &lo->l[lo->n++];
+	ll->a = a;
+	ll->lf = lf;
+	ll->fd = e;
+	fy_loop_add(a->loop, ll->fd, FY_EV_READ, on_accept, ll);
+	FY_INFO(TOPIC, "%s listening on %s:%u", lf_str(lf, spec, sizeof(spec)),
+		lf->bind[0] ? lf->bind : "127.0.0.1", lf->port);
+	return 0;
+}
+
+static int listen_one(struct agent *a, struct lfwd *lf)
+{
+	char spec[400];
+	int e = listen_slot(a, lf);
+
 	if (e < 0) {
 		fprintf(stderr, "ferry-agent: %s: cannot listen on %s:%u: %s\n",
 			lf_str(lf, spec, sizeof(spec)), lf->bind[0] ? lf->bind : "127.0.0.1",
 			lf->port, strerror(-e));
 		return -1;
 	}
-	ll->a = a;
-	ll->lf = lf;
-	ll->fd = e;
-	fy_loop_add(a->loop, ll->fd, FY_EV_READ, on_accept, ll);
-	lo->n++;
-	FY_INFO(TOPIC, "%s listening on %s:%u", lf_str(lf, spec, sizeof(spec)),
-		lf->bind[0] ? lf->bind : "127.0.0.1", lf->port);
 	return 0;
+}
+
+int local_listen(struct agent *a, struct lfwd *lf)
+{
+	char spec[400];
+	int e = a->local ? listen_slot(a, lf) : -ENOMEM;
+
+	if (e < 0)
+		FY_WARN(TOPIC, "%s: cannot listen on %s:%u: %s", lf_str(lf, spec, sizeof(spec)),
+			lf->bind[0] ? lf->bind : "127.0.0.1", lf->port, strerror(-e));
+	return e;
+}
+
+void local_unlisten(struct agent *a, struct lfwd *lf)
+{
+	struct local *lo = a->local;
+	char spec[400];
+
+	for (unsigned i = 0; lo && i < lo->n; i++) {
+		if (lo->l[i].lf != lf || lo->l[i].fd < 0)
+			continue;
+		fy_loop_del(a->loop, lo->l[i].fd);
+		close(lo->l[i].fd);
+		lo->l[i].fd = -1;
+		FY_INFO(TOPIC, "%s closed", lf_str(lf, spec, sizeof(spec)));
+	}
 }
 
 int local_start(struct agent *a)
@@ -424,6 +469,8 @@ void local_stop(struct agent *a)
 	while (lo->socks)
 		socks_refuse(a, lo->socks, NULL);
 	for (unsigned i = 0; i < lo->n; i++) {
+		if (lo->l[i].fd < 0)
+			continue;
 		fy_loop_del(a->loop, lo->l[i].fd);
 		close(lo->l[i].fd);
 	}

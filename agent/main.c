@@ -44,6 +44,7 @@ static int run(struct agent *a)
 		if (now - last_tick >= TICK_MS) {
 			agent_tick(a, now);
 			udp_tick(a);
+			actl_tick(a);
 			last_tick = now;
 		}
 		agent_read_more(a);
@@ -77,6 +78,10 @@ int main(int argc, char **argv)
 	char err[512];
 	int rc;
 
+	if (argc > 1 && !strcmp(argv[1], "ctl")) {
+		free(a);
+		return actl_client(argc - 1, argv + 1);
+	}
 	if (!a)
 		return 1;
 	rc = agent_cfg_parse(&a->cfg, argc, argv);
@@ -116,7 +121,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferry-agent: cannot start: out of memory or threads\n");
 		return 1;
 	}
-	if (local_start(a) < 0 || udp_start(a) < 0) {
+	if (local_start(a) < 0 || udp_start(a) < 0 || actl_start(a) < 0) {
 		rc = 2;	/* a local port we cannot listen on: the user's to fix */
 		goto out;
 	}
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
 		fy_loop_kind_name(a->loop));
 	rc = run(a);
 out:
+	actl_stop(a);
 	local_stop(a);
 	udp_stop(a);
 	res_stop(a);

@@ -267,6 +267,11 @@ int fy_loop_run_once(struct fy_loop *l, int timeout_ms)
 	return rc == -EINTR ? 0 : rc;
 }
 
+uint64_t fy_loop_idle_us(const struct fy_loop *l)
+{
+	return l->idle_us;
+}
+
 int fy_loop_set_wake(struct fy_loop *l, void (*fn)(struct fy_loop *l, void *arg), void *arg)
 {
 	l->wake_fn = fn;

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "ferry/clock.h"
 #include "loop_int.h"
 
 #define EPOLL_BATCH 256
@@ -100,8 +101,11 @@ static int epoll_wait_dispatch(struct fy_loop *l, int timeout_ms)
 {
 	struct epoll_be *be = l->be;
 	int n, ran = 0;
+	uint64_t t0 = timeout_ms ? fy_now_us() : 0;
 
 	n = epoll_wait(be->epfd, be->evs, EPOLL_BATCH, timeout_ms);
+	if (timeout_ms)
+		l->idle_us += fy_now_us() - t0;
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	/* A callback may delete or re-register any fd reported later in

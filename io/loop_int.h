@@ -52,6 +52,7 @@ struct fy_loop {
 	int wake_fd;			/* eventfd, registered like any fd */
 	void (*wake_fn)(struct fy_loop *l, void *arg);
 	void *wake_arg;
+	uint64_t idle_us;		/* spent blocked in the backend's wait */
 };
 
 extern const struct fy_loop_backend fy_loop_epoll_backend;

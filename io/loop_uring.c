@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/clock.h"
 #include "loop_int.h"
 
 #define URING_ENTRIES 256
@@ -282,13 +283,19 @@ static int uring_wait(struct fy_loop *l, int timeout_ms)
 	if (timeout_ms == 0) {
 		rc = io_uring_submit(&be->ring);
 	} else if (timeout_ms < 0) {
+		uint64_t t0 = fy_now_us();
+
 		rc = io_uring_submit_and_wait_timeout(&be->ring, &cqe, 1, NULL, NULL);
+		l->idle_us += fy_now_us() - t0;
 	} else {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ms / 1000,
 			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
 		};
+		uint64_t t0 = fy_now_us();
+
 		rc = io_uring_submit_and_wait_timeout(&be->ring, &cqe, 1, &ts, NULL);
+		l->idle_us += fy_now_us() - t0;
 	}
 	/* ETIME: timed out; EBUSY/EAGAIN: CQ overflowing or out of
 	 * resources, harvesting below makes room; EINTR: a signal. */

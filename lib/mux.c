@@ -38,6 +38,7 @@ struct fy_mux {
 	uint32_t err_code;
 	const char *err_why;
 	char err_buf[96];
+	struct fy_mux_stats stats;	/* read by the owner (metrics) */
 };
 
 struct fy_buf *fy_mux_out(struct fy_mux *m) { return &m->out; }
@@ -112,6 +113,9 @@ void fy_mux_set_established(struct fy_mux *m, uint32_t window, uint32_t keepaliv
 
 bool fy_mux_established(const struct fy_mux *m) { return m->established; }
 bool fy_mux_goaway_received(const struct fy_mux *m) { return m->goaway_rx; }
+const struct fy_mux_stats *fy_mux_stats(const struct fy_mux *m) { return &m->stats; }
+struct fy_stream *fy_mux_first_stream(const struct fy_mux *m) { return m->streams; }
+
 size_t fy_mux_stream_count(const struct fy_mux *m) { return m->nstreams; }
 
 const char *fy_mux_error(const struct fy_mux *m, uint32_t *code)
@@ -230,6 +234,7 @@ static struct fy_stream *stream_new(struct fy_mux *m, uint32_t id, void *app)
 	s->recv_avail = m->cfg.window;
 	s->recv_window = s->recv_window0 = m->cfg.window;
 	s->app = app;
+	m->stats.streams_opened++;
 	if (fy_sess_insert(m->tbl, fy_sess_key(m->cfg.serial, id), s) < 0) {
 		if (m->cfg.stream_pool)
 			fy_pool_free(m->cfg.stream_pool, s);
@@ -319,6 +324,7 @@ int fy_mux_send_dgram(struct fy_mux *m, struct fy_stream *s, const void *p, size
 	memcpy(dst + FY_FRAME_HDR_LEN, p, n);
 	fy_buf_commit(&m->out, FY_FRAME_HDR_LEN + n);
 	s->send_credit -= (uint32_t)n;
+	m->stats.bytes_out += n;
 	m->last_tx_ms = m->now_ms;
 	out_queued(m);
 	return 0;
@@ -363,6 +369,7 @@ void fy_mux_data_commit(struct fy_mux *m, struct fy_stream *s, size_t n, bool fi
 	fy_frame_put_hdr(p, FY_T_DATA, fin ? FY_F_FIN : 0, s->id, (uint32_t)n);
 	fy_buf_commit(&m->out, FY_FRAME_HDR_LEN + n);
 	s->send_credit -= (uint32_t)n;
+	m->stats.bytes_out += n;
 	if (fin)
 		s->flags |= FY_S_LOCAL_FIN;
 	m->last_tx_ms = m->now_ms;
@@ -575,6 +582,7 @@ static long on_data(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 		return failf(m, FY_E_FLOW, "stream %u sent %u bytes beyond its window",
 			     h->stream, h->len - s->recv_avail);
 	s->recv_avail -= h->len;
+	m->stats.bytes_in += h->len;
 	if (h->len && m->cbs->on_data) {
 		m->cbs->on_data(m->ctx, s, p, h->len);
 		/* The owner may have reset the stream while handing the bytes on. */
@@ -604,6 +612,7 @@ static long on_dgram(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8
 	if (h->len > s->recv_avail)
 		return failf(m, FY_E_FLOW, "stream %u sent a datagram beyond its window", h->stream);
 	s->recv_avail -= h->len;
+	m->stats.bytes_in += h->len;
 	if (m->cbs->on_dgram)
 		m->cbs->on_dgram(m->ctx, s, p, h->len);
 	else

@@ -10,6 +10,8 @@
 int fy_relay_cmd_cert(int argc, char **argv);
 int fy_relay_cmd_token(int argc, char **argv);
 int fy_relay_cmd_stats(int argc, char **argv);
+/* ctl_cmd.c: the admin API's client. */
+int fy_relay_cmd_ctl(int argc, char **argv);
 
 /* Shared by the subcommands (cmd_util.c). */
 #include <stdarg.h>

@@ -19,11 +19,13 @@ static void usage(FILE *f)
 "       ferry-relay cert init --dir DIR --name NAME[,NAME...]   make a CA and relay certificate\n"
 "       ferry-relay token add --tokens FILE --agent NAME --ports RANGES   make an agent token\n"
 "       ferry-relay stats [--prefix NAME]   counters of a running relay on --backend dpdk\n"
+"       ferry-relay ctl agents|ports|forwards|kick|reload   the admin API's client\n"
 "\n"
 "Runs the relay: agents connect to --listen over TLS 1.3 and claim public ports\n"
 "(their -R forwards, TCP or UDP); clients connecting to those ports reach the\n"
 "agents' services.\n"
 "SIGTERM drains and exits; SIGHUP reads the token file again.\n"
+"The admin API (--admin-listen): 'ferry-relay ctl --help', README.md.\n"
 "\n"
 "options:\n"
 "  --listen ADDR:PORT        where agents connect (default 0.0.0.0:7000)\n"
@@ -71,6 +73,11 @@ static void usage(FILE *f)
 "                            them SYNs are answered with cookies (default 1024)\n"
 "  --dpdk-offload on|off     use the port's checksum offloads when it has them\n"
 "                            (default on; off: computed in software)\n"
+"  --admin-listen ADDR:PORT  the admin API (HTTP + JSON, /metrics, a status page at /)\n"
+"                            here, e.g. 127.0.0.1:7001; it takes admin tokens only\n"
+"                            (ferry-relay token add --admin). Keep it on loopback.\n"
+"  --admin-socket PATH       the admin API on a unix socket too (mode 0600)\n"
+"  --admin-timeout-ms N      an admin request must arrive whole within N ms (5000)\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
 "  --help                    this text\n");
 }
@@ -81,7 +88,7 @@ enum {
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
 	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
 	O_INITIAL_WINDOW, O_MAX_BUFFER_MEM, O_MAX_BUFFER_SESSION, O_MAX_PORTS, O_FD_RESERVE,
-	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS,
+	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS, O_ADMIN_LISTEN, O_ADMIN_SOCKET, O_ADMIN_TIMEOUT,
 };
 
 static const struct option opts[] = {
@@ -119,6 +126,9 @@ static const struct option opts[] = {
 	{ "policy", required_argument, NULL, O_POLICY },
 	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
 	{ "max-udp-flows-per-port", required_argument, NULL, O_MAX_UDP_FLOWS },
+	{ "admin-listen", required_argument, NULL, O_ADMIN_LISTEN },
+	{ "admin-socket", required_argument, NULL, O_ADMIN_SOCKET },
+	{ "admin-timeout-ms", required_argument, NULL, O_ADMIN_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -170,6 +180,15 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 			e = fy_conf_num(PROG, name, optarg, 1, 1000000, &c->max_udp_flows);
 			break;
 		case O_DRAIN: e = fy_conf_num(PROG, name, optarg, 0, 3600000, &c->drain_ms); break;
+		case O_ADMIN_LISTEN:
+			e = fy_conf_copy(PROG, c->admin_listen, sizeof(c->admin_listen), name, optarg);
+			break;
+		case O_ADMIN_SOCKET:
+			e = fy_conf_copy(PROG, c->admin_socket, sizeof(c->admin_socket), name, optarg);
+			break;
+		case O_ADMIN_TIMEOUT:
+			e = fy_conf_num(PROG, name, optarg, 100, 600000, &c->admin_timeout_ms);
+			break;
 		case O_LOG:
 			if (fy_log_parse_level(optarg, &c->log_level) < 0) {
 				fprintf(stderr, "ferry-relay: --log-level must be err, warn, info or debug\n");
@@ -259,6 +278,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->dpdk_conns = 4096;
 	c->dpdk_syn_backlog = 1024;
 	c->backend = relay_backend_find("kernel");
+	c->admin_timeout_ms = 5000;
 
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)

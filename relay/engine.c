@@ -14,9 +14,15 @@
 
 #define TOPIC "relay.engine"
 
+static void session_free(struct reg_session *s)
+{
+	free(s->stats);
+	free(s);
+}
+
 static void session_free_rcu(struct rcu_head *h)
 {
-	free(caa_container_of(h, struct reg_session, rcu));
+	session_free(caa_container_of(h, struct reg_session, rcu));
 }
 
 void engine_session_put(struct relay *r, struct reg_session *s)
@@ -60,6 +66,13 @@ static struct reg_session *session_new(struct relay *r, const struct fy_hello *h
 
 	if (!s)
 		return NULL;
+	s->stats = calloc(r->nworkers, sizeof(*s->stats));
+	if (!s->stats) {
+		free(s);
+		return NULL;
+	}
+	s->nstats = r->nworkers;
+	atomic_init(&s->tunnel0_worker, -1);
 	snprintf(s->name, sizeof(s->name), "%.*s", (int)sizeof(s->name) - 1, name);
 	s->agent_session = h->session;
 	/* The highest both speak: what this session may use. */
@@ -74,6 +87,11 @@ static struct reg_session *session_new(struct relay *r, const struct fy_hello *h
 	return s;
 }
 
+static void auth_count(struct relay *r, enum auth_fail why)
+{
+	atomic_fetch_add_explicit(&r->ctr.auth_fail[why], 1, memory_order_relaxed);
+}
+
 int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 		struct reg_session **sess, char *tname, uint32_t *code, char *msg, size_t msglen)
 {
@@ -86,6 +104,7 @@ int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 
 	if (h->ver_max < FY_PROTO_MIN || h->ver_min > FY_PROTO_VERSION || h->ver_min > h->ver_max) {
 		*code = FY_E_VERSION;
+		auth_count(r, AUTH_FAIL_VERSION);
 		snprintf(msg, msglen, "protocol version mismatch: relay speaks %u-%u, agent speaks %u-%u",
 			 FY_PROTO_MIN, FY_PROTO_VERSION, h->ver_min, h->ver_max);
 		return -1;
@@ -98,13 +117,23 @@ int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 	rcu_read_unlock();
 	if (!found) {
 		*code = FY_E_AUTH;
+		auth_count(r, AUTH_FAIL_TOKEN);
 		snprintf(msg, msglen, "token not accepted");
+		return -1;
+	}
+	if (rule->admin) {
+		/* The admin API's tokens never act as an agent. */
+		*code = FY_E_AUTH;
+		auth_count(r, AUTH_FAIL_ADMIN_TOKEN);
+		snprintf(msg, msglen, "token not accepted: it is an admin token (for the admin API), "
+			 "not an agent token");
 		return -1;
 	}
 	name = h->name[0] ? h->name : rule->agents[0];
 	if (!fy_token_allows_agent(rule, name)) {
 		names_str(rule, allowed, sizeof(allowed));
 		*code = FY_E_DENIED;
+		auth_count(r, AUTH_FAIL_NAME);
 		snprintf(msg, msglen, "token may not act as agent '%s' (allowed: %s)", name, allowed);
 		return -1;
 	}
@@ -149,6 +178,7 @@ int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 		return -1;
 	}
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	s->since_ms = w->now_ms;
 	if (s->client) {
 		/* Serves nothing, so nothing needs to find it by name. */
 		rcu_read_unlock();
@@ -165,7 +195,7 @@ int engine_auth(struct worker *w, const struct fy_hello *h, const char *peer,
 		snprintf(msg, msglen, "agent '%s' is already connected (from %s); "
 			 "a second agent with the same name is refused", name, cur->peer);
 		rcu_read_unlock();
-		free(s);
+		session_free(s);
 		return -1;
 	}
 	rcu_read_unlock();
@@ -357,6 +387,41 @@ uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t 
 	return FY_E_OK;
 }
 
+/* Closes claim p's listener (w owns it), takes it out of the registry
+ * and drops it. */
+static void release_claim(struct worker *w, struct reg_port *p)
+{
+	atomic_fetch_sub(&p->sess->nports, 1);
+	if (p->udp)
+		pubudp_unlisten(w, p);	/* and its flows end */
+	else
+		w->r->be->unlisten(w, p->lio);
+	rcu_read_lock();
+	reg_port_del(w->r->reg, p);
+	rcu_read_unlock();
+	FY_INFO(TOPIC, "port %u%s released (agent '%s')", p->port, p->udp ? "/udp" : "",
+		p->sess->name);
+	port_drop(w->r, p);
+}
+
+/* Closes w's extra listeners for s (all when s is NULL; only port's when
+ * port is not 0). */
+static void release_extra(struct worker *w, struct reg_session *s, uint16_t port)
+{
+	for (struct xlisten **xp = &w->xlisten; *xp;) {
+		struct xlisten *x = *xp;
+
+		if ((s && x->sess != s) || (port && x->port != port)) {
+			xp = &x->next;
+			continue;
+		}
+		*xp = x->next;
+		w->r->be->unlisten(w, x->lio);
+		engine_session_put(w->r, x->sess);
+		free(x);
+	}
+}
+
 /* Closes the listeners this worker holds for s (all of them when s is
  * NULL) and takes the ports out of the registry. */
 void engine_release_ports(struct worker *w, struct reg_session *s)
@@ -371,30 +436,43 @@ void engine_release_ports(struct worker *w, struct reg_session *s)
 			continue;
 		}
 		*pp = p->owner_next;
-		atomic_fetch_sub(&p->sess->nports, 1);
-		if (p->udp)
-			pubudp_unlisten(w, p);	/* and its flows end */
-		else
-			w->r->be->unlisten(w, p->lio);
-		rcu_read_lock();
-		reg_port_del(w->r->reg, p);
-		rcu_read_unlock();
-		FY_INFO(TOPIC, "port %u%s released (agent '%s')", p->port, p->udp ? "/udp" : "",
-			p->sess->name);
-		port_drop(w->r, p);
+		release_claim(w, p);
 	}
-	for (struct xlisten **xp = &w->xlisten; *xp;) {
-		struct xlisten *x = *xp;
+	release_extra(w, s, 0);
+}
 
-		if (s && x->sess != s) {
-			xp = &x->next;
+int engine_release_port(struct worker *w, struct reg_session *s, uint16_t port, bool udp)
+{
+	struct relay *r = w->r;
+
+	for (struct reg_port **pp = &w->ports; *pp; pp = &(*pp)->owner_next) {
+		struct reg_port *p = *pp;
+
+		if (p->sess != s || p->port != port || p->udp != udp)
 			continue;
+		*pp = p->owner_next;
+		release_claim(w, p);
+		/* Every other worker listens on a TCP port too. */
+		for (unsigned i = 0; !udp && i < r->nworkers; i++) {
+			struct msg *m;
+
+			if (i == w->id || !(m = calloc(1, sizeof(*m))))
+				continue;
+			m->kind = MSG_UNLISTEN;
+			m->port = port;
+			m->sess = s;
+			atomic_fetch_add(&s->refs, 1);
+			inbox_send(&r->workers[i], m);
 		}
-		*xp = x->next;
-		w->r->be->unlisten(w, x->lio);
-		engine_session_put(w->r, x->sess);
-		free(x);
+		return 0;
 	}
+	return -ENOENT;
+}
+
+void engine_unlisten_extra(struct worker *w, uint16_t port, struct reg_session *s)
+{
+	release_extra(w, s, port);
+	engine_session_put(w->r, s);
 }
 
 /* Called on worker w for a port that another worker claimed for s. */

@@ -38,6 +38,13 @@ void engine_release_ports(struct worker *w, struct reg_session *s);
 /* On worker w, a listener for a port another worker claimed for s
  * (takes the message's reference on s). */
 void engine_listen_extra(struct worker *w, uint16_t port, struct reg_session *s);
+/* One claim of s that w owns, released (a forward closed by the admin
+ * API): its listener closes, every other worker drops its extra one
+ * (MSG_UNLISTEN). 0, or -ENOENT when w holds no such claim. */
+int engine_release_port(struct worker *w, struct reg_session *s, uint16_t port, bool udp);
+/* MSG_UNLISTEN: drops w's extra listener for (s, port); takes the
+ * message's reference on s. */
+void engine_unlisten_extra(struct worker *w, uint16_t port, struct reg_session *s);
 void engine_release_dead_extra(struct worker *w);
 
 /* Where a new client of TCP port goes, asked on worker self: a worker that
@@ -47,10 +54,11 @@ void engine_release_dead_extra(struct worker *w);
  * connections before they are accepted. */
 unsigned engine_place_client(struct relay *r, uint16_t port, unsigned self, uint64_t *serial);
 
-/* reload.c: SIGHUP. 0, or -1 with the old tokens kept (logged). */
-int relay_reload_tokens(struct relay *r);
-/* The same for the --policy file (nothing without one). At start, before
- * the workers, with the error for the caller to print. */
-int relay_reload_policy(struct relay *r);
+/* reload.c: SIGHUP and the admin API's /reload: the token file and the
+ * --policy file read again and swapped in (a file that does not parse
+ * changes nothing; logged). 0 when both were; -1 with *tokens_ok and
+ * *policy_ok saying which was not; -EBUSY (wait false) when another
+ * reload runs. Never on a worker but DPDK's lcore 0, without wait. */
+int relay_reload(struct relay *r, bool wait, bool *tokens_ok, bool *policy_ok);
 
 #endif

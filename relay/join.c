@@ -303,9 +303,15 @@ static void rs_credit(struct rstream *rs)
 	push_in(end_of(rs));
 }
 
+static void rs_info(struct rstream *rs, struct rstream_info *out)
+{
+	out->kind = "join";
+	snprintf(out->peer, sizeof(out->peer), "%s", end_of(rs)->peer_agent);
+}
+
 static const struct rstream_ops end_ops = {
 	.data = rs_data, .dgram = rs_dgram, .fin = rs_fin, .reset = rs_reset,
-	.credit = rs_credit,
+	.credit = rs_credit, .info = rs_info,
 };
 
 /* ---- messages from the peer ---- */

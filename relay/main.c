@@ -116,6 +116,8 @@ int main(int argc, char **argv)
 		return fy_relay_cmd_token(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "stats"))
 		return fy_relay_cmd_stats(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "ctl"))
+		return fy_relay_cmd_ctl(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "run")) {
 		argv[1] = argv[0];
 		return run_relay(argc - 1, argv + 1);

@@ -53,8 +53,19 @@ static void rs_credit(struct rstream *rs)
 	fy_pump_on_credit(pump_of(rs));
 }
 
+static void rs_info(struct rstream *rs, struct rstream_info *out)
+{
+	struct pubconn *pc = caa_container_of(rs, struct pubconn, rs);
+
+	out->kind = "client";
+	out->port = pc->port;
+	snprintf(out->peer, sizeof(out->peer), "%s", pc->peer_str);
+	out->rx = pc->pump.rx;
+	out->tx = pc->pump.tx;
+}
+
 static const struct rstream_ops public_rs_ops = {
-	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit,
+	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit, .info = rs_info,
 };
 
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)
@@ -62,6 +73,9 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 	struct pubconn *pc = caa_container_of(p, struct pubconn, pump);
 	struct worker *w = pc->w;
 
+	if (code == FY_E_REFUSED || code == FY_E_DENIED || code == FY_E_LIMIT)
+		atomic_fetch_add_explicit(&w->r->ctr.stream_refused[REFUSED_AGENT], 1,
+					  memory_order_relaxed);
 	if (code != FY_E_OK && (code != FY_E_GONE || strcmp(why, "tunnel closed")))
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "client %s on port %u: stream reset: %s (%s)",
 			  pc->peer_str, pc->port, why, fy_code_str(code));
@@ -104,10 +118,11 @@ void public_to_open(const struct sockaddr_storage *ss, uint16_t port, struct fy_
 }
 
 static void refuse(struct worker *w, void *io, uint16_t port, const struct sockaddr_storage *peer,
-		   const char *why)
+		   enum stream_refused reason, const char *why)
 {
 	char a[64];
 
+	atomic_fetch_add_explicit(&w->r->ctr.stream_refused[reason], 1, memory_order_relaxed);
 	FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %s",
 		  fy_addr_str(peer, a, sizeof(a)), port, why);
 	w->r->be->close(w, io, true);
@@ -126,9 +141,11 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	s = pc ? tunnel_open_stream(w, serial, &o, &pc->rs, &t, &why) : NULL;
 	if (!s) {
 		fy_pool_free(&w->pub_pool, pc);
-		refuse(w, io, port, peer, why);
+		refuse(w, io, port, peer, !pc || strstr(why, "limit") ? REFUSED_LIMIT :
+		       REFUSED_NO_TUNNEL, why);
 		return;
 	}
+	atomic_fetch_add_explicit(&w->r->ctr.streams_opened, 1, memory_order_relaxed);
 	pc->w = w;
 	pc->port = port;
 	pc->io = io;
@@ -156,7 +173,7 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 	struct msg *m;
 
 	if (target == (unsigned)-1) {
-		refuse(w, io, port, peer, "no agent serves it");
+		refuse(w, io, port, peer, REFUSED_NO_AGENT, "no agent serves it");
 		return;
 	}
 	if (target == w->id) {
@@ -166,7 +183,7 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 	if (!r->be->can_move) {
 		/* The backend places its clients before it accepts them; one
 		 * that got here anyway cannot be moved. */
-		refuse(w, io, port, peer, "the agent has no tunnel on this worker");
+		refuse(w, io, port, peer, REFUSED_NO_TUNNEL, "the agent has no tunnel on this worker");
 		return;
 	}
 	m = calloc(1, sizeof(*m));

@@ -254,9 +254,18 @@ static void rs_credit(struct rstream *rs)
 	(void)rs;	/* datagrams never wait for credit: nothing to resume */
 }
 
+static void rs_info(struct rstream *rs, struct rstream_info *out)
+{
+	struct udp_flow *f = caa_container_of(rs, struct udp_flow, rs);
+
+	out->kind = "udp";
+	out->port = f->up->rp->port;
+	fy_addr_str(&f->src, out->peer, sizeof(out->peer));
+}
+
 static const struct rstream_ops flow_ops = {
 	.data = rs_data, .dgram = rs_dgram, .fin = rs_fin, .reset = rs_reset,
-	.credit = rs_credit,
+	.credit = rs_credit, .info = rs_info,
 };
 
 static void drop_new_source(struct udp_port *up, const struct sockaddr_storage *from,

@@ -168,3 +168,21 @@ void reg_port_del(struct reg *r, struct reg_port *p)
 {
 	cds_lfht_del(r->ports, &p->node);
 }
+
+void reg_session_foreach(struct reg *r, reg_session_fn fn, void *arg)
+{
+	struct cds_lfht_iter it;
+	struct reg_session *s;
+
+	cds_lfht_for_each_entry(r->sessions, &it, s, node)
+		fn(s, arg);
+}
+
+void reg_port_foreach(struct reg *r, reg_port_fn fn, void *arg)
+{
+	struct cds_lfht_iter it;
+	struct reg_port *p;
+
+	cds_lfht_for_each_entry(r->ports, &it, p, node)
+		fn(p, arg);
+}

@@ -30,6 +30,18 @@
 
 #define REG_MAX_WORKERS 64
 
+/* What one worker publishes about one session's tunnels on it, for the
+ * admin API and /metrics: written only by that worker (relaxed stores of
+ * its own running totals), read by anyone. 64 bytes: workers do not share
+ * a cache line. */
+struct reg_sess_stats {
+	atomic_uint_fast64_t bytes_in;		/* DATA/DGRAM payload from the agent */
+	atomic_uint_fast64_t bytes_out;		/* to the agent */
+	atomic_uint_fast64_t streams_opened;
+	atomic_uint_fast64_t streams_open;	/* a level */
+	uint64_t pad[4];
+};
+
 /* One agent process: all its tunnels share it. */
 struct reg_session {
 	struct cds_lfht_node node;
@@ -51,6 +63,10 @@ struct reg_session {
 	atomic_uint nports;		/* ports claimed (cap: rule or relay default) */
 	struct fy_budget budget;	/* its share of the relay's buffer budget */
 	atomic_uint rr;			/* round-robin cursor for new streams */
+	uint64_t since_ms;		/* tunnel 0 authenticated (loop clock) */
+	atomic_int tunnel0_worker;	/* where tunnel 0 lives (FORWARD goes there); -1 */
+	unsigned nstats;		/* entries in stats: the relay's workers */
+	struct reg_sess_stats *stats;	/* one per worker, owned (freed with s) */
 };
 
 /* A claimed public port and its listener. */
@@ -83,6 +99,10 @@ int reg_session_replace(struct reg *r, struct reg_session *old, struct reg_sessi
 /* Removes s if it is still the entry for its name. */
 void reg_session_del(struct reg *r, struct reg_session *s);
 unsigned long reg_session_count(struct reg *r);
+/* Calls fn for every session in the table (a snapshot under the caller's
+ * rcu_read_lock: entries may come and go meanwhile). */
+typedef void (*reg_session_fn)(struct reg_session *s, void *arg);
+void reg_session_foreach(struct reg *r, reg_session_fn fn, void *arg);
 
 /* The claim of (udp, port), or NULL. */
 struct reg_port *reg_port_find(struct reg *r, bool udp, uint16_t port);
@@ -96,5 +116,7 @@ int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur);
 int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p);
 void reg_port_del(struct reg *r, struct reg_port *p);
 unsigned long reg_port_count(struct reg *r);
+typedef void (*reg_port_fn)(struct reg_port *p, void *arg);
+void reg_port_foreach(struct reg *r, reg_port_fn fn, void *arg);
 
 #endif

@@ -57,7 +57,30 @@ struct relay_cfg {
 	uint32_t dpdk_conns;	/* TCP connection slots per lcore */
 	uint32_t dpdk_syn_backlog;	/* half-open per listener before SYN cookies */
 	bool dpdk_no_offload;	/* checksums in software even when the port has offloads */
+	char admin_listen[160];	/* the admin API's ADDR:PORT, "" for none */
+	char admin_socket[108];	/* ... and/or its unix socket */
+	uint32_t admin_timeout_ms;	/* a request must arrive whole within this */
 	enum fy_log_level log_level;
+};
+
+/* Why a HELLO was refused (metrics label in admin/metrics.c). */
+enum auth_fail {
+	AUTH_FAIL_TOKEN,	/* no such token */
+	AUTH_FAIL_ADMIN_TOKEN,	/* an admin token on the agent port */
+	AUTH_FAIL_NAME,		/* the token may not act as that name */
+	AUTH_FAIL_VERSION,	/* no common protocol version */
+	AUTH_FAIL_PROTOCOL,	/* malformed or wrong frame before HELLO */
+	AUTH_FAIL_N
+};
+
+/* Why a public client got no stream (metrics label). */
+enum stream_refused {
+	REFUSED_NO_AGENT,	/* no agent serves the port now */
+	REFUSED_NO_TUNNEL,	/* the agent has no tunnel here, or it is draining */
+	REFUSED_LIMIT,		/* stream limit of the tunnel, or out of memory */
+	REFUSED_FD_RESERVE,	/* descriptors kept for agents */
+	REFUSED_AGENT,		/* the agent refused (target down, not allowed, its limits) */
+	REFUSED_N
 };
 
 /* What the relay refused or shed to protect itself, for logs and metrics.
@@ -84,7 +107,21 @@ struct relay_counters {
 	atomic_ulong udp_dropped_send;	/* to the source: the socket refused it */
 	atomic_ulong udp_dropped_refused;	/* from a source the agent just refused */
 	atomic_ulong udp_dropped_oversize;	/* truncated, or larger than a DGRAM frame */
+	/* For /metrics (admin/metrics.c), beside the above. */
+	atomic_ulong tls_handshakes;	/* agent TLS handshakes completed */
+	atomic_ulong tls_failed;	/* ... that failed */
+	atomic_ulong auth_fail[AUTH_FAIL_N];	/* HELLOs refused, by reason */
+	atomic_ulong streams_opened;	/* public clients given a stream */
+	atomic_ulong stream_refused[REFUSED_N];	/* public clients refused, by reason */
+	atomic_ulong forwards_opened;	/* FORWARD open answered ok by an agent */
+	atomic_ulong forwards_refused;	/* ... refused by the relay or the agent */
+	atomic_ulong forwards_closed;
+	atomic_ulong kicks;		/* agents disconnected by the admin API */
 };
+
+struct ctl;
+struct adm_metrics;
+struct adm_server;
 
 struct relay {
 	const struct relay_backend *be;
@@ -108,6 +145,12 @@ struct relay {
 	atomic_uint running;		/* worker threads not yet finished */
 	atomic_uint live_streams[REG_MAX_WORKERS];	/* while draining */
 #define LIVE_UNKNOWN UINT_MAX
+	struct ctl *ctl;		/* the admin API's side of FORWARD (ctl.h); NULL without one */
+	struct adm_server *admin;	/* relay/admin/; NULL without --admin-listen/-socket */
+	atomic_bool ready;		/* workers up and listening (/readyz) */
+	/* The backend's own counters for /metrics (DPDK: the stack's and the
+	 * port's); NULL when it has none. Called on the admin thread. */
+	void (*be_metrics)(struct relay *r, struct adm_metrics *out);
 };
 
 #endif

@@ -4,13 +4,37 @@
  * as ssh sessions outlive the removal of their key. A file that does not
  * parse changes nothing. The agent-to-agent policy file (--policy) is read
  * again the same way: streams already joined stay, new ones see it. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "engine.h"
 #include "policy.h"
 #include "relay-t.h"
 
-int relay_reload_tokens(struct relay *r)
+/* SIGHUP (main thread) and the admin API's /reload (its thread) may ask
+ * at once: one reload at a time, so each frees only the set it replaced
+ * and the count it logs is of a set still alive. Never taken on a worker. */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int reload_tokens(struct relay *r);
+static int reload_policy(struct relay *r);
+
+int relay_reload(struct relay *r, bool wait, bool *tokens_ok, bool *policy_ok)
+{
+	/* A thread that must keep passing quiescent states (DPDK's lcore 0)
+	 * does not wait: the reload running now reads the same files. */
+	if (wait)
+		pthread_mutex_lock(&reload_lock);
+	else if (pthread_mutex_trylock(&reload_lock) != 0)
+		return -EBUSY;
+	*tokens_ok = reload_tokens(r) == 0;
+	*policy_ok = reload_policy(r) == 0;
+	pthread_mutex_unlock(&reload_lock);
+	return *tokens_ok && *policy_ok ? 0 : -1;
+}
+
+static int reload_tokens(struct relay *r)
 {
 	struct fy_tokens *nt = calloc(1, sizeof(*nt)), *old;
 	char err[512];
@@ -38,7 +62,7 @@ int relay_reload_tokens(struct relay *r)
 	return 0;
 }
 
-int relay_reload_policy(struct relay *r)
+static int reload_policy(struct relay *r)
 {
 	struct policy *np, *old;
 	char err[512];

@@ -10,6 +10,14 @@
 
 struct rstream;
 
+/* What a stream serves, for the admin API's stream listing. */
+struct rstream_info {
+	const char *kind;	/* "client", "udp", "join" */
+	uint16_t port;		/* the public port (client, udp) */
+	char peer[64];		/* the client's address, or the joined agent */
+	unsigned long long rx, tx;	/* bytes from / to the public side, where known */
+};
+
 struct rstream_ops {
 	void (*data)(struct rstream *rs, const uint8_t *p, size_t n);
 	void (*dgram)(struct rstream *rs, const uint8_t *p, size_t n);
@@ -17,6 +25,7 @@ struct rstream_ops {
 	/* The stream is freed right after this returns. */
 	void (*reset)(struct rstream *rs, uint32_t code, const char *msg);
 	void (*credit)(struct rstream *rs);
+	void (*info)(struct rstream *rs, struct rstream_info *out);
 };
 
 struct rstream {

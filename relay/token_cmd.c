@@ -1,6 +1,7 @@
 /* ferry-relay token: add agent tokens to the relay's token file, list them.
  *   ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC [--id LABEL]
  *                         [--max-ports N] [--groups G,...] [--reach AGENT|@GROUP|*,...]
+ *   ferry-relay token add --tokens FILE --admin [--id LABEL]   (the admin API's)
  *   ferry-relay token list --tokens FILE
  * The token is printed once, alone on stdout; the file keeps its hash. */
 #include <errno.h>
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 		"usage: ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC\n"
 		"                             [--id LABEL] [--max-ports N] [--groups G,...]\n"
 		"                             [--reach AGENT|@GROUP|*,...]\n"
+		"       ferry-relay token add --tokens FILE --admin [--id LABEL]\n"
 		"       ferry-relay token list --tokens FILE\n"
 		"\n"
 		"  add    make a new agent token, store its SHA-256 hash in FILE (created\n"
@@ -41,12 +43,16 @@ static void usage(FILE *f)
 		"    -g, --groups G,...  groups its agents belong to (for others' --reach @G)\n"
 		"    -r, --reach LIST    agents its agents may open streams to (-L, -D, -W):\n"
 		"                        names, @group or * (default: none)\n"
+		"        --admin         a token for the admin API (ferry-relay ctl, /metrics)\n"
+		"                        instead: it connects no agent, agent tokens do not\n"
+		"                        open the API\n"
 		"  list   show the ids, agents and ports in FILE (never tokens or hashes)\n"
 		"  -h, --help  show this help\n");
 }
 
 struct token_args {
 	const char *tokens, *agents, *ports, *id, *max_ports, *groups, *reach;
+	bool admin;
 };
 
 /* Parses the shared options; 0 to go on, else *rc is the exit code. */
@@ -61,6 +67,7 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 		{ "max-ports", required_argument, NULL, 'm' },
 		{ "groups", required_argument, NULL, 'g' },
 		{ "reach", required_argument, NULL, 'r' },
+		{ "admin", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -68,7 +75,7 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 
 	optind = 0;	/* glibc: full reset, argv[0] is the action */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:a:p:i:m:g:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:a:p:i:m:g:r:Ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': ta->tokens = optarg; break;
 		case 'a': ta->agents = optarg; break;
@@ -77,6 +84,7 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 		case 'm': ta->max_ports = optarg; break;
 		case 'g': ta->groups = optarg; break;
 		case 'r': ta->reach = optarg; break;
+		case 'A': ta->admin = true; break;
 		case 'h': usage(stdout); *rc = 0; return -1;
 		default: *rc = cmd_getopt_error("token", usage, c, argv); return -1;
 		}
@@ -153,6 +161,13 @@ static int cmd_add(int argc, char **argv)
 					     "to 65535 (got '%s')", ta.max_ports);
 		spec.max_ports = (unsigned)v;
 	}
+	if (ta.admin) {
+		if (agents || ports || ta.max_ports || ta.groups || ta.reach)
+			return cmd_bad_usage("token", usage, "an --admin token takes no --agent, "
+					     "--ports, --max-ports, --groups or --reach");
+		agents = "admin";	/* for the default id only */
+		ports = "1";
+	}
 	if (!agents || !*agents)
 		return cmd_bad_usage("token", usage, "token add needs --agent NAME[,NAME...]");
 	if (!ports || !*ports)
@@ -179,6 +194,7 @@ static int cmd_add(int argc, char **argv)
 	spec.ports = ports;
 	spec.groups = ta.groups;
 	spec.reach = ta.reach;
+	spec.admin = ta.admin;
 	if (fy_tokens_append(path, token, &spec, err, sizeof(err))) {
 		OPENSSL_cleanse(token, sizeof(token));
 		fprintf(stderr, "ferry-relay token add: %s\n", err);
@@ -187,12 +203,18 @@ static int cmd_add(int argc, char **argv)
 	printf("%s\n", token);
 	fflush(stdout);
 	OPENSSL_cleanse(token, sizeof(token));
-	fprintf(stderr,
+	if (ta.admin)
+		fprintf(stderr, "added admin token '%s' to %s: it opens the admin API "
+			"(--admin-listen) and connects no agent.\n", id, path);
+	else
+		fprintf(stderr,
 		"added token '%s' to %s (agents %s, ports %s).\n"
 		"Only its SHA-256 hash is stored: copy the token above now, it cannot be\n"
 		"shown again. To replace a lost token, add a new one and delete the\n"
 		"old line from %s.\n",
 		id, path, agents, pstr, path);
+	if (ta.admin)
+		fprintf(stderr, "Only its SHA-256 hash is stored: copy the token above now.\n");
 	return 0;
 }
 
@@ -207,7 +229,7 @@ static int cmd_list(int argc, char **argv)
 	if (parse_opts(argc, argv, &ta, &rc))
 		return rc;
 	path = ta.tokens;
-	if (ta.agents || ta.ports || ta.id || ta.max_ports || ta.groups || ta.reach)
+	if (ta.agents || ta.ports || ta.id || ta.max_ports || ta.groups || ta.reach || ta.admin)
 		return cmd_bad_usage("token", usage, "token list takes only --tokens FILE");
 	if (fy_tokens_load(path, &t, err, sizeof(err))) {
 		fprintf(stderr, "ferry-relay token list: %s\n", err);
@@ -239,6 +261,10 @@ static int cmd_list(int argc, char **argv)
 		int w = 0;
 
 		printf("%-*s  ", wid, r->id);
+		if (r->admin) {
+			printf("%-*s  admin API\n", wag, "(admin)");
+			continue;
+		}
 		for (unsigned a = 0; a < r->nagents; a++)
 			w += printf("%s%s", a ? "," : "", r->agents[a]);
 		fy_token_ranges_str(r, pstr, sizeof(pstr));

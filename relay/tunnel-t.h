@@ -8,6 +8,7 @@
 
 #include "ferry/frame.h"
 #include "ferry/link.h"
+#include "ferry/mux.h"
 #include "worker-t.h"
 
 struct worker;
@@ -41,6 +42,8 @@ struct tunnel {
 	struct tunnel *gc_next;
 	struct tunnel *same_next;	/* the session's other tunnels on this worker */
 	struct msg move;		/* its hand-over to another worker */
+	struct fy_mux_stats published;	/* what tunnel_publish added to the session */
+	uint64_t published_open;
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "backend.h"
+#include "ctl.h"
 #include "engine.h"
 #include "ferry/addr.h"
 #include "ferry/tls.h"
@@ -249,6 +250,30 @@ static void chain_remove(struct tunnel *t)
 	t->same_next = NULL;
 }
 
+/* Adds what went through t since the last call to its session's
+ * counters on this worker (the admin API and /metrics read them). open:
+ * the tunnel's streams now (0 when it closes). */
+static void tunnel_publish(struct tunnel *t, uint64_t open)
+{
+	struct reg_sess_stats *st;
+	const struct fy_mux_stats *ms;
+
+	if (!t->sess || !t->link.mux || t->w->id >= t->sess->nstats)
+		return;
+	st = &t->sess->stats[t->w->id];
+	ms = fy_mux_stats(t->link.mux);
+	/* This worker is the only writer of its slot: load + store. */
+#define ADD(field, v) atomic_store_explicit(&st->field, atomic_load_explicit(&st->field, \
+		memory_order_relaxed) + (v), memory_order_relaxed)
+	ADD(bytes_in, ms->bytes_in - t->published.bytes_in);
+	ADD(bytes_out, ms->bytes_out - t->published.bytes_out);
+	ADD(streams_opened, ms->streams_opened - t->published.streams_opened);
+	ADD(streams_open, open - t->published_open);	/* modular: may go down */
+#undef ADD
+	t->published = *ms;
+	t->published_open = open;
+}
+
 void tunnel_free(struct tunnel *t)
 {
 	fy_link_fini(&t->link);
@@ -295,6 +320,7 @@ void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
 			fy_mux_send_ctrl(t->link.mux, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
 		}
 		last_flush(t);
+		tunnel_publish(t, 0);
 		/* Every stream of the tunnel ends with a reset: public clients
 		 * see RST, never a clean end. */
 		fy_mux_destroy(t->link.mux, why);
@@ -415,6 +441,8 @@ static int on_register(struct tunnel *t, const struct fy_frame_hdr *h, const uin
 		res.code = engine_register_port(t->w, t->sess, rg.port, rg.udp, res.msg,
 						sizeof(res.msg));
 	}
+	/* "claimed port N" / "refused port N" (N/udp for UDP): scripts wait
+	 * for these lines. */
 	if (res.code == FY_E_OK)
 		FY_INFO(TOPIC, "agent '%s' claimed port %u%s: %s", t->name, rg.port,
 			rg.udp ? "/udp" : "", res.msg);
@@ -449,6 +477,18 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 	case FY_T_HELLO:
 		*why = "second HELLO on an authenticated tunnel";
 		return -1;
+	case FY_T_FORWARDED:
+		if (t->sess->version < 2) {
+			*why = "FORWARDED on a version-1 tunnel";
+			return -1;
+		}
+		return ctl_on_forwarded(t, p, h->len, why);
+	case FY_T_FORWARD:
+		if (t->sess->version < 2) {
+			*why = "FORWARD on a version-1 tunnel";
+			return -1;
+		}
+		return ctl_on_agent_forward(t, p, h->len, why);
 	default:
 		*why = "frame type not valid from an agent";
 		return -1;
@@ -545,6 +585,9 @@ static void refuse(struct tunnel *t, uint32_t code, const char *msg)
 {
 	fy_log_sum_event(&t->w->auth_log, t->w->now_ms, "agent from %s refused: %s",
 			 t->peer_str, msg);
+	if (code == FY_E_PROTOCOL)	/* engine_auth counts its own refusals */
+		atomic_fetch_add_explicit(&t->w->r->ctr.auth_fail[AUTH_FAIL_PROTOCOL], 1,
+					  memory_order_relaxed);
 	/* A busy name or a draining relay is no sign of abuse. */
 	if (code == FY_E_AUTH || code == FY_E_DENIED || code == FY_E_PROTOCOL)
 		auth_failed(t);
@@ -655,6 +698,8 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 		tunnel_close(t, FY_E_INTERNAL, "out of memory");
 		return;
 	}
+	if (t->index == 0)	/* FORWARD requests go to it (ctl.c) */
+		atomic_store(&t->sess->tunnel0_worker, (int)w->id);
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_welcome(f, &wm));
 	FY_INFO(TOPIC, "agent '%s' %stunnel %u/%u from %s up on worker %u", t->name,
 		t->sess->client ? "client " : "", t->index, t->sess->workers, t->peer_str, w->id);
@@ -668,12 +713,14 @@ static void do_handshake(struct tunnel *t)
 	int k = fy_link_handshake(&t->link);
 
 	if (k == 1) {
+		atomic_fetch_add_explicit(&t->w->r->ctr.tls_handshakes, 1, memory_order_relaxed);
 		t->state = TUN_HELLO;
 		read_hello(t);
 		return;
 	}
 	if (k == 0)
 		return;
+	atomic_fetch_add_explicit(&t->w->r->ctr.tls_failed, 1, memory_order_relaxed);
 	snprintf(msg, sizeof(msg), "%s", t->link.tls.why);
 	tunnel_close(t, FY_E_PROTOCOL, msg);
 }
@@ -726,7 +773,9 @@ void tunnel_tick(struct worker *w, uint64_t now)
 			snprintf(why, sizeof(why), "no traffic for %u ms (keepalive)",
 				 3 * w->r->cfg.keepalive_ms);
 			tunnel_close(t, FY_E_TIMEOUT, why);
+			continue;
 		}
+		tunnel_publish(t, fy_mux_stream_count(t->link.mux));
 	}
 }
 

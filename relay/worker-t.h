@@ -3,6 +3,7 @@
 #ifndef FERRY_WORKER_T_H
 #define FERRY_WORKER_T_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -20,12 +21,14 @@ struct pubconn;
 struct reg_port;
 struct reg_session;
 struct udp_flow;
+struct ctl_req;
+struct ctl_pending;
 
 /* A message between workers. A MSG_TUNNEL is the tunnel's own (it moves
  * once); the others are allocated by the sender and freed by the receiver
  * (a client handed over because its worker holds no tunnel of its agent,
  * a listener for a new claim: rare, never per packet). */
-enum msg_kind { MSG_TUNNEL, MSG_PUBLIC, MSG_LISTEN, MSG_JOIN };
+enum msg_kind { MSG_TUNNEL, MSG_PUBLIC, MSG_LISTEN, MSG_JOIN, MSG_CTL, MSG_UNLISTEN };
 struct msg {
 	struct cds_wfcq_node node;
 	enum msg_kind kind;
@@ -34,7 +37,18 @@ struct msg {
 	uint16_t port;
 	struct sockaddr_storage peer;
 	uint64_t sess_serial;
-	struct reg_session *sess;	/* MSG_LISTEN: holds a reference */
+	struct reg_session *sess;	/* MSG_LISTEN, MSG_UNLISTEN: holds a reference */
+	struct ctl_req *ctl;		/* MSG_CTL: the receiver's (ctl.c) */
+};
+
+/* What a worker publishes for the admin thread (/metrics), once a tick:
+ * relaxed stores by the worker, relaxed loads by the reader. */
+struct worker_pub {
+	atomic_uint tunnels;		/* active tunnels */
+	atomic_uint streams;		/* streams in its table */
+	atomic_uint_fast64_t busy_us;	/* loop time spent working, total */
+	atomic_uint_fast64_t loop_us;	/* loop time in all, total */
+	atomic_uint busy_ppm;		/* busy share of the last second, parts per million */
 };
 
 /* A worker's own listener on a port claimed through another worker:
@@ -79,6 +93,9 @@ struct worker {
 	bool drain_started;
 	struct cds_wfcq_head inbox_head;
 	struct cds_wfcq_tail inbox_tail;
+	struct ctl_pending *ctl_pending;	/* FORWARDs awaiting the agent (ctl.c) */
+	struct worker_pub pub;
+	uint64_t pub_busy_us, pub_loop_us, pub_at_ms;	/* the last second's start */
 } __attribute__((aligned(64)));
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "ctl.h"
 #include "engine.h"
 #include "inbox.h"
 #include "join.h"
@@ -74,6 +75,12 @@ static void handle_inbox(struct worker *w, bool discard)
 		case MSG_JOIN:
 			join_handle(w, m, discard);	/* the join's own message */
 			continue;
+		case MSG_CTL:
+			ctl_handle(w, m->ctl, discard);
+			break;
+		case MSG_UNLISTEN:
+			engine_unlisten_extra(w, m->port, m->sess);
+			break;
 		}
 		free(m);
 	}
@@ -119,6 +126,34 @@ static bool drain_step(struct worker *w, uint64_t now)
 	return total == 0 || now >= w->drain_deadline_ms;
 }
 
+/* For /metrics: levels the admin thread reads (tunnel.c publishes each
+ * tunnel's bytes and streams into its session at the same tick). */
+static void publish(struct worker *w)
+{
+	unsigned n = 0;
+
+	for (struct tunnel *t = w->tunnel_list; t; t = t->next)
+		n += t->state == TUN_ACTIVE;
+	atomic_store_explicit(&w->pub.tunnels, n, memory_order_relaxed);
+	atomic_store_explicit(&w->pub.streams, (unsigned)fy_sess_count(&w->streams),
+			      memory_order_relaxed);
+}
+
+void worker_publish_busy(struct worker *w, uint64_t busy_us, uint64_t loop_us, uint64_t now_ms)
+{
+	atomic_store_explicit(&w->pub.busy_us, busy_us, memory_order_relaxed);
+	atomic_store_explicit(&w->pub.loop_us, loop_us, memory_order_relaxed);
+	if (now_ms - w->pub_at_ms < 1000)
+		return;
+	/* The share of the last second (or so) the loop spent working. */
+	if (loop_us > w->pub_loop_us)
+		atomic_store_explicit(&w->pub.busy_ppm, (unsigned)((busy_us - w->pub_busy_us) *
+				      1000000 / (loop_us - w->pub_loop_us)), memory_order_relaxed);
+	w->pub_busy_us = busy_us;
+	w->pub_loop_us = loop_us;
+	w->pub_at_ms = now_ms;
+}
+
 bool worker_step(struct worker *w, uint64_t now)
 {
 	struct relay *r = w->r;
@@ -132,6 +167,8 @@ bool worker_step(struct worker *w, uint64_t now)
 		 * all of it every 16 ticks. */
 		if (w->id == 0)
 			r->src_sweep = src_sweep(r->src, r->src_sweep, SRC_SLOTS / 16, now);
+		ctl_tick(w, now);
+		publish(w);
 		w->last_tick_ms = now;
 	}
 	if (atomic_load(&r->draining) && drain_step(w, now)) {
@@ -149,6 +186,7 @@ void worker_finish(struct worker *w)
 		tunnel_close(w->tunnel_list, FY_E_SHUTDOWN, "relay shutting down");
 	engine_release_ports(w, NULL);
 	handle_inbox(w, true);
+	ctl_fini(w);
 	tunnel_flush_dirty(w);
 	gc(w);
 }

@@ -18,6 +18,10 @@ void worker_fini(struct worker *w);
 void worker_wakeup(struct worker *w);
 /* After each round of I/O: timers, drain, flushes, frees. true: stop. */
 bool worker_step(struct worker *w, uint64_t now);
+/* The backend's loop accounting, totals in microseconds since the
+ * worker started (busy: time spent working, not waiting for events):
+ * published for /metrics with the busy share of the last second. */
+void worker_publish_busy(struct worker *w, uint64_t busy_us, uint64_t loop_us, uint64_t now_ms);
 /* The worker is stopping: close everything it holds. */
 void worker_finish(struct worker *w);
 

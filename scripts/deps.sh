@@ -6,7 +6,7 @@ set -eu
 
 what=${1:-test}
 pkgs=(gcc libc6-dev pkg-config meson ninja-build libssl-dev liburcu-dev libxxhash-dev
-      liburing-dev libcunit1-dev openssl curl python3 procps)
+      liburing-dev libcunit1-dev openssl curl python3 procps libhttp-parser-dev libcjson-dev)
 # cross: ferry-agent for arm64 and armhf (scripts/cross.sh): Debian's cross
 # compilers, the libraries of those architectures (multiarch) and qemu-user to run
 # the result here (tests/integration/sbc_qemu.sh)
@@ -26,7 +26,10 @@ vagrant) pkgs+=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-dri
            rsync e2fsprogs fdisk openssh-client) ;;
 test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox
            bind9-dnsutils libdpdk-dev ethtool nftables iputils-ping "${topo[@]}" "${cross[@]}"
-           vagrant vagrant-libvirt) ;;
+           vagrant vagrant-libvirt
+           # the admin API's tests: its /metrics through a real Prometheus parser,
+           # its status page in a real browser (and a font to draw it with)
+           python3-prometheus-client chromium fonts-dejavu-core) ;;
 bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file
            nftables ethtool) ;;
 *) echo "usage: $0 [build|demo|test|bench|dpdk|cross|vagrant]" >&2; exit 2 ;;

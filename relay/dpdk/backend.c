@@ -31,6 +31,7 @@
 #include "dworker.h"
 #include "ferry/sock.h"
 #include "ferry/wire.h"
+#include "admin/admin.h"
 #include "backend.h"
 #include "engine.h"
 #include "public.h"
@@ -812,8 +813,10 @@ static void handle_signals(struct relay *r)
 
 	if (got_hup) {
 		got_hup = 0;
-		relay_reload_tokens(r);
-		relay_reload_policy(r);
+		bool t, p;
+
+		if (relay_reload(r, false, &t, &p) == -EBUSY)
+			FY_INFO("relay", "SIGHUP: a reload (admin API) is running already");
 	}
 	if (!sig)
 		return;
@@ -833,7 +836,7 @@ static int lcore_main(void *arg)
 	struct dworker *dw = arg;
 	struct worker *w = dw->w;
 	struct relay *r = w->r;
-	uint64_t last_rx = now_us();
+	uint64_t last_rx = now_us(), start = last_rx;
 	struct rte_mbuf *rx[DW_BURST];
 
 	rcu_register_thread();
@@ -873,8 +876,11 @@ static int lcore_main(void *arg)
 		 * polling an idle port. */
 		if (n || dw->cnt.tx_zero_copy + dw->cnt.tx_copied != sent)
 			dw->cnt.busy_cycles += rte_rdtsc() - c0;
-		if (t - dw->published_us >= DSTATS_PERIOD_US)
+		if (t - dw->published_us >= DSTATS_PERIOD_US) {
 			dstats_publish(dw, t);
+			worker_publish_busy(w, fy_cycles_to_us(dw->cnt.busy_cycles, rte_get_tsc_hz()),
+					    t - start, w->now_ms);
+		}
 		if (n)
 			last_rx = t;
 		else if (t - last_rx > 1000)
@@ -1074,7 +1080,15 @@ int dpdk_backend_run(struct relay *r)
 		mac.addr_bytes[1], mac.addr_bytes[2], mac.addr_bytes[3], mac.addr_bytes[4],
 		mac.addr_bytes[5], agent_port, r->nworkers);
 	dstats_register(dws, r->nworkers, pool);
+	r->be_metrics = dstats_metrics;
 	atomic_store(&r->running, r->nworkers);
+	/* The control thread beside the lcores (it blocks the signals lcore 0
+	 * takes); it only talks to them through their inboxes. */
+	if (admin_start(r) < 0) {
+		rc = 2;
+		goto out_workers;
+	}
+	atomic_store(&r->ready, true);
 	i = 1;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (i >= r->nworkers)
@@ -1083,6 +1097,7 @@ int dpdk_backend_run(struct relay *r)
 	}
 	lcore_main(&dws[0]);
 	rte_eal_mp_wait_lcore();
+	admin_stop(r);
 	rc = 0;
 	dstats_log(dws, r->nworkers);
 out_workers:

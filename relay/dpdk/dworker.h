@@ -103,6 +103,10 @@ void dstats_publish(struct dworker *dw, uint64_t now_us);
  * before they are freed (the telemetry thread may be reading). */
 void dstats_register(struct dworker *dws, unsigned n, struct rte_mempool *pool);
 void dstats_unregister(void);
+/* For /metrics (relay.be_metrics): the same counters, summed. */
+struct relay;
+struct adm_metrics;
+void dstats_metrics(struct relay *r, struct adm_metrics *m);
 /* Logs every worker's non-zero counters, by name (at exit). */
 void dstats_log(const struct dworker *dws, unsigned n);
 

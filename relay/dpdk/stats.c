@@ -19,6 +19,7 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "../admin/metrics.h"
 #include "dworker.h"
 #include "ferry/log.h"
 
@@ -222,4 +223,60 @@ void dstats_log(const struct dworker *dws, unsigned n)
 							net_counter_names[k], (unsigned long long)v[k]);
 		FY_INFO("relay", "worker %u counters:%s", i, line);
 	}
+}
+
+/* The same counters as /ferry/counters, for the admin API's /metrics:
+ * ferry_dpdk_<name>_total per counter (levels as gauges), summed over
+ * the lcores, with the pool and the port's own statistics. */
+static bool is_level(const char *name)
+{
+	return !strcmp(name, "steer_entries") || !strcmp(name, "conns");
+}
+
+static void metric(struct adm_metrics *m, const char *name, uint64_t v, bool level)
+{
+	char full[96];
+
+	snprintf(full, sizeof(full), "ferry_dpdk_%s%s", name, level ? "" : "_total");
+	adm_metrics_one(m, full, level ? "gauge" : "counter",
+			"DPDK backend counter (as ferry-relay stats shows it).", v);
+}
+
+void dstats_metrics(struct relay *r, struct adm_metrics *m)
+{
+	struct dstats sum, one;
+	struct rte_eth_stats ps;
+	const uint64_t *n, *w;
+
+	(void)r;
+	memset(&sum, 0, sizeof(sum));
+	pthread_mutex_lock(&tel_lock);
+	if (!tel_dws) {
+		pthread_mutex_unlock(&tel_lock);
+		return;
+	}
+	for (unsigned i = 0; i < tel_n; i++) {
+		snapshot(&tel_dws[i], &one);
+		accumulate(&sum, &one);
+	}
+	adm_metrics_one(m, "ferry_dpdk_pool_size", "gauge", "mbufs in the pool.", tel_pool->size);
+	adm_metrics_one(m, "ferry_dpdk_pool_available", "gauge", "mbufs free in the pool.",
+			rte_mempool_avail_count(tel_pool));
+	adm_metrics_one(m, "ferry_dpdk_tsc_hz", "gauge", "TSC ticks per second.", rte_get_tsc_hz());
+	if (rte_eth_stats_get(tel_dws[0].port_id, &ps) == 0) {
+		metric(m, "port_ipackets", ps.ipackets, false);
+		metric(m, "port_opackets", ps.opackets, false);
+		metric(m, "port_imissed", ps.imissed, false);
+		metric(m, "port_ierrors", ps.ierrors, false);
+		metric(m, "port_oerrors", ps.oerrors, false);
+		metric(m, "port_rx_nombuf", ps.rx_nombuf, false);
+	}
+	pthread_mutex_unlock(&tel_lock);
+	n = (const uint64_t *)&sum.net;
+	w = (const uint64_t *)&sum.dw;
+	for (size_t i = 0; i < DW_NCOUNTERS; i++)
+		metric(m, dw_counter_names[i], w[i], is_level(dw_counter_names[i]));
+	metric(m, "conns", sum.conns, true);
+	for (size_t i = 0; i < net_counter_count; i++)
+		metric(m, net_counter_names[i], n[i], false);
 }

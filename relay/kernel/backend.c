@@ -14,7 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "ferry/addr.h"
+#include "admin/admin.h"
 #include "backend.h"
 #include "engine.h"
 #include "ferry/addr.h"
@@ -277,6 +277,8 @@ static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 		 * flood of clients must not lock them out. */
 		if ((unsigned)fd >= w->r->nofile - w->r->cfg.fd_reserve) {
 			atomic_fetch_add_explicit(&w->r->ctr.fd_reserve, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&w->r->ctr.stream_refused[REFUSED_FD_RESERVE], 1,
+						  memory_order_relaxed);
 			FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s on port %u refused: %u descriptors "
 				  "in use, the last %u are kept for agents (--fd-reserve)",
 				  fy_addr_str(&peer, a, sizeof(a)), kl->port,
@@ -571,14 +573,18 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct relay *r = w->r;
-	uint64_t last_resume;
+	uint64_t last_resume, start_us = fy_now_us();
 
 	rcu_register_thread();
 	w->now_ms = w->last_tick_ms = last_resume = fy_now_ms();
 	do {
+		uint64_t loop_us;
+
 		fy_loop_run_once(kw_of(w)->loop, WORKER_TICK_MS / 2);
 		rcu_quiescent_state();	/* no registry pointer held across turns */
 		w->now_ms = fy_now_ms();
+		loop_us = fy_now_us() - start_us;
+		worker_publish_busy(w, loop_us - fy_loop_idle_us(kw_of(w)->loop), loop_us, w->now_ms);
 		kconns_returned(kw_of(w));
 		if (kw_of(w)->paused && w->now_ms - last_resume >= WORKER_TICK_MS) {
 			resume_listeners(w);
@@ -694,10 +700,18 @@ int kernel_backend_run(struct relay *r)
 			break;
 		}
 	}
-	if (!rc)
+	/* The admin thread blocks the signals itself; it starts once the
+	 * workers it sends to exist. */
+	if (!rc && admin_start(r) < 0) {
+		atomic_store(&r->stop, true);
+		rc = 2;
+	}
+	if (!rc) {
+		atomic_store(&r->ready, true);
 		FY_INFO("relay", "ferry-relay %s listening for agents on %s with %u workers; "
 			"claimed ports bind %s", FERRY_VERSION, r->cfg.listen, r->nworkers,
 			r->cfg.public_bind);
+	}
 	while (!rc && !atomic_load(&r->stop)) {
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
 		int sig = sigtimedwait(&set, NULL, &ts);
@@ -714,8 +728,9 @@ int kernel_backend_run(struct relay *r)
 			for (unsigned i = 0; i < r->nworkers; i++)
 				fy_loop_wake(kw_of(&r->workers[i])->loop);
 		} else if (sig == SIGHUP) {
-			relay_reload_tokens(r);
-		relay_reload_policy(r);
+			bool t, p;
+
+			relay_reload(r, true, &t, &p);
 		}
 		if (atomic_load(&r->running) == 0)
 			break;
@@ -725,6 +740,7 @@ int kernel_backend_run(struct relay *r)
 		fy_loop_wake(kw_of(&r->workers[i])->loop);
 		pthread_join(r->workers[i].thread, NULL);
 	}
+	admin_stop(r);	/* after the workers: it may still hold their answers */
 out:
 	rcu_barrier();
 	for (unsigned i = 0; i < r->nworkers; i++)

@@ -29,11 +29,16 @@ fy_alloc_port PUB_ECHO
 
 dp_certs
 TOK=$(fy_token edge "$FY_PORT_RANGE")
+ADMIN_TOK=$("$RELAY_BIN" token add --tokens "$T/tokens" --admin 2>/dev/null) || fail "token add --admin"
+fy_alloc_port ADM
 fy_serve serve-sink "$SINK" --mode sink
 fy_serve serve-src "$SRC" --mode source --bytes 64M --seed 2
 fy_serve serve-echo "$ECHO" --mode echo
 
-dp_relay_start --workers 1 --dpdk-mbufs 8191 --handshake-timeout-ms 5000 --log-level debug
+# The admin API on a kernel socket beside the DPDK port, in the relay's
+# namespace: its control thread, not an lcore, answers.
+dp_relay_start --workers 1 --dpdk-mbufs 8191 --handshake-timeout-ms 5000 --log-level debug \
+	--admin-listen "127.0.0.1:$ADM"
 dp_relay_wait_up
 check_ok "DPDK relay up: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
 grep -q "DPDK port 0 (net_${FY_DPDK_PMD:-af_packet})" "$T/relay.log" ||
@@ -82,6 +87,33 @@ for c in tcp_sack_rx tcp_sack_tx tcp_retransmits; do
 done
 check_ok "recovered with SACK: tcp_sack_rx=$(dp_stat tcp_sack_rx) tcp_sack_tx=$(dp_stat tcp_sack_tx) tcp_retransmits=$(dp_stat tcp_retransmits) tcp_loss_probes=$(dp_stat tcp_loss_probes) tcp_rto_timeouts=$(dp_stat tcp_rto_timeouts)"
 
+# /metrics on the DPDK backend: the stack's counters (what `ferry-relay
+# stats` shows) beside the engine's, parsed by prometheus_client.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+${NS:+ip netns exec "$NS"} curl -sf -H "Authorization: Bearer $ADMIN_TOK" \
+	"http://127.0.0.1:$ADM/metrics" >"$T/metrics" || fail "GET /metrics on the DPDK relay failed"
+"$PY" - "$T/metrics" "$(dp_stat tcp_sack_rx)" <<'PY' >"$T/metrics.check" 2>&1 || fail "DPDK /metrics: $(cat "$T/metrics.check")"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+v = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        v[(s.name, tuple(sorted(s.labels.items())))] = s.value
+def get(name, **labels):
+    return v[(name, tuple(sorted(labels.items())))]
+assert any(k[0] == "ferry_build_info" and ("backend", "dpdk") in k[1] for k in v)
+assert get("ferry_sessions") == 1 and get("ferry_tunnels") == 1
+assert get("ferry_dpdk_tcp_sack_rx_total") >= int(sys.argv[2]) > 0
+assert get("ferry_dpdk_rx_frames_total") > 0 and get("ferry_dpdk_pool_size") == 8191
+assert get("ferry_agent_received_bytes_total", agent="edge") >= 64 << 20
+assert get("ferry_agent_sent_bytes_total", agent="edge") >= 64 << 20
+print("%d samples; tcp_sack_rx %d, rx_frames %d, edge received %d bytes" % (len(v),
+      get("ferry_dpdk_tcp_sack_rx_total"), get("ferry_dpdk_rx_frames_total"),
+      get("ferry_agent_received_bytes_total", agent="edge")))
+PY
+check_ok "/metrics on DPDK: $(cat "$T/metrics.check")"
+
 fy_bg hold1 "$LOAD" hold --connect "$RIP:$PUB_ECHO" --expect reset --send-bytes 100 --timeout 30
 wait_log_count "$T/serve-echo.out" '^accept ' 321 10
 fy_agent_stop edge KILL
@@ -92,7 +124,7 @@ start_agent 6
 load_ok "agent back: 1 MiB through" send --connect "$RIP:$PUB_IN" --bytes 1M --seed 7 --timeout 60
 
 kill -HUP "$DPID"
-wait_log "$T/relay.log" 'SIGHUP: 1 token\(s\) loaded' 10
+wait_log "$T/relay.log" 'SIGHUP: 2 token\(s\) loaded' 10
 fy_alive "$DPID" || fail "DPDK relay died on SIGHUP"
 load_ok "SIGHUP reloaded the tokens (lcore 0), still serving: 1 MiB" send --connect "$RIP:$PUB_IN" \
 	--bytes 1M --seed 7 --timeout 60

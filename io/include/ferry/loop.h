@@ -45,6 +45,10 @@ int fy_loop_del(struct fy_loop *l, int fd);
  * of callbacks run, or -errno (never -EINTR). */
 int fy_loop_run_once(struct fy_loop *l, int timeout_ms);
 
+/* Microseconds spent blocked waiting for events since the loop was made
+ * (the rest of a thread's time is work: its busy share, for metrics). */
+uint64_t fy_loop_idle_us(const struct fy_loop *l);
+
 /* Cross-thread wake-up (eventfd): fn runs on the loop's thread at its next
  * iteration after any number of fy_loop_wake calls. */
 int fy_loop_set_wake(struct fy_loop *l, void (*fn)(struct fy_loop *l, void *arg), void *arg);

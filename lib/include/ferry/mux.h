@@ -56,6 +56,13 @@ struct fy_stream {
 
 struct fy_mux;
 
+/* What went through one mux, for the owner's metrics: payload bytes of
+ * DATA and DGRAM frames each way, and streams opened by either side. */
+struct fy_mux_stats {
+	uint64_t bytes_in, bytes_out;
+	uint64_t streams_opened;
+};
+
 struct fy_mux_cbs {
 	/* The peer opened a stream. Return 0 to accept (set s->app), or a
 	 * fy_code to refuse: the mux then sends RESET with msg (may be NULL).
@@ -158,6 +165,9 @@ void fy_mux_reset(struct fy_mux *m, struct fy_stream *s, uint32_t code, const ch
 /* Frees a finished stream (both FINs done). No frame is sent. */
 void fy_mux_stream_close(struct fy_mux *m, struct fy_stream *s);
 size_t fy_mux_stream_count(const struct fy_mux *m);
+/* The mux's streams, for listing: the first, then s->next. */
+struct fy_stream *fy_mux_first_stream(const struct fy_mux *m);
+const struct fy_mux_stats *fy_mux_stats(const struct fy_mux *m);
 
 /* ---- control ---- */
 /* Queue a control frame already encoded (fy_frame_*). 0 or -ENOBUFS. */

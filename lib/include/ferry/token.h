@@ -7,11 +7,16 @@
  * groups: the groups an agent of this token belongs to; reach: the agents
  * (by name, by group, or all) an agent of this token may open streams to
  * (agent to agent: -L, -D, -W). No reach: none.
+ *   <id> sha256:<64 hex> kind=admin
+ * An admin token (kind=admin) opens the relay's admin API and nothing
+ * else: it names no agents and no ports, the tunnel listener refuses it,
+ * and the admin API refuses agent tokens.
  * id is a short label for logs (never the token). A token is
  * "fyt_" followed by 43 base64url characters (32 random bytes). */
 #ifndef FERRY_TOKEN_H
 #define FERRY_TOKEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +39,7 @@ struct fy_token_rule {
 	char groups[FY_TOKEN_GROUPS_MAX][64];
 	unsigned nreach;
 	char reach[FY_TOKEN_REACH_MAX][65];	/* "name", "@group" or "*" */
+	bool admin;		/* kind=admin: the admin API's, never an agent's */
 };
 
 /* What `token add` writes: every field but the token itself. */
@@ -44,6 +50,7 @@ struct fy_token_spec {
 	unsigned max_ports;	/* 0: not written (the relay's default applies) */
 	const char *groups;	/* comma list; NULL: none */
 	const char *reach;	/* comma list of names, @groups, *; NULL: none */
+	bool admin;		/* kind=admin: agents, ports, groups, reach unused */
 };
 
 /* Owned by the caller: fy_tokens_free releases v. */
