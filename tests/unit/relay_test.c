@@ -114,7 +114,7 @@ static void test_hello_refused(void)
 		{ TOK_PI, "b", FY_PROTO_VERSION, 0, FY_E_DENIED,
 		  "token may not act as agent 'b' (allowed: pi,pi2)" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION + 1, 0, FY_E_VERSION,
-		  "protocol version mismatch: relay speaks 1-2, agent speaks 3-3" },
+		  "protocol version mismatch: relay speaks 1-3, agent speaks 4-4" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION, H_WORKERS, FY_E_PROTOCOL,
 		  "tunnel index 2 out of range (relay has 2 workers)" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION, 1, FY_E_PROTOCOL,
