@@ -24,6 +24,12 @@ static void usage(FILE *f)
 "  -R [bind:]port:host:hostport   connections to relay port 'port' reach host:hostport\n"
 "                                 from this machine (only targets named by -R are ever dialed)\n"
 "  -R udp:port:host:hostport      the same for datagrams to the relay's UDP port 'port'\n"
+"  -H NAME:host:hostport          HTTP requests to the relay for NAME (Host NAME.DOMAIN or\n"
+"                                 path /forward/NAME/) reach the web server host:hostport\n"
+"  -S NAME:host:hostport          TLS connections to the relay with server name\n"
+"                                 NAME.DOMAIN pass through, untouched, to host:hostport\n"
+"  ...,proxy-protocol             after a TCP -R, -H or -S: the target first gets a PROXY\n"
+"                                 protocol v2 header with the client's address\n"
 "  -L [bind:]port:AGENT:host:hostport\n"
 "                                 connections to local port 'port' (bind: 127.0.0.1 unless\n"
 "                                 given) reach host:hostport from agent AGENT's machine\n"
@@ -92,6 +98,8 @@ static const struct option opts[] = {
 	{ "socks-auth", required_argument, NULL, O_SOCKS_AUTH },
 	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
 	{ "remote", required_argument, NULL, 'R' },
+	{ "http-name", required_argument, NULL, 'H' },
+	{ "tls-name", required_argument, NULL, 'S' },
 	{ "local", required_argument, NULL, 'L' },
 	{ "dynamic", required_argument, NULL, 'D' },
 	{ "stdio", required_argument, NULL, 'W' },
@@ -145,12 +153,74 @@ static void unbracket(char *s)
 	}
 }
 
+/* ",proxy-protocol" at the end of a TCP forward: cut it off spec (a copy
+ * in buf). */
+static const char *cut_options(const char *spec, char *buf, size_t n, bool *pp)
+{
+	static const char opt[] = ",proxy-protocol";
+	size_t l = strlen(spec), ol = sizeof(opt) - 1;
+
+	*pp = false;
+	if (l >= n || l <= ol || strcmp(spec + l - ol, opt))
+		return spec;
+	memcpy(buf, spec, l - ol);
+	buf[l - ol] = '\0';
+	*pp = true;
+	return buf;
+}
+
+const char *agent_fwd_str(const struct fwd *f, char *buf, size_t n)
+{
+	const char *pp = f->proxy_protocol ? ",proxy-protocol" : "";
+
+	if (f->kind)
+		snprintf(buf, n, "-%c %s:%s:%u%s", f->kind == FY_NAME_TLS ? 'S' : 'H', f->name, f->host,
+			 f->hostport, pp);
+	else
+		snprintf(buf, n, "-R %s%u:%s:%u%s", f->udp ? "udp:" : "", f->port, f->host,
+			 f->hostport, pp);
+	return buf;
+}
+
+int agent_parse_name(int opt, const char *spec, struct fwd *f, char *err, size_t errlen)
+{
+	char buf[600], cut[600], *fld[4];
+	bool pp;
+	size_t nl;
+
+	memset(f, 0, sizeof(*f));
+	spec = cut_options(spec, cut, sizeof(cut), &pp);
+	f->proxy_protocol = pp;
+	f->kind = opt == 'S' ? FY_NAME_TLS : FY_NAME_HTTP;
+	if (strlen(spec) >= sizeof(buf) || split_fields(strcpy(buf, spec), fld, 4) != 3)
+		goto bad;
+	nl = strlen(fld[0]);
+	for (size_t i = 0; i < nl; i++)
+		if (fld[0][i] >= 'A' && fld[0][i] <= 'Z')
+			fld[0][i] = (char)(fld[0][i] - 'A' + 'a');
+	if (!fy_name_label_ok(fld[0], nl) || parse_port(fld[2], &f->hostport) < 0)
+		goto bad;
+	memcpy(f->name, fld[0], nl + 1);
+	unbracket(fld[1]);
+	if (!fld[1][0] || strlen(fld[1]) >= sizeof(f->host))
+		goto bad;
+	memcpy(f->host, fld[1], strlen(fld[1]) + 1);
+	return 0;
+bad:
+	snprintf(err, errlen, "bad -%c '%s': expected NAME:host:hostport[,proxy-protocol], NAME one "
+		 "DNS label (1..63 of a-z 0-9 -)", opt, spec);
+	return -1;
+}
+
 int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen)
 {
-	char buf[600], *fld[4];
+	char buf[600], cut[600], *fld[4];
+	bool pp;
 	int n;
 
 	memset(f, 0, sizeof(*f));
+	spec = cut_options(spec, cut, sizeof(cut), &pp);
+	f->proxy_protocol = pp;
 	if (!strncmp(spec, "udp:", 4)) {
 		f->udp = true;
 		spec += 4;
@@ -175,10 +245,14 @@ int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen
 	if (!fld[n - 2][0] || strlen(fld[n - 2]) >= sizeof(f->host))
 		goto bad;
 	memcpy(f->host, fld[n - 2], strlen(fld[n - 2]) + 1);
+	if (f->udp && f->proxy_protocol) {
+		snprintf(err, errlen, "bad -R 'udp:%s': proxy-protocol is for TCP forwards", spec);
+		return -1;
+	}
 	return 0;
 bad:
-	snprintf(err, errlen, "bad -R '%s%s': expected [udp:][bind:]port:host:hostport, ports "
-		 "1-65535", f->udp ? "udp:" : "", spec);
+	snprintf(err, errlen, "bad -R '%s%s': expected [udp:][bind:]port:host:hostport"
+		 "[,proxy-protocol], ports 1-65535", f->udp ? "udp:" : "", spec);
 	return -1;
 }
 
@@ -317,15 +391,21 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 	if (!file)	/* getopt's own messages name the program, not its path */
 		argv[0] = (char *)PROG;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "R:L:D:W:h", opts, &idx)) != -1) {
+	while ((o = getopt_long(argc, argv, "R:H:S:L:D:W:h", opts, &idx)) != -1) {
 		int e = 0;
 
 		switch (o) {
 		case 'R':
+		case 'H':
+		case 'S':
 			if (c->nfwds == AGENT_MAX_FWDS) {
-				fprintf(stderr, "ferry-agent: at most %d -R forwards\n", AGENT_MAX_FWDS);
+				fprintf(stderr, "ferry-agent: at most %d -R, -H and -S in all\n",
+					AGENT_MAX_FWDS);
 				e = -1;
-			} else if (agent_parse_remote(optarg, &c->fwds[c->nfwds], err, sizeof(err)) < 0) {
+			} else if ((o == 'R' ? agent_parse_remote(optarg, &c->fwds[c->nfwds], err,
+								  sizeof(err)) :
+				    agent_parse_name(o, optarg, &c->fwds[c->nfwds], err,
+						     sizeof(err))) < 0) {
 				fprintf(stderr, "ferry-agent: %s\n", err);
 				e = -1;
 			} else {

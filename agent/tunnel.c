@@ -250,6 +250,7 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 	struct agent *a = t->a;
 	struct fy_result r;
 	struct fwd *f;
+	char fs[400];
 
 	if (fy_frame_get_result(p, n, &r, why) < 0)
 		return -1;
@@ -258,25 +259,28 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 		return -1;
 	}
 	f = &a->cfg.fwds[r.req];
+	agent_fwd_str(f, fs, sizeof(fs));
 	if (r.code == FY_E_OK) {
 		f->up = true;
 		f->retry_at_ms = 0;
 		f->retry_ms = 0;
-		FY_INFO(TOPIC, "forwarding relay %s port %u to %s:%u", f->udp ? "UDP" : "TCP", f->port,
-			f->host, f->hostport);
+		if (f->kind)
+			FY_INFO(TOPIC, "forwarding %s name '%s' to %s:%u", f->kind == FY_NAME_TLS ?
+				"TLS" : "HTTP", f->name, f->host, f->hostport);
+		else
+			FY_INFO(TOPIC, "forwarding relay %s port %u to %s:%u", f->udp ? "UDP" : "TCP",
+				f->port, f->host, f->hostport);
 	} else if (r.code == FY_E_IN_USE || r.code == FY_E_LIMIT || r.code == FY_E_INTERNAL) {
 		/* Busy or out of resources on the relay: that may pass. */
 		f->retry_ms = !f->retry_ms ? a->cfg.backoff_min_ms :
 			      f->retry_ms > a->cfg.backoff_max_ms / 2 ? a->cfg.backoff_max_ms :
 			      f->retry_ms * 2;
 		f->retry_at_ms = a->now_ms + f->retry_ms;
-		FY_WARN(TOPIC, "relay refused -R %s%u:%s:%u for now: %s; claiming it again in %.1f s",
-			f->udp ? "udp:" : "", f->port, f->host, f->hostport, r.msg,
+		FY_WARN(TOPIC, "relay refused %s for now: %s; claiming it again in %.1f s", fs, r.msg,
 			f->retry_ms / 1000.0);
 	} else {
 		/* Not allowed: asking again would get the same answer. */
-		FY_ERR(TOPIC, "relay refused -R %s%u:%s:%u: %s (not retried)", f->udp ? "udp:" : "",
-		       f->port, f->host, f->hostport, r.msg);
+		FY_ERR(TOPIC, "relay refused %s: %s (not retried)", fs, r.msg);
 	}
 	/* Success is a session with every tunnel up: reset the backoff. */
 	a->backoff_ms = 0;
@@ -334,10 +338,23 @@ static void send_register(struct atun *t, unsigned i)
 {
 	struct agent *a = t->a;
 	struct fwd *fw = &a->cfg.fwds[i];
-	uint8_t f[FY_FRAME_HDR_LEN + 16];
+	uint8_t f[FY_FRAME_HDR_LEN + 16 + FY_NAME_MAX];
 	struct fy_register r = { .req = i, .port = fw->port, .udp = fw->udp };
+	char fs[400];
 
-	if (fw->udp && a->relay_version < 2) {
+	if (fw->kind) {
+		if (a->relay_version < 3) {
+			FY_ERR(TOPIC, "%s: the relay speaks protocol %u, which has no names (not "
+			       "claimed; the relay needs version 3)", agent_fwd_str(fw, fs, sizeof(fs)),
+			       a->relay_version);
+			return;
+		}
+		/* The claim's id is its place in our list: OPEN names it. */
+		r.port = (uint16_t)(i + 1);
+		r.named = true;
+		r.kind = fw->kind;
+		snprintf(r.name, sizeof(r.name), "%s", fw->name);
+	} else if (fw->udp && a->relay_version < 2) {
 		FY_ERR(TOPIC, "-R udp:%u:%s:%u: the relay speaks protocol %u, which has no UDP "
 		       "(not claimed)", fw->port, fw->host, fw->hostport, a->relay_version);
 		return;

@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "ferry/addr.h"
 #include "inbox.h"
+#include "ingress.h"
 #include "public.h"
 #include "relay-t.h"
 #include "tunnel.h"
@@ -152,9 +153,14 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 {
 	struct relay *r = w->r;
 	uint64_t serial = 0;
-	unsigned target = engine_place_client(r, port, w->id, &serial);
+	unsigned target;
 	struct msg *m;
 
+	if (relay_ingress_port(r, port)) {
+		ingress_accepted(w, port, io, peer);
+		return;
+	}
+	target = engine_place_client(r, port, w->id, &serial);
 	if (target == (unsigned)-1) {
 		refuse(w, io, port, peer, "no agent serves it");
 		return;

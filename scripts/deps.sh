@@ -6,7 +6,7 @@ set -eu
 
 what=${1:-test}
 pkgs=(gcc libc6-dev pkg-config meson ninja-build libssl-dev liburcu-dev libxxhash-dev
-      liburing-dev libcunit1-dev openssl curl python3 procps)
+      liburing-dev libcunit1-dev libhttp-parser-dev openssl curl python3 procps)
 # cross: ferry-agent for arm64 and armhf (scripts/cross.sh): Debian's cross
 # compilers, the libraries of those architectures (multiarch) and qemu-user to run
 # the result here (tests/integration/sbc_qemu.sh)

@@ -110,9 +110,10 @@ static void b_close(struct worker *w, void *io, bool rst)
 	c->attached = false;
 }
 
-static int b_listen(struct worker *w, uint16_t port, bool probe, void **lio)
+static int b_listen(struct worker *w, const char *bind, uint16_t port, bool probe, void **lio)
 {
 	(void)probe;
+	(void)bind;
 	if (H.listen_error) {
 		int e = H.listen_error;
 
