@@ -563,9 +563,7 @@ static long body_step(struct iconn *ic, void *buf, size_t n)
 		/* A bad chunk: the request is cut here. The stream is reset; the
 		 * client gets a 400 if no response has reached it yet. */
 		ic->reply_status = 400;
-		snprintf(ic->done_why, sizeof(ic->done_why), "%s", ic->hp.why);
-		FY_LOG_RL(FY_LOG_WARN, TOPIC, "client %s for %s: request body refused: %s",
-			  ic->peer_str, ic->name, ic->hp.why);
+		snprintf(ic->done_why, sizeof(ic->done_why), "request body refused: %s", ic->hp.why);
 		return -EPROTO;
 	}
 	memcpy(buf, ic->in, (size_t)k);
@@ -708,7 +706,8 @@ static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 
 	ic->pump_done = true;
 	ic->done_code = code;
-	if (code != FY_E_OK)
+	/* Our own reason (a bad body) says more than the pump's. */
+	if (code != FY_E_OK && !ic->reply_status)
 		snprintf(ic->done_why, sizeof(ic->done_why), "%s", why);
 	schedule(ic);
 }
