@@ -11,7 +11,12 @@
  * Pausing the parser in on_headers_complete stops it just before the
  * head's last LF (it is consumed when parsing resumes); hp_head feeds
  * that byte at once so the head's length is exact and a request without
- * a body is complete when hp_head returns. */
+ * a body is complete when hp_head returns.
+ *
+ * http_parser built without HTTP_PARSER_STRICT (Debian's) lets any two
+ * bytes stand for the CRLF after a chunk's data, and a space between a
+ * header's name and its colon: two ways for us and the target to see
+ * different requests. We refuse both. */
 #include <string.h>
 #include <strings.h>
 
@@ -96,10 +101,57 @@ static int on_value(http_parser *p, const char *at, size_t n)
 	return span_add(h, &last->value, at, n);
 }
 
+/* RFC 9110 5.6.2. http_parser lets a space end a name (before the colon). */
+static bool is_tchar(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The CRLF that must follow a chunk's data, from q on (the rest of this
+ * feed); what the feed lacks is checked at the start of the next. */
+static int check_crlf(struct hparse *h, const uint8_t *q)
+{
+	for (; h->crlf < 2 && q < h->feed_end; q++, h->crlf++)
+		if (*q != "\r\n"[h->crlf])
+			return refuse(h, 400, "chunk data not followed by CRLF");
+	return 0;
+}
+
+static int on_chunk_header(http_parser *p)
+{
+	struct hparse *h = hp_of(p);
+
+	h->chunk_left = p->content_length;
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+	struct hparse *h = hp_of(p);
+
+	if (!(p->flags & F_CHUNKED))
+		return 0;
+	h->chunk_left -= n < h->chunk_left ? n : h->chunk_left;
+	if (h->chunk_left || !n)
+		return 0;
+	h->crlf = 0;
+	return check_crlf(h, (const uint8_t *)at + n);
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct hparse *h = hp_of(p);
 
+	for (unsigned i = 0; i < h->nhdr; i++) {
+		const struct hp_header *hd = &h->hdr[i];
+
+		if (h->base[hd->name.off + hd->name.len] != ':')
+			return refuse(h, 400, "white space between a header name and its colon");
+		for (uint32_t k = 0; k < hd->name.len; k++)
+			if (!is_tchar(h->base[hd->name.off + k]))
+				return refuse(h, 400, "header name is not a token (RFC 9110 5.1)");
+	}
 	for (unsigned i = 0; i < h->nhdr; i++) {
 		if (!hp_header_is(h, h->base, i, "host"))
 			continue;
@@ -127,6 +179,8 @@ static const http_parser_settings settings = {
 	.on_header_field = on_field,
 	.on_header_value = on_value,
 	.on_headers_complete = on_headers_complete,
+	.on_chunk_header = on_chunk_header,
+	.on_body = on_body,
 	.on_message_complete = on_message_complete,
 };
 
@@ -136,6 +190,7 @@ void hp_init(struct hparse *h)
 	http_parser_init(&h->p, HTTP_REQUEST);
 	h->p.data = h;
 	h->host = -1;
+	h->crlf = 2;
 }
 
 /* The parser's verdict on an error it found itself (ours are set). */
@@ -190,6 +245,9 @@ long hp_body(struct hparse *h, const uint8_t *p, size_t n)
 		return -1;
 	if (h->msg_done || !n)
 		return 0;
+	h->feed_end = p + n;
+	if (h->crlf < 2 && check_crlf(h, p))
+		return -1;
 	k = http_parser_execute(&h->p, &settings, (const char *)p, n);
 	if (HTTP_PARSER_ERRNO(&h->p) == HPE_PAUSED && h->msg_done) {
 		http_parser_pause(&h->p, 0);

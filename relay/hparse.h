@@ -45,6 +45,9 @@ struct hparse {
 	bool head_done, msg_done;
 	bool upgrade;			/* Upgrade (or CONNECT): raw bytes follow */
 	int host;			/* index of the Host header, -1: none */
+	uint64_t chunk_left;		/* chunked: data bytes left in this chunk */
+	unsigned crlf;			/* chunked: CRLF bytes after the data seen (2: none due) */
+	const uint8_t *feed_end;	/* the end of what hp_body is parsing */
 	const char *why;		/* error: what was wrong */
 	int status;			/* error: 400 or 431 */
 };
