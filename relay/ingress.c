@@ -1032,13 +1032,13 @@ void ingress_tick(struct worker *w, uint64_t now)
 			ic_close(ic, ic->st == IC_REPLY);
 		} else if (ic->st == IC_STREAM) {
 			/* A later head too slow: the stream ends, then the 408. */
+			if (ic->rq != RQ_HEAD || ic->pump_done)
+				continue;
 			ic->reply_status = 408;
 			snprintf(ic->done_why, sizeof(ic->done_why), "request head not complete "
 				 "within %u ms", w->r->cfg.http_header_ms);
-			if (ic->rq == RQ_HEAD) {
-				ic->rq = RQ_EOF;
-				fy_pump_readable(&ic->pump);
-			}
+			ic->rq = RQ_EOF;
+			fy_pump_readable(&ic->pump);
 		} else if (ic->st == IC_HEAD) {
 			reply(ic, 408, "request head not complete in time (--http-header-timeout-ms)");
 		} else {
