@@ -441,14 +441,22 @@ static int route(struct iconn *ic, size_t head_len)
 			 SNI_NAME_MAX), (const char *)b + v->off);
 	}
 	snprintf(ic->name, sizeof(ic->name), "%s", host);
-	if (hp->p.method == HTTP_CONNECT)
+	if (hp->p.method == HTTP_CONNECT) {
+		snprintf(ic->done_why, sizeof(ic->done_why), "CONNECT is not served");
 		return 405;
-	if (plen == 0 || path[0] != '/')
-		return 400;	/* absolute-form and '*': for proxies, not us */
+	}
+	if (plen == 0 || path[0] != '/') {
+		/* absolute-form and '*': for proxies, not us */
+		snprintf(ic->done_why, sizeof(ic->done_why), "request target is not a path");
+		return 400;
+	}
 	name_of_host(c, host, name, sizeof(name));
 	if (!name[0]) {
-		if (!name_of_path(c, path, plen, name, sizeof(name), &rest))
+		if (!name_of_path(c, path, plen, name, sizeof(name), &rest)) {
+			snprintf(ic->done_why, sizeof(ic->done_why), "neither Host nor path names an "
+				 "agent's service");
 			return 404;
+		}
 		path += rest;
 		plen -= rest;
 		if (plen == 0 || path[0] != '/') {
@@ -465,11 +473,13 @@ static int route(struct iconn *ic, size_t head_len)
 		why = "the name is served by TLS passthrough, not HTTP";
 	}
 	if (e < 0) {
-		FY_DEBUG(TOPIC, "client %s: name '%s': %s", ic->peer_str, name, why);
+		snprintf(ic->done_why, sizeof(ic->done_why), "%s", why);
 		return e == -ENOENT ? 404 : 502;
 	}
-	if (rewrite(ic, b, head_len, path, plen, host) < 0)
+	if (rewrite(ic, b, head_len, path, plen, host) < 0) {
+		snprintf(ic->done_why, sizeof(ic->done_why), "out of memory");
 		return 502;
+	}
 	return 0;
 }
 
@@ -516,12 +526,7 @@ static int head_step(struct iconn *ic)
 	ic->deadline_ms = 0;
 	status = route(ic, (size_t)len);
 	if (status) {
-		ic->reply_status = status;
-		snprintf(ic->done_why, sizeof(ic->done_why), "%s",
-			 status == 404 ? "no agent serves this name" :
-			 status == 405 ? "CONNECT is not served" :
-			 status == 400 ? "request target is not a path" :
-			 "the agent cannot take requests now");
+		ic->reply_status = status;	/* route() said why */
 		return -1;
 	}
 	in_consume(ic, (size_t)len);

@@ -173,7 +173,7 @@ bad() {	# bad WANT DESC ARGS...: the first line of the answer must be WANT
 		fail "$desc: $(($(log_count "$T/relay.log" "(WARN|INFO) relay.ingress") - before)) log lines, want 1"
 	got=$(curl -sS --max-time 10 -H 'Host: web.example.org' "http://127.0.0.1:$HTTP/who" | cut -d' ' -f1)
 	[ "$got" = agent=a ] || fail "after $desc, web no longer answers: '$got'"
-	check_ok "$desc: '$want', one log line ($(grep relay.ingress "$T/relay.log" | tail -n 1 | sed 's/.*relay.ingress //' | cut -c1-90))"
+	check_ok "$desc: '$want', one log line ($(grep -E "(WARN|INFO) relay.ingress" "$T/relay.log" | tail -n 1 | sed 's/.*relay.ingress //' | cut -c1-90))"
 }
 big=$(printf 'a%.0s' $(seq 1 20000))
 bad "HTTP/1.1 431 Request Header Fields Too Large" "oversized head" \
