@@ -213,6 +213,8 @@ long hp_head(struct hparse *h, const uint8_t *buf, size_t len)
 		return -1;
 	if (h->head_done || len < h->fed)
 		return h->fed;
+	if (len == h->fed)
+		return 0;	/* nothing new: http_parser takes 0 bytes as the end */
 	h->base = buf;
 	n = http_parser_execute(&h->p, &settings, (const char *)buf + h->fed, len - h->fed);
 	h->fed += n;

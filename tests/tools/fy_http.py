@@ -12,7 +12,7 @@
       answers "src=ADDR:PORT" (or "noproxy" when the first bytes are not one).
   fy_http.py wsclient --port P --host H [--path /ws] MESSAGE...
       WebSocket client through the relay's HTTP port: prints each echo.
-  fy_http.py raw --port P [--tls-host H --cafile F] [--hold S] DATA
+  fy_http.py raw --port P [--host-addr A] [--tls-host H --cafile F] [--hold S] DATA
       sends DATA (Python escapes: \\r\\n) and prints the first line of the answer.
   fy_http.py ppclient --port P
       connects, prints "me=ADDR:PORT" and what the target answered.
@@ -207,7 +207,8 @@ def proxyecho(a):
 
 
 def connect(a):
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    s = socket.create_connection((getattr(a, "host_addr", None) or "127.0.0.1", a.port),
+                                 timeout=10)
     if getattr(a, "tls_host", None):
         ctx = ssl.create_default_context(cafile=a.cafile)
         s = ctx.wrap_socket(s, server_hostname=a.tls_host)
@@ -293,6 +294,7 @@ def main():
     sp.add_argument("message", nargs="+")
     sp = sub.add_parser("raw")
     sp.add_argument("--port", type=int, required=True)
+    sp.add_argument("--host-addr", default="127.0.0.1")
     sp.add_argument("--tls-host")
     sp.add_argument("--cafile")
     sp.add_argument("--hold", type=float, default=0)

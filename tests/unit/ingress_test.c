@@ -53,6 +53,12 @@ static void test_head_ok(void)
 	CU_ASSERT_TRUE(hp_header_is(&h, (const uint8_t *)req, 1, "x-forwarded-for"));
 	CU_ASSERT_STRING_EQUAL(hp_method(&h), "GET");
 	CU_ASSERT_EQUAL(head_bytewise(&h, req), (long)strlen(req));
+	/* Asked again with nothing new (an event without bytes): still
+	 * waiting, not "the end". */
+	hp_init(&h);
+	CU_ASSERT_EQUAL(hp_head(&h, (const uint8_t *)req, 10), 0);
+	CU_ASSERT_EQUAL(hp_head(&h, (const uint8_t *)req, 10), 0);
+	CU_ASSERT_EQUAL(hp_head(&h, (const uint8_t *)req, strlen(req)), (long)strlen(req));
 	CU_ASSERT_EQUAL(h.nhdr, 3);
 	CU_ASSERT_EQUAL(memcmp(req + h.hdr[2].value.off, "*/*", h.hdr[2].value.len), 0);
 }
