@@ -261,6 +261,23 @@ static uint32_t claim_allowed(struct worker *w, struct reg_session *s, uint16_t 
 	return FY_E_OK;
 }
 
+/* A claim of s owned by w, holding a reference on s; NULL with msg. */
+static struct reg_port *claim_new(struct worker *w, struct reg_session *s, char *msg,
+				  size_t msglen)
+{
+	struct reg_port *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	p->sess = s;
+	p->owner = w->id;
+	p->owner_ctx = w;
+	atomic_fetch_add(&s->refs, 1);
+	return p;
+}
+
 /* Puts claim p into the registry: FY_E_OK (p->takeover set when it
  * replaced the same agent's dying session), or a code with msg and p
  * dropped. A repeat claim is FY_E_OK with *repeat set and p dropped. */
@@ -340,17 +357,11 @@ uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t 
 
 	if (code != FY_E_OK)
 		return code;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(msg, msglen, "out of memory");
+	p = claim_new(w, s, msg, msglen);
+	if (!p)
 		return FY_E_INTERNAL;
-	}
 	p->port = port;
 	p->udp = udp;
-	p->sess = s;
-	p->owner = w->id;
-	p->owner_ctx = w;
-	atomic_fetch_add(&s->refs, 1);
 	code = claim_add(r, p, &repeat, msg, msglen);
 	if (code != FY_E_OK || repeat)
 		return code;
@@ -486,18 +497,12 @@ uint32_t engine_register_name(struct worker *w, struct reg_session *s, const str
 			 "--max-ports-per-agent");
 		return FY_E_DENIED;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(msg, msglen, "out of memory");
+	p = claim_new(w, s, msg, msglen);
+	if (!p)
 		return FY_E_INTERNAL;
-	}
 	snprintf(p->name, sizeof(p->name), "%s", rg->name);
 	p->port = rg->port;
 	p->kind = rg->kind;
-	p->sess = s;
-	p->owner = w->id;
-	p->owner_ctx = w;
-	atomic_fetch_add(&s->refs, 1);
 	code = claim_add(r, p, &repeat, msg, msglen);
 	if (code != FY_E_OK || repeat)
 		return code;

@@ -47,8 +47,7 @@ enum ic_state { IC_SNIFF, IC_HANDSHAKE, IC_HEAD, IC_STREAM, IC_REPLY, IC_LINGER,
 enum ic_rq { RQ_HEAD, RQ_BODY, RQ_RAW, RQ_EOF };
 
 struct iconn {
-	struct rstream rs;		/* the stream's app */
-	struct fy_pump pump;
+	struct rs_pump rp;		/* the stream's app: rp.rs; its pump */
 	struct worker *w;
 	void *io;			/* the backend connection */
 	enum ic_state st;
@@ -213,8 +212,8 @@ static void ic_close(struct iconn *ic, bool rst)
 
 	if (ic->st == IC_CLOSED)
 		return;
-	if (ic->pump_live && !ic->pump.done)
-		fy_pump_abort(&ic->pump, FY_E_GONE, "client connection closed");
+	if (ic->pump_live && !ic->rp.pump.done)
+		fy_pump_abort(&ic->rp.pump, FY_E_GONE, "client connection closed");
 	ic->st = IC_CLOSED;
 	w->r->be->close(w, ic->io, rst);
 	ic->io = NULL;
@@ -237,7 +236,7 @@ void ingress_gc(struct worker *w)
 		if (ic->in_more)
 			continue;	/* still on the deferred list: freed from there */
 		if (ic->pump_live)
-			fy_pump_fini(&ic->pump);
+			fy_pump_fini(&ic->rp.pump);
 		if (ic->tls.ssl)
 			fy_tlsconn_fini(&ic->tls);
 		free(ic->in);
@@ -674,40 +673,11 @@ static const struct fy_conn_ops ingress_ops = {
 
 /* ---- the stream ---- */
 
-static struct fy_pump *pump_of(struct rstream *rs)
-{
-	return &caa_container_of(rs, struct iconn, rs)->pump;
-}
-
-static void rs_data(struct rstream *rs, const uint8_t *p, size_t n)
-{
-	fy_pump_on_data(pump_of(rs), p, n);
-}
-
-static void rs_fin(struct rstream *rs)
-{
-	fy_pump_on_fin(pump_of(rs));
-}
-
-static void rs_reset(struct rstream *rs, uint32_t code, const char *msg)
-{
-	fy_pump_on_reset(pump_of(rs), code, msg);
-}
-
-static void rs_credit(struct rstream *rs)
-{
-	fy_pump_on_credit(pump_of(rs));
-}
-
-static const struct rstream_ops ingress_rs_ops = {
-	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit,
-};
-
 /* The pump calls this from inside itself: the rest waits for the
  * deferred list (the pump reads its own state after we return). */
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 {
-	struct iconn *ic = caa_container_of(p, struct iconn, pump);
+	struct iconn *ic = caa_container_of(p, struct iconn, rp.pump);
 
 	ic->pump_done = true;
 	ic->done_code = code;
@@ -728,7 +698,7 @@ static void start_stream(struct iconn *ic)
 
 	public_to_open(&ic->peer, ic->next.id, &o);
 	o.named = true;
-	s = tunnel_open_stream(w, ic->next.serial, &o, &ic->rs, &t, &why);
+	s = tunnel_open_stream(w, ic->next.serial, &o, &ic->rp.rs, &t, &why);
 	if (!s) {
 		reply(ic, 502, why);
 		return;
@@ -736,15 +706,15 @@ static void start_stream(struct iconn *ic)
 	ic->cur = ic->next;
 	ic->have_next = false;
 	ic->rq = ic->rq_next;
-	ic->rs.ops = &ingress_rs_ops;
-	fy_pump_init(&ic->pump, &ingress_ops, ic, t->link.mux, s, w->r->cfg.window, true, on_done);
-	s->app = &ic->rs;
+	ic->rp.rs.ops = &rs_pump_ops;
+	fy_pump_init(&ic->rp.pump, &ingress_ops, ic, t->link.mux, s, w->r->cfg.window, true, on_done);
+	s->app = &ic->rp.rs;
 	ic->pump_live = true;
 	ic->pump_done = false;
 	ic->st = IC_STREAM;
 	FY_DEBUG(TOPIC, "client %s: %s -> agent '%s' stream %u", ic->peer_str, ic->name,
 		 ic->cur.agent, s->id);
-	fy_pump_readable(&ic->pump);
+	fy_pump_readable(&ic->rp.pump);
 }
 
 /* The stream ended (deferred from on_done): the next stream, our answer,
@@ -752,9 +722,9 @@ static void start_stream(struct iconn *ic)
 static void after_stream(struct iconn *ic)
 {
 	uint32_t code = ic->done_code;
-	unsigned long long tx = ic->pump.tx;
+	unsigned long long tx = ic->rp.pump.tx;
 
-	fy_pump_fini(&ic->pump);
+	fy_pump_fini(&ic->rp.pump);
 	ic->pump_live = false;
 	if (code == FY_E_OK) {
 		if (ic->have_next)
@@ -917,8 +887,8 @@ static void on_event(void *owner, uint32_t ev)
 	if (ic->tls_on && (ev & RELAY_EV_WRITE)) {
 		if (fy_tlsconn_push(&ic->tls) < 0) {
 			ic->front_err = true;
-			if (ic->pump_live && !ic->pump.done)
-				fy_pump_conn_error(&ic->pump, -EIO);
+			if (ic->pump_live && !ic->rp.pump.done)
+				fy_pump_conn_error(&ic->rp.pump, -EIO);
 			else
 				ic_close(ic, true);
 			return;
@@ -937,9 +907,9 @@ static void on_event(void *owner, uint32_t ev)
 		break;
 	case IC_STREAM:
 		if (ev & RELAY_EV_WRITE)
-			fy_pump_writable(&ic->pump);
+			fy_pump_writable(&ic->rp.pump);
 		if (ev & (RELAY_EV_READ | RELAY_EV_ERROR))
-			fy_pump_readable(&ic->pump);
+			fy_pump_readable(&ic->rp.pump);
 		break;
 	case IC_REPLY:
 		reply_flush(ic);
@@ -974,7 +944,7 @@ void ingress_read_more(struct worker *w)
 		if (ic->pump_done)
 			after_stream(ic);
 		else
-			fy_pump_readable(&ic->pump);
+			fy_pump_readable(&ic->rp.pump);
 	}
 }
 
@@ -1043,7 +1013,7 @@ void ingress_tick(struct worker *w, uint64_t now)
 			snprintf(ic->done_why, sizeof(ic->done_why), "request head not complete "
 				 "within %u ms", w->r->cfg.http_header_ms);
 			ic->rq = RQ_EOF;
-			fy_pump_readable(&ic->pump);
+			fy_pump_readable(&ic->rp.pump);
 		} else if (ic->st == IC_HEAD) {
 			reply(ic, 408, "request head not complete in time (--http-header-timeout-ms)");
 		} else {

@@ -23,15 +23,15 @@ static void on_event(void *owner, uint32_t ev)
 	struct pubconn *pc = owner;
 
 	if (ev & RELAY_EV_WRITE)
-		fy_pump_writable(&pc->pump);
+		fy_pump_writable(&pc->rp.pump);
 	if (ev & (RELAY_EV_READ | RELAY_EV_ERROR))
-		fy_pump_readable(&pc->pump);
+		fy_pump_readable(&pc->rp.pump);
 }
 
-/* The stream's events, to the pump. */
+/* The stream's events, to the pump: for every struct rs_pump. */
 static struct fy_pump *pump_of(struct rstream *rs)
 {
-	return &caa_container_of(rs, struct pubconn, rs)->pump;
+	return &caa_container_of(rs, struct rs_pump, rs)->pump;
 }
 
 static void rs_data(struct rstream *rs, const uint8_t *p, size_t n)
@@ -54,13 +54,13 @@ static void rs_credit(struct rstream *rs)
 	fy_pump_on_credit(pump_of(rs));
 }
 
-static const struct rstream_ops public_rs_ops = {
+const struct rstream_ops rs_pump_ops = {
 	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit,
 };
 
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 {
-	struct pubconn *pc = caa_container_of(p, struct pubconn, pump);
+	struct pubconn *pc = caa_container_of(p, struct pubconn, rp.pump);
 	struct worker *w = pc->w;
 
 	if (code != FY_E_OK && (code != FY_E_GONE || strcmp(why, "tunnel closed")))
@@ -81,7 +81,7 @@ void public_gc(struct worker *w)
 		struct pubconn *pc = w->gc_pub;
 
 		w->gc_pub = pc->gc_next;
-		fy_pump_fini(&pc->pump);
+		fy_pump_fini(&pc->rp.pump);
 		fy_pool_free(&w->pub_pool, pc);
 	}
 }
@@ -124,7 +124,7 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	struct fy_open o;
 
 	public_to_open(peer, port, &o);
-	s = pc ? tunnel_open_stream(w, serial, &o, &pc->rs, &t, &why) : NULL;
+	s = pc ? tunnel_open_stream(w, serial, &o, &pc->rp.rs, &t, &why) : NULL;
 	if (!s) {
 		fy_pool_free(&w->pub_pool, pc);
 		refuse(w, io, port, peer, why);
@@ -134,12 +134,12 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	pc->port = port;
 	pc->io = io;
 	fy_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
-	pc->rs.ops = &public_rs_ops;
-	fy_pump_init(&pc->pump, w->r->be->conn, io, t->link.mux, s, w->r->cfg.window, true,
+	pc->rp.rs.ops = &rs_pump_ops;
+	fy_pump_init(&pc->rp.pump, w->r->be->conn, io, t->link.mux, s, w->r->cfg.window, true,
 		     on_done);
-	s->app = &pc->rs;	/* the pump set itself: the tunnel reaches it through rs */
+	s->app = &pc->rp.rs;	/* the pump set itself: the tunnel reaches it through rs */
 	if (w->r->be->attach(w, io, on_event, pc) < 0) {
-		fy_pump_abort(&pc->pump, FY_E_INTERNAL, "cannot watch the connection");
+		fy_pump_abort(&pc->rp.pump, FY_E_INTERNAL, "cannot watch the connection");
 		return;
 	}
 	FY_DEBUG(TOPIC, "client %s on port %u -> agent '%s' stream %u", pc->peer_str, port,

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ferry/pump.h"
+
 struct rstream;
 
 struct rstream_ops {
@@ -22,5 +24,14 @@ struct rstream_ops {
 struct rstream {
 	const struct rstream_ops *ops;
 };
+
+/* A stream served by a pump (a public client, an ingress connection):
+ * the owner embeds this and sets rs.ops = &rs_pump_ops, which hands the
+ * stream's events to the pump. */
+struct rs_pump {
+	struct rstream rs;
+	struct fy_pump pump;
+};
+extern const struct rstream_ops rs_pump_ops;	/* public.c */
 
 #endif

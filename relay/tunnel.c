@@ -392,6 +392,24 @@ static void cb_output(void *ctx)
 	t->w->dirty = t;
 }
 
+/* Claims nobody may make now: a draining relay, a client session. true
+ * with res set. what: "ports", "names". */
+static bool claim_refused(struct tunnel *t, const char *what, struct fy_result *res)
+{
+	if (atomic_load(&t->w->r->draining)) {
+		res->code = FY_E_SHUTDOWN;
+		snprintf(res->msg, sizeof(res->msg), "relay is shutting down");
+		return true;
+	}
+	if (t->sess->client) {
+		res->code = FY_E_DENIED;
+		snprintf(res->msg, sizeof(res->msg), "a client session (no -R, no --allow) claims "
+			 "no %s", what);
+		return true;
+	}
+	return false;
+}
+
 /* v3: a name claim (-H for HTTP, -S for TLS by SNI). */
 static int on_register_name(struct tunnel *t, const struct fy_register *rg)
 {
@@ -399,16 +417,8 @@ static int on_register_name(struct tunnel *t, const struct fy_register *rg)
 	uint8_t f[FY_CTRL_FRAME_MAX];
 	const char *kind = rg->kind == FY_NAME_TLS ? "TLS" : "HTTP";
 
-	if (atomic_load(&t->w->r->draining)) {
-		res.code = FY_E_SHUTDOWN;
-		snprintf(res.msg, sizeof(res.msg), "relay is shutting down");
-	} else if (t->sess->client) {
-		res.code = FY_E_DENIED;
-		snprintf(res.msg, sizeof(res.msg), "a client session (no -R, no --allow) claims "
-			 "no names");
-	} else {
+	if (!claim_refused(t, "names", &res))
 		res.code = engine_register_name(t->w, t->sess, rg, res.msg, sizeof(res.msg));
-	}
 	if (res.code == FY_E_OK)
 		FY_INFO(TOPIC, "agent '%s' claimed %s name '%s': %s", t->name, kind, rg->name, res.msg);
 	else
@@ -439,17 +449,9 @@ static int on_register(struct tunnel *t, const struct fy_frame_hdr *h, const uin
 	/* The payload is the same for both: the flag says which. */
 	rg.udp = (h->flags & FY_F_UDP) != 0;
 	res.req = rg.req;
-	if (atomic_load(&t->w->r->draining)) {
-		res.code = FY_E_SHUTDOWN;
-		snprintf(res.msg, sizeof(res.msg), "relay is shutting down");
-	} else if (t->sess->client) {
-		res.code = FY_E_DENIED;
-		snprintf(res.msg, sizeof(res.msg), "a client session (no -R, no --allow) claims "
-			 "no ports");
-	} else {
+	if (!claim_refused(t, "ports", &res))
 		res.code = engine_register_port(t->w, t->sess, rg.port, rg.udp, res.msg,
 						sizeof(res.msg));
-	}
 	if (res.code == FY_E_OK)
 		FY_INFO(TOPIC, "agent '%s' claimed %s port %u: %s", t->name, rg.udp ? "udp" : "tcp",
 			rg.port, res.msg);

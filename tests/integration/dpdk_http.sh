@@ -33,23 +33,8 @@ E=(ip netns exec "$NSE")
 C=(ip netns exec "$NSC")
 
 dp_certs
+fy_web_certs
 d=$T/web
-mkdir -p "$d"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
-	-out "$d/ca.crt" -days 2 -subj /CN=ferry-test-web-ca 2>/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/eca.key" \
-	-out "$d/eca.crt" -days 2 -subj /CN=ferry-test-edge-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/wild.key" \
-	-out "$d/wild.csr" -subj "/CN=*.example.org" 2>/dev/null
-printf 'subjectAltName=DNS:*.example.org,DNS:example.org\n' >"$d/wild.ext"
-openssl x509 -req -in "$d/wild.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-	-out "$d/wild.crt" -days 2 -extfile "$d/wild.ext" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/edge.key" \
-	-out "$d/edge.csr" -subj "/CN=secure.example.org" 2>/dev/null
-printf 'subjectAltName=DNS:secure.example.org\n' >"$d/edge.ext"
-openssl x509 -req -in "$d/edge.csr" -CA "$d/eca.crt" -CAkey "$d/eca.key" -CAcreateserial \
-	-out "$d/edge.crt" -days 2 -extfile "$d/edge.ext" 2>/dev/null
-[ -s "$d/wild.crt" ] && [ -s "$d/edge.crt" ] || fail "openssl could not make the test certificates"
 TOK=$(fy_token edge "$FY_PORT_RANGE" --names web,secure)
 
 mkdir -p "$T/www"

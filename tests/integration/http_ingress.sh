@@ -36,30 +36,8 @@ fy_alloc_port TLS
 fy_alloc_port PP
 fy_alloc_port PPT
 
-# A test CA with a wildcard certificate for the relay, and another CA with the
-# edge's own certificate (the relay never holds its key).
-mkpki() {
-	local d=$T/web
-	mkdir -p "$d"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
-		-out "$d/ca.crt" -days 2 -subj /CN=ferry-test-web-ca 2>/dev/null
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/eca.key" \
-		-out "$d/eca.crt" -days 2 -subj /CN=ferry-test-edge-ca 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/wild.key" \
-		-out "$d/wild.csr" -subj "/CN=*.example.org" 2>/dev/null
-	printf 'subjectAltName=DNS:*.example.org,DNS:example.org\n' >"$d/wild.ext"
-	openssl x509 -req -in "$d/wild.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-		-out "$d/wild.crt" -days 2 -extfile "$d/wild.ext" 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/edge.key" \
-		-out "$d/edge.csr" -subj "/CN=secure.example.org" 2>/dev/null
-	printf 'subjectAltName=DNS:secure.example.org\n' >"$d/edge.ext"
-	openssl x509 -req -in "$d/edge.csr" -CA "$d/eca.crt" -CAkey "$d/eca.key" -CAcreateserial \
-		-out "$d/edge.crt" -days 2 -extfile "$d/edge.ext" 2>/dev/null
-	[ -s "$d/wild.crt" ] && [ -s "$d/edge.crt" ] || fail "openssl could not make the test certificates"
-}
-
 fy_certs
-mkpki
+fy_web_certs
 TOKA=$(fy_token a "$PP" --names 'web,secure,pi-*')
 TOKB=$(fy_token b "$PP" --names api)
 mkdir -p "$T/wa" "$T/wb"
@@ -146,7 +124,7 @@ check_ok "WebSocket upgrade through the ingress: two messages and 200 kB echoed"
 subj=$(openssl s_client -connect "127.0.0.1:$HTTPS" -servername secure.example.org \
 	-CAfile "$T/web/eca.crt" </dev/null 2>/dev/null | grep -E '^(subject=|issuer=|Verify return code)' | tr '\n' ';')
 case $subj in
-*"subject=CN = secure.example.org"*"issuer=CN = ferry-test-edge-ca"*"Verify return code: 0 (ok)"*) ;;
+*"subject=CN = secure.example.org"*"issuer=CN = ferry-test-eca"*"Verify return code: 0 (ok)"*) ;;
 *) fail "SNI passthrough: the client saw '$subj'" ;;
 esac
 got=$(curl -sS --max-time 20 --cacert "$T/web/eca.crt" --resolve "secure.example.org:$HTTPS:127.0.0.1" \
