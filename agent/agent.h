@@ -28,8 +28,14 @@
 
 struct agent;
 
-/* -R [bind:]port:host:hostport, or -R udp:port:host:hostport */
+/* -R [bind:]port:host:hostport, or -R udp:port:host:hostport; or (v3) a
+ * name: -H NAME:host:hostport (HTTP by Host/path), -S NAME:host:hostport
+ * (TLS passed through by SNI). ",proxy-protocol" after a TCP forward
+ * sends the target a PROXY protocol v2 header with the client's address. */
 struct fwd {
+	uint8_t kind;		/* 0: a port; FY_NAME_HTTP or FY_NAME_TLS: a name */
+	char name[FY_NAME_MAX + 1];	/* a name's label */
+	bool proxy_protocol;
 	char bind[64];		/* on the relay; only "" / "*" / the relay's own bind in v1 */
 	uint16_t port;		/* public port on the relay */
 	char host[256];		/* target, as the agent reaches it */
@@ -104,9 +110,15 @@ struct agent_cfg {
 /* -1: run; otherwise the exit code. */
 int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv);
 int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen);
+/* opt: 'H' or 'S'. */
+int agent_parse_name(int opt, const char *spec, struct fwd *f, char *err, size_t errlen);
+/* "-R udp:53:host:53", "-H web:127.0.0.1:80": a forward as the command
+ * line spells it, for messages. */
+const char *agent_fwd_str(const struct fwd *f, char *buf, size_t n);
 /* opt: 'L', 'D' or 'W'. */
 int agent_parse_local(int opt, const char *spec, struct lfwd *lf, char *err, size_t errlen);
 void agent_fwd_from_spec(struct fwd *f, const struct fy_fwdspec *fs);
+void agent_fwd_spec(const struct fwd *f, struct fy_fwdspec *fs);
 void agent_lfwd_from_spec(struct lfwd *lf, const struct fy_fwdspec *fs);
 
 enum atun_state { AT_CONNECT, AT_TLS, AT_WELCOME, AT_UP, AT_CLOSED };
@@ -168,6 +180,8 @@ struct tconn {
 	struct socks *socks;		/* TC_SOCKS until the stream opens */
 	struct tconn *snext, *sprev;	/* TC_SOCKS: local.c's list of those */
 	struct tconn *gc_next;
+	uint8_t pp[64];			/* a PROXY v2 header to send first */
+	uint8_t pp_len;
 };
 
 /* How long a resolved address is used before it is looked up again. */

@@ -25,6 +25,12 @@ static void usage(FILE *f)
 "  -R [bind:]port:host:hostport   connections to relay port 'port' reach host:hostport\n"
 "                                 from this machine (only targets named by -R are ever dialed)\n"
 "  -R udp:port:host:hostport      the same for datagrams to the relay's UDP port 'port'\n"
+"  -H NAME:host:hostport          HTTP requests to the relay for NAME (Host NAME.DOMAIN or\n"
+"                                 path /forward/NAME/) reach the web server host:hostport\n"
+"  -S NAME:host:hostport          TLS connections to the relay with server name\n"
+"                                 NAME.DOMAIN pass through, untouched, to host:hostport\n"
+"  ...,proxy-protocol             after a TCP -R, -H or -S: the target first gets a PROXY\n"
+"                                 protocol v2 header with the client's address\n"
 "  -L [bind:]port:AGENT:host:hostport\n"
 "                                 connections to local port 'port' (bind: 127.0.0.1 unless\n"
 "                                 given) reach host:hostport from agent AGENT's machine\n"
@@ -102,6 +108,8 @@ static const struct option opts[] = {
 	{ "remote-forwards", optional_argument, NULL, O_REMOTE_FWDS },
 	{ "ctl-socket", required_argument, NULL, O_CTL_SOCKET },
 	{ "remote", required_argument, NULL, 'R' },
+	{ "http-name", required_argument, NULL, 'H' },
+	{ "tls-name", required_argument, NULL, 'S' },
 	{ "local", required_argument, NULL, 'L' },
 	{ "dynamic", required_argument, NULL, 'D' },
 	{ "stdio", required_argument, NULL, 'W' },
@@ -109,26 +117,61 @@ static const struct option opts[] = {
 };
 
 /* The syntax is libferry's (ferry/fwdspec.h): the relay checks a forward
- * asked through its admin API with the same code. */
-int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen)
+ * asked through its admin API with the same code. opt: 'R', 'H' or 'S'. */
+static int parse_fwd(int opt, const char *spec, struct fwd *f, char *err, size_t errlen)
 {
 	struct fy_fwdspec fs;
 
 	memset(f, 0, sizeof(*f));
-	if (fy_fwdspec_parse_arg('R', spec, &fs, err, errlen) < 0)
+	if (fy_fwdspec_parse_arg(opt, spec, &fs, err, errlen) < 0)
 		return -1;
 	agent_fwd_from_spec(f, &fs);
 	return 0;
 }
 
+int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen)
+{
+	return parse_fwd('R', spec, f, err, errlen);
+}
+
+int agent_parse_name(int opt, const char *spec, struct fwd *f, char *err, size_t errlen)
+{
+	return parse_fwd(opt, spec, f, err, errlen);
+}
+
 void agent_fwd_from_spec(struct fwd *f, const struct fy_fwdspec *fs)
 {
 	memset(f, 0, sizeof(*f));
+	f->kind = fs->opt == 'H' ? FY_NAME_HTTP : fs->opt == 'S' ? FY_NAME_TLS : 0;
+	snprintf(f->name, sizeof(f->name), "%s", fs->name);
+	f->proxy_protocol = fs->proxy_protocol;
 	snprintf(f->bind, sizeof(f->bind), "%s", fs->bind);
 	f->port = fs->port;
 	snprintf(f->host, sizeof(f->host), "%s", fs->host);
 	f->hostport = fs->hostport;
 	f->udp = fs->udp;
+}
+
+void agent_fwd_spec(const struct fwd *f, struct fy_fwdspec *fs)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->opt = f->kind == FY_NAME_TLS ? 'S' : f->kind == FY_NAME_HTTP ? 'H' : 'R';
+	snprintf(fs->name, sizeof(fs->name), "%s", f->name);
+	fs->proxy_protocol = f->proxy_protocol;
+	fs->udp = f->udp;
+	snprintf(fs->bind, sizeof(fs->bind), "%s", f->bind);
+	fs->port = f->port;
+	snprintf(fs->host, sizeof(fs->host), "%s", f->host);
+	fs->hostport = f->hostport;
+}
+
+const char *agent_fwd_str(const struct fwd *f, char *buf, size_t n)
+{
+	struct fy_fwdspec fs;
+
+	agent_fwd_spec(f, &fs);
+	fy_fwdspec_str(&fs, buf, n);
+	return buf;
 }
 
 void agent_lfwd_from_spec(struct lfwd *lf, const struct fy_fwdspec *fs)
@@ -231,15 +274,21 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 	if (!file)	/* getopt's own messages name the program, not its path */
 		argv[0] = (char *)PROG;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "R:L:D:W:h", opts, &idx)) != -1) {
+	while ((o = getopt_long(argc, argv, "R:H:S:L:D:W:h", opts, &idx)) != -1) {
 		int e = 0;
 
 		switch (o) {
 		case 'R':
+		case 'H':
+		case 'S':
 			if (c->nfwds == AGENT_MAX_FWDS) {
-				fprintf(stderr, "ferry-agent: at most %d -R forwards\n", AGENT_MAX_FWDS);
+				fprintf(stderr, "ferry-agent: at most %d -R, -H and -S in all\n",
+					AGENT_MAX_FWDS);
 				e = -1;
-			} else if (agent_parse_remote(optarg, &c->fwds[c->nfwds], err, sizeof(err)) < 0) {
+			} else if ((o == 'R' ? agent_parse_remote(optarg, &c->fwds[c->nfwds], err,
+								  sizeof(err)) :
+				    agent_parse_name(o, optarg, &c->fwds[c->nfwds], err,
+						     sizeof(err))) < 0) {
 				fprintf(stderr, "ferry-agent: %s\n", err);
 				e = -1;
 			} else {

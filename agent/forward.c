@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "ferry/sock.h"
+#include "ferry/wire.h"
 
 #define TOPIC "agent.forward"
 
@@ -64,7 +65,13 @@ static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 
 	(void)l;
 	if (!c->pump.connected) {
-		fy_pump_connected(&c->pump, fy_sock_connect_result(fd), c->target);
+		int err = fy_sock_connect_result(fd);
+
+		/* A fresh connection's send buffer is empty: the header (at
+		 * most 52 bytes) goes in one call or the connection is bad. */
+		if (!err && c->pp_len && send(fd, c->pp, c->pp_len, MSG_NOSIGNAL) != c->pp_len)
+			err = -EIO;
+		fy_pump_connected(&c->pump, err, c->target);
 		return;
 	}
 	if (ev & FY_EV_WRITE)
@@ -106,12 +113,49 @@ void forward_free(struct agent *a, struct tconn *c)
 	fy_pool_free(&a->conn_pool, c);
 }
 
-static struct fwd *find_fwd(struct agent *a, uint16_t port, bool udp)
+static struct fwd *find_fwd(struct agent *a, const struct fy_open *o)
 {
+	/* A name claim's id is its place in the list, plus one. */
+	if (o->named)
+		return o->port >= 1 && o->port <= a->cfg.nfwds && a->cfg.fwds[o->port - 1].kind ?
+		       &a->cfg.fwds[o->port - 1] : NULL;
 	for (unsigned i = 0; i < a->cfg.nfwds; i++)
-		if (a->cfg.fwds[i].port == port && a->cfg.fwds[i].udp == udp)
+		if (!a->cfg.fwds[i].unused && !a->cfg.fwds[i].kind &&
+		    a->cfg.fwds[i].port == o->port && a->cfg.fwds[i].udp == o->udp)
 			return &a->cfg.fwds[i];
 	return NULL;
+}
+
+/* PROXY protocol v2 (haproxy's proxy-protocol.txt, 2.2): the client's
+ * address from the OPEN; the relay's address is not known here, so the
+ * destination is the unspecified address and the relay's port (0 for a
+ * name). */
+static size_t proxy_header(uint8_t *out, const struct fy_open *o, const struct fwd *f)
+{
+	static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
+					 0x55, 0x49, 0x54, 0x0a };
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	bool v4 = !memcmp(o->peer_addr, v4mapped, sizeof(v4mapped));
+	uint16_t dport = f->kind ? 0 : f->port;
+	uint8_t *p = out;
+
+	memcpy(p, sig, sizeof(sig));
+	p += sizeof(sig);
+	*p++ = 0x21;			/* version 2, PROXY */
+	*p++ = v4 ? 0x11 : 0x21;	/* TCP over IPv4 / IPv6 */
+	p = fy_put16(p, v4 ? 12 : 36);
+	if (v4) {
+		memcpy(p, o->peer_addr + 12, 4);
+		memset(p + 4, 0, 4);
+		p += 8;
+	} else {
+		memcpy(p, o->peer_addr, 16);
+		memset(p + 16, 0, 16);
+		p += 32;
+	}
+	p = fy_put16(p, o->peer_port);
+	p = fy_put16(p, dport);
+	return (size_t)(p - out);
 }
 
 /* Starts the non-blocking connect of c. */
@@ -227,7 +271,7 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 {
 	static _Thread_local char why[FY_REASON_MAX + 1];
 	struct agent *a = t->a;
-	struct fwd *f = find_fwd(a, o->port, o->udp);
+	struct fwd *f = find_fwd(a, o);
 	char client[64];
 	uint32_t code = forward_admit(a, msg);
 
@@ -237,8 +281,11 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 		return code;
 	}
 	if (!f) {
-		snprintf(why, sizeof(why), "%s port %u is not forwarded by this agent",
-			 o->udp ? "UDP" : "TCP", o->port);
+		if (o->named)
+			snprintf(why, sizeof(why), "name id %u is not claimed by this agent", o->port);
+		else
+			snprintf(why, sizeof(why), "%s port %u is not forwarded by this agent",
+				 o->udp ? "UDP" : "TCP", o->port);
 		*msg = why;
 		return FY_E_DENIED;
 	}
@@ -247,7 +294,13 @@ uint32_t forward_open(struct atun *t, struct fy_stream *s, const struct fy_open 
 		 o->peer_port, o->udp ? "UDP" : "TCP", o->port, f->host, f->hostport);
 	if (o->udp)
 		return udp_open_target(t, s, f->host, f->hostport, false, msg);
-	return open_target(t, s, f->host, f->hostport, false, msg);
+	code = open_target(t, s, f->host, f->hostport, false, msg);
+	if (code == FY_E_OK && f->proxy_protocol) {
+		struct tconn *c = (struct tconn *)s->app;
+
+		c->pp_len = (uint8_t)proxy_header(c->pp, o, f);
+	}
+	return code;
 }
 
 uint32_t forward_dial(struct atun *t, struct fy_stream *s, const struct fy_dial *d,

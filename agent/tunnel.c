@@ -75,9 +75,18 @@ void agent_teardown(struct agent *a, const char *why)
 		if (a->tuns[i])
 			tun_close(a->tuns[i], why);
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
-		a->cfg.fwds[i].up = false;
-		a->cfg.fwds[i].retry_at_ms = 0;
-		a->cfg.fwds[i].retry_ms = 0;
+		struct fwd *f = &a->cfg.fwds[i];
+
+		f->up = false;
+		f->retry_at_ms = 0;
+		f->retry_ms = 0;
+		if (f->answer_pending) {	/* kept: claimed again with the others */
+			f->answer_pending = false;
+			if (f->answer)
+				f->answer(a, f->answer_arg, f->answer_req, FY_E_OK,
+					  "added; claimed once the relay is connected again");
+			f->answer = NULL;
+		}
 	}
 	a->ntuns = 0;
 }
@@ -250,6 +259,7 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 	struct agent *a = t->a;
 	struct fy_result r;
 	struct fwd *f;
+	char fs[400];
 
 	if (fy_frame_get_result(p, n, &r, why) < 0)
 		return -1;
@@ -258,26 +268,36 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 		return -1;
 	}
 	f = &a->cfg.fwds[r.req];
+	if (f->unused)
+		return 0;	/* closed while its claim was in flight */
+	if (rfwd_on_result(a, r.req, &r) && r.code != FY_E_OK) {
+		FY_WARN(TOPIC, "relay refused a forward opened at run time: %s", r.msg);
+		a->backoff_ms = 0;
+		return 0;
+	}
+	agent_fwd_str(f, fs, sizeof(fs));
 	if (r.code == FY_E_OK) {
 		f->up = true;
 		f->retry_at_ms = 0;
 		f->retry_ms = 0;
-		/* "forwarding relay port" for TCP as before: scripts read it. */
-		FY_INFO(TOPIC, "forwarding relay %sport %u to %s:%u", f->udp ? "UDP " : "", f->port,
-			f->host, f->hostport);
+		/* "forwarding relay port N" for TCP as before: scripts read it. */
+		if (f->kind)
+			FY_INFO(TOPIC, "forwarding %s name '%s' to %s:%u", f->kind == FY_NAME_TLS ?
+				"TLS" : "HTTP", f->name, f->host, f->hostport);
+		else
+			FY_INFO(TOPIC, "forwarding relay %sport %u to %s:%u", f->udp ? "UDP " : "",
+				f->port, f->host, f->hostport);
 	} else if (r.code == FY_E_IN_USE || r.code == FY_E_LIMIT || r.code == FY_E_INTERNAL) {
 		/* Busy or out of resources on the relay: that may pass. */
 		f->retry_ms = !f->retry_ms ? a->cfg.backoff_min_ms :
 			      f->retry_ms > a->cfg.backoff_max_ms / 2 ? a->cfg.backoff_max_ms :
 			      f->retry_ms * 2;
 		f->retry_at_ms = a->now_ms + f->retry_ms;
-		FY_WARN(TOPIC, "relay refused -R %s%u:%s:%u for now: %s; claiming it again in %.1f s",
-			f->udp ? "udp:" : "", f->port, f->host, f->hostport, r.msg,
+		FY_WARN(TOPIC, "relay refused %s for now: %s; claiming it again in %.1f s", fs, r.msg,
 			f->retry_ms / 1000.0);
 	} else {
 		/* Not allowed: asking again would get the same answer. */
-		FY_ERR(TOPIC, "relay refused -R %s%u:%s:%u: %s (not retried)", f->udp ? "udp:" : "",
-		       f->port, f->host, f->hostport, r.msg);
+		FY_ERR(TOPIC, "relay refused %s: %s (not retried)", fs, r.msg);
 	}
 	/* Success is a session with every tunnel up: reset the backoff. */
 	a->backoff_ms = 0;
@@ -289,6 +309,7 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 	struct atun *t = ctx;
 	struct agent *a = t->a;
 	struct fy_reason r;
+	struct fy_result rs;
 
 	switch (h->type) {
 	case FY_T_WELCOME:
@@ -299,6 +320,17 @@ static int cb_control(void *ctx, const struct fy_frame_hdr *h, const uint8_t *p,
 		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
 			return -1;
 		FY_INFO(TOPIC, "relay is going away: %s", r.msg);
+		return 0;
+	case FY_T_FORWARD:
+		if (a->relay_version < 2) {
+			*why = "FORWARD on a version-1 tunnel";
+			return -1;
+		}
+		return rfwd_on_forward(t, p, h->len, why);
+	case FY_T_FORWARDED:	/* the relay released what we closed ourselves */
+		if (fy_frame_get_result(p, h->len, &rs, why) < 0)
+			return -1;
+		FY_DEBUG(TOPIC, "relay: %s (%s)", rs.msg, fy_code_str(rs.code));
 		return 0;
 	case FY_T_ERROR:
 		if (fy_frame_get_reason(p, h->len, &r, why) < 0)
@@ -335,10 +367,23 @@ static void send_register(struct atun *t, unsigned i)
 {
 	struct agent *a = t->a;
 	struct fwd *fw = &a->cfg.fwds[i];
-	uint8_t f[FY_FRAME_HDR_LEN + 16];
+	uint8_t f[FY_FRAME_HDR_LEN + 16 + FY_NAME_MAX];
 	struct fy_register r = { .req = i, .port = fw->port, .udp = fw->udp };
+	char fs[400];
 
-	if (fw->udp && a->relay_version < 2) {
+	if (fw->kind) {
+		if (a->relay_version < 3) {
+			FY_ERR(TOPIC, "%s: the relay speaks protocol %u, which has no names (not "
+			       "claimed; the relay needs version 3)", agent_fwd_str(fw, fs, sizeof(fs)),
+			       a->relay_version);
+			return;
+		}
+		/* The claim's id is its place in our list: OPEN names it. */
+		r.port = (uint16_t)(i + 1);
+		r.named = true;
+		r.kind = fw->kind;
+		snprintf(r.name, sizeof(r.name), "%s", fw->name);
+	} else if (fw->udp && a->relay_version < 2) {
 		FY_ERR(TOPIC, "-R udp:%u:%s:%u: the relay speaks protocol %u, which has no UDP "
 		       "(not claimed)", fw->port, fw->host, fw->hostport, a->relay_version);
 		return;
@@ -349,7 +394,18 @@ static void send_register(struct atun *t, unsigned i)
 static void send_registers(struct atun *t)
 {
 	for (unsigned i = 0; i < t->a->cfg.nfwds; i++)
-		send_register(t, i);
+		if (!t->a->cfg.fwds[i].unused)
+			send_register(t, i);
+}
+
+bool agent_register_now(struct agent *a, unsigned i)
+{
+	struct atun *t = a->tuns[0];
+
+	if (!t || t->st != AT_UP || !t->link.mux)
+		return false;
+	send_register(t, i);
+	return true;
 }
 
 /* Claims refused for a reason that may pass, once their backoff is over. */
@@ -362,7 +418,7 @@ static void retry_registers(struct agent *a)
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
 		struct fwd *f = &a->cfg.fwds[i];
 
-		if (f->retry_at_ms && a->now_ms >= f->retry_at_ms) {
+		if (!f->unused && f->retry_at_ms && a->now_ms >= f->retry_at_ms) {
 			f->retry_at_ms = 0;
 			send_register(t, i);
 		}
@@ -438,7 +494,8 @@ static void send_hello(struct atun *t)
 		.session = a->session,
 		/* Only -L, -D, -W: the name stays free for the agent that
 		 * serves it (a ProxyCommand next to a running agent). */
-		.client = !a->cfg.nfwds && !a->cfg.nallows,
+		.client = !a->cfg.nfwds && !a->cfg.nallows && !a->cfg.remote_fwds &&
+			  !a->cfg.ctl_socket[0],
 	};
 	struct fy_mux_cfg mc = {
 		.role = FY_MUX_AGENT,

@@ -78,11 +78,11 @@ struct ftype {
 static const struct ftype ftypes[256] = {
 	[FY_T_HELLO] = CTRL("HELLO", FY_F_CLIENT),
 	[FY_T_WELCOME] = CTRL("WELCOME", 0),
-	[FY_T_REGISTER] = CTRL("REGISTER", FY_F_UDP),
+	[FY_T_REGISTER] = CTRL("REGISTER", FY_F_UDP | FY_F_NAME),
 	[FY_T_RESULT] = CTRL("RESULT", 0),
 	[FY_T_FORWARD] = CTRL("FORWARD", 0),
 	[FY_T_FORWARDED] = CTRL("FORWARDED", 0),
-	[FY_T_OPEN] = STRM("OPEN", FY_F_UDP),
+	[FY_T_OPEN] = STRM("OPEN", FY_F_UDP | FY_F_NAME),
 	[FY_T_DATA] = STRM("DATA", FY_F_FIN),
 	[FY_T_WINDOW] = STRM("WINDOW", 0),
 	[FY_T_RESET] = STRM("RESET", 0),
@@ -202,6 +202,14 @@ size_t fy_frame_register(uint8_t *out, const struct fy_register *m)
 
 	p = fy_put32(p, m->req);
 	p = fy_put16(p, m->port);
+	if (m->named) {
+		size_t nl = strnlen(m->name, FY_NAME_MAX);
+
+		p = put8(p, m->kind);
+		p = put8(p, (uint8_t)nl);
+		p = put_bytes(p, m->name, nl);
+		return finish(out, p, FY_T_REGISTER, FY_F_NAME, 0);
+	}
 	return finish(out, p, FY_T_REGISTER, m->udp ? FY_F_UDP : 0, 0);
 }
 
@@ -224,7 +232,8 @@ size_t fy_frame_open(uint8_t *out, uint32_t stream, const struct fy_open *m)
 	p = fy_put16(p, m->port);
 	p = fy_put16(p, m->peer_port);
 	p = put_bytes(p, m->peer_addr, sizeof(m->peer_addr));
-	return finish(out, p, FY_T_OPEN, m->udp ? FY_F_UDP : 0, stream);
+	return finish(out, p, FY_T_OPEN, (m->udp ? FY_F_UDP : 0) | (m->named ? FY_F_NAME : 0),
+		      stream);
 }
 
 size_t fy_frame_window(uint8_t *out, uint32_t stream, uint32_t incr)
@@ -292,6 +301,7 @@ size_t fy_frame_forwarded(uint8_t *out, const struct fy_result *m)
 #define HELLO_FIXED	18u	/* ver_min .. session, token_len, name_len */
 #define WELCOME_LEN	16u
 #define REGISTER_LEN	6u
+#define REGNAME_FIXED	8u	/* req, id, kind, name_len */
 #define OPEN_LEN	20u
 #define WINDOW_LEN	4u
 #define PING_LEN	8u
@@ -398,6 +408,45 @@ int fy_frame_get_register(const uint8_t *p, uint32_t n, struct fy_register *m, c
 
 	m->req = fy_get32(p);
 	m->port = port;
+	return 0;
+}
+
+bool fy_name_label_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > FY_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+int fy_frame_get_register_name(const uint8_t *p, uint32_t n, struct fy_register *m,
+			       const char **why)
+{
+	uint32_t nl;
+
+	if (n < REGNAME_FIXED)
+		return fail(why, "REGISTER (name) payload too short");
+	nl = p[7];
+	if (n != REGNAME_FIXED + nl)
+		return fail(why, "REGISTER (name) length does not match name_len");
+	if (fy_get16(p + 4) == 0)
+		return fail(why, "REGISTER (name) id 0");
+	if (p[6] != FY_NAME_HTTP && p[6] != FY_NAME_TLS)
+		return fail(why, "REGISTER (name) kind not http or tls");
+	if (!fy_name_label_ok((const char *)p + 8, nl))
+		return fail(why, "REGISTER (name) name not 1..63 of [a-z0-9-]");
+
+	m->req = fy_get32(p);
+	m->port = fy_get16(p + 4);
+	m->udp = false;
+	m->named = true;
+	m->kind = p[6];
+	copy_str(m->name, p + 8, nl);
 	return 0;
 }
 

@@ -53,13 +53,32 @@ static void unbracket(char *s)
 	}
 }
 
+/* ",proxy-protocol" at the end of a TCP forward: cut off spec (a copy in
+ * buf). */
+static const char *cut_options(const char *spec, char *buf, size_t n, bool *pp)
+{
+	static const char opt[] = ",proxy-protocol";
+	size_t l = strlen(spec), ol = sizeof(opt) - 1;
+
+	*pp = false;
+	if (l >= n || l <= ol || strcmp(spec + l - ol, opt))
+		return spec;
+	memcpy(buf, spec, l - ol);
+	buf[l - ol] = '\0';
+	*pp = true;
+	return buf;
+}
+
 static int parse_remote(const char *spec, struct fy_fwdspec *f, char *err, size_t errlen)
 {
-	char buf[600], *fld[4];
+	char buf[600], cut[600], *fld[4];
+	bool pp;
 	int n;
 
 	memset(f, 0, sizeof(*f));
 	f->opt = 'R';
+	spec = cut_options(spec, cut, sizeof(cut), &pp);
+	f->proxy_protocol = pp;
 	if (!strncmp(spec, "udp:", 4)) {
 		f->udp = true;
 		spec += 4;
@@ -84,10 +103,49 @@ static int parse_remote(const char *spec, struct fy_fwdspec *f, char *err, size_
 	if (!fld[n - 2][0] || strlen(fld[n - 2]) >= sizeof(f->host))
 		goto bad;
 	memcpy(f->host, fld[n - 2], strlen(fld[n - 2]) + 1);
+	if (f->udp && f->proxy_protocol) {
+		snprintf(err, errlen, "bad -R 'udp:%s': proxy-protocol is for TCP forwards", spec);
+		return -1;
+	}
 	return 0;
 bad:
-	snprintf(err, errlen, "bad -R '%s%s': expected [udp:][bind:]port:host:hostport, ports "
-		 "1-65535", f->udp ? "udp:" : "", spec);
+	snprintf(err, errlen, "bad -R '%s%s': expected [udp:][bind:]port:host:hostport"
+		 "[,proxy-protocol], ports 1-65535", f->udp ? "udp:" : "", spec);
+	return -1;
+}
+
+/* -H / -S NAME:host:hostport: NAME is one DNS label, taken in lower case
+ * (Host headers and server names compare without case). */
+static int parse_name(int opt, const char *spec, struct fy_fwdspec *f, char *err, size_t errlen)
+{
+	char buf[600], cut[600], *fld[4];
+	bool pp;
+	size_t nl;
+
+	memset(f, 0, sizeof(*f));
+	f->opt = (char)opt;
+	spec = cut_options(spec, cut, sizeof(cut), &pp);
+	f->proxy_protocol = pp;
+	if (strlen(spec) >= sizeof(buf))
+		goto bad;
+	memcpy(buf, spec, strlen(spec) + 1);
+	if (split_fields(buf, fld, 4) != 3)
+		goto bad;
+	nl = strlen(fld[0]);
+	for (size_t i = 0; i < nl; i++)
+		if (fld[0][i] >= 'A' && fld[0][i] <= 'Z')
+			fld[0][i] = (char)(fld[0][i] - 'A' + 'a');
+	if (!fy_name_label_ok(fld[0], nl) || parse_port(fld[2], &f->hostport) < 0)
+		goto bad;
+	memcpy(f->name, fld[0], nl + 1);
+	unbracket(fld[1]);
+	if (!fld[1][0] || strlen(fld[1]) >= sizeof(f->host))
+		goto bad;
+	memcpy(f->host, fld[1], strlen(fld[1]) + 1);
+	return 0;
+bad:
+	snprintf(err, errlen, "bad -%c '%s': expected NAME:host:hostport[,proxy-protocol], NAME one "
+		 "DNS label (1..63 of a-z 0-9 -)", opt, spec);
 	return -1;
 }
 
@@ -187,12 +245,15 @@ int fy_fwdspec_parse_arg(int opt, const char *arg, struct fy_fwdspec *f, char *e
 	switch (opt) {
 	case 'R':
 		return parse_remote(arg, f, err, errlen);
+	case 'H':
+	case 'S':
+		return parse_name(opt, arg, f, err, errlen);
 	case 'L':
 	case 'D':
 	case 'W':
 		return parse_local(opt, arg, f, err, errlen);
 	default:
-		snprintf(err, errlen, "unknown forward -%c (expected -R, -L, -D or -W)", opt);
+		snprintf(err, errlen, "unknown forward -%c (expected -R, -H, -S, -L, -D or -W)", opt);
 		return -1;
 	}
 }
@@ -202,14 +263,9 @@ int fy_fwdspec_parse(const char *spec, struct fy_fwdspec *f, char *err, size_t e
 	const char *p = spec;
 
 	memset(f, 0, sizeof(*f));
-	if (p[0] != '-' || !p[1] || !strchr("RLDWH", p[1])) {
-		snprintf(err, errlen, "bad forward '%.200s': expected -R, -L, -D or -W and its "
-			 "argument, as on ferry-agent's command line", spec);
-		return -1;
-	}
-	if (p[1] == 'H') {
-		f->opt = 'H';	/* known, and the caller's to refuse */
-		snprintf(err, errlen, "-H (HTTP ingress) forwards are not supported here yet");
+	if (p[0] != '-' || !p[1] || !strchr("RHSLDW", p[1])) {
+		snprintf(err, errlen, "bad forward '%.200s': expected -R, -H, -S, -L, -D or -W and "
+			 "its argument, as on ferry-agent's command line", spec);
 		return -1;
 	}
 	p += 2;
@@ -227,6 +283,7 @@ void fy_fwdspec_str(const struct fy_fwdspec *f, char *out, size_t n)
 {
 	char bind[80] = "", host[FY_HOST_MAX + 3];
 	const char *proto = f->udp ? "udp:" : "";
+	const char *pp = f->proxy_protocol ? ",proxy-protocol" : "";
 
 	if (f->bind[0]) {
 		snprintf(bind, sizeof(bind), hostf(f->bind), f->bind);
@@ -235,7 +292,11 @@ void fy_fwdspec_str(const struct fy_fwdspec *f, char *out, size_t n)
 	snprintf(host, sizeof(host), hostf(f->host), f->host);
 	switch (f->opt) {
 	case 'R':
-		snprintf(out, n, "-R %s%s%u:%s:%u", proto, bind, f->port, host, f->hostport);
+		snprintf(out, n, "-R %s%s%u:%s:%u%s", proto, bind, f->port, host, f->hostport, pp);
+		break;
+	case 'H':
+	case 'S':
+		snprintf(out, n, "-%c %s:%s:%u%s", f->opt, f->name, host, f->hostport, pp);
 		break;
 	case 'L':
 		snprintf(out, n, "-L %s%s%u:%s:%s:%u", proto, bind, f->port, f->agent, host,

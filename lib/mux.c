@@ -514,6 +514,9 @@ static long on_open(struct fy_mux *m, const struct fy_frame_hdr *h, const uint8_
 		if (fy_frame_get_open(p, h->len, &o, &why) < 0)
 			return fail(m, FY_E_PROTOCOL, why);
 		o.udp = h->flags & FY_F_UDP;
+		o.named = h->flags & FY_F_NAME;
+		if (o.udp && o.named)
+			return fail(m, FY_E_PROTOCOL, "OPEN with both UDP and NAME flags");
 		dgram = o.udp;
 	} else {
 		if (fy_frame_get_dial(p, h->len, &d, &why) < 0)

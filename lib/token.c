@@ -284,6 +284,96 @@ static int parse_reach(const char *s, struct fy_token_rule *r, char *err, size_t
 			  "reach entry", err, errlen);
 }
 
+/* A name pattern: 1..63 of [a-z0-9-*]. Lower case only: names are
+ * compared as DNS labels, which the relay lowers before it looks. */
+static bool valid_pattern(const char *s, size_t len)
+{
+	if (len == 0 || len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '*'))
+			return false;
+	return true;
+}
+
+int fy_token_parse_names(const char *s, struct fy_token_rule *r, char *err, size_t errlen)
+{
+	const char *p = s;
+
+	r->nnames = 0;
+	if (!s || !*s) {
+		seterr(err, errlen, "empty names list");
+		return -1;
+	}
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (!valid_pattern(p, len)) {
+			seterr(err, errlen, "bad name pattern '%.*s' (1..63 of a-z 0-9 - and * for "
+			       "any run of them)", (int)len, p);
+			return -1;
+		}
+		if (r->nnames == FY_TOKEN_NAMES_MAX) {
+			seterr(err, errlen, "too many name patterns in '%s' (at most %d)", s,
+			       FY_TOKEN_NAMES_MAX);
+			return -1;
+		}
+		memcpy(r->names[r->nnames], p, len);
+		r->names[r->nnames][len] = '\0';
+		r->nnames++;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
+/* '*' matches any run (empty too). Iterative, with one backtrack point:
+ * linear in practice, and never recursion a pattern could deepen. */
+static bool glob_match(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
+		if (*pat == '*') {
+			star = pat++;
+			resume = s;
+		} else if (*pat && *pat == *s) {
+			pat++;
+			s++;
+		} else if (star) {
+			pat = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+int fy_token_allows_name(const struct fy_token_rule *r, const char *name)
+{
+	for (unsigned i = 0; i < r->nnames; i++)
+		if (glob_match(r->names[i], name))
+			return 1;
+	return 0;
+}
+
+void fy_token_names_str(const struct fy_token_rule *r, char *out, size_t n)
+{
+	size_t off = 0;
+
+	if (!n)
+		return;
+	out[0] = '\0';
+	for (unsigned i = 0; i < r->nnames && off < n; i++)
+		off += (size_t)snprintf(out + off, n - off, "%s%s", i ? "," : "", r->names[i]);
+}
+
 static int parse_id(const char *s, struct fy_token_rule *r, char *err, size_t errlen)
 {
 	size_t len = strlen(s);
@@ -338,6 +428,8 @@ static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t err
 {
 	char *save = NULL, *f;
 	int have_agents = 0, have_ports = 0, have_max = 0, have_groups = 0, have_reach = 0;
+	int have_kind = 0;
+	int have_names = 0;
 
 	memset(r, 0, sizeof(*r));
 	f = strtok_r(line, " \t", &save);	/* caller saw a non-blank */
@@ -391,18 +483,47 @@ static int parse_line(char *line, struct fy_token_rule *r, char *err, size_t err
 			}
 			if (parse_reach(f + 6, r, err, errlen))
 				return -1;
+		} else if (strncmp(f, "names=", 6) == 0) {
+			if (have_names++) {
+				seterr(err, errlen, "names= given twice");
+				return -1;
+			}
+			if (fy_token_parse_names(f + 6, r, err, errlen))
+				return -1;
+		} else if (strncmp(f, "kind=", 5) == 0) {
+			if (have_kind++) {
+				seterr(err, errlen, "kind= given twice");
+				return -1;
+			}
+			if (strcmp(f + 5, "admin") != 0) {
+				seterr(err, errlen, "unknown kind '%s' (the only kind is admin; an agent "
+				       "token has none)", f + 5);
+				return -1;
+			}
+			r->admin = true;
 		} else {
 			seterr(err, errlen, "unknown field '%s' (expected agents=, ports=, maxports=, "
-			       "groups= or reach=)", f);
+			       "groups=, reach=, names= or kind=)", f);
 			return -1;
 		}
+	}
+	if (r->admin) {
+		/* An admin token acts as no agent: fields that would make it one
+		 * are a mistake in the file, not something to ignore. */
+		if (have_agents || have_ports || have_max || have_groups || have_reach ||
+		    have_names) {
+			seterr(err, errlen, "admin token '%s' takes no agents=, ports=, maxports=, "
+			       "groups=, reach= or names=", r->id);
+			return -1;
+		}
+		return 0;
 	}
 	if (!have_agents) {
 		seterr(err, errlen, "missing agents= for id '%s'", r->id);
 		return -1;
 	}
-	if (!have_ports) {
-		seterr(err, errlen, "missing ports= for id '%s'", r->id);
+	if (!have_ports && !have_names) {
+		seterr(err, errlen, "missing ports= (or names=) for id '%s'", r->id);
 		return -1;
 	}
 	return 0;
@@ -618,8 +739,10 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 	struct fy_token_rule r;
 	struct fy_tokens cur = { 0 };
 	char line[FY_TOKEN_AGENTS_MAX * 64 + FY_TOKEN_RANGES_MAX * 12 + FY_TOKEN_REACH_MAX * 66 +
+		  FY_TOKEN_NAMES_MAX * 66 +
 		  1000];
-	char astr[FY_TOKEN_AGENTS_MAX * 64], pstr[FY_TOKEN_RANGES_MAX * 12];
+	char astr[FY_TOKEN_AGENTS_MAX * 64], pstr[FY_TOKEN_RANGES_MAX * 12 + 8] = "";
+	char nstr[FY_TOKEN_NAMES_MAX * 66 + 8] = "";
 	char hex[65], msg[256], maxp[24] = "", extra[FY_TOKEN_REACH_MAX * 66 + 600] = "";
 	struct stat st;
 	FILE *fp = NULL;
@@ -630,8 +753,13 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 		seterr(err, errlen, "bad token (1..128 printable characters)");
 		return -1;
 	}
-	if (parse_agents(spec->agents, &r, err, errlen) ||
-	    fy_token_parse_ranges(spec->ports, &r, err, errlen))
+	if (!spec->admin && !spec->ports && !spec->names) {
+		seterr(err, errlen, "a token needs ports or names to claim");
+		return -1;
+	}
+	if (!spec->admin && (parse_agents(spec->agents, &r, err, errlen) ||
+			     (spec->ports && fy_token_parse_ranges(spec->ports, &r, err, errlen)) ||
+			     (spec->names && fy_token_parse_names(spec->names, &r, err, errlen))))
 		return -1;
 	if (!spec->id || parse_id(spec->id, &r, err, errlen))
 		return -1;
@@ -641,11 +769,11 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 	}
 	if (spec->max_ports)
 		snprintf(maxp, sizeof(maxp), " maxports=%u", spec->max_ports);
-	if (spec->groups && parse_groups(spec->groups, &r, err, errlen))
+	if (!spec->admin && spec->groups && parse_groups(spec->groups, &r, err, errlen))
 		return -1;
-	if (spec->reach && parse_reach(spec->reach, &r, err, errlen))
+	if (!spec->admin && spec->reach && parse_reach(spec->reach, &r, err, errlen))
 		return -1;
-	if (spec->groups || spec->reach)
+	if (!spec->admin && (spec->groups || spec->reach))
 		snprintf(extra, sizeof(extra), "%s%s%s%s", spec->groups ? " groups=" : "",
 			 spec->groups ? spec->groups : "", spec->reach ? " reach=" : "",
 			 spec->reach ? spec->reach : "");
@@ -689,9 +817,19 @@ int fy_tokens_append(const char *path, const char *token, const struct fy_token_
 	for (size_t i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", r.hash[i]);
 	agents_str(&r, astr, sizeof(astr));
-	fy_token_ranges_str(&r, pstr, sizeof(pstr));
-	len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s ports=%s%s%s\n",
-		       r.id, hex, astr, pstr, maxp, extra);
+	if (r.nranges) {
+		memcpy(pstr, " ports=", 8);
+		fy_token_ranges_str(&r, pstr + 7, sizeof(pstr) - 7);
+	}
+	if (r.nnames) {
+		memcpy(nstr, " names=", 8);
+		fy_token_names_str(&r, nstr + 7, sizeof(nstr) - 7);
+	}
+	if (spec->admin)
+		len = snprintf(line, sizeof(line), "%s sha256:%s kind=admin\n", r.id, hex);
+	else
+		len = snprintf(line, sizeof(line), "%s sha256:%s agents=%s%s%s%s%s\n",
+			       r.id, hex, astr, pstr, maxp, extra, nstr);
 	if (len < 0 || (size_t)len >= sizeof(line)) {
 		seterr(err, errlen, "token line too long");
 		goto out;

@@ -41,8 +41,10 @@ struct relay_backend {
 	void (*close)(struct worker *w, void *io, bool rst);
 	/* Listen on a claimed port for worker w (accepts go to
 	 * public_accepted); probe: fail if anyone else listens there.
-	 * *lio is the backend's listener. 0 or -errno. */
-	int (*listen)(struct worker *w, uint16_t port, bool probe, void **lio);
+	 * bind: the address (NULL: --public-bind; the DPDK backend has one
+	 * address and takes none). *lio is the backend's listener. 0 or
+	 * -errno. */
+	int (*listen)(struct worker *w, const char *bind, uint16_t port, bool probe, void **lio);
 	void (*unlisten)(struct worker *w, void *lio);
 	/* UDP ports (NULL where the backend has none: the engine refuses
 	 * UDP claims). udp_listen binds --public-bind:port for worker w

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ferry/conf.h"
+#include "ferry/sock.h"
 
 #define PROG "ferry-relay"
 #include "backend.h"
@@ -78,6 +79,19 @@ static void usage(FILE *f)
 "                            (ferry-relay token add --admin). Keep it on loopback.\n"
 "  --admin-socket PATH       the admin API on a unix socket too (mode 0600)\n"
 "  --admin-timeout-ms N      an admin request must arrive whole within N ms (5000)\n"
+"\n"
+"HTTP/HTTPS/SNI ingress (agents claim names with -H NAME:host:port, -S for TLS):\n"
+"  --http-listen ADDR:PORT   plain HTTP, routed by Host (NAME.DOMAIN) or path\n"
+"  --https-listen ADDR:PORT  TLS: names claimed with -H are terminated with the\n"
+"                            certificates below; names claimed with -S pass through\n"
+"  --sni-listen ADDR:PORT    TLS passed through by SNI (-S names); the same address\n"
+"                            as --https-listen shares that listener\n"
+"  --domain DOMAIN           NAME.DOMAIN in Host or SNI names the agent's claim NAME\n"
+"  --https-cert FILE, --https-key FILE  a certificate chain and its key (repeat\n"
+"                            both, up to 8; picked by SNI, wildcards allowed)\n"
+"  --http-path-prefix PFX    /PFX/NAME/rest reaches NAME as /rest (/forward/)\n"
+"  --http-header-timeout-ms N  a request head must arrive within this (10000)\n"
+"  --http-max-header BYTES   largest request head; larger is refused with 431 (16K)\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
 "  --help                    this text\n");
 }
@@ -89,6 +103,8 @@ enum {
 	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
 	O_INITIAL_WINDOW, O_MAX_BUFFER_MEM, O_MAX_BUFFER_SESSION, O_MAX_PORTS, O_FD_RESERVE,
 	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS, O_ADMIN_LISTEN, O_ADMIN_SOCKET, O_ADMIN_TIMEOUT,
+	O_HTTP_LISTEN, O_HTTPS_LISTEN, O_SNI_LISTEN,
+	O_DOMAIN, O_HTTPS_CERT, O_HTTPS_KEY, O_HTTP_PREFIX, O_HTTP_HEADER_MS, O_HTTP_MAX_HEADER,
 };
 
 static const struct option opts[] = {
@@ -129,8 +145,76 @@ static const struct option opts[] = {
 	{ "admin-listen", required_argument, NULL, O_ADMIN_LISTEN },
 	{ "admin-socket", required_argument, NULL, O_ADMIN_SOCKET },
 	{ "admin-timeout-ms", required_argument, NULL, O_ADMIN_TIMEOUT },
+	{ "http-listen", required_argument, NULL, O_HTTP_LISTEN },
+	{ "https-listen", required_argument, NULL, O_HTTPS_LISTEN },
+	{ "sni-listen", required_argument, NULL, O_SNI_LISTEN },
+	{ "domain", required_argument, NULL, O_DOMAIN },
+	{ "https-cert", required_argument, NULL, O_HTTPS_CERT },
+	{ "https-key", required_argument, NULL, O_HTTPS_KEY },
+	{ "http-path-prefix", required_argument, NULL, O_HTTP_PREFIX },
+	{ "http-header-timeout-ms", required_argument, NULL, O_HTTP_HEADER_MS },
+	{ "http-max-header", required_argument, NULL, O_HTTP_MAX_HEADER },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* ADDR:PORT of an ingress listener into host and *port (0 when not
+ * given). */
+static int listen_port(const char *opt, const char *v, char *host, uint16_t *port)
+{
+	*port = 0;
+	if (!v[0])
+		return 0;
+	if (fy_sock_split_hostport(v, host, 128, port) < 0 || !*port) {
+		fprintf(stderr, "ferry-relay: --%s '%s' is not ADDR:PORT\n", opt, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* The ingress options together: ports, certificates in pairs, a prefix
+ * that is a path, a domain without a leading dot. */
+static int ingress_cfg_check(struct relay_cfg *c)
+{
+	size_t pl = strlen(c->http_prefix);
+
+	if (listen_port("http-listen", c->http_listen, c->http_bind, &c->http_port) < 0 ||
+	    listen_port("https-listen", c->https_listen, c->https_bind, &c->https_port) < 0 ||
+	    listen_port("sni-listen", c->sni_listen, c->sni_bind, &c->sni_port) < 0)
+		return -1;
+	if (c->nhttps_cert != c->nhttps_key) {
+		fprintf(stderr, "ferry-relay: --https-cert and --https-key come in pairs (%u and %u "
+			"given)\n", c->nhttps_cert, c->nhttps_key);
+		return -1;
+	}
+	if (c->https_port && !c->nhttps_cert) {
+		fprintf(stderr, "ferry-relay: --https-listen needs --https-cert and --https-key "
+			"(use --sni-listen to pass TLS through without certificates)\n");
+		return -1;
+	}
+	if (c->sni_port && c->sni_port == c->https_port && strcmp(c->sni_listen, c->https_listen)) {
+		fprintf(stderr, "ferry-relay: --sni-listen and --https-listen share port %u: give "
+			"them the same ADDR:PORT\n", c->sni_port);
+		return -1;
+	}
+	if (c->sni_port && c->sni_port == c->https_port)
+		c->sni_port = 0;	/* one listener serves both */
+	if (c->http_port && (c->http_port == c->https_port || c->http_port == c->sni_port)) {
+		fprintf(stderr, "ferry-relay: --http-listen cannot share a port with TLS\n");
+		return -1;
+	}
+	if (pl < 3 || c->http_prefix[0] != '/' || c->http_prefix[pl - 1] != '/') {
+		fprintf(stderr, "ferry-relay: --http-path-prefix must start and end with '/' "
+			"(e.g. /forward/)\n");
+		return -1;
+	}
+	if (c->domain[0] == '.') {
+		fprintf(stderr, "ferry-relay: --domain is written without a leading dot\n");
+		return -1;
+	}
+	for (char *p = c->domain; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	return 0;
+}
 
 /* One pass of getopt over a vector (config file or command line). */
 static int parse_vec(void *cfg, int argc, char **argv, const char *file)
@@ -221,6 +305,39 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 				e = -1;
 			}
 			break;
+		case O_HTTP_LISTEN:
+			e = fy_conf_copy(PROG, c->http_listen, sizeof(c->http_listen), name, optarg);
+			break;
+		case O_HTTPS_LISTEN:
+			e = fy_conf_copy(PROG, c->https_listen, sizeof(c->https_listen), name, optarg);
+			break;
+		case O_SNI_LISTEN:
+			e = fy_conf_copy(PROG, c->sni_listen, sizeof(c->sni_listen), name, optarg);
+			break;
+		case O_DOMAIN: e = fy_conf_copy(PROG, c->domain, sizeof(c->domain), name, optarg); break;
+		case O_HTTPS_CERT:
+		case O_HTTPS_KEY: {
+			unsigned *n = o == O_HTTPS_CERT ? &c->nhttps_cert : &c->nhttps_key;
+			char (*v)[256] = o == O_HTTPS_CERT ? c->https_cert : c->https_key;
+
+			if (*n == RELAY_MAX_CERTS) {
+				fprintf(stderr, "ferry-relay: at most %d --%s\n", RELAY_MAX_CERTS, name);
+				e = -1;
+				break;
+			}
+			e = fy_conf_copy(PROG, v[*n], sizeof(v[0]), name, optarg);
+			(*n)++;
+			break;
+		}
+		case O_HTTP_PREFIX:
+			e = fy_conf_copy(PROG, c->http_prefix, sizeof(c->http_prefix), name, optarg);
+			break;
+		case O_HTTP_HEADER_MS:
+			e = fy_conf_num(PROG, name, optarg, 100, 3600000, &c->http_header_ms);
+			break;
+		case O_HTTP_MAX_HEADER:
+			e = fy_conf_size32(PROG, name, optarg, 1024, 65536, &c->http_max_header);
+			break;
 		case O_HELP: usage(stdout); return 0;
 		default: e = -1; break;
 		}
@@ -279,10 +396,15 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->dpdk_syn_backlog = 1024;
 	c->backend = relay_backend_find("kernel");
 	c->admin_timeout_ms = 5000;
+	snprintf(c->http_prefix, sizeof(c->http_prefix), "/forward/");
+	c->http_header_ms = 10000;
+	c->http_max_header = 16384;
 
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
 		return rc;
+	if (ingress_cfg_check(c) < 0)
+		return 2;
 	if (!c->cert[0] || !c->key[0] || !c->tokens[0]) {
 		fprintf(stderr, "ferry-relay: --cert, --key and --tokens are required\n"
 			"Make them with 'ferry-relay cert init' and 'ferry-relay token add'; "

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "engine.h"
 #include "inbox.h"
+#include "ingress.h"
 #include "pubudp.h"
 #include "relay-t.h"
 
@@ -235,6 +236,18 @@ static const char *port_name(uint16_t port, bool udp, char *buf, size_t n)
 	return buf;
 }
 
+/* "port 2201", "port 2201/udp", "name 'web'". */
+static const char *claim_str(const struct reg_port *p, char *buf, size_t n)
+{
+	char pn[16];
+
+	if (p->name[0])
+		snprintf(buf, n, "name '%s'", p->name);
+	else
+		snprintf(buf, n, "port %s", port_name(p->port, p->udp, pn, sizeof(pn)));
+	return buf;
+}
+
 /* Whether s may claim (udp, port) at all: the backend, the session's
  * protocol, the token's ranges and the agent's port cap (TCP and UDP
  * claims count alike). FY_E_OK, or a code with msg. */
@@ -256,6 +269,10 @@ static uint32_t claim_allowed(struct worker *w, struct reg_session *s, uint16_t 
 		snprintf(msg, msglen, "UDP ports need protocol 2; the agent speaks %u", s->version);
 		return FY_E_UNSUPPORTED;
 	}
+	if (!udp && relay_ingress_port(r, port)) {
+		snprintf(msg, msglen, "port %s is the relay's HTTP/HTTPS/SNI ingress", pn);
+		return FY_E_IN_USE;
+	}
 	if (!fy_token_allows_port(&s->rule, port)) {
 		fy_token_ranges_str(&s->rule, ranges, sizeof(ranges));
 		snprintf(msg, msglen, "token not allowed to claim port %s (allowed: %s)", pn, ranges);
@@ -274,6 +291,23 @@ static uint32_t claim_allowed(struct worker *w, struct reg_session *s, uint16_t 
 	return FY_E_OK;
 }
 
+/* A claim of s owned by w, holding a reference on s; NULL with msg. */
+static struct reg_port *claim_new(struct worker *w, struct reg_session *s, char *msg,
+				  size_t msglen)
+{
+	struct reg_port *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	p->sess = s;
+	p->owner = w->id;
+	p->owner_ctx = w;
+	atomic_fetch_add(&s->refs, 1);
+	return p;
+}
+
 /* Puts claim p into the registry: FY_E_OK (p->takeover set when it
  * replaced the same agent's dying session), or a code with msg and p
  * dropped. A repeat claim is FY_E_OK with *repeat set and p dropped. */
@@ -281,9 +315,9 @@ static uint32_t claim_add(struct relay *r, struct reg_port *p, bool *repeat, cha
 			  size_t msglen)
 {
 	struct reg_port *cur = NULL;
-	char pn[16];
+	char pn[80];
 
-	port_name(p->port, p->udp, pn, sizeof(pn));
+	claim_str(p, pn, sizeof(pn));
 	*repeat = false;
 	rcu_read_lock();
 	if (reg_port_add(r->reg, p, &cur) == 0) {
@@ -293,15 +327,16 @@ static uint32_t claim_add(struct relay *r, struct reg_port *p, bool *repeat, cha
 	if (cur->sess == p->sess) {
 		rcu_read_unlock();
 		port_drop(r, p);
-		snprintf(msg, msglen, "port %s already registered", pn);
+		snprintf(msg, msglen, "%s already registered", pn);
 		*repeat = true;
 		return FY_E_OK;
 	}
 	/* The same agent's previous session (dying or replaced) hands the
-	 * port over; another agent keeps it. */
-	if (strcmp(cur->sess->name, p->sess->name) != 0 || !atomic_load(&cur->sess->dead) ||
-	    reg_port_replace(r->reg, cur, p) != 0) {
-		snprintf(msg, msglen, "port %s is held by agent '%s'", pn, cur->sess->name);
+	 * port over; another agent keeps it. A name kept after its session
+	 * died (gone_ms) goes to whoever may claim it. */
+	if ((!cur->gone_ms && strcmp(cur->sess->name, p->sess->name) != 0) ||
+	    !atomic_load(&cur->sess->dead) || reg_port_replace(r->reg, cur, p) != 0) {
+		snprintf(msg, msglen, "%s is held by agent '%s'", pn, cur->sess->name);
 		rcu_read_unlock();
 		port_drop(r, p);
 		return FY_E_IN_USE;
@@ -318,7 +353,7 @@ static int claim_listen(struct worker *w, struct reg_port *p)
 {
 	if (p->udp)
 		return pubudp_listen(w, p);
-	return w->r->be->listen(w, p->port, !p->takeover, &p->lio);
+	return w->r->be->listen(w, NULL, p->port, !p->takeover, &p->lio);
 }
 
 /* Every other worker listens on a TCP port too (SO_REUSEPORT), so the
@@ -352,17 +387,11 @@ uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t 
 
 	if (code != FY_E_OK)
 		return code;
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(msg, msglen, "out of memory");
+	p = claim_new(w, s, msg, msglen);
+	if (!p)
 		return FY_E_INTERNAL;
-	}
 	p->port = port;
 	p->udp = udp;
-	p->sess = s;
-	p->owner = w->id;
-	p->owner_ctx = w;
-	atomic_fetch_add(&s->refs, 1);
 	code = claim_add(r, p, &repeat, msg, msglen);
 	if (code != FY_E_OK || repeat)
 		return code;
@@ -387,20 +416,23 @@ uint32_t engine_register_port(struct worker *w, struct reg_session *s, uint16_t 
 	return FY_E_OK;
 }
 
-/* Closes claim p's listener (w owns it), takes it out of the registry
- * and drops it. */
-static void release_claim(struct worker *w, struct reg_port *p)
+/* Drops claim p of w (unlinked from w->ports by the caller). */
+static void claim_release(struct worker *w, struct reg_port *p)
 {
-	atomic_fetch_sub(&p->sess->nports, 1);
-	if (p->udp)
+	char cs[80];
+
+	if (!p->gone_ms)
+		atomic_fetch_sub(&p->sess->nports, 1);
+	if (p->name[0])
+		;	/* no listener: the ingress ones route to it */
+	else if (p->udp)
 		pubudp_unlisten(w, p);	/* and its flows end */
 	else
 		w->r->be->unlisten(w, p->lio);
 	rcu_read_lock();
 	reg_port_del(w->r->reg, p);
 	rcu_read_unlock();
-	FY_INFO(TOPIC, "port %u%s released (agent '%s')", p->port, p->udp ? "/udp" : "",
-		p->sess->name);
+	FY_INFO(TOPIC, "%s released (agent '%s')", claim_str(p, cs, sizeof(cs)), p->sess->name);
 	port_drop(w->r, p);
 }
 
@@ -423,7 +455,10 @@ static void release_extra(struct worker *w, struct reg_session *s, uint16_t port
 }
 
 /* Closes the listeners this worker holds for s (all of them when s is
- * NULL) and takes the ports out of the registry. */
+ * NULL) and takes the ports out of the registry. A name of a session
+ * that died stays, marked gone, for ENGINE_NAME_GONE_MS: its clients get
+ * "502 agent unavailable" rather than a 404 that says it never existed,
+ * and the agent's next session takes it over. */
 void engine_release_ports(struct worker *w, struct reg_session *s)
 {
 	struct reg_port **pp = &w->ports;
@@ -435,8 +470,16 @@ void engine_release_ports(struct worker *w, struct reg_session *s)
 			pp = &p->owner_next;
 			continue;
 		}
+		if (s && p->name[0] && !atomic_load(&w->r->draining)) {
+			if (!p->gone_ms) {
+				atomic_fetch_sub(&p->sess->nports, 1);
+				p->gone_ms = w->now_ms ? w->now_ms : 1;
+			}
+			pp = &p->owner_next;
+			continue;
+		}
 		*pp = p->owner_next;
-		release_claim(w, p);
+		claim_release(w, p);
 	}
 	release_extra(w, s, 0);
 }
@@ -448,10 +491,10 @@ int engine_release_port(struct worker *w, struct reg_session *s, uint16_t port, 
 	for (struct reg_port **pp = &w->ports; *pp; pp = &(*pp)->owner_next) {
 		struct reg_port *p = *pp;
 
-		if (p->sess != s || p->port != port || p->udp != udp)
+		if (p->sess != s || p->name[0] || p->port != port || p->udp != udp)
 			continue;
 		*pp = p->owner_next;
-		release_claim(w, p);
+		claim_release(w, p);
 		/* Every other worker listens on a TCP port too. */
 		for (unsigned i = 0; !udp && i < r->nworkers; i++) {
 			struct msg *m;
@@ -475,13 +518,112 @@ void engine_unlisten_extra(struct worker *w, uint16_t port, struct reg_session *
 	engine_session_put(w->r, s);
 }
 
+void engine_expire_names(struct worker *w, uint64_t now)
+{
+	struct reg_port **pp = &w->ports;
+
+	while (*pp) {
+		struct reg_port *p = *pp;
+
+		if (!p->gone_ms || now - p->gone_ms < ENGINE_NAME_GONE_MS) {
+			pp = &p->owner_next;
+			continue;
+		}
+		*pp = p->owner_next;
+		claim_release(w, p);
+	}
+}
+
+uint32_t engine_register_name(struct worker *w, struct reg_session *s, const struct fy_register *rg,
+			      char *msg, size_t msglen)
+{
+	struct relay *r = w->r;
+	unsigned cap = s->rule.max_ports ? s->rule.max_ports : r->cfg.max_ports;
+	struct reg_port *p;
+	char names[FY_TOKEN_NAMES_MAX * 66];
+	uint32_t code;
+	bool repeat;
+
+	if (s->version < 3) {
+		snprintf(msg, msglen, "names need protocol 3; the agent speaks %u", s->version);
+		return FY_E_UNSUPPORTED;
+	}
+	if (!relay_serves_kind(r, rg->kind)) {
+		snprintf(msg, msglen, "this relay serves no %s names (%s)",
+			 rg->kind == FY_NAME_TLS ? "TLS" : "HTTP",
+			 rg->kind == FY_NAME_TLS ? "no --sni-listen" :
+			 "no --http-listen or --https-listen");
+		return FY_E_UNSUPPORTED;
+	}
+	if (!fy_token_allows_name(&s->rule, rg->name)) {
+		fy_token_names_str(&s->rule, names, sizeof(names));
+		snprintf(msg, msglen, "token not allowed to claim name '%s' (allowed: %s)", rg->name,
+			 s->rule.nnames ? names : "none");
+		return FY_E_DENIED;
+	}
+	if (atomic_load(&s->nports) >= cap) {
+		atomic_fetch_add_explicit(&r->ctr.port_limit, 1, memory_order_relaxed);
+		snprintf(msg, msglen, "agent '%s' holds %u ports and names, the most it may (%s)",
+			 s->name, cap, s->rule.max_ports ? "maxports of its token" :
+			 "--max-ports-per-agent");
+		return FY_E_DENIED;
+	}
+	p = claim_new(w, s, msg, msglen);
+	if (!p)
+		return FY_E_INTERNAL;
+	snprintf(p->name, sizeof(p->name), "%s", rg->name);
+	p->port = rg->port;
+	p->kind = rg->kind;
+	code = claim_add(r, p, &repeat, msg, msglen);
+	if (code != FY_E_OK || repeat)
+		return code;
+	atomic_fetch_add(&s->nports, 1);
+	p->owner_next = w->ports;
+	w->ports = p;
+	snprintf(msg, msglen, "serving %s name '%s'", rg->kind == FY_NAME_TLS ? "TLS" : "HTTP",
+		 rg->name);
+	return FY_E_OK;
+}
+
+int engine_find_name(struct relay *r, const char *name, unsigned self, struct name_target *nt,
+		     const char **why)
+{
+	struct reg_port *p;
+	int ret = 0;
+
+	rcu_read_lock();
+	p = reg_name_find(r->reg, name);
+	if (!p) {
+		ret = -ENOENT;
+		*why = "no agent serves this name";
+	} else if (p->gone_ms || atomic_load(&p->sess->dead)) {
+		ret = -EHOSTDOWN;
+		*why = "the agent is not connected";
+	} else if (atomic_load(&p->sess->draining)) {
+		ret = -EHOSTDOWN;
+		*why = "the agent is going away";
+	} else if (!(atomic_load(&p->sess->tunnels) & (1ull << self))) {
+		/* The route is known only once the request head is read, too
+		 * late to place the connection (DPDK) as -R ports are. */
+		ret = -EHOSTDOWN;
+		*why = "the agent has no tunnel on this worker";
+	} else {
+		nt->serial = p->sess->serial;
+		nt->id = p->port;
+		nt->kind = p->kind;
+		snprintf(nt->agent, sizeof(nt->agent), "%s", p->sess->name);
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
 /* Called on worker w for a port that another worker claimed for s. */
 void engine_listen_extra(struct worker *w, uint16_t port, struct reg_session *s)
 {
 	struct xlisten *x = calloc(1, sizeof(*x));
 	int e = -ENOMEM;
 
-	if (!x || atomic_load(&s->dead) || (e = w->r->be->listen(w, port, false, &x->lio)) < 0) {
+	if (!x || atomic_load(&s->dead) || (e = w->r->be->listen(w, NULL, port, false, &x->lio)) < 0) {
 		if (x && !atomic_load(&s->dead))
 			FY_WARN(TOPIC, "worker %u cannot listen on port %u too: %s (clients are "
 				"still served through worker of the claim)", w->id, port, strerror(-e));

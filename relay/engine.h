@@ -47,6 +47,27 @@ int engine_release_port(struct worker *w, struct reg_session *s, uint16_t port, 
 void engine_unlisten_extra(struct worker *w, uint16_t port, struct reg_session *s);
 void engine_release_dead_extra(struct worker *w);
 
+/* v3: a name claim (rg->named) by session s on worker w, which owns it:
+ * a fy_code, with msg for the RESULT either way. */
+uint32_t engine_register_name(struct worker *w, struct reg_session *s, const struct fy_register *rg,
+			      char *msg, size_t msglen);
+/* How long a name whose session died answers 502 before it is unknown
+ * (404); the agent's next session takes it over at once. */
+#define ENGINE_NAME_GONE_MS (10u * 60u * 1000u)
+/* Per tick of w: names gone longer than ENGINE_NAME_GONE_MS are dropped. */
+void engine_expire_names(struct worker *w, uint64_t now);
+/* Where a request for name goes, asked on worker self: 0 with *nt set;
+ * -ENOENT nobody claimed it (404); -EHOSTDOWN the agent cannot take it
+ * now (502); *why says which, for the log. */
+struct name_target {
+	uint64_t serial;	/* the session */
+	uint16_t id;		/* the agent's id for the claim (OPEN's port) */
+	uint8_t kind;		/* enum fy_name_kind */
+	char agent[FY_NAME_MAX + 1];
+};
+int engine_find_name(struct relay *r, const char *name, unsigned self, struct name_target *nt,
+		     const char **why);
+
 /* Where a new client of TCP port goes, asked on worker self: a worker that
  * holds a tunnel of the port's agent (self when it does), with that
  * session's serial in *serial; (unsigned)-1 when no agent serves the port

@@ -13,6 +13,7 @@
 #include "ferry/sock.h"
 #include "ferry/tls.h"
 #include "ferry_config.h"
+#include "itls.h"
 #include "policy.h"
 #include "relay-t.h"
 #include "srcaddr.h"
@@ -76,6 +77,11 @@ static int run_relay(int argc, char **argv)
 	/* Output buffers compact (move) between retries of a partial write. */
 	SSL_CTX_set_mode(r->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	if (r->cfg.nhttps_cert && !(r->itls = itls_create(&r->cfg, err, sizeof(err)))) {
+		fprintf(stderr, "ferry-relay: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	r->src = malloc(sizeof(*r->src));
 	r->reg = reg_create();
 	if (!r->src || !r->reg || RAND_bytes(seed, sizeof(seed)) != 1) {
@@ -98,6 +104,7 @@ out:
 		reg_destroy(r->reg);
 	free(r->src);
 	SSL_CTX_free(r->tls);
+	itls_destroy(r->itls);
 	if (r->policy)
 		policy_free(r->policy);
 	free(r->policy);

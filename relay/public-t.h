@@ -12,8 +12,7 @@ struct tunnel;
 
 /* A public client connection, carried as one stream of one tunnel. */
 struct pubconn {
-	struct rstream rs;		/* the stream's app points here */
-	struct fy_pump pump;
+	struct rs_pump rp;		/* the stream's app points to rp.rs */
 	struct worker *w;
 	void *io;			/* backend connection */
 	uint16_t port;

@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "ferry/addr.h"
 #include "inbox.h"
+#include "ingress.h"
 #include "public.h"
 #include "relay-t.h"
 #include "tunnel.h"
@@ -22,15 +23,15 @@ static void on_event(void *owner, uint32_t ev)
 	struct pubconn *pc = owner;
 
 	if (ev & RELAY_EV_WRITE)
-		fy_pump_writable(&pc->pump);
+		fy_pump_writable(&pc->rp.pump);
 	if (ev & (RELAY_EV_READ | RELAY_EV_ERROR))
-		fy_pump_readable(&pc->pump);
+		fy_pump_readable(&pc->rp.pump);
 }
 
-/* The stream's events, to the pump. */
+/* The stream's events, to the pump: for every struct rs_pump. */
 static struct fy_pump *pump_of(struct rstream *rs)
 {
-	return &caa_container_of(rs, struct pubconn, rs)->pump;
+	return &caa_container_of(rs, struct rs_pump, rs)->pump;
 }
 
 static void rs_data(struct rstream *rs, const uint8_t *p, size_t n)
@@ -55,22 +56,22 @@ static void rs_credit(struct rstream *rs)
 
 static void rs_info(struct rstream *rs, struct rstream_info *out)
 {
-	struct pubconn *pc = caa_container_of(rs, struct pubconn, rs);
+	struct rs_pump *rp = caa_container_of(rs, struct rs_pump, rs);
 
-	out->kind = "client";
-	out->port = pc->port;
-	snprintf(out->peer, sizeof(out->peer), "%s", pc->peer_str);
-	out->rx = pc->pump.rx;
-	out->tx = pc->pump.tx;
+	out->kind = rp->kind;
+	out->port = rp->port;
+	snprintf(out->peer, sizeof(out->peer), "%s", rp->peer ? rp->peer : "");
+	out->rx = rp->pump.rx;
+	out->tx = rp->pump.tx;
 }
 
-static const struct rstream_ops public_rs_ops = {
+const struct rstream_ops rs_pump_ops = {
 	.data = rs_data, .fin = rs_fin, .reset = rs_reset, .credit = rs_credit, .info = rs_info,
 };
 
 static void on_done(struct fy_pump *p, uint32_t code, const char *why)
 {
-	struct pubconn *pc = caa_container_of(p, struct pubconn, pump);
+	struct pubconn *pc = caa_container_of(p, struct pubconn, rp.pump);
 	struct worker *w = pc->w;
 
 	if (code == FY_E_REFUSED || code == FY_E_DENIED || code == FY_E_LIMIT)
@@ -94,7 +95,7 @@ void public_gc(struct worker *w)
 		struct pubconn *pc = w->gc_pub;
 
 		w->gc_pub = pc->gc_next;
-		fy_pump_fini(&pc->pump);
+		fy_pump_fini(&pc->rp.pump);
 		fy_pool_free(&w->pub_pool, pc);
 	}
 }
@@ -138,7 +139,7 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	struct fy_open o;
 
 	public_to_open(peer, port, &o);
-	s = pc ? tunnel_open_stream(w, serial, &o, &pc->rs, &t, &why) : NULL;
+	s = pc ? tunnel_open_stream(w, serial, &o, &pc->rp.rs, &t, &why) : NULL;
 	if (!s) {
 		fy_pool_free(&w->pub_pool, pc);
 		refuse(w, io, port, peer, !pc || strstr(why, "limit") ? REFUSED_LIMIT :
@@ -150,12 +151,15 @@ void public_start(struct worker *w, void *io, uint16_t port,
 	pc->port = port;
 	pc->io = io;
 	fy_addr_str(peer, pc->peer_str, sizeof(pc->peer_str));
-	pc->rs.ops = &public_rs_ops;
-	fy_pump_init(&pc->pump, w->r->be->conn, io, t->link.mux, s, w->r->cfg.window, true,
+	pc->rp.rs.ops = &rs_pump_ops;
+	pc->rp.kind = "client";
+	pc->rp.port = port;
+	pc->rp.peer = pc->peer_str;
+	fy_pump_init(&pc->rp.pump, w->r->be->conn, io, t->link.mux, s, w->r->cfg.window, true,
 		     on_done);
-	s->app = &pc->rs;	/* the pump set itself: the tunnel reaches it through rs */
+	s->app = &pc->rp.rs;	/* the pump set itself: the tunnel reaches it through rs */
 	if (w->r->be->attach(w, io, on_event, pc) < 0) {
-		fy_pump_abort(&pc->pump, FY_E_INTERNAL, "cannot watch the connection");
+		fy_pump_abort(&pc->rp.pump, FY_E_INTERNAL, "cannot watch the connection");
 		return;
 	}
 	FY_DEBUG(TOPIC, "client %s on port %u -> agent '%s' stream %u", pc->peer_str, port,
@@ -169,9 +173,14 @@ void public_accepted(struct worker *w, uint16_t port, void *io,
 {
 	struct relay *r = w->r;
 	uint64_t serial = 0;
-	unsigned target = engine_place_client(r, port, w->id, &serial);
+	unsigned target;
 	struct msg *m;
 
+	if (relay_ingress_port(r, port)) {
+		ingress_accepted(w, port, io, peer);
+		return;
+	}
+	target = engine_place_client(r, port, w->id, &serial);
 	if (target == (unsigned)-1) {
 		refuse(w, io, port, peer, REFUSED_NO_AGENT, "no agent serves it");
 		return;

@@ -10,6 +10,7 @@
 struct reg {
 	struct cds_lfht *sessions;
 	struct cds_lfht *ports;
+	struct cds_lfht *names;		/* name claims (reg_port with a name) */
 };
 
 static int match_session(struct cds_lfht_node *n, const void *key)
@@ -38,6 +39,13 @@ static int match_port(struct cds_lfht_node *n, const void *key)
 	return p->port == k->port && p->udp == k->udp;
 }
 
+static int match_claim_name(struct cds_lfht_node *n, const void *key)
+{
+	const struct reg_port *p = caa_container_of(n, struct reg_port, node);
+
+	return strcmp(p->name, key) == 0;
+}
+
 static unsigned long hash_name(const char *name)
 {
 	return (unsigned long)XXH3_64bits(name, strlen(name));
@@ -59,7 +67,8 @@ struct reg *reg_create(void)
 		return NULL;
 	r->sessions = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	r->ports = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-	if (!r->sessions || !r->ports) {
+	r->names = cds_lfht_new(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	if (!r->sessions || !r->ports || !r->names) {
 		reg_destroy(r);
 		return NULL;
 	}
@@ -74,6 +83,8 @@ void reg_destroy(struct reg *r)
 		cds_lfht_destroy(r->sessions, NULL);
 	if (r->ports)
 		cds_lfht_destroy(r->ports, NULL);
+	if (r->names)
+		cds_lfht_destroy(r->names, NULL);
 	free(r);
 }
 
@@ -127,6 +138,17 @@ static unsigned long count(struct cds_lfht *t)
 
 unsigned long reg_session_count(struct reg *r) { return count(r->sessions); }
 unsigned long reg_port_count(struct reg *r) { return count(r->ports); }
+unsigned long reg_name_count(struct reg *r) { return count(r->names); }
+
+struct reg_port *reg_name_find(struct reg *r, const char *name)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(r->names, hash_name(name), match_claim_name, name, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n ? caa_container_of(n, struct reg_port, node) : NULL;
+}
 
 struct reg_port *reg_port_find(struct reg *r, bool udp, uint16_t port)
 {
@@ -144,7 +166,11 @@ int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur)
 	struct port_key k = key_of(p);
 	struct cds_lfht_node *n;
 
-	n = cds_lfht_add_unique(r->ports, hash_port(&k), match_port, &k, &p->node);
+	if (p->name[0])
+		n = cds_lfht_add_unique(r->names, hash_name(p->name), match_claim_name, p->name,
+					&p->node);
+	else
+		n = cds_lfht_add_unique(r->ports, hash_port(&k), match_port, &k, &p->node);
 	if (n == &p->node)
 		return 0;
 	if (cur)
@@ -157,6 +183,13 @@ int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p)
 	struct port_key ko = key_of(old), kp = key_of(p);
 	struct cds_lfht_iter it;
 
+	if (p->name[0]) {
+		cds_lfht_lookup(r->names, hash_name(old->name), match_claim_name, old->name, &it);
+		if (cds_lfht_iter_get_node(&it) != &old->node)
+			return -ENOENT;
+		return cds_lfht_replace(r->names, &it, hash_name(p->name), match_claim_name,
+					p->name, &p->node) == 0 ? 0 : -ENOENT;
+	}
 	cds_lfht_lookup(r->ports, hash_port(&ko), match_port, &ko, &it);
 	if (cds_lfht_iter_get_node(&it) != &old->node)
 		return -ENOENT;
@@ -166,7 +199,8 @@ int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p)
 
 void reg_port_del(struct reg *r, struct reg_port *p)
 {
-	cds_lfht_del(r->ports, &p->node);
+	/* Fails harmlessly when p was already replaced or removed. */
+	cds_lfht_del(p->name[0] ? r->names : r->ports, &p->node);
 }
 
 void reg_session_foreach(struct reg *r, reg_session_fn fn, void *arg)

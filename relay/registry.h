@@ -69,12 +69,17 @@ struct reg_session {
 	struct reg_sess_stats *stats;	/* one per worker, owned (freed with s) */
 };
 
-/* A claimed public port and its listener. */
+/* A claimed public port and its listener; or (v3) a claimed name, which
+ * has no listener of its own: the ingress listeners route to it. */
 struct reg_port {
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
-	uint16_t port;
+	uint16_t port;			/* a name claim: the agent's id for it */
 	bool udp;			/* with port, the key */
+	char name[FY_NAME_MAX + 1];	/* a name claim when set: the key */
+	uint8_t kind;			/* a name claim: enum fy_name_kind */
+	uint64_t gone_ms;		/* a name claim kept after its session died
+					 * (so clients get 502, not 404): since */
 	struct reg_session *sess;	/* holds a reference */
 	void *lio;			/* owned by worker `owner`: the backend's
 					 * listener; UDP: pubudp's port, which
@@ -104,6 +109,9 @@ unsigned long reg_session_count(struct reg *r);
 typedef void (*reg_session_fn)(struct reg_session *s, void *arg);
 void reg_session_foreach(struct reg *r, reg_session_fn fn, void *arg);
 
+/* The claim of name, or NULL. */
+struct reg_port *reg_name_find(struct reg *r, const char *name);
+unsigned long reg_name_count(struct reg *r);
 /* The claim of (udp, port), or NULL. */
 struct reg_port *reg_port_find(struct reg *r, bool udp, uint16_t port);
 /* A TCP port's claim. */
@@ -111,7 +119,8 @@ static inline struct reg_port *reg_port_lookup(struct reg *r, uint16_t port)
 {
 	return reg_port_find(r, false, port);
 }
-/* Keyed by p->udp and p->port. */
+/* Keyed by p->udp and p->port, or by p->name when it is set (the names
+ * table). */
 int reg_port_add(struct reg *r, struct reg_port *p, struct reg_port **cur);
 int reg_port_replace(struct reg *r, struct reg_port *old, struct reg_port *p);
 void reg_port_del(struct reg *r, struct reg_port *p);

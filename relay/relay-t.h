@@ -61,6 +61,19 @@ struct relay_cfg {
 	char admin_socket[108];	/* ... and/or its unix socket */
 	uint32_t admin_timeout_ms;	/* a request must arrive whole within this */
 	enum fy_log_level log_level;
+	/* The HTTP/HTTPS/SNI ingress (ingress.c). A port 0 listens nowhere.
+	 * https and sni are the same kind of listener (TLS, routed by SNI);
+	 * given the same address they are one. */
+	char http_listen[160], https_listen[160], sni_listen[160];
+	uint16_t http_port, https_port, sni_port;
+	char http_bind[128], https_bind[128], sni_bind[128];	/* their ADDR */
+	char domain[128];		/* NAME.domain routes by Host and SNI */
+	char http_prefix[64];		/* /forward/NAME/... routes by path */
+#define RELAY_MAX_CERTS 8
+	char https_cert[RELAY_MAX_CERTS][256], https_key[RELAY_MAX_CERTS][256];
+	unsigned nhttps_cert, nhttps_key;
+	uint32_t http_header_ms;	/* a request head must arrive within this */
+	uint32_t http_max_header;	/* bytes of one request head (431 beyond) */
 };
 
 /* Why a HELLO was refused (metrics label in admin/metrics.c). */
@@ -117,16 +130,23 @@ struct relay_counters {
 	atomic_ulong forwards_refused;	/* ... refused by the relay or the agent */
 	atomic_ulong forwards_closed;
 	atomic_ulong kicks;		/* agents disconnected by the admin API */
+	/* The ingress (ingress.c): requests and connections by outcome. */
+	atomic_ulong http_requests;	/* request heads routed to an agent */
+	atomic_ulong http_refused;	/* answered 400/404/408/431/502 by the relay */
+	atomic_ulong sni_passed;	/* TLS connections passed through by SNI */
 };
 
 struct ctl;
 struct adm_metrics;
 struct adm_server;
 
+struct ingress_tls;
+
 struct relay {
 	const struct relay_backend *be;
 	struct relay_cfg cfg;
 	SSL_CTX *tls;
+	struct ingress_tls *itls;	/* the operator's certificates (NULL: none) */
 	struct fy_tokens *tokens;	/* RCU: swapped whole by relay_reload_tokens */
 	struct policy *policy;		/* RCU, the same; NULL without --policy */
 	atomic_uint_fast64_t next_join;

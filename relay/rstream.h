@@ -8,11 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ferry/pump.h"
+
 struct rstream;
 
 /* What a stream serves, for the admin API's stream listing. */
 struct rstream_info {
-	const char *kind;	/* "client", "udp", "join" */
+	const char *kind;	/* "client", "http", "tls", "udp", "join" */
 	uint16_t port;		/* the public port (client, udp) */
 	char peer[64];		/* the client's address, or the joined agent */
 	unsigned long long rx, tx;	/* bytes from / to the public side, where known */
@@ -31,5 +33,18 @@ struct rstream_ops {
 struct rstream {
 	const struct rstream_ops *ops;
 };
+
+/* A stream served by a pump (a public client, an ingress connection):
+ * the owner embeds this and sets rs.ops = &rs_pump_ops, which hands the
+ * stream's events to the pump. kind, port and peer describe it to the
+ * admin API (peer points into the owner). */
+struct rs_pump {
+	struct rstream rs;
+	struct fy_pump pump;
+	const char *kind;	/* "client", "http", "tls" */
+	uint16_t port;
+	const char *peer;
+};
+extern const struct rstream_ops rs_pump_ops;	/* public.c */
 
 #endif

@@ -2,6 +2,7 @@
  *   ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC [--id LABEL]
  *                         [--max-ports N] [--groups G,...] [--reach AGENT|@GROUP|*,...]
  *   ferry-relay token add --tokens FILE --admin [--id LABEL]   (the admin API's)
+ *                         [--names PATTERN,...]
  *   ferry-relay token list --tokens FILE
  * The token is printed once, alone on stdout; the file keeps its hash. */
 #include <errno.h>
@@ -27,7 +28,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ferry-relay token add --tokens FILE --agent NAME[,NAME...] --ports SPEC\n"
 		"                             [--id LABEL] [--max-ports N] [--groups G,...]\n"
-		"                             [--reach AGENT|@GROUP|*,...]\n"
+		"                             [--reach AGENT|@GROUP|*,...] [--names PATTERN,...]\n"
 		"       ferry-relay token add --tokens FILE --admin [--id LABEL]\n"
 		"       ferry-relay token list --tokens FILE\n"
 		"\n"
@@ -36,6 +37,9 @@ static void usage(FILE *f)
 		"    -t, --tokens FILE   the relay's token file\n"
 		"    -a, --agent NAMES   agent names the token may act as, comma-separated\n"
 		"    -p, --ports SPEC    public ports it may claim, e.g. 2200-2299,3000\n"
+		"    -n, --names LIST    names it may claim (-H, -S: HTTP Host/path, TLS SNI),\n"
+		"                        e.g. 'pi-*,web' ('*': any run of a-z 0-9 -); a token\n"
+		"                        needs --ports, --names or both\n"
 		"    -i, --id LABEL      label for logs, up to 31 of A-Z a-z 0-9 . _ -\n"
 		"                        (default: first agent name + 4 random hex digits)\n"
 		"    -m, --max-ports N   ports one agent may hold at once (default: the\n"
@@ -51,7 +55,7 @@ static void usage(FILE *f)
 }
 
 struct token_args {
-	const char *tokens, *agents, *ports, *id, *max_ports, *groups, *reach;
+	const char *tokens, *agents, *ports, *id, *max_ports, *groups, *reach, *names;
 	bool admin;
 };
 
@@ -68,6 +72,7 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 		{ "groups", required_argument, NULL, 'g' },
 		{ "reach", required_argument, NULL, 'r' },
 		{ "admin", no_argument, NULL, 'A' },
+		{ "names", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,7 +80,7 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 
 	optind = 0;	/* glibc: full reset, argv[0] is the action */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":t:a:p:i:m:g:r:Ah", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":t:a:p:i:m:g:r:n:Ah", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': ta->tokens = optarg; break;
 		case 'a': ta->agents = optarg; break;
@@ -85,6 +90,7 @@ static int parse_opts(int argc, char **argv, struct token_args *ta, int *rc)
 		case 'g': ta->groups = optarg; break;
 		case 'r': ta->reach = optarg; break;
 		case 'A': ta->admin = true; break;
+		case 'n': ta->names = optarg; break;
 		case 'h': usage(stdout); *rc = 0; return -1;
 		default: *rc = cmd_getopt_error("token", usage, c, argv); return -1;
 		}
@@ -170,12 +176,17 @@ static int cmd_add(int argc, char **argv)
 	}
 	if (!agents || !*agents)
 		return cmd_bad_usage("token", usage, "token add needs --agent NAME[,NAME...]");
-	if (!ports || !*ports)
-		return cmd_bad_usage("token", usage, "token add needs --ports SPEC (e.g. 2200-2299,3000)");
+	if ((!ports || !*ports) && !ta.names)
+		return cmd_bad_usage("token", usage, "token add needs --ports SPEC (e.g. 2200-2299,3000) "
+				     "or --names LIST (e.g. 'pi-*,web')");
 	memset(&probe, 0, sizeof(probe));
-	if (fy_token_parse_ranges(ports, &probe, err, sizeof(err)))
+	if (ports && fy_token_parse_ranges(ports, &probe, err, sizeof(err)))
 		return cmd_bad_usage("token", usage, "--ports: %s", err);
+	if (ta.names && fy_token_parse_names(ta.names, &probe, err, sizeof(err)))
+		return cmd_bad_usage("token", usage, "--names: %s", err);
 	fy_token_ranges_str(&probe, pstr, sizeof(pstr));
+	if (!probe.nranges)
+		snprintf(pstr, sizeof(pstr), "none");
 
 	if (!id) {
 		if (default_id(path, agents, idbuf, sizeof(idbuf), err, sizeof(err))) {
@@ -191,10 +202,11 @@ static int cmd_add(int argc, char **argv)
 	}
 	spec.id = id;
 	spec.agents = agents;
-	spec.ports = ports;
+	spec.ports = ports && *ports ? ports : NULL;
 	spec.groups = ta.groups;
 	spec.reach = ta.reach;
 	spec.admin = ta.admin;
+	spec.names = ta.names;
 	if (fy_tokens_append(path, token, &spec, err, sizeof(err))) {
 		OPENSSL_cleanse(token, sizeof(token));
 		fprintf(stderr, "ferry-relay token add: %s\n", err);
@@ -229,7 +241,8 @@ static int cmd_list(int argc, char **argv)
 	if (parse_opts(argc, argv, &ta, &rc))
 		return rc;
 	path = ta.tokens;
-	if (ta.agents || ta.ports || ta.id || ta.max_ports || ta.groups || ta.reach || ta.admin)
+	if (ta.agents || ta.ports || ta.id || ta.max_ports || ta.groups || ta.reach || ta.admin ||
+	    ta.names)
 		return cmd_bad_usage("token", usage, "token list takes only --tokens FILE");
 	if (fy_tokens_load(path, &t, err, sizeof(err))) {
 		fprintf(stderr, "ferry-relay token list: %s\n", err);
@@ -278,6 +291,12 @@ static int cmd_list(int argc, char **argv)
 
 			fy_token_reach_str(r, rstr, sizeof(rstr));
 			printf("  reach %s", rstr);
+		}
+		if (r->nnames) {
+			char nstr[FY_TOKEN_NAMES_MAX * 66];
+
+			fy_token_names_str(r, nstr, sizeof(nstr));
+			printf("  names %s", nstr);
 		}
 		printf("\n");
 	}

@@ -418,6 +418,42 @@ static void cb_output(void *ctx)
 	t->w->dirty = t;
 }
 
+/* Claims nobody may make now: a draining relay, a client session. true
+ * with res set. what: "ports", "names". */
+static bool claim_refused(struct tunnel *t, const char *what, struct fy_result *res)
+{
+	if (atomic_load(&t->w->r->draining)) {
+		res->code = FY_E_SHUTDOWN;
+		snprintf(res->msg, sizeof(res->msg), "relay is shutting down");
+		return true;
+	}
+	if (t->sess->client) {
+		res->code = FY_E_DENIED;
+		snprintf(res->msg, sizeof(res->msg), "a client session (no -R, no --allow) claims "
+			 "no %s", what);
+		return true;
+	}
+	return false;
+}
+
+/* v3: a name claim (-H for HTTP, -S for TLS by SNI). */
+static int on_register_name(struct tunnel *t, const struct fy_register *rg)
+{
+	struct fy_result res = { .req = rg->req };
+	uint8_t f[FY_CTRL_FRAME_MAX];
+	const char *kind = rg->kind == FY_NAME_TLS ? "TLS" : "HTTP";
+
+	if (!claim_refused(t, "names", &res))
+		res.code = engine_register_name(t->w, t->sess, rg, res.msg, sizeof(res.msg));
+	if (res.code == FY_E_OK)
+		FY_INFO(TOPIC, "agent '%s' claimed %s name '%s': %s", t->name, kind, rg->name, res.msg);
+	else
+		FY_WARN(TOPIC, "agent '%s' refused %s name '%s': %s", t->name, kind, rg->name,
+			res.msg);
+	fy_mux_send_ctrl(t->link.mux, f, fy_frame_result(f, &res));
+	return 0;
+}
+
 static int on_register(struct tunnel *t, const struct fy_frame_hdr *h, const uint8_t *p,
 		       const char **why)
 {
@@ -425,22 +461,23 @@ static int on_register(struct tunnel *t, const struct fy_frame_hdr *h, const uin
 	struct fy_result res = { 0 };
 	uint8_t f[FY_CTRL_FRAME_MAX];
 
+	if ((h->flags & FY_F_NAME) && (h->flags & FY_F_UDP)) {
+		*why = "REGISTER with both UDP and NAME flags";
+		return -1;
+	}
+	if (h->flags & FY_F_NAME) {
+		if (fy_frame_get_register_name(p, h->len, &rg, why) < 0)
+			return -1;
+		return on_register_name(t, &rg);
+	}
 	if (fy_frame_get_register(p, h->len, &rg, why) < 0)
 		return -1;
 	/* The payload is the same for both: the flag says which. */
 	rg.udp = (h->flags & FY_F_UDP) != 0;
 	res.req = rg.req;
-	if (atomic_load(&t->w->r->draining)) {
-		res.code = FY_E_SHUTDOWN;
-		snprintf(res.msg, sizeof(res.msg), "relay is shutting down");
-	} else if (t->sess->client) {
-		res.code = FY_E_DENIED;
-		snprintf(res.msg, sizeof(res.msg), "a client session (no -R, no --allow) claims "
-			 "no ports");
-	} else {
+	if (!claim_refused(t, "ports", &res))
 		res.code = engine_register_port(t->w, t->sess, rg.port, rg.udp, res.msg,
 						sizeof(res.msg));
-	}
 	/* "claimed port N" / "refused port N" (N/udp for UDP): scripts wait
 	 * for these lines. */
 	if (res.code == FY_E_OK)

@@ -23,6 +23,7 @@ struct reg_session;
 struct udp_flow;
 struct ctl_req;
 struct ctl_pending;
+struct iconn;
 
 /* A message between workers. A MSG_TUNNEL is the tunnel's own (it moves
  * once); the others are allocated by the sender and freed by the receiver
@@ -87,6 +88,14 @@ struct worker {
 	unsigned fd_evictions;		/* this tick (tunnel.c) */
 	struct fy_log_sum auth_log;	/* refused HELLOs, summarised */
 	struct pubconn *gc_pub;
+	/* The HTTP/HTTPS/SNI ingress (ingress.c): its listeners here, every
+	 * connection (for deadlines and the end), those with deferred work,
+	 * those closed this turn. */
+	void *ingress_lio[3];
+	struct fy_pool ic_pool;
+	struct iconn *ic_all;
+	struct iconn *ic_more;
+	struct iconn *ic_gc;
 	uint32_t next_tunnel_serial;
 	uint64_t last_tick_ms;
 	uint64_t drain_deadline_ms;

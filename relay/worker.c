@@ -7,6 +7,7 @@
 #include "ctl.h"
 #include "engine.h"
 #include "inbox.h"
+#include "ingress.h"
 #include "join.h"
 #include "public.h"
 #include "pubudp.h"
@@ -25,6 +26,7 @@ int worker_init(struct worker *w, struct relay *r, unsigned id)
 	fy_pool_init(&w->pub_pool, sizeof(struct pubconn), 256);
 	fy_pool_init(&w->join_pool, join_end_size(), 64);
 	fy_pool_init(&w->udp_pool, pubudp_flow_size(), 64);
+	fy_pool_init(&w->ic_pool, ingress_conn_size(), 64);
 	fy_log_sum_init(&w->auth_log, FY_LOG_WARN, "relay.tunnel", "agents refused", 10000);
 	if (fy_sess_init(&w->streams, 1024) < 0 || fy_sess_init(&w->tunnels, 64) < 0 ||
 	    fy_sess_init(&w->joins, 64) < 0)
@@ -38,7 +40,7 @@ void worker_fini(struct worker *w)
 	fy_sess_fini(&w->tunnels);
 	fy_sess_fini(&w->joins);
 	if (w->stream_pool.in_use || w->pub_pool.in_use || w->join_pool.in_use ||
-	    w->udp_pool.in_use)
+	    w->udp_pool.in_use || w->ic_pool.in_use)
 		FY_ERR("relay.worker", "worker %u stops with %zu streams, %zu connections, %zu "
 		       "joins and %zu UDP flows not freed", w->id, w->stream_pool.in_use,
 		       w->pub_pool.in_use, w->join_pool.in_use, w->udp_pool.in_use);
@@ -46,6 +48,7 @@ void worker_fini(struct worker *w)
 	fy_pool_fini(&w->pub_pool);
 	fy_pool_fini(&w->join_pool);
 	fy_pool_fini(&w->udp_pool);
+	fy_pool_fini(&w->ic_pool);
 }
 
 /* discard: the worker is stopping; what arrives now is closed. */
@@ -90,6 +93,7 @@ void worker_wakeup(struct worker *w)
 {
 	handle_inbox(w, false);
 	tunnel_read_more(w);
+	ingress_read_more(w);
 	engine_release_dead_extra(w);
 	tunnel_close_dead(w);
 }
@@ -97,6 +101,7 @@ void worker_wakeup(struct worker *w)
 static void gc(struct worker *w)
 {
 	public_gc(w);
+	ingress_gc(w);
 	tunnel_gc(w);
 }
 
@@ -112,6 +117,7 @@ static bool drain_step(struct worker *w, uint64_t now)
 		w->drain_deadline_ms = now + r->cfg.drain_ms;
 		r->be->stop_accepting(w);
 		engine_release_ports(w, NULL);
+		ingress_stop_listening(w);
 		tunnel_goaway_all(w, FY_E_SHUTDOWN, "relay shutting down");
 	}
 	atomic_store(&r->live_streams[w->id], (unsigned)fy_sess_count(&w->streams));
@@ -163,6 +169,8 @@ bool worker_step(struct worker *w, uint64_t now)
 	if (now - w->last_tick_ms >= WORKER_TICK_MS) {
 		tunnel_tick(w, now);
 		pubudp_tick(w, now);
+		ingress_tick(w, now);
+		engine_expire_names(w, now);
 		/* Source addresses that hold nothing go back to the table:
 		 * all of it every 16 ticks. */
 		if (w->id == 0)
@@ -185,6 +193,7 @@ void worker_finish(struct worker *w)
 	while (w->tunnel_list)
 		tunnel_close(w->tunnel_list, FY_E_SHUTDOWN, "relay shutting down");
 	engine_release_ports(w, NULL);
+	ingress_stop(w);
 	handle_inbox(w, true);
 	ctl_fini(w);
 	tunnel_flush_dirty(w);

@@ -255,6 +255,31 @@ fy_certs() {
 	fi
 }
 
+# fy_web_certs: for the ingress tests, in $T/web: a test CA (ca.crt) with a wildcard
+# certificate for *.example.org and example.org (wild.crt, wild.key: the relay's), and
+# another CA (eca.crt) with the edge's own certificate for secure.example.org
+# (edge.crt, edge.key: a TLS target behind SNI passthrough; the relay never holds it).
+fy_web_certs() {
+	local d=$T/web n
+	mkdir -p "$d"
+	for n in ca eca; do
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$d/$n.key" -out "$d/$n.crt" -days 2 -subj "/CN=ferry-test-$n" 2>/dev/null
+	done
+	fy_web_leaf wild ca '*.example.org' 'DNS:*.example.org,DNS:example.org'
+	fy_web_leaf edge eca secure.example.org DNS:secure.example.org
+	[ -s "$d/wild.crt" ] && [ -s "$d/edge.crt" ] || fail "openssl could not make the test certificates"
+}
+# fy_web_leaf NAME CA CN SAN: $T/web/NAME.crt and .key, signed by $T/web/CA.
+fy_web_leaf() {
+	local d=$T/web
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$1.key" \
+		-out "$d/$1.csr" -subj "/CN=$3" 2>/dev/null
+	printf 'subjectAltName=%s\n' "$4" >"$d/$1.ext"
+	openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.crt" -CAkey "$d/$2.key" -CAcreateserial \
+		-out "$d/$1.crt" -days 2 -extfile "$d/$1.ext" 2>/dev/null
+}
+
 # fy_token NAME[,NAME] PORTS [ARGS...]: add a token to $T/tokens (ARGS: more token add
 # options, e.g. --reach b --groups g) and print it.
 fy_token() {

@@ -34,6 +34,7 @@
 #include "admin/admin.h"
 #include "backend.h"
 #include "engine.h"
+#include "ingress.h"
 #include "public.h"
 #include "relay-t.h"
 #include "tunnel.h"
@@ -162,13 +163,14 @@ static void b_close(struct worker *w, void *io, bool rst)
 	fy_pool_free(&d->dw->dconns, d);
 }
 
-static int b_listen(struct worker *w, uint16_t port, bool probe, void **lio)
+static int b_listen(struct worker *w, const char *bind, uint16_t port, bool probe, void **lio)
 {
 	struct dworker *dw = w->be_data;
 	struct dlisten *l = calloc(1, sizeof(*l));
 	int e;
 
 	(void)probe;	/* the stack refuses a second listener itself */
+	(void)bind;	/* one address: --dpdk-ip */
 	if (!l)
 		return -ENOMEM;
 	e = tcp_listen(dw->st, port, 0);
@@ -1070,6 +1072,12 @@ int dpdk_backend_run(struct relay *r)
 			goto out_workers;
 		}
 		dw->agent_listening = true;
+		/* The ingress ports, on every lcore like claimed ports. */
+		if (ingress_start(dw->w) < 0) {
+			fprintf(stderr, "ferry-relay: cannot listen for the HTTP/HTTPS/SNI ingress on "
+				"worker %u\n", i);
+			goto out_workers;
+		}
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);

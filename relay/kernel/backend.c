@@ -23,6 +23,7 @@
 #include "ferry/sock.h"
 #include "ferry/sockconn.h"
 #include "ferry_config.h"
+#include "ingress.h"
 #include "public.h"
 #include "pubudp.h"
 #include "relay-t.h"
@@ -295,7 +296,7 @@ static void on_public_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 	}
 }
 
-static int k_listen(struct worker *w, uint16_t port, bool probe, void **lio)
+static int k_listen(struct worker *w, const char *bind, uint16_t port, bool probe, void **lio)
 {
 	struct klistener *kl = calloc(1, sizeof(*kl));
 	struct sockaddr_storage ss;
@@ -304,7 +305,7 @@ static int k_listen(struct worker *w, uint16_t port, bool probe, void **lio)
 
 	if (!kl)
 		return -ENOMEM;
-	e = fy_sock_resolve(w->r->cfg.public_bind, port, &ss, &sl, 1);
+	e = fy_sock_resolve(bind ? bind : w->r->cfg.public_bind, port, &ss, &sl, 1);
 	/* SO_REUSEPORT lets each worker listen, and the previous session's
 	 * listener overlap ours for a moment on a takeover; anything else
 	 * already there is a conflict. */
@@ -641,6 +642,11 @@ static int kworker_init(struct relay *r, struct worker *w, unsigned id)
 		return -1;
 	}
 	fy_loop_add(kw->loop, kw->agent.fd, FY_EV_READ, on_agent_accept, &kw->agent);
+	if (ingress_start(w) < 0) {
+		fprintf(stderr, "ferry-relay: cannot listen for the HTTP/HTTPS/SNI ingress (the log "
+			"says where)\n");
+		return -1;
+	}
 	return 0;
 }
 

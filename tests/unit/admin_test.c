@@ -210,9 +210,13 @@ static void test_fwdspec(void)
 		{ "-L 8080:web:10.0.0.5:80", "-L 8080:web:10.0.0.5:80" },
 		{ "-D 1080", "-D 1080" },
 		{ "-W b:db:5432", "-W b:db:5432" },
+		{ "-H Web:127.0.0.1:8080", "-H web:127.0.0.1:8080" },
+		{ "-S api:[::1]:443,proxy-protocol", "-S api:[::1]:443,proxy-protocol" },
+		{ "-R 2222:127.0.0.1:22,proxy-protocol", "-R 2222:127.0.0.1:22,proxy-protocol" },
 	};
 	static const char *const bad[] = { "", "R 1:h:2", "-X 1:h:2", "-R", "-R 0:h:2", "-L 1:h:2",
-					   "-H web:80" };
+					   "-H web:80", "-H we.b:h:80", "-H -web:h:80", "-S web:h:0",
+					   "-R udp:53:h:53,proxy-protocol", "-H web:h:80,proxy" };
 	struct fy_fwdspec fs;
 	char out[FY_SPEC_MAX + 1], err[300];
 

@@ -665,6 +665,17 @@ static int dec_register(const uint8_t *p, uint32_t n, const char **why)
 	return r;
 }
 
+static int dec_register_name(const uint8_t *p, uint32_t n, const char **why)
+{
+	struct fy_register m;
+	int r = fy_frame_get_register_name(p, n, &m, why);
+
+	if (r == 0)
+		CU_ASSERT(m.port != 0 && m.named && fy_name_label_ok(m.name, strlen(m.name)) &&
+			  (m.kind == FY_NAME_HTTP || m.kind == FY_NAME_TLS));
+	return r;
+}
+
 static int dec_result(const uint8_t *p, uint32_t n, const char **why)
 {
 	struct fy_result m;
@@ -804,6 +815,14 @@ static size_t enc_dial_long(uint8_t *o)
 	return fy_frame_dial(o, FY_T_DIAL, 2, &m);
 }
 
+static size_t enc_register_name(uint8_t *o)
+{
+	struct fy_register m = { .req = 1, .port = 7, .named = true, .kind = FY_NAME_TLS };
+
+	memset(m.name, 'n', FY_NAME_MAX);
+	return fy_frame_register(o, &m);
+}
+
 static size_t enc_forwarded(uint8_t *o)
 {
 	struct fy_result m = { .req = 1, .code = FY_E_IN_USE, .msg = "port 2222 is taken" };
@@ -825,6 +844,7 @@ static const struct dec_case {
 	{ "HELLO no name", enc_hello_noname, dec_hello },
 	{ "WELCOME", enc_welcome, dec_welcome },
 	{ "REGISTER", enc_register, dec_register },
+	{ "REGISTER name, longest", enc_register_name, dec_register_name },
 	{ "RESULT", enc_result, dec_result },
 	{ "RESULT empty", enc_result_empty, dec_result },
 	{ "OPEN", enc_open, dec_open },
@@ -840,7 +860,7 @@ static const struct dec_case {
 
 static const dec_fn all_decoders[] = {
 	dec_hello, dec_welcome, dec_register, dec_result,
-	dec_open, dec_window, dec_reason, dec_ping, dec_dial, dec_forward,
+	dec_open, dec_window, dec_reason, dec_ping, dec_dial, dec_forward, dec_register_name,
 };
 
 /* Each decoder accepts its exact length and rejects one byte short and
@@ -1078,6 +1098,67 @@ static void test_rt_v2_flags(void)
 	oin.udp = false;
 	n = fy_frame_open(buf, 6, &oin);
 	peek_ok(buf, n, FY_T_OPEN, 0, 6, &h);
+}
+
+/* v3: REGISTER with the NAME flag carries an id, a kind and a name; OPEN
+ * with the NAME flag names the claim by that id in its port field. */
+static void test_rt_v3_names(void)
+{
+	struct fy_register rin = { .req = 9, .port = 3, .named = true, .kind = FY_NAME_HTTP,
+				   .name = "pi-home" }, rout;
+	struct fy_open oin = { .port = 3, .peer_port = 4444, .named = true }, oout;
+	struct fy_frame_hdr h;
+	const char *why;
+	const uint8_t *p;
+	size_t n;
+
+	n = fy_frame_register(buf, &rin);
+	p = peek_ok(buf, n, FY_T_REGISTER, FY_F_NAME, 0, &h);
+	CU_ASSERT_EQUAL(n, FY_FRAME_HDR_LEN + 8 + 7);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_register_name(p, h.len, &rout, &why), 0);
+	CU_ASSERT_EQUAL(rout.req, 9);
+	CU_ASSERT_EQUAL(rout.port, 3);
+	CU_ASSERT_EQUAL(rout.kind, FY_NAME_HTTP);
+	CU_ASSERT(rout.named);
+	CU_ASSERT_STRING_EQUAL(rout.name, "pi-home");
+	/* The plain decoder refuses the longer payload: a v2 relay that
+	 * somehow got one would call it malformed, never misread it. */
+	CU_ASSERT_EQUAL(fy_frame_get_register(p, h.len, &rout, &why), -EPROTO);
+
+	n = fy_frame_open(buf, 8, &oin);
+	p = peek_ok(buf, n, FY_T_OPEN, FY_F_NAME, 8, &h);
+	CU_ASSERT_EQUAL_FATAL(fy_frame_get_open(p, h.len, &oout, &why), 0);
+	CU_ASSERT_EQUAL(oout.port, 3);
+}
+
+static void test_register_name_values(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t p[16];
+		uint8_t n;
+		int expect;
+	} v[] = {
+		/* req, id, kind, name_len, name */
+		{ "ok http", { 0,0,0,1, 0,1, 1, 2, 'a','b' }, 10, 0 },
+		{ "ok tls", { 0,0,0,1, 0,1, 2, 1, 'a' }, 9, 0 },
+		{ "id 0", { 0,0,0,1, 0,0, 1, 1, 'a' }, 9, -EPROTO },
+		{ "kind 0", { 0,0,0,1, 0,1, 0, 1, 'a' }, 9, -EPROTO },
+		{ "kind 3", { 0,0,0,1, 0,1, 3, 1, 'a' }, 9, -EPROTO },
+		{ "empty name", { 0,0,0,1, 0,1, 1, 0 }, 8, -EPROTO },
+		{ "upper case", { 0,0,0,1, 0,1, 1, 1, 'A' }, 9, -EPROTO },
+		{ "dot", { 0,0,0,1, 0,1, 1, 3, 'a','.','b' }, 11, -EPROTO },
+		{ "leading dash", { 0,0,0,1, 0,1, 1, 2, '-','b' }, 10, -EPROTO },
+		{ "trailing dash", { 0,0,0,1, 0,1, 1, 2, 'b','-' }, 10, -EPROTO },
+		{ "inner dash", { 0,0,0,1, 0,1, 1, 3, 'b','-','1' }, 11, 0 },
+		{ "NUL", { 0,0,0,1, 0,1, 1, 2, 'a',0 }, 10, -EPROTO },
+		{ "name_len past end", { 0,0,0,1, 0,1, 1, 5, 'a' }, 9, -EPROTO },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(v); i++)
+		check_val(v[i].name, dec_register_name, v[i].p, v[i].n, v[i].expect);
+	CU_ASSERT_FALSE(fy_name_label_ok("x", 0));
+	CU_ASSERT_TRUE(fy_name_label_ok("x", 1));
 }
 
 /* A DGRAM frame is a header and the datagram; the codec bounds it by the
@@ -1423,6 +1504,8 @@ int main(void)
 		{ "CONNECT/DIAL/FORWARD values", test_v2_values },
 		{ "round trip v2 flags", test_rt_v2_flags },
 		{ "round trip DGRAM", test_rt_dgram },
+		{ "round trip v3 names", test_rt_v3_names },
+		{ "REGISTER name values", test_register_name_values },
 		{ "CONNECT/DIAL lengths", test_dial_lengths },
 		{ "CONNECT/DIAL field values", test_dial_values },
 		{ "v2 encoders truncate", test_v2_encode_truncates },

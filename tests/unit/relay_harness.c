@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "engine.h"
 #include "ferry/tls.h"
+#include "ingress.h"
 #include "public.h"
 #include "pubudp.h"
 #include "srcaddr.h"
@@ -110,9 +111,10 @@ static void b_close(struct worker *w, void *io, bool rst)
 	c->attached = false;
 }
 
-static int b_listen(struct worker *w, uint16_t port, bool probe, void **lio)
+static int b_listen(struct worker *w, const char *bind, uint16_t port, bool probe, void **lio)
 {
 	(void)probe;
+	(void)bind;
 	if (H.listen_error) {
 		int e = H.listen_error;
 
@@ -562,6 +564,8 @@ void h_init(const struct h_token *tokens, unsigned ntokens, void (*cfg_fn)(struc
 	for (unsigned i = 0; i < r->nworkers; i++) {
 		CU_ASSERT_EQUAL_FATAL(worker_init(&r->workers[i], r, i), 0);
 		r->workers[i].now_ms = r->workers[i].last_tick_ms = H.now;
+		/* The ingress listeners, when cfg_fn configured any. */
+		CU_ASSERT_EQUAL_FATAL(ingress_start(&r->workers[i]), 0);
 	}
 }
 
@@ -666,6 +670,17 @@ void h_register(struct tagent *a, uint16_t port)
 	uint8_t f[FY_FRAME_HDR_LEN + 16];
 	struct fy_register rg = { .req = port, .port = port };
 
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a->link.mux);
+	fy_mux_send_ctrl(a->link.mux, f, fy_frame_register(f, &rg));
+	h_run();
+}
+
+void h_register_name(struct tagent *a, uint16_t id, uint8_t kind, const char *name)
+{
+	uint8_t f[FY_FRAME_HDR_LEN + 16 + FY_NAME_MAX];
+	struct fy_register rg = { .req = id, .port = id, .named = true, .kind = kind };
+
+	snprintf(rg.name, sizeof(rg.name), "%s", name);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a->link.mux);
 	fy_mux_send_ctrl(a->link.mux, f, fy_frame_register(f, &rg));
 	h_run();

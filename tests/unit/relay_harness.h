@@ -148,6 +148,9 @@ void h_register(struct tagent *a, uint16_t port);
 /* The agent's connection ends (EOF, or reset). */
 void h_agent_gone(struct tagent *a, bool rst);
 
+/* v3: REGISTER with the NAME flag: claim name (kind: enum fy_name_kind)
+ * with the agent's id for it. */
+void h_register_name(struct tagent *a, uint16_t id, uint8_t kind, const char *name);
 /* The same for a UDP port (REGISTER with the UDP flag). */
 void h_register_udp(struct tagent *a, uint16_t port);
 /* From here on, a backend without UDP (as DPDK's): NULL UDP ops. */

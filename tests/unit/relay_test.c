@@ -4,7 +4,8 @@
  * authentication, port claims and their refusals, streams (open, data,
  * half-close, reset), a tunnel dying with streams open, drain, deadlines
  * and keepalive, the unauthenticated cap, UDP ports and their flows, and
- * that sessions, streams, ports and flows are released. */
+ * that sessions, streams, ports and flows are released; name claims (v3)
+ * and the HTTP ingress routing a request to them. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +25,8 @@
 #define TOK_CAP "fyt_capped-token-0123456789"
 
 static const struct h_token tokens[] = {
-	{ TOK_PI, { .id = "pi", .agents = "pi,pi2", .ports = "2200-2299" } },
-	{ TOK_B, { .id = "b", .agents = "b", .ports = "2200-2299,3000" } },
+	{ TOK_PI, { .id = "pi", .agents = "pi,pi2", .ports = "2200-2299", .names = "web,pi-*" } },
+	{ TOK_B, { .id = "b", .agents = "b", .ports = "2200-2299,3000", .names = "*" } },
 	{ TOK_CAP, { .id = "cap", .agents = "cap", .ports = "4000-4999", .max_ports = 2 } },
 };
 
@@ -114,7 +115,7 @@ static void test_hello_refused(void)
 		{ TOK_PI, "b", FY_PROTO_VERSION, 0, FY_E_DENIED,
 		  "token may not act as agent 'b' (allowed: pi,pi2)" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION + 1, 0, FY_E_VERSION,
-		  "protocol version mismatch: relay speaks 1-2, agent speaks 3-3" },
+		  "protocol version mismatch: relay speaks 1-3, agent speaks 4-4" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION, H_WORKERS, FY_E_PROTOCOL,
 		  "tunnel index 2 out of range (relay has 2 workers)" },
 		{ TOK_PI, "pi", FY_PROTO_VERSION, 1, FY_E_PROTOCOL,
@@ -228,6 +229,127 @@ static void test_register(void)
 	CU_ASSERT_EQUAL(atomic_load(&H.r.ctr.port_limit), 1);
 	CU_ASSERT_EQUAL(reg_port_count(H.r.reg), 3);
 	h_fini();
+}
+
+/* ---- names (v3) and the HTTP ingress ---- */
+
+static void cfg_http(struct relay_cfg *c)
+{
+	c->http_port = 8080;
+	snprintf(c->http_bind, sizeof(c->http_bind), "127.0.0.1");
+	snprintf(c->domain, sizeof(c->domain), "example.org");
+	snprintf(c->http_prefix, sizeof(c->http_prefix), "/forward/");
+	c->http_header_ms = 10000;
+	c->http_max_header = 16384;
+}
+
+static void test_names_claim(void)
+{
+	struct tagent *a, *b;
+
+	setup(cfg_http);
+	CU_ASSERT_TRUE(H.listening[0][8080] && H.listening[1][8080]);
+	a = session(TOK_PI, "pi", 1, NULL);
+	h_register_name(a, 1, FY_NAME_HTTP, "web");
+	h_register_name(a, 2, FY_NAME_HTTP, "pi-lab");
+	h_register_name(a, 3, FY_NAME_HTTP, "api");
+	h_register_name(a, 4, FY_NAME_TLS, "pi-tls");
+	h_register(a, 8080);
+	CU_ASSERT_EQUAL_FATAL(a->nresults, 5);
+	CU_ASSERT_EQUAL(a->results[0].code, FY_E_OK);
+	CU_ASSERT_EQUAL(a->results[1].code, FY_E_OK);
+	CU_ASSERT_EQUAL(a->results[2].code, FY_E_DENIED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[2].msg, "token not allowed to claim name 'api' "
+				      "(allowed: web,pi-*)"));
+	/* No --sni-listen or --https-listen: no TLS names. */
+	CU_ASSERT_EQUAL(a->results[3].code, FY_E_UNSUPPORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[3].msg, "serves no TLS names"));
+	/* The ingress port is nobody's to claim. */
+	CU_ASSERT_EQUAL(a->results[4].code, FY_E_IN_USE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(a->results[4].msg, "HTTP/HTTPS/SNI ingress"));
+	b = session(TOK_B, "b", 2, NULL);
+	h_register_name(b, 1, FY_NAME_HTTP, "web");
+	CU_ASSERT_EQUAL_FATAL(b->nresults, 1);
+	CU_ASSERT_EQUAL(b->results[0].code, FY_E_IN_USE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b->results[0].msg, "name 'web' is held by agent 'pi'"));
+	CU_ASSERT_EQUAL(reg_name_count(H.r.reg), 2);
+	h_fini();
+}
+
+/* The agent's tunnel that carries the stream of client port cport. */
+static struct tstream *stream_of(struct tagent **ts, unsigned n, uint16_t cport,
+				 struct tagent **owner)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct tstream *t = h_stream_for(ts[i], cport);
+
+		if (t) {
+			*owner = ts[i];
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static void test_names_route(void)
+{
+	static const char req[] = "GET /x HTTP/1.1\r\nHost: Web.Example.org:8080\r\n"
+				  "X-Forwarded-For: 6.6.6.6\r\n\r\n";
+	static const char want[] = "GET /x HTTP/1.1\r\nHost: Web.Example.org:8080\r\n"
+				   "X-Forwarded-For: 198.51.100.9\r\nX-Forwarded-Proto: http\r\n"
+				   "X-Forwarded-Host: Web.Example.org:8080\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct tagent *all[H_WORKERS], *owner = NULL, *a2;
+	struct mconn *c;
+	struct tstream *t;
+	char buf[512];
+	size_t n;
+
+	setup(cfg_http);
+	all[0] = session(TOK_PI, "pi", 1, &all[1]);
+	h_register_name(all[0], 7, FY_NAME_HTTP, "web");
+	CU_ASSERT_EQUAL_FATAL(all[0]->results[0].code, FY_E_OK);
+
+	c = h_client(0, 8080, "198.51.100.9", 52000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	h_far_write(c, req, sizeof(req) - 1);
+	t = stream_of(all, H_WORKERS, 52000, &owner);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_TRUE(t->open.named);
+	CU_ASSERT_EQUAL(t->open.port, 7);	/* the agent's id for the claim */
+	n = fy_buf_len(&t->rx);
+	CU_ASSERT_EQUAL(n, sizeof(want) - 1);
+	CU_ASSERT_EQUAL(memcmp(fy_buf_peek(&t->rx), want, n < sizeof(want) ? n : sizeof(want)), 0);
+	h_agent_send(owner, t, resp, sizeof(resp) - 1, false);
+	n = h_far_read(c, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(n, sizeof(resp) - 1);
+	CU_ASSERT_EQUAL(memcmp(buf, resp, sizeof(resp) - 1), 0);
+	CU_ASSERT_EQUAL(atomic_load(&H.r.ctr.http_requests), 1);
+
+	/* A name nobody claimed: 404, no stream. */
+	c = h_client(1, 8080, "198.51.100.9", 52001);
+	h_far_write(c, "GET / HTTP/1.1\r\nHost: nosuch.example.org\r\n\r\n", 46);
+	n = h_far_read(c, buf, sizeof(buf) - 1);
+	buf[n] = 0;
+	CU_ASSERT_EQUAL(strncmp(buf, "HTTP/1.1 404 Not Found\r\n", 24), 0);
+	CU_ASSERT_TRUE(c->relay_eof);
+	CU_ASSERT_PTR_NULL(stream_of(all, H_WORKERS, 52001, &owner));
+
+	/* The agent goes: its name answers 502 (not 404) ... */
+	h_agent_gone(all[0], false);
+	c = h_client(0, 8080, "198.51.100.9", 52002);
+	h_far_write(c, "GET / HTTP/1.1\r\nHost: web.example.org\r\n\r\n", 43);
+	n = h_far_read(c, buf, sizeof(buf) - 1);
+	buf[n] = 0;
+	CU_ASSERT_EQUAL(strncmp(buf, "HTTP/1.1 502 Bad Gateway\r\n", 26), 0);
+	/* ... until its next session takes the name over. */
+	a2 = session(TOK_PI, "pi", 3, NULL);
+	h_register_name(a2, 1, FY_NAME_HTTP, "web");
+	CU_ASSERT_EQUAL_FATAL(a2->nresults, 1);
+	CU_ASSERT_EQUAL(a2->results[0].code, FY_E_OK);
+	CU_ASSERT_EQUAL(reg_name_count(H.r.reg), 1);
+	h_fini();
+	CU_ASSERT_EQUAL(atomic_load(&H.r.ctr.http_refused), 2);
 }
 
 /* ---- streams ---- */
@@ -1133,6 +1255,8 @@ int main(void)
 		{ "UDP flows per port capped; refusals held", test_udp_cap },
 		{ "UDP datagrams dropped, never queued", test_udp_drops },
 		{ "UDP ports released with their flows", test_udp_release },
+		{ "name claims: token, holder, kind, ingress port", test_names_claim },
+		{ "HTTP ingress: a request by Host to its name's agent", test_names_route },
 		{ "UDP on a backend without it: UNSUPPORTED", test_udp_unsupported },
 		{ "a bad frame on a UDP stream ends only its tunnel", test_udp_bad_frame },
 	};

@@ -294,7 +294,11 @@ static void test_parser_errors(void)
 		{ "x sha256:" H64 " agents=a ports=70000", "bad port '70000'" },
 		{ "x sha256:" H64 " agents=a ports=22 colour=red", "unknown field 'colour=red'" },
 		{ "x sha256:" H64 " ports=22", "missing agents=" },
-		{ "x sha256:" H64 " agents=a", "missing ports=" },
+		{ "x sha256:" H64 " agents=a", "missing ports= (or names=)" },
+		{ "x sha256:" H64 " agents=a names=Web", "bad name pattern 'Web'" },
+		{ "x sha256:" H64 " agents=a names=a,,b", "bad name pattern ''" },
+		{ "x sha256:" H64 " agents=a names=a.b", "bad name pattern 'a.b'" },
+		{ "x sha256:" H64 " agents=a names=a names=b", "names= given twice" },
 		{ "x sha256:" H64 " agents= ports=22", "empty agent list" },
 		{ "x sha256:" H64 " agents=a,,b ports=22", "bad agent name ''" },
 		{ "x sha256:" H64 " agents=a/b ports=22", "bad agent name 'a/b'" },
@@ -386,6 +390,47 @@ static void test_reach(void)
 	fy_tokens_free(&t);
 }
 
+/* names=: what -H and -S may claim, '*' for any run. */
+static void test_names(void)
+{
+	char path[128], t1[48], t2[48], err[256], buf[256];
+	struct fy_token_spec s1 = { .id = "web", .agents = "a", .names = "pi-*,web,*-lab-*" };
+	struct fy_token_spec s2 = { .id = "all", .agents = "b", .ports = "80", .names = "*" };
+	struct fy_token_spec bad = { .id = "none", .agents = "c" };
+	struct fy_tokens t = { 0 };
+	const struct fy_token_rule *ra, *rb;
+
+	path_in_tmp(path, sizeof(path), "names.tokens");
+	CU_ASSERT_EQUAL_FATAL(fy_token_generate(t1, sizeof(t1)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_token_generate(t2, sizeof(t2)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tokens_append(path, t1, &s1, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tokens_append(path, t2, &s2, err, sizeof(err)), 0);
+	/* Neither ports nor names: nothing to claim, refused. */
+	CU_ASSERT_EQUAL(fy_tokens_append(path, t1, &bad, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL_FATAL(fy_tokens_load(path, &t, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(t.n, 2);
+	ra = fy_tokens_match(&t, t1);
+	rb = fy_tokens_match(&t, t2);
+	CU_ASSERT_FATAL(ra && rb);
+	CU_ASSERT_EQUAL(ra->nranges, 0);
+	CU_ASSERT_FALSE(fy_token_allows_port(ra, 80));
+	fy_token_names_str(ra, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "pi-*,web,*-lab-*");
+	CU_ASSERT_TRUE(fy_token_allows_name(ra, "pi-home"));
+	CU_ASSERT_TRUE(fy_token_allows_name(ra, "pi-"));
+	CU_ASSERT_TRUE(fy_token_allows_name(ra, "web"));
+	CU_ASSERT_TRUE(fy_token_allows_name(ra, "x-lab-y"));
+	CU_ASSERT_TRUE(fy_token_allows_name(ra, "-lab-"));
+	CU_ASSERT_FALSE(fy_token_allows_name(ra, "webs"));
+	CU_ASSERT_FALSE(fy_token_allows_name(ra, "api"));
+	CU_ASSERT_FALSE(fy_token_allows_name(ra, "p"));
+	CU_ASSERT_FALSE(fy_token_allows_name(ra, "x-lab"));
+	CU_ASSERT_TRUE(fy_token_allows_name(rb, "anything"));
+	CU_ASSERT_TRUE(fy_token_allows_port(rb, 80));
+	fy_tokens_free(&t);
+	unlink(path);
+}
+
 static void test_many_rules(void)
 {
 	char path[128], tok[48], last[48], id[32], err[256];
@@ -432,6 +477,7 @@ int main(void)
 		{ "parse_ranges_errors", test_parse_ranges_errors },
 		{ "parser_errors", test_parser_errors },
 		{ "many_rules", test_many_rules },
+		{ "names", test_names },
 	};
 	int rc;
 

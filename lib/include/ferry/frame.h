@@ -10,8 +10,10 @@
 
 /* Version 2 adds streams between agents (CONNECT, DIAL), datagrams
  * (DGRAM, the UDP flag on REGISTER and OPEN) and forwards opened on the
- * relay's request (FORWARD, FORWARDED). Both sides speak 1 and 2. */
-#define FY_PROTO_VERSION	2u
+ * relay's request (FORWARD, FORWARDED). Version 3 adds names (the NAME
+ * flag on REGISTER and OPEN: HTTP by Host/path and TLS by SNI). Both
+ * sides speak 1 to 3. */
+#define FY_PROTO_VERSION	3u
 #define FY_PROTO_MIN		1u
 #define FY_FRAME_HDR_LEN	12u
 #define FY_FRAME_MAX_PAYLOAD	65536u	/* hard limit checked by the decoder */
@@ -48,6 +50,7 @@ enum fy_frame_flag {
 	FY_F_ACK = 0x02,	/* PING: this is the answer */
 	FY_F_UDP = 0x04,	/* v2 REGISTER / OPEN: a UDP port / flow */
 	FY_F_CLIENT = 0x08,	/* v2 HELLO: a session that only opens streams */
+	FY_F_NAME = 0x10,	/* v3 REGISTER / OPEN: a name (HTTP or TLS by SNI) */
 };
 
 /* Error / reset codes carried on the wire. */
@@ -110,10 +113,17 @@ struct fy_welcome {
 	uint32_t keepalive_ms;
 	uint32_t window;	/* initial per-stream window, both directions */
 };
+/* What a v3 name claim serves: HTTP requests (the relay terminates TLS
+ * and routes by Host or path) or TLS connections passed through by SNI. */
+enum fy_name_kind { FY_NAME_HTTP = 1, FY_NAME_TLS = 2 };
 struct fy_register {
 	uint32_t req;		/* echoed in RESULT */
-	uint16_t port;		/* public port on the relay */
+	uint16_t port;		/* public port on the relay; named: the agent's
+				 * id for the claim, echoed in OPEN's port */
 	bool udp;		/* v2: a UDP port (FY_F_UDP on the frame) */
+	bool named;		/* v3: a name claim (FY_F_NAME on the frame) */
+	uint8_t kind;		/* named: enum fy_name_kind */
+	char name[FY_NAME_MAX + 1];	/* named: a DNS label, lower case */
 };
 struct fy_result {
 	uint32_t req;
@@ -125,6 +135,7 @@ struct fy_open {
 	uint16_t peer_port;
 	uint8_t peer_addr[16];	/* IPv4-mapped IPv6 */
 	bool udp;		/* v2: a UDP flow (FY_F_UDP on the frame) */
+	bool named;		/* v3: port is a name claim's id (FY_F_NAME) */
 };
 /* CONNECT (agent names its target agent) and DIAL (relay names the agent
  * the stream comes from): the same layout. */
@@ -170,6 +181,12 @@ size_t fy_frame_forwarded(uint8_t *out, const struct fy_result *m);
 int fy_frame_get_hello(const uint8_t *p, uint32_t n, struct fy_hello *m, const char **why);
 int fy_frame_get_welcome(const uint8_t *p, uint32_t n, struct fy_welcome *m, const char **why);
 int fy_frame_get_register(const uint8_t *p, uint32_t n, struct fy_register *m, const char **why);
+/* v3: the NAME variant (the caller saw FY_F_NAME on the header). */
+int fy_frame_get_register_name(const uint8_t *p, uint32_t n, struct fy_register *m,
+			       const char **why);
+/* A name as claims carry it: 1..63 of [a-z0-9-], not starting or ending
+ * with '-' (one DNS label, lower case). */
+bool fy_name_label_ok(const char *s, size_t n);
 int fy_frame_get_result(const uint8_t *p, uint32_t n, struct fy_result *m, const char **why);
 int fy_frame_get_open(const uint8_t *p, uint32_t n, struct fy_open *m, const char **why);
 int fy_frame_get_window(const uint8_t *p, uint32_t n, uint32_t *incr, const char **why);

@@ -1,5 +1,7 @@
 /* Forwards as ferry-agent's command line spells them, OpenSSH's syntax:
- *   -R [udp:|tcp:][bind:]port:host:hostport
+ *   -R [udp:|tcp:][bind:]port:host:hostport[,proxy-protocol]
+ *   -H NAME:host:hostport[,proxy-protocol]   (HTTP by Host/path, protocol 3)
+ *   -S NAME:host:hostport[,proxy-protocol]   (TLS passed through by SNI)
  *   -L [udp:|tcp:][bind:]port:AGENT:host:hostport
  *   -D [bind:]port[:AGENT]
  *   -W AGENT:host:port
@@ -16,16 +18,18 @@
 #include "ferry/frame.h"
 
 struct fy_fwdspec {
-	char opt;			/* 'R', 'L', 'D' or 'W' */
+	char opt;			/* 'R', 'H', 'S', 'L', 'D' or 'W' */
 	bool udp;
+	bool proxy_protocol;		/* -R (TCP), -H, -S: PROXY v2 header to the target */
+	char name[FY_NAME_MAX + 1];	/* -H, -S: one DNS label, lower case */
 	char bind[64];			/* "" when not given */
 	uint16_t port;			/* -R: the relay's port; -L, -D: the local one */
 	char agent[FY_NAME_MAX + 1];	/* -L, -D (may be ""), -W */
-	char host[FY_HOST_MAX + 1];	/* -R, -L, -W */
+	char host[FY_HOST_MAX + 1];	/* -R, -H, -S, -L, -W */
 	uint16_t hostport;
 };
 
-/* The option's argument (opt 'R', 'L', 'D' or 'W'). 0, or -1 with err
+/* The option's argument (opt 'R', 'H', 'S', 'L', 'D' or 'W'). 0, or -1 with err
  * ("bad -R '...': expected ..."). */
 int fy_fwdspec_parse_arg(int opt, const char *arg, struct fy_fwdspec *f, char *err,
 			 size_t errlen);

@@ -4,6 +4,11 @@
  * File format (one rule per line, '#' comments):
  *   <id> sha256:<64 hex> agents=<name>[,<name>...] ports=<p>[-<q>][,...]
  *        [maxports=<n>] [groups=<group>[,...]] [reach=<agent>|@<group>|*[,...]]
+ *        [names=<pattern>[,...]]
+ * names: the names (HTTP Host / path, TLS SNI; protocol 3) its agents may
+ * claim: a lower-case DNS label where '*' stands for any run of
+ * characters ("web", "pi-*", "*"). A rule needs ports= or names= (or
+ * both): a names-only token claims no port.
  * groups: the groups an agent of this token belongs to; reach: the agents
  * (by name, by group, or all) an agent of this token may open streams to
  * (agent to agent: -L, -D, -W). No reach: none.
@@ -24,6 +29,7 @@
 #define FY_TOKEN_RANGES_MAX 32
 #define FY_TOKEN_GROUPS_MAX 8
 #define FY_TOKEN_REACH_MAX 16
+#define FY_TOKEN_NAMES_MAX 16
 
 struct fy_port_range { uint16_t lo, hi; };
 
@@ -40,17 +46,20 @@ struct fy_token_rule {
 	unsigned nreach;
 	char reach[FY_TOKEN_REACH_MAX][65];	/* "name", "@group" or "*" */
 	bool admin;		/* kind=admin: the admin API's, never an agent's */
+	unsigned nnames;
+	char names[FY_TOKEN_NAMES_MAX][65];	/* claimable names: "web", "pi-*" */
 };
 
 /* What `token add` writes: every field but the token itself. */
 struct fy_token_spec {
 	const char *id;		/* label */
 	const char *agents;	/* comma list */
-	const char *ports;	/* range list */
+	const char *ports;	/* range list; NULL: none (names is then needed) */
 	unsigned max_ports;	/* 0: not written (the relay's default applies) */
 	const char *groups;	/* comma list; NULL: none */
 	const char *reach;	/* comma list of names, @groups, *; NULL: none */
 	bool admin;		/* kind=admin: agents, ports, groups, reach unused */
+	const char *names;	/* comma list of name patterns; NULL: none */
 };
 
 /* Owned by the caller: fy_tokens_free releases v. */
@@ -67,6 +76,12 @@ void fy_tokens_free(struct fy_tokens *t);
 const struct fy_token_rule *fy_tokens_match(const struct fy_tokens *t, const char *token);
 int fy_token_allows_agent(const struct fy_token_rule *r, const char *name);
 int fy_token_allows_port(const struct fy_token_rule *r, uint16_t port);
+/* Whether the rule's names= covers name (a lower-case label). */
+int fy_token_allows_name(const struct fy_token_rule *r, const char *name);
+/* "pi-*,web" */
+void fy_token_names_str(const struct fy_token_rule *r, char *out, size_t n);
+/* Parses "pi-*,web" into r->names. 0 or -1 with err. */
+int fy_token_parse_names(const char *s, struct fy_token_rule *r, char *err, size_t errlen);
 /* Whether an agent of rule from may open streams to the agent to_name,
  * whose token rule is to (its groups). */
 int fy_token_reaches(const struct fy_token_rule *from, const char *to_name,
