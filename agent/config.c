@@ -282,7 +282,7 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 		case 'H':
 		case 'S':
 			if (c->nfwds == AGENT_MAX_FWDS) {
-				fprintf(stderr, "ferry-agent: at most %d -R, -H and -S in all\n",
+				fprintf(stderr, "ferry-agent: at most %d -R forwards (-H and -S count with them)\n",
 					AGENT_MAX_FWDS);
 				e = -1;
 			} else if ((o == 'R' ? agent_parse_remote(optarg, &c->fwds[c->nfwds], err,

@@ -148,7 +148,7 @@ import json, sys
 a = {x["name"]: x for x in json.load(sys.stdin)["agents"]}
 p = a["pi"]
 assert [x["port"] for x in p["ports"]] == [int(sys.argv[1])], p["ports"]
-assert p["protocol"] == 2 and p["tunnels"] == 2 and p["bytes_in"] >= int(sys.argv[2]), p
+assert p["protocol"] == 3 and p["tunnels"] == 2 and p["bytes_in"] >= int(sys.argv[2]), p
 assert a["nof"]["ports"] == [], a["nof"]' "$PUB" "$N" || fail "ctl --json agents: $(ctl --json agents)"
 ctl ports | grep -Eq "^$PUB +tcp +pi " || fail "ctl ports: $(ctl ports)"
 ctl --json ports | "$PY" -c '

@@ -32,7 +32,7 @@ for ((i = 0; i < 50; i++)); do
 	grep -q "^session up" <<<"$out" && break
 	sleep 0.1
 done
-grep -qx "session up (protocol 2, 2 of 2 tunnels up)" <<<"$out" || fail "status: $out"
+grep -qx "session up (protocol 3, 2 of 2 tunnels up)" <<<"$out" || fail "status: $out"
 grep -q "^forward -R $PUB0:127.0.0.1:$((SRC + 50)) up$" <<<"$out" || fail "status lacks the -R: $out"
 grep -qx ok <<<"$out" || fail "status without its verdict: $out"
 check_ok "status: $(tr '\n' ';' <<<"$out")"
