@@ -1,7 +1,7 @@
 /* The agent's local control socket (--ctl-socket PATH, mode 0600) and its
  * client, `ferry-agent ctl`, for scripts on the edge box. One request per
  * connection, one line of text:
- *   status | open SPEC | close SPEC        (SPEC: "-R 2222:127.0.0.1:22", "-L ...")
+ *   status | open SPEC | close SPEC        (SPEC: "-R 2222:127.0.0.1:22", "-H web:...", "-L ...")
  * answered with lines of text, the last one "ok MESSAGE" or "error
  * MESSAGE". A forward opened here is the agent's own (no --remote-forwards
  * needed: whoever can open the socket is the agent's user). Kept small:
@@ -150,13 +150,10 @@ static void status(struct actl_conn *c)
 	    a->streams_total, a->cfg.remote_fwds ? "on" : "off");
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
 		const struct fwd *f = &a->cfg.fwds[i];
-		struct fy_fwdspec fs = { .opt = 'R', .udp = f->udp, .port = f->port,
-					 .hostport = f->hostport };
 
 		if (f->unused)
 			continue;
-		snprintf(fs.host, sizeof(fs.host), "%s", f->host);
-		fy_fwdspec_str(&fs, spec, sizeof(spec));
+		agent_fwd_str(f, spec, sizeof(spec));
 		say(c, "forward %s %s%s\n", spec, f->up ? "up" : "not claimed",
 		    f->remote ? " (opened at run time)" : "");
 	}
@@ -362,7 +359,8 @@ static void client_usage(FILE *f)
 	fprintf(f, "usage: ferry-agent ctl --ctl-socket PATH status\n"
 		   "       ferry-agent ctl --ctl-socket PATH forwards open SPEC\n"
 		   "       ferry-agent ctl --ctl-socket PATH forwards close SPEC\n"
-		   "  SPEC as on the command line: -R 2222:127.0.0.1:22, -L 8080:AGENT:host:80\n"
+		   "  SPEC as on the command line: -R 2222:127.0.0.1:22, -H web:127.0.0.1:80,\n"
+		   "  -S NAME:host:443, -L 8080:AGENT:host:80\n"
 		   "exit codes: 0 done, 1 refused or no agent there, 2 bad usage\n");
 }
 

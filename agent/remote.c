@@ -20,15 +20,30 @@ static bool loopback(const char *bind)
 	       !strcmp(bind, "localhost");
 }
 
+/* An -R by its port, an -H or -S by its name. */
 static int find_fwd(struct agent *a, const struct fy_fwdspec *fs)
 {
+	uint8_t kind = fs->opt == 'H' ? FY_NAME_HTTP : fs->opt == 'S' ? FY_NAME_TLS : 0;
+
 	for (unsigned i = 0; i < a->cfg.nfwds; i++) {
 		const struct fwd *f = &a->cfg.fwds[i];
 
-		if (!f->unused && f->port == fs->port && f->udp == fs->udp)
+		if (f->unused || f->kind != kind)
+			continue;
+		if (kind ? !strcmp(f->name, fs->name) : f->port == fs->port && f->udp == fs->udp)
 			return (int)i;
 	}
 	return -1;
+}
+
+/* "port 2222", "port 53/udp", "name 'web'": what a forward claims. */
+static const char *claim_str(const struct fy_fwdspec *fs, char *buf, size_t n)
+{
+	if (fs->opt == 'H' || fs->opt == 'S')
+		snprintf(buf, n, "name '%s'", fs->name);
+	else
+		snprintf(buf, n, "port %u%s", fs->port, fs->udp ? "/udp" : "");
+	return buf;
 }
 
 static int find_lfwd(struct agent *a, const struct fy_fwdspec *fs)
@@ -45,15 +60,15 @@ static int find_lfwd(struct agent *a, const struct fy_fwdspec *fs)
 static void open_remote(struct agent *a, const struct fy_fwdspec *fs, uint32_t req,
 			rfwd_done_fn done, void *arg)
 {
-	char msg[FY_REASON_MAX + 1];
+	char msg[FY_REASON_MAX + 1], cs[80];
 	struct fwd *f;
 	int i = find_fwd(a, fs);
 
 	if (i >= 0) {
 		f = &a->cfg.fwds[i];
 		if (strcmp(f->host, fs->host) || f->hostport != fs->hostport) {
-			snprintf(msg, sizeof(msg), "port %u is forwarded to %.100s:%u already", fs->port,
-				 f->host, f->hostport);
+			snprintf(msg, sizeof(msg), "%s is forwarded to %.100s:%u already",
+				 claim_str(fs, cs, sizeof(cs)), f->host, f->hostport);
 			done(a, arg, req, FY_E_IN_USE, msg);
 		} else {
 			done(a, arg, req, FY_E_OK, f->up ? "forwarded already" :
@@ -64,7 +79,8 @@ static void open_remote(struct agent *a, const struct fy_fwdspec *fs, uint32_t r
 	for (i = 0; i < (int)a->cfg.nfwds && !a->cfg.fwds[i].unused; i++)
 		;
 	if (i == AGENT_MAX_FWDS) {
-		done(a, arg, req, FY_E_LIMIT, "this agent holds as many -R forwards as it can (64)");
+		done(a, arg, req, FY_E_LIMIT, "this agent holds as many -R, -H and -S forwards as it "
+		     "can (64)");
 		return;
 	}
 	if (i == (int)a->cfg.nfwds)
@@ -100,14 +116,14 @@ static void tell_relay(struct agent *a, const struct fy_fwdspec *fs)
 static void close_remote(struct agent *a, const struct fy_fwdspec *fs, bool from_relay,
 			 uint32_t req, rfwd_done_fn done, void *arg)
 {
-	char msg[FY_REASON_MAX + 1];
+	char msg[FY_REASON_MAX + 1], cs[80];
 	int i = find_fwd(a, fs);
 	struct fwd *f;
 	bool claimed;
 
 	if (i < 0) {
-		snprintf(msg, sizeof(msg), "no -R forward of %sport %u here", fs->udp ? "UDP " : "",
-			 fs->port);
+		snprintf(msg, sizeof(msg), "no -%c forward of %s here", fs->opt,
+			 claim_str(fs, cs, sizeof(cs)));
 		done(a, arg, req, FY_E_GONE, msg);
 		return;
 	}
@@ -119,9 +135,8 @@ static void close_remote(struct agent *a, const struct fy_fwdspec *fs, bool from
 	if (!from_relay && claimed)
 		tell_relay(a, fs);
 	f->unused = true;
-	snprintf(msg, sizeof(msg), "port %u%s is no longer forwarded", fs->port,
-		 fs->udp ? "/udp" : "");
-	FY_INFO(TOPIC, "-R %s%u closed: %s", fs->udp ? "udp:" : "", fs->port, msg);
+	snprintf(msg, sizeof(msg), "%s is no longer forwarded", claim_str(fs, cs, sizeof(cs)));
+	FY_INFO(TOPIC, "-%c %s closed: %s", fs->opt, cs, msg);
 	done(a, arg, req, FY_E_OK, msg);
 }
 
@@ -212,13 +227,13 @@ void rfwd_request(struct agent *a, uint8_t op, const char *spec, bool from_relay
 		return;
 	}
 	fy_fwdspec_str(&fs, canon, sizeof(canon));
-	if (fs.opt != 'R' && fs.opt != 'L') {
-		done(a, arg, req, FY_E_UNSUPPORTED, "only -R and -L forwards can be opened at run "
-		     "time");
+	if (!strchr("RHSL", fs.opt)) {
+		done(a, arg, req, FY_E_UNSUPPORTED, "only -R, -H, -S and -L forwards can be opened "
+		     "at run time");
 		return;
 	}
-	/* The list names targets: an -R's host:hostport, an -L's too (at its
-	 * far agent). A close needs no permission. */
+	/* The list names targets: an -R's (-H's, -S's) host:hostport, an -L's
+	 * too (at its far agent). A close needs no permission. */
 	if (op == FY_FWD_OPEN && from_relay && a->cfg.nrallows &&
 	    !allow_list_target(a->cfg.rallows, a->cfg.nrallows, fs.udp, fs.host, fs.hostport)) {
 		snprintf(err, sizeof(err), "%.100s:%u is not on this agent's --remote-forwards list",
@@ -229,9 +244,9 @@ void rfwd_request(struct agent *a, uint8_t op, const char *spec, bool from_relay
 	}
 	FY_INFO(TOPIC, "%s '%s' (asked %s)", op == FY_FWD_OPEN ? "opening" : "closing", canon,
 		from_relay ? "by the relay" : "locally");
-	if (fs.opt == 'R' && op == FY_FWD_OPEN)
+	if (fs.opt != 'L' && op == FY_FWD_OPEN)
 		open_remote(a, &fs, req, done, arg);
-	else if (fs.opt == 'R')
+	else if (fs.opt != 'L')
 		close_remote(a, &fs, from_relay, req, done, arg);
 	else
 		(op == FY_FWD_OPEN ? open_local : close_local)(a, &fs, req, done, arg);

@@ -23,6 +23,7 @@ struct ctl_pending {
 	bool release;
 	uint16_t port;
 	bool udp;
+	char name[FY_NAME_MAX + 1];
 	char spec[FY_SPEC_MAX + 1];
 };
 
@@ -169,6 +170,7 @@ void ctl_handle(struct worker *w, struct ctl_req *q, bool discard)
 	p->release = q->release;
 	p->port = q->port;
 	p->udp = q->udp;
+	snprintf(p->name, sizeof(p->name), "%s", q->name);
 	snprintf(p->spec, sizeof(p->spec), "%s", q->spec);
 	p->next = w->ctl_pending;
 	w->ctl_pending = p;
@@ -196,7 +198,9 @@ int ctl_on_forwarded(struct tunnel *t, const uint8_t *pl, uint32_t n, const char
 		return 0;
 	}
 	*pp = p->next;
-	if (res.code == FY_E_OK && p->op == FY_FWD_CLOSE && p->release)
+	if (res.code == FY_E_OK && p->op == FY_FWD_CLOSE && p->release && p->name[0])
+		engine_release_name(w, t->sess, p->name);
+	else if (res.code == FY_E_OK && p->op == FY_FWD_CLOSE && p->release)
 		engine_release_port(w, t->sess, p->port, p->udp);
 	FY_INFO(TOPIC, "agent '%s' %s '%s': %s%s%s", t->name,
 		res.code == FY_E_OK ? (p->op == FY_FWD_OPEN ? "opened" : "closed") : "refused",
@@ -207,8 +211,8 @@ int ctl_on_forwarded(struct tunnel *t, const uint8_t *pl, uint32_t n, const char
 	return 0;
 }
 
-/* An agent closed one of its -R itself (its control socket): it says so
- * with FORWARD(close) on tunnel 0, where the claim's listener lives, and
+/* An agent closed one of its -R (or -H, -S) itself (its control socket):
+ * it says so with FORWARD(close) on tunnel 0, where the claim lives, and
  * the claim is released as when the admin API closes it. */
 int ctl_on_agent_forward(struct tunnel *t, const uint8_t *pl, uint32_t n, const char **why)
 {
@@ -223,10 +227,19 @@ int ctl_on_agent_forward(struct tunnel *t, const uint8_t *pl, uint32_t n, const 
 	res.req = fw.req;
 	if (t->index != 0 || fw.op != FY_FWD_CLOSE) {
 		res.code = FY_E_UNSUPPORTED;
-		snprintf(res.msg, sizeof(res.msg), "an agent only closes its own -R, on tunnel 0");
-	} else if (fy_fwdspec_parse(fw.spec, &fs, err, sizeof(err)) < 0 || fs.opt != 'R') {
+		snprintf(res.msg, sizeof(res.msg), "an agent only closes its own -R, -H or -S, on "
+			 "tunnel 0");
+	} else if (fy_fwdspec_parse(fw.spec, &fs, err, sizeof(err)) < 0 ||
+		   !strchr("RHS", fs.opt)) {
 		res.code = FY_E_DENIED;
-		snprintf(res.msg, sizeof(res.msg), "not an -R: %.200s", fw.spec);
+		snprintf(res.msg, sizeof(res.msg), "not an -R, -H or -S: %.200s", fw.spec);
+	} else if (fs.opt != 'R' && engine_release_name(t->w, t->sess, fs.name) < 0) {
+		res.code = FY_E_GONE;
+		snprintf(res.msg, sizeof(res.msg), "name '%s' is not claimed by agent '%s'", fs.name,
+			 t->name);
+	} else if (fs.opt != 'R') {
+		FY_INFO(TOPIC, "agent '%s' closed '%s' itself", t->name, fw.spec);
+		snprintf(res.msg, sizeof(res.msg), "name '%s' released", fs.name);
 	} else if (engine_release_port(t->w, t->sess, fs.port, fs.udp) < 0) {
 		res.code = FY_E_GONE;
 		snprintf(res.msg, sizeof(res.msg), "port %u%s is not claimed by agent '%s'", fs.port,

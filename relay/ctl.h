@@ -48,10 +48,12 @@ struct ctl_req {
 	uint8_t op;			/* FY_FWD_OPEN or FY_FWD_CLOSE */
 	char spec[FY_SPEC_MAX + 1];
 	uint64_t sess_serial;		/* the session it is for */
-	/* A closed -R stops being listened on once the agent said yes. */
+	/* A closed -R stops being listened on (a closed -H/-S stops being
+	 * routed) once the agent said yes. */
 	bool release;
 	uint16_t port;
 	bool udp;
+	char name[FY_NAME_MAX + 1];	/* -H, -S: the name to release; "" for ports */
 };
 
 /* Worker -> admin. */

@@ -512,6 +512,20 @@ int engine_release_port(struct worker *w, struct reg_session *s, uint16_t port, 
 	return -ENOENT;
 }
 
+int engine_release_name(struct worker *w, struct reg_session *s, const char *name)
+{
+	for (struct reg_port **pp = &w->ports; *pp; pp = &(*pp)->owner_next) {
+		struct reg_port *p = *pp;
+
+		if (p->sess != s || !p->name[0] || strcmp(p->name, name))
+			continue;
+		*pp = p->owner_next;
+		claim_release(w, p);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 void engine_unlisten_extra(struct worker *w, uint16_t port, struct reg_session *s)
 {
 	release_extra(w, s, port);

@@ -44,6 +44,9 @@ void engine_listen_extra(struct worker *w, uint16_t port, struct reg_session *s)
 int engine_release_port(struct worker *w, struct reg_session *s, uint16_t port, bool udp);
 /* MSG_UNLISTEN: drops w's extra listener for (s, port); takes the
  * message's reference on s. */
+/* Releases name claim `name` of s held by w (an -H/-S closed at run
+ * time). 0, or -ENOENT when w holds no such claim of s. */
+int engine_release_name(struct worker *w, struct reg_session *s, const char *name);
 void engine_unlisten_extra(struct worker *w, uint16_t port, struct reg_session *s);
 void engine_release_dead_extra(struct worker *w);
 

@@ -221,6 +221,17 @@ static int check_forward(struct adm_server *s, const char *name, const struct fy
 		status = 503;
 		code = "unavailable";
 		snprintf(msg, sizeof(msg), "agent '%s' is still connecting", name);
+	} else if ((fs->opt == 'H' || fs->opt == 'S') && rs->version < 3) {
+		status = 409;
+		code = "unsupported";
+		snprintf(msg, sizeof(msg), "agent '%s' speaks protocol %u, which has no names "
+			 "(-H, -S need 3)", name, rs->version);
+	} else if ((fs->opt == 'H' || fs->opt == 'S') && op == FY_FWD_OPEN &&
+		   !fy_token_allows_name(&rs->rule, fs->name)) {
+		status = 403;
+		fy_token_names_str(&rs->rule, list, sizeof(list));
+		snprintf(msg, sizeof(msg), "the token of agent '%s' may not claim name '%s' "
+			 "(allowed: %.120s)", name, fs->name, list[0] ? list : "none");
 	} else if (fs->opt == 'R' && op == FY_FWD_OPEN && fs->udp && !r->be->udp_listen) {
 		status = 403;
 		snprintf(msg, sizeof(msg), "UDP ports are not supported by the %s backend", r->be->name);
@@ -273,9 +284,9 @@ static int forward(struct adm_server *s, struct adm_conn *c, const char *name, u
 		adm_api_error(rep, 400, "bad_request", err);
 		return 0;
 	}
-	if (fs.opt != 'R' && fs.opt != 'L') {
-		snprintf(err, sizeof(err), "only -R and -L forwards can be opened or closed through "
-			 "the relay (-%c is the agent's own to give)", fs.opt);
+	if (!strchr("RHSL", fs.opt)) {
+		snprintf(err, sizeof(err), "only -R, -H, -S and -L forwards can be opened or closed "
+			 "through the relay (-%c is the agent's own to give)", fs.opt);
 		adm_api_error(rep, 400, "bad_request", err);
 		return 0;
 	}
@@ -296,9 +307,10 @@ static int forward(struct adm_server *s, struct adm_conn *c, const char *name, u
 	q->req = ++s->next_req;
 	q->op = op;
 	snprintf(q->spec, sizeof(q->spec), "%s", canon);
-	q->release = fs.opt == 'R' && op == FY_FWD_CLOSE;
+	q->release = strchr("RHS", fs.opt) && op == FY_FWD_CLOSE;
 	q->port = fs.port;
 	q->udp = fs.udp;
+	snprintf(q->name, sizeof(q->name), "%s", fs.name);
 	c->wait_req = q->req;
 	c->wait_op = op;
 	c->wait_start_ms = s->now_ms;

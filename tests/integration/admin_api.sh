@@ -9,7 +9,7 @@
 # Forwards opened on a connected agent through the API (-R, fetched by
 # sha256; -L into the other agent), closed (the port refuses), kept across
 # a reconnect; refusals with their reasons (agent not opted in, port
-# outside the token, -L beyond reach=, -H); admin tokens vs agent tokens
+# outside the token, -L beyond reach=, -H beyond names=, -W); admin tokens vs agent tokens
 # both ways; /metrics parsed by prometheus_client with counters that move;
 # ferry-relay ctl's text and --json; the unix socket (0600); reload; kick.
 . "$(dirname "$0")/../lib.sh"
@@ -196,8 +196,12 @@ err=$(ctl forwards open pi -R "$PUB2:10.9.9.9:22" 2>&1) || rc=$?
 case "$rc $err" in "1 "*"not on this agent's --remote-forwards list"*) ;; *) fail "allowlist: $err" ;; esac
 check_ok "outside pi's --remote-forwards list, pi refuses: $err"
 [ "$(code -X POST -H "Authorization: Bearer $ADMIN_TOK" -d '{"spec":"-H web:127.0.0.1:80"}' \
-	"$API/agents/pi/forwards")" = 400 ] || fail "-H: want 400, got $(cat "$T/body")"
-check_ok "-H is refused with 400: $(cat "$T/body")"
+	"$API/agents/pi/forwards")" = 403 ] || fail "-H: want 403, got $(cat "$T/body")"
+grep -q "may not claim name 'web' (allowed: none)" "$T/body" || fail "-H refusal: $(cat "$T/body")"
+check_ok "-H beyond the token's names= (none) is refused with 403: $(cat "$T/body")"
+[ "$(code -X POST -H "Authorization: Bearer $ADMIN_TOK" -d '{"spec":"-W pi:127.0.0.1:80"}' \
+	"$API/agents/pi/forwards")" = 400 ] || fail "-W: want 400, got $(cat "$T/body")"
+check_ok "-W (the agent's own) is refused with 400: $(cat "$T/body")"
 rc=0
 err=$(ctl forwards open nof -L "$LOC:pi:127.0.0.1:$SRC" 2>&1) || rc=$?
 case "$rc $err" in "1 "*"does not reach agent 'pi'"*) ;; *) fail "reach: $err" ;; esac
