@@ -31,7 +31,7 @@ test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gn
            # its status page in a real browser (and a font to draw it with)
            python3-prometheus-client chromium fonts-dejavu-core) ;;
 bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file
-           nftables ethtool) ;;
+           nftables ethtool nginx-light) ;;
 *) echo "usage: $0 [build|demo|test|bench|dpdk|cross|vagrant]" >&2; exit 2 ;;
 esac
 

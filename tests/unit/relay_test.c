@@ -328,7 +328,11 @@ static void test_names_route(void)
 
 	/* A name nobody claimed: 404, no stream. */
 	c = h_client(1, 8080, "198.51.100.9", 52001);
-	h_far_write(c, "GET / HTTP/1.1\r\nHost: nosuch.example.org\r\n\r\n", 46);
+	{
+		static const char req[] = "GET / HTTP/1.1\r\nHost: nosuch.example.org\r\n\r\n";
+
+		h_far_write(c, req, sizeof(req) - 1);
+	}
 	n = h_far_read(c, buf, sizeof(buf) - 1);
 	buf[n] = 0;
 	CU_ASSERT_EQUAL(strncmp(buf, "HTTP/1.1 404 Not Found\r\n", 24), 0);
@@ -338,7 +342,11 @@ static void test_names_route(void)
 	/* The agent goes: its name answers 502 (not 404) ... */
 	h_agent_gone(all[0], false);
 	c = h_client(0, 8080, "198.51.100.9", 52002);
-	h_far_write(c, "GET / HTTP/1.1\r\nHost: web.example.org\r\n\r\n", 43);
+	{
+		static const char req[] = "GET / HTTP/1.1\r\nHost: web.example.org\r\n\r\n";
+
+		h_far_write(c, req, sizeof(req) - 1);
+	}
 	n = h_far_read(c, buf, sizeof(buf) - 1);
 	buf[n] = 0;
 	CU_ASSERT_EQUAL(strncmp(buf, "HTTP/1.1 502 Bad Gateway\r\n", 26), 0);
