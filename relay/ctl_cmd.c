@@ -195,6 +195,14 @@ static void ports_str(const cJSON *a, char *out, size_t n)
 			break;
 		off += (size_t)w;
 	}
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(a, "names")) {
+		int w = snprintf(out + off, n - off, "%s%s(%s)", off ? "," : "", str(p, "name"),
+				 str(p, "kind"));
+
+		if (w < 0 || (size_t)w >= n - off)
+			break;
+		off += (size_t)w;
+	}
 	if (!out[0])
 		snprintf(out, n, "-");
 }
@@ -232,6 +240,11 @@ static void print_text(const char *cmd, const cJSON *o)
 		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "ports"))
 			printf("%-6.0f %-5s %-20s %.0f\n", num(v, "port"), str(v, "proto"),
 			       str(v, "agent"), num(v, "worker"));
+		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "names"))
+			printf("%-6s %-5s %-20s %.0f%s\n", str(v, "name"), str(v, "kind"),
+			       str(v, "agent"), num(v, "worker"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "gone")) ?
+			       " (agent gone)" : "");
 	} else if (!strcmp(cmd, "streams")) {
 		printf("%-6s %-6s %-10s %-6s %-6s %-22s %12s %12s\n", "WORKER", "TUNNEL", "STREAM",
 		       "KIND", "PORT", "PEER", "BYTES_IN", "BYTES_OUT");

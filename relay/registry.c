@@ -220,3 +220,12 @@ void reg_port_foreach(struct reg *r, reg_port_fn fn, void *arg)
 	cds_lfht_for_each_entry(r->ports, &it, p, node)
 		fn(p, arg);
 }
+
+void reg_name_foreach(struct reg *r, reg_port_fn fn, void *arg)
+{
+	struct cds_lfht_iter it;
+	struct reg_port *p;
+
+	cds_lfht_for_each_entry(r->names, &it, p, node)
+		fn(p, arg);
+}

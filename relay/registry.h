@@ -127,5 +127,7 @@ void reg_port_del(struct reg *r, struct reg_port *p);
 unsigned long reg_port_count(struct reg *r);
 typedef void (*reg_port_fn)(struct reg_port *p, void *arg);
 void reg_port_foreach(struct reg *r, reg_port_fn fn, void *arg);
+/* The name claims (gone ones too). */
+void reg_name_foreach(struct reg *r, reg_port_fn fn, void *arg);
 
 #endif

@@ -13,9 +13,14 @@
 
 #define ADM_PORTS_PER_AGENT 64	/* listed per agent; "ports_more" says when cut */
 
+/* A claimed port, or a claimed name (name set; port is then the agent's
+ * id for it, not shown). */
 struct adm_port {
 	uint16_t port;
 	bool udp;
+	char name[FY_NAME_MAX + 1];
+	uint8_t kind;			/* a name: enum fy_name_kind */
+	bool gone;			/* a name kept after its agent's session ended */
 	unsigned owner;			/* the worker that claimed it */
 	char agent[FY_NAME_MAX + 1];
 };

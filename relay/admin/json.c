@@ -20,8 +20,14 @@ static cJSON *port_obj(const struct adm_port *p, bool with_agent)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddNumberToObject(o, "port", p->port);
-	cJSON_AddStringToObject(o, "proto", p->udp ? "udp" : "tcp");
+	if (p->name[0]) {
+		cJSON_AddStringToObject(o, "name", p->name);
+		cJSON_AddStringToObject(o, "kind", p->kind == FY_NAME_TLS ? "tls" : "http");
+		cJSON_AddBoolToObject(o, "gone", p->gone);
+	} else {
+		cJSON_AddNumberToObject(o, "port", p->port);
+		cJSON_AddStringToObject(o, "proto", p->udp ? "udp" : "tcp");
+	}
 	cJSON_AddNumberToObject(o, "worker", p->owner);
 	if (with_agent)
 		cJSON_AddStringToObject(o, "agent", p->agent);
@@ -30,7 +36,7 @@ static cJSON *port_obj(const struct adm_port *p, bool with_agent)
 
 cJSON *adm_json_agent(const struct adm_agent *a, uint64_t wall_ms)
 {
-	cJSON *o = cJSON_CreateObject(), *ports, *workers;
+	cJSON *o = cJSON_CreateObject(), *ports, *names, *workers;
 	char since[40];
 
 	iso8601(wall_ms - a->age_ms, since, sizeof(since));
@@ -47,8 +53,10 @@ cJSON *adm_json_agent(const struct adm_agent *a, uint64_t wall_ms)
 			cJSON_AddItemToArray(workers, cJSON_CreateNumber(w));
 	cJSON_AddBoolToObject(o, "draining", a->draining);
 	ports = cJSON_AddArrayToObject(o, "ports");
+	names = cJSON_AddArrayToObject(o, "names");
 	for (unsigned i = 0; i < a->nports; i++)
-		cJSON_AddItemToArray(ports, port_obj(&a->ports[i], false));
+		cJSON_AddItemToArray(a->ports[i].name[0] ? names : ports,
+				     port_obj(&a->ports[i], false));
 	if (a->ports_more)
 		cJSON_AddBoolToObject(o, "ports_more", true);
 	cJSON_AddNumberToObject(o, "bytes_in", (double)a->bytes_in);
@@ -70,9 +78,10 @@ cJSON *adm_json_agents(const struct adm_snap *s, uint64_t wall_ms)
 cJSON *adm_json_ports(const struct adm_snap *s)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "ports");
+	cJSON *names = cJSON_AddArrayToObject(o, "names");
 
 	for (size_t i = 0; i < s->nports; i++)
-		cJSON_AddItemToArray(arr, port_obj(&s->ports[i], true));
+		cJSON_AddItemToArray(s->ports[i].name[0] ? names : arr, port_obj(&s->ports[i], true));
 	return o;
 }
 

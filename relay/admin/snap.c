@@ -76,6 +76,9 @@ static void add_port(struct reg_port *p, void *arg)
 	e = &s->ports[s->nports++];
 	e->port = p->port;
 	e->udp = p->udp;
+	memcpy(e->name, p->name, sizeof(e->name));
+	e->kind = p->kind;
+	e->gone = p->gone_ms != 0;
 	e->owner = p->owner;
 	memcpy(e->agent, p->sess->name, sizeof(e->agent));
 	/* Its agent's own list, matched by session (names repeat while an
@@ -102,6 +105,8 @@ static int cmp_port(const void *x, const void *y)
 {
 	const struct adm_port *a = x, *b = y;
 
+	if (a->name[0] || b->name[0])	/* ports first, then names */
+		return !a->name[0] ? -1 : !b->name[0] ? 1 : strcmp(a->name, b->name);
 	return a->port != b->port ? (int)a->port - (int)b->port : (int)a->udp - (int)b->udp;
 }
 
@@ -112,6 +117,7 @@ int adm_snap_take(struct relay *r, uint64_t now_ms, struct adm_snap *s)
 	memset(s, 0, sizeof(*s));
 	reg_session_foreach(r->reg, add_agent, &sa);
 	reg_port_foreach(r->reg, add_port, &sa);
+	reg_name_foreach(r->reg, add_port, &sa);
 	for (size_t i = 0; i < s->n; i++)
 		s->agents[i].key = NULL;	/* not to be used past the read lock */
 	if (s->oom) {

@@ -65,6 +65,15 @@ check_ok "-H web opened through the API (name lowered): 1 MiB by sha256 through 
 actl status | grep -qx "forward -H web:127.0.0.1:$WEB up (opened at run time)" ||
 	fail "agent status does not list the name: $(actl status 2>&1)"
 check_ok "the agent's status lists '-H web:127.0.0.1:$WEB up (opened at run time)'"
+ctl --json agents | python3 -c '
+import json, sys
+a = {x["name"]: x for x in json.load(sys.stdin)["agents"]}
+n = a["pi"]["names"]
+assert [(x["name"], x["kind"], x["gone"]) for x in n] == [("web", "http", False)], n
+assert [p["port"] for p in a["pi"]["ports"]] == [], a["pi"]["ports"]' || fail "GET /agents names: $(ctl --json agents)"
+ctl ports | grep -Eq '^web +http +pi ' || fail "ctl ports does not list web: $(ctl ports)"
+ctl agents | grep -Eq '^pi .* web\(http\) ' || fail "ctl agents does not show web(http): $(ctl agents)"
+check_ok "GET /agents lists the name (kind http), ctl ports and ctl agents show it"
 
 rc=0
 out=$(ctl forwards open pi -H "api:127.0.0.1:$WEB" 2>&1) || rc=$?
