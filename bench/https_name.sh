@@ -12,7 +12,7 @@
 # Prints one line per subject and run: req/s, p50 and p99 (us), and a median line
 # for each. Everything on 127.0.0.1, every process killed by PID, each wrk bounded.
 #   bench/https_name.sh [--runs N] [--duration S] [--ferry-build DIR] [--port-base P]
-# Needs root for the throwaway sshd (as bench/run).
+# Needs root for the throwaway sshd (as bench/run). FERRY_BENCH_KEEP=1 keeps the logs.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -40,7 +40,7 @@ cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$TMP"
+	if [ -n "${FERRY_BENCH_KEEP:-}" ]; then echo "logs kept in $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 bg() { "$@" >"$TMP/$(basename "$1").$RANDOM.log" 2>&1 & PIDS+=($!); }
@@ -50,7 +50,8 @@ wait_port() {
 		ss -Hltn "sport = :$1" | grep -q . && return 0
 		sleep 0.1
 	done
-	echo "https_name: nothing listens on $1" >&2
+	echo "https_name: nothing listens on $1; the logs:" >&2
+	tail -n 5 "$TMP"/*.log >&2
 	exit 1
 }
 
@@ -78,7 +79,12 @@ bg "$BUILD/relay/ferry-relay" --listen "127.0.0.1:$RELAY" --cert "$TMP/pki/relay
 	--domain bench.test --https-cert "$TMP/web.crt" --https-key "$TMP/web.key" --log-level warn
 wait_port "$RELAY"
 bg "$BUILD/agent/ferry-agent" --relay "127.0.0.1:$RELAY" --token "$TOK" --ca "$TMP/pki/ca.crt" \
-	--log-level warn -H "web:127.0.0.1:$T_HTTP"
+	--log-level info -H "web:127.0.0.1:$T_HTTP"
+# every tunnel up before the first request: a worker without one answers 502
+for ((k = 0; k < 100; k++)); do
+	grep -qs "session up" "$TMP"/ferry-agent.*.log && break
+	sleep 0.1
+done
 
 # ssh -R through a throwaway sshd, nginx in front of its port
 mkdir -p "$TMP/ssh" /run/sshd
@@ -91,6 +97,7 @@ HostKey $TMP/ssh/host
 AuthorizedKeysFile $TMP/ssh/authorized_keys
 PermitRootLogin prohibit-password
 PasswordAuthentication no
+StrictModes no
 UsePAM no
 PidFile none
 EOF
@@ -151,6 +158,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	run ferry-https-name "https://127.0.0.1:$FI/" web.bench.test
 	run nginx-ssh-r-https "https://127.0.0.1:$NX/" web.bench.test
 done
+grep -h "relay.ingress" "$TMP"/ferry-relay.*.log | sed 's/^/  relay: /' | head -n 5
 echo "medians of $RUNS runs, ${DUR}s each, wrk -t2 -c32 keep-alive, 1 KiB bodies:"
 for s in direct-http ferry-https-name nginx-ssh-r-https; do
 	printf '%-22s %7d req/s  p50 %6d us  p99 %6d us\n' "$s" "$(median "${RPS[$s]}")" \
@@ -161,7 +169,7 @@ ratios=""
 read -ra fr <<<"${RPS[ferry-https-name]}"
 read -ra nr <<<"${RPS[nginx-ssh-r-https]}"
 for ((k = 0; k < ${#fr[@]}; k++)); do
-	ratios+="$(awk -v a="${fr[k]}" -v b="${nr[k]}" 'BEGIN { printf "%.3f", b > 0 ? a / b : 0 }') "
+	ratios+="$(awk -v a="${fr[k]}" -v b="${nr[k]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }') "
 done
 echo "ferry-https-name / nginx-ssh-r-https req/s: median $(tr ' ' '\n' <<<"$ratios" | grep . |
 	sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }') (per run: $ratios)"

@@ -119,10 +119,18 @@ static void set_why(struct fy_tlsconn *c, const char *what)
 		snprintf(c->why, sizeof(c->why), "%s failed", what);
 }
 
+/* SSL_get_error reads the thread's error queue: an error some other
+ * connection on this thread left there (an ingress client's failed
+ * shutdown, say) would make a healthy connection's WANT_READ look like a
+ * fatal SSL_ERROR_SSL and end it. So every call starts with an empty
+ * queue, as OpenSSL asks. */
 int fy_tlsconn_handshake(struct fy_tlsconn *c)
 {
-	int k = SSL_do_handshake(c->ssl);
-	int e = k == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
+	int k, e;
+
+	ERR_clear_error();
+	k = SSL_do_handshake(c->ssl);
+	e = k == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, k);
 
 	if (fy_tlsconn_push(c) < 0)
 		return -1;
@@ -136,7 +144,10 @@ int fy_tlsconn_handshake(struct fy_tlsconn *c)
 
 long fy_tlsconn_read(struct fy_tlsconn *c, void *buf, size_t n)
 {
-	int k = SSL_read(c->ssl, buf, n > 0x40000000 ? 0x40000000 : (int)n);
+	int k;
+
+	ERR_clear_error();
+	k = SSL_read(c->ssl, buf, n > 0x40000000 ? 0x40000000 : (int)n);
 
 	if (k > 0)
 		return k;
@@ -158,7 +169,10 @@ long fy_tlsconn_read(struct fy_tlsconn *c, void *buf, size_t n)
 
 long fy_tlsconn_write(struct fy_tlsconn *c, const void *buf, size_t n)
 {
-	int k = SSL_write(c->ssl, buf, n > 0x40000000 ? 0x40000000 : (int)n);
+	int k;
+
+	ERR_clear_error();
+	k = SSL_write(c->ssl, buf, n > 0x40000000 ? 0x40000000 : (int)n);
 
 	if (k > 0)
 		return k;

@@ -25,6 +25,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <openssl/err.h>
+
 #include "backend.h"
 #include "engine.h"
 #include "ferry/addr.h"
@@ -178,7 +180,11 @@ static void front_shutdown(struct iconn *ic)
 		be_conn(ic)->shutdown_wr(ic->io);
 		return;
 	}
+	/* Before the handshake completed this fails ("shutdown while in
+	 * init"); nothing to tell the client then, and nothing to leave in
+	 * the thread's error queue for the next connection. */
 	SSL_shutdown(ic->tls.ssl);
+	ERR_clear_error();
 	ic->tls_shut = true;
 	front_finish_shut(ic);
 }
@@ -223,6 +229,10 @@ static void ic_close(struct iconn *ic, bool rst)
 		w->ic_all = ic->all_next;
 	if (ic->all_next)
 		ic->all_next->all_prev = ic->all_prev;
+	/* On the read-more list it goes to gc from there, once: pushed here
+	 * too, it would sit on the gc list twice and be freed twice. */
+	if (ic->in_more)
+		return;
 	ic->gc_next = w->ic_gc;
 	w->ic_gc = ic;
 }
@@ -233,8 +243,6 @@ void ingress_gc(struct worker *w)
 		struct iconn *ic = w->ic_gc;
 
 		w->ic_gc = ic->gc_next;
-		if (ic->in_more)
-			continue;	/* still on the deferred list: freed from there */
 		if (ic->pump_live)
 			fy_pump_fini(&ic->rp.pump);
 		if (ic->tls.ssl)
@@ -935,8 +943,7 @@ void ingress_read_more(struct worker *w)
 		list = ic->more_next;
 		ic->in_more = false;
 		if (ic->st == IC_CLOSED) {
-			/* Closed while waiting here: freed now (ingress_gc
-			 * skipped it). */
+			/* Closed while waiting here: ic_close left it to us. */
 			ic->gc_next = w->ic_gc;
 			w->ic_gc = ic;
 			continue;

@@ -23,6 +23,7 @@
 
 #include "cu_run.h"
 #include "ferry/tls.h"
+#include "ferry/tlsconn.h"
 
 #define NAMES "localhost,127.0.0.1,::1"
 
@@ -565,6 +566,95 @@ static void test_errstr_empty(void)
 	CU_ASSERT_STRING_EQUAL(fy_tls_errstr(buf, sizeof(buf)), "no details from OpenSSL");
 }
 
+/* fy_tlsconn over one end of a non-blocking socketpair. */
+static long sp_recv(void *io, void *buf, size_t n)
+{
+	ssize_t k = recv(*(int *)io, buf, n, MSG_DONTWAIT);
+
+	return k >= 0 ? k : errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+static long sp_send(void *io, const void *buf, size_t n)
+{
+	ssize_t k = send(*(int *)io, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	return k >= 0 ? k : errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+static void sp_shutdown_wr(void *io)
+{
+	shutdown(*(int *)io, SHUT_WR);
+}
+
+static void sp_want(void *io, bool rd, bool wr)
+{
+	(void)io;
+	(void)rd;
+	(void)wr;
+}
+
+static const struct fy_conn_ops sp_ops = {
+	.recv = sp_recv, .send = sp_send, .shutdown_wr = sp_shutdown_wr, .want = sp_want,
+};
+
+/* An error another connection left in this thread's OpenSSL error queue
+ * (a client that went away during its handshake makes SSL_shutdown fail
+ * with "shutdown while in init") must not end a healthy connection: its
+ * read with nothing to read is "again", not a TLS error. */
+static void test_tlsconn_stale_error(void)
+{
+	SSL_CTX *s = server_ctx1(NULL), *c = client_ctx(ca1, NULL);
+	struct fy_tlsconn ct, st;
+	int sv[2], done_c = 0, done_s = 0;
+	char buf[16];
+	long k;
+	SSL *other;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &sp_ops, &sv[1], true), 0);
+	CU_ASSERT_EQUAL(fy_tls_client_prepare(ct.ssl, "localhost"), 0);
+	for (int i = 0; i < 100 && (done_c != 1 || done_s != 1); i++) {
+		fy_tlsconn_pull(&ct);
+		if (done_c != 1)
+			done_c = fy_tlsconn_handshake(&ct);
+		fy_tlsconn_pull(&st);
+		if (done_s != 1)
+			done_s = fy_tlsconn_handshake(&st);
+		CU_ASSERT_FATAL(done_c >= 0 && done_s >= 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(done_c, 1);
+	CU_ASSERT_EQUAL_FATAL(done_s, 1);
+
+	/* Another connection fails to shut down before its handshake. */
+	other = SSL_new(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	SSL_set_accept_state(other);
+	CU_ASSERT_TRUE(SSL_shutdown(other) < 0);
+	CU_ASSERT_NOT_EQUAL(ERR_peek_error(), 0);
+	SSL_free(other);
+
+	fy_tlsconn_pull(&ct);
+	k = fy_tlsconn_read(&ct, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(k, -EAGAIN);
+	if (k != -EAGAIN)
+		fprintf(stderr, "\n  read with a stale error queued: %ld (%s)\n", k, ct.why);
+	CU_ASSERT_EQUAL(fy_tlsconn_write(&st, "ping", 4), 4);
+	fy_tlsconn_push(&st);
+	fy_tlsconn_pull(&ct);
+	k = fy_tlsconn_read(&ct, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(k, 4);
+	CU_ASSERT_EQUAL(memcmp(buf, "ping", 4), 0);
+	fy_tlsconn_fini(&ct);
+	fy_tlsconn_fini(&st);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
 static void rm_dir(const char *dir)
 {
 	static const char *const names[] = { "ca.crt", "ca.key", "relay.crt", "relay.key" };
@@ -595,6 +685,7 @@ int main(void)
 		{ "client_prepare_sni", test_client_prepare_sni },
 		{ "hs_client_ca", test_hs_client_ca },
 		{ "errstr_empty", test_errstr_empty },
+		{ "tlsconn_stale_error", test_tlsconn_stale_error },
 	};
 	char mid[128];
 	int rc;
