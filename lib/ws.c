@@ -219,6 +219,15 @@ long fy_ws_decode(struct fy_ws *ws, const uint8_t *in, size_t n, struct fy_buf *
 		snprintf(ws->why, sizeof(ws->why), "WebSocket input failed (wslay %d)", r);
 		return -1;
 	}
+	if (!wslay_event_get_read_enabled(ws->ctx) && !wslay_event_get_close_received(ws->ctx) &&
+	    !wslay_event_get_status_code_sent(ws->ctx) && !(wslay_event_get_close_sent(ws->ctx))) {
+		/* wslay's frame layer refused a header: it queues a close
+		 * without a code. */
+		ws->failed = true;
+		snprintf(ws->why, sizeof(ws->why), "a malformed frame header (a control frame "
+			 "over 125 bytes or fragmented, or a length not in its shortest form)");
+		return -1;
+	}
 	if (!wslay_event_get_read_enabled(ws->ctx)) {
 		if (wslay_event_get_close_received(ws->ctx))
 			return (long)n;
