@@ -48,8 +48,8 @@ static void schedule_retry(struct agent *a, const char *why)
 	a->backoff_ms = base + base * 3 / 5 > a->cfg.backoff_max_ms ?
 			a->cfg.backoff_max_ms : base + base * 3 / 5;
 	a->st = AG_WAIT;
-	FY_WARN(TOPIC, "relay %s:%u: %s; retrying in %.1f s", a->relay_host, a->relay_port, why,
-		delay / 1000.0);
+	FY_WARN(TOPIC, "relay %s:%u: %s; retrying in %.1f s", a->relay_host,
+		a->tr_now == TR_WSS ? a->cfg.wss_port : a->relay_port, why, delay / 1000.0);
 }
 
 static void tun_close(struct atun *t, const char *why)

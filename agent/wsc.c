@@ -66,9 +66,10 @@ int proxy_check(const struct hresp *h, char *err, size_t errlen)
 {
 	if (h->status >= 200 && h->status <= 299)
 		return 0;
-	if (h->status == 407)
-		snprintf(err, errlen, "the proxy wants credentials or refused ours (HTTP 407): "
-			 "give http://user:password@host:port");
+	/* 407 is the status for this; some proxies (tinyproxy) answer 401. */
+	if (h->status == 407 || h->status == 401)
+		snprintf(err, errlen, "the proxy wants credentials or refused ours (HTTP %d): "
+			 "give http://user:password@host:port", h->status);
 	else if (h->status == 403)
 		snprintf(err, errlen, "the proxy refused a tunnel to the relay's port (HTTP 403)");
 	else

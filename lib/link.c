@@ -131,9 +131,9 @@ static int ws_decode(struct fy_link *l)
 		long k = fy_ws_decode(l->ws, fy_buf_peek(&l->raw), fy_buf_len(&l->raw), &l->in);
 
 		if (k < 0) {
-			snprintf(l->tls.why, sizeof(l->tls.why), "WebSocket: %s", fy_ws_why(l->ws));
-			ws_flush(l);
+			ws_flush(l);	/* our close, whose code fy_ws_why reads */
 			ERR_clear_error();
+			snprintf(l->tls.why, sizeof(l->tls.why), "WebSocket: %s", fy_ws_why(l->ws));
 			return -1;
 		}
 		fy_buf_consume(&l->raw, (size_t)k);

@@ -24,6 +24,7 @@ struct fy_ws {
 	uint64_t msg_len;	/* the binary message being received */
 	bool in_data;		/* the frame being received carries tunnel bytes */
 	bool failed;
+	bool wslay_failed;	/* wslay refused the input: its close says why */
 	char why[256];
 };
 
@@ -170,12 +171,18 @@ void fy_ws_destroy(struct fy_ws *ws)
 	free(ws);
 }
 
-/* Why wslay stopped reading without us: it closed with this code. */
+/* Why wslay stopped reading without us: the code of the close it queued,
+ * known once that close is sent (fy_ws_encode); until then a summary. */
 static void why_from_wslay(struct fy_ws *ws)
 {
 	uint16_t code = wslay_event_get_status_code_sent(ws->ctx);
 	const char *what;
 
+	if (!wslay_event_get_close_sent(ws->ctx)) {
+		snprintf(ws->why, sizeof(ws->why), "a frame breaking RFC 6455 or over the size "
+			 "limit (our close is not sent yet)");
+		return;
+	}
 	switch (code) {
 	case WSLAY_CODE_PROTOCOL_ERROR:
 		what = "a frame breaking RFC 6455 (unmasked from a client, masked from a "
@@ -188,11 +195,15 @@ static void why_from_wslay(struct fy_ws *ws)
 	case WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA:
 		what = "a close frame whose reason is not UTF-8";
 		break;
+	case WSLAY_CODE_NO_STATUS_RCVD:
+		/* wslay's frame layer refused a header: its close has no code */
+		what = "a malformed frame header (a control frame over 125 bytes or "
+		       "fragmented, or a length not in its shortest form)";
+		break;
 	default:
 		what = "a WebSocket error";
 		break;
 	}
-	ws->failed = true;
 	snprintf(ws->why, sizeof(ws->why), "%.200s (close %u)", what, code);
 }
 
@@ -214,24 +225,18 @@ long fy_ws_decode(struct fy_ws *ws, const uint8_t *in, size_t n, struct fy_buf *
 	ws->out = NULL;
 	if (ws->failed)
 		return -1;
-	if (r != 0) {
+	/* A header its frame layer refuses comes back as a "callback
+	 * failure" (ours never fail but for WOULDBLOCK), its close queued. */
+	if (r != 0 && r != WSLAY_ERR_CALLBACK_FAILURE) {
 		ws->failed = true;
 		snprintf(ws->why, sizeof(ws->why), "WebSocket input failed (wslay %d)", r);
-		return -1;
-	}
-	if (!wslay_event_get_read_enabled(ws->ctx) && !wslay_event_get_close_received(ws->ctx) &&
-	    !wslay_event_get_status_code_sent(ws->ctx) && !(wslay_event_get_close_sent(ws->ctx))) {
-		/* wslay's frame layer refused a header: it queues a close
-		 * without a code. */
-		ws->failed = true;
-		snprintf(ws->why, sizeof(ws->why), "a malformed frame header (a control frame "
-			 "over 125 bytes or fragmented, or a length not in its shortest form)");
 		return -1;
 	}
 	if (!wslay_event_get_read_enabled(ws->ctx)) {
 		if (wslay_event_get_close_received(ws->ctx))
 			return (long)n;
-		why_from_wslay(ws);
+		ws->failed = true;
+		ws->wslay_failed = true;
 		return -1;
 	}
 	return (long)ws->in_off;
@@ -285,7 +290,9 @@ bool fy_ws_peer_closed(const struct fy_ws *ws, uint16_t *code)
 	return true;
 }
 
-const char *fy_ws_why(const struct fy_ws *ws)
+const char *fy_ws_why(struct fy_ws *ws)
 {
+	if (ws->wslay_failed)
+		why_from_wslay(ws);
 	return ws->why[0] ? ws->why : "WebSocket error";
 }

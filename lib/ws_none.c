@@ -57,7 +57,7 @@ bool fy_ws_peer_closed(const struct fy_ws *ws, uint16_t *code)
 	return false;
 }
 
-const char *fy_ws_why(const struct fy_ws *ws)
+const char *fy_ws_why(struct fy_ws *ws)
 {
 	(void)ws;
 	return "this build has no WebSocket support (libwslay-dev)";

@@ -42,8 +42,8 @@ void fy_ws_destroy(struct fy_ws *ws);
 /* Decodes frames from in[0..n): the payload of binary messages is
  * appended to out, never past its cap. Returns the bytes of in consumed
  * (fewer than n when out is full: call again once it has room), or -1
- * when the input broke the protocol (fy_ws_why says how; a close frame
- * with its code is queued for the peer). After the peer's close frame,
+ * when the input broke the protocol (a close frame with its code is
+ * queued for the peer; fy_ws_why says what was wrong). After the peer's close frame,
  * fy_ws_peer_closed() is true and the rest of in is ignored. */
 long fy_ws_decode(struct fy_ws *ws, const uint8_t *in, size_t n, struct fy_buf *out);
 /* Queues p[0..n) (n <= FY_WS_SEND_MSG) as one binary message: 0, or -1
@@ -58,7 +58,9 @@ int fy_ws_encode(struct fy_ws *ws, struct fy_buf *out);
 bool fy_ws_want_write(const struct fy_ws *ws);
 /* The peer sent a close frame: *code is its status (1005: none). */
 bool fy_ws_peer_closed(const struct fy_ws *ws, uint16_t *code);
-const char *fy_ws_why(const struct fy_ws *ws);
+/* What went wrong; after a refusal of wslay's, precise once fy_ws_encode
+ * has sent its close (the close's code says what it was). */
+const char *fy_ws_why(struct fy_ws *ws);
 
 /* Sec-WebSocket-Accept for key[0..n): base64(SHA-1(key GUID)), with a
  * terminating NUL in out[FY_WS_ACCEPT_LEN + 1]. 0, or -1 (n too long). */
