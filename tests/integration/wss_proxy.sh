@@ -237,7 +237,7 @@ wsbad() {
 	wait_log_count "$T/relay.out" "$re" $((before + 1)) 10
 	[ "$(log_count "$T/relay.out" "$re")" -eq $((before + 1)) ] ||
 		fail "$kind: $(log_count "$T/relay.out" "$re") log lines, want $((before + 1))"
-	check_ok "bad WebSocket ($kind): closed with $code, one log line: $(grep -E "$re" "$T/relay.out" | tail -n 1 | sed 's/.*closed before authentication: //')"
+	check_ok "bad WebSocket ($kind): closed with $(field close_code "$out"), one log line: $(grep -E "$re" "$T/relay.out" | tail -n 1 | sed 's/.*closed before authentication: //')"
 }
 wsbad unmasked 1002 "connection from $TOPO_CLIENT_IP:[0-9]+ closed before authentication: WebSocket: a frame breaking RFC 6455"
 wsbad oversized "1009|0" "connection from $TOPO_CLIENT_IP:[0-9]+ closed before authentication: WebSocket: a frame over the message size limit"
