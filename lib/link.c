@@ -90,12 +90,14 @@ static int ws_write_wout(struct fy_link *l)
  * control sees a full tunnel). */
 static int ws_flush(struct fy_link *l)
 {
+	bool shut = false;	/* a close is queued: no more messages */
+
 	for (;;) {
 		int r = ws_write_wout(l);
 
 		if (r != 0)
 			return r;
-		if (l->mux) {
+		if (l->mux && !shut) {
 			struct fy_buf *out = fy_mux_out(l->mux);
 
 			while (fy_buf_len(out) && fy_ws_queued(l->ws) < FY_WS_SEND_MSG) {
@@ -103,9 +105,9 @@ static int ws_flush(struct fy_link *l)
 					   FY_WS_SEND_MSG;
 
 				if (fy_ws_queue(l->ws, fy_buf_peek(out), n) < 0) {
-					snprintf(l->tls.why, sizeof(l->tls.why), "WebSocket: %s",
-						 fy_ws_why(l->ws));
-					return -1;
+					/* The close still goes out below. */
+					shut = true;
+					break;
 				}
 				/* May wake blocked streams, which queue more. */
 				fy_mux_out_drained(l->mux, n);
@@ -119,6 +121,11 @@ static int ws_flush(struct fy_link *l)
 		}
 		if (!fy_buf_len(&l->wout))
 			break;
+	}
+	if (shut) {
+		snprintf(l->tls.why, sizeof(l->tls.why), "WebSocket: %s", fy_ws_why(l->ws));
+		fy_tlsconn_push(&l->tls);
+		return -1;
 	}
 	return fy_tlsconn_push(&l->tls);
 }
