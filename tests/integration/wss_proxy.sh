@@ -27,6 +27,7 @@
 #   5. a wrong proxy password: the proxy's refusal (tinyproxy answers 401, not 407) in
 #      the agent's log, no session; no log
 #      of any agent holds a proxy password
+#      and a wrong --wss-path: the relay's 404, said plainly, no session
 #   6. bad WebSocket input from the client (unmasked frame, oversized message, a text
 #      message): the relay closes each with the
 #      RFC's close code (or a reset, when the client's unread bytes are still in
@@ -224,6 +225,14 @@ for f in "$T"/agent-*.out; do
 		fail "a proxy credential in $(basename "$f")"
 done
 check_ok "a wrong proxy password: the proxy's refusal (tinyproxy: 401) in the agent's log; no credential in any agent log"
+
+# ---- 5b. a tunnel path the relay does not serve: its 404, said plainly
+agent_in agent-e edge-b c "$TOKC" --transport wss --wss-port 443 --wss-path /wrong \
+	-R 2282:127.0.0.1:8082
+wait_log "$T/agent-e.out" "the relay answered HTTP 404 to the WebSocket upgrade \(a wrong --wss-path" 20
+! grep -q "session up" "$T/agent-e.out" || fail "agent e got a session on a wrong path"
+fy_stop agent-e TERM 10
+check_ok "a wrong --wss-path: the relay's 404 in the agent's log, no session"
 
 # ---- 6. bad WebSocket input: one log line each, the agents keep serving
 wsbad() {
