@@ -27,7 +27,8 @@
 #   5. a wrong proxy password: the proxy's refusal (tinyproxy answers 401, not 407) in
 #      the agent's log, no session; no log
 #      of any agent holds a proxy password
-#      and a wrong --wss-path: the relay's 404, said plainly, no session
+#      and a wrong --wss-path: the relay's 404, said plainly, no session; a bad token
+#      over wss: refused as over TLS, the agent exits 2
 #   6. bad WebSocket input from the client (unmasked frame, oversized message, a text
 #      message): the relay closes each with the
 #      RFC's close code (or a reset, when the client's unread bytes are still in
@@ -233,6 +234,16 @@ wait_log "$T/agent-e.out" "the relay answered HTTP 404 to the WebSocket upgrade 
 ! grep -q "session up" "$T/agent-e.out" || fail "agent e got a session on a wrong path"
 fy_stop agent-e TERM 10
 check_ok "a wrong --wss-path: the relay's 404 in the agent's log, no session"
+
+# ---- 5c. the same authentication inside: a bad token over wss is refused for good
+agent_in agent-f edge-b c "${TOKC}x" --transport wss --wss-port 443 -R 2282:127.0.0.1:8082
+wait_log "$T/agent-f.out" "relay refused: token not accepted" 20
+for ((i = 0; i < 100; i++)); do fy_alive "${FY_PID[agent-f]}" || break; sleep 0.1; done
+rc=0
+wait "${FY_PID[agent-f]}" || rc=$?
+unset "FY_PID[agent-f]"
+[ "$rc" -eq 2 ] || fail "an agent with a bad token over wss exited $rc, want 2"
+check_ok "a bad token over wss: 'relay refused: token not accepted', the agent exits 2"
 
 # ---- 6. bad WebSocket input: one log line each, the agents keep serving
 wsbad() {
