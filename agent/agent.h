@@ -21,6 +21,7 @@
 #include "ferry/sockconn.h"
 #include "ferry/stdioconn.h"
 #include "ferry/tlsconn.h"
+#include "xport.h"
 
 #define AGENT_MAX_FWDS 64
 #define AGENT_MAX_TUNNELS 64
@@ -105,6 +106,11 @@ struct agent_cfg {
 	bool token_given;		/* --token or --token-file: FERRY_TOKEN not read */
 	enum fy_log_level log_level;
 	bool log_given;
+	enum transport transport;	/* --transport tls|wss|auto */
+	uint16_t wss_port;		/* the relay's HTTPS port (443) */
+	char wss_path[128];		/* its tunnel path (/_ferry/tunnel) */
+	char proxy_url[1024];		/* --proxy as given ("none": not even the env) */
+	bool proxy_given;
 };
 
 /* -1: run; otherwise the exit code. */
@@ -121,7 +127,9 @@ void agent_fwd_from_spec(struct fwd *f, const struct fy_fwdspec *fs);
 void agent_fwd_spec(const struct fwd *f, struct fy_fwdspec *fs);
 void agent_lfwd_from_spec(struct lfwd *lf, const struct fy_fwdspec *fs);
 
-enum atun_state { AT_CONNECT, AT_TLS, AT_WELCOME, AT_UP, AT_CLOSED };
+/* CONNECT (TCP) → PROXY (an HTTP proxy's CONNECT, with --proxy) → TLS →
+ * UPGRADE (the WebSocket upgrade, for wss) → WELCOME (HELLO sent) → UP. */
+enum atun_state { AT_CONNECT, AT_PROXY, AT_TLS, AT_UPGRADE, AT_WELCOME, AT_UP, AT_CLOSED };
 
 struct agent;
 
@@ -130,6 +138,7 @@ struct atun {
 	int fd;
 	struct fy_sockconn sc;		/* same fd, as a connection for TLS */
 	struct fy_link link;		/* TLS, input, mux (after the handshake) */
+	struct xhs *hs;			/* the proxy / upgrade exchange (xport.c) */
 	bool tls_init;
 	enum atun_state st;
 	unsigned index;
@@ -228,6 +237,10 @@ struct agent {
 	int stdio_rc;
 	unsigned rr_tunnel;		/* where the next stream we open goes */
 	struct actl *ctl;		/* the control socket (ctl.c), or NULL */
+	enum transport tr_now;		/* this session's: TR_TLS or TR_WSS */
+	char tr_note[200];		/* auto: why TLS was given up, for the log */
+	struct proxy proxy;		/* when use_proxy */
+	bool use_proxy;
 };
 
 /* resolve.c: names looked up by helper threads, cached. */
@@ -253,6 +266,19 @@ bool allow_prefix_port(const struct agent_cfg *c, bool udp, uint16_t port);
  * no lookup). */
 bool allow_list_target(const struct allow *v, unsigned n, bool udp, const char *host,
 		       uint16_t port);
+
+/* xport.c: a tunnel's proxy CONNECT and WebSocket upgrade. Starts: 0 or
+ * -1; steps: 1 done, 0 waiting for the connection, -1 failed; why gets
+ * one line for the log (never the proxy's credentials). */
+struct xhs;
+int xport_proxy_start(struct atun *t, char *why, size_t wn);
+int xport_proxy_step(struct atun *t, char *why, size_t wn);
+/* After the CONNECT, once the link exists: bytes the proxy sent after
+ * its answer go to TLS. 0 or -1. Ends the exchange. */
+int xport_proxy_rest(struct atun *t);
+int xport_ws_start(struct atun *t, char *why, size_t wn);
+int xport_ws_step(struct atun *t, char *why, size_t wn);
+void xport_free(struct atun *t);
 
 /* tunnel.c */
 void agent_connect(struct agent *a);

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "agent.h"
 #include "ferry/conf.h"
 #include "ferry/fwdspec.h"
+#include "ferry_config.h"
 
 #define PROG "ferry-agent"
 
@@ -67,6 +70,17 @@ static void usage(FILE *f)
 "  --window BYTES             the most one stream may hold for a slow target (1M); a relay\n"
 "                             that sends more has that stream reset\n"
 "  --max-buffer-mem BYTES     memory all streams' windows may grow into together (32M)\n"
+"  --transport tls|wss|auto   how tunnels reach the relay: TLS to --relay (default), a\n"
+"                             WebSocket over HTTPS to the relay's --https-listen port\n"
+"                             (--wss-port, 443) for networks that let only HTTP(S) out, or\n"
+"                             auto: TLS first, then wss (the log says which one it got)\n"
+"  --wss-port PORT            the relay's HTTPS port for wss (443; the host is --relay's)\n"
+"  --wss-path PATH            the relay's tunnel path for wss (/_ferry/tunnel)\n"
+"  --proxy URL                reach the relay through an HTTP proxy (CONNECT):\n"
+"                             http://[user:password@]host[:port]; without it https_proxy or\n"
+"                             HTTPS_PROXY is used unless no_proxy names the relay; 'none':\n"
+"                             no proxy at all. Credentials on a command line are readable\n"
+"                             by every local user: put 'proxy URL' in a --config file\n"
 "  --log-level LEVEL          err, warn, info (default) or debug\n"
 "  --config FILE              read options from FILE (same names, one per line: 'R 2221:127.0.0.1:22')\n"
 "  --help                     this text\n"
@@ -79,6 +93,7 @@ enum {
 	O_KEEPALIVE, O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKOFF_MIN, O_BACKOFF_MAX,
 	O_MAX_STREAMS, O_WINDOW, O_MAX_BUFFER_MEM, O_ALLOW, O_SOCKS_AUTH, O_UDP_IDLE,
 	O_REMOTE_FWDS, O_CTL_SOCKET,
+	O_TRANSPORT, O_WSS_PORT, O_WSS_PATH, O_PROXY,
 };
 
 static const struct option opts[] = {
@@ -107,6 +122,10 @@ static const struct option opts[] = {
 	{ "udp-idle-ms", required_argument, NULL, O_UDP_IDLE },
 	{ "remote-forwards", optional_argument, NULL, O_REMOTE_FWDS },
 	{ "ctl-socket", required_argument, NULL, O_CTL_SOCKET },
+	{ "transport", required_argument, NULL, O_TRANSPORT },
+	{ "wss-port", required_argument, NULL, O_WSS_PORT },
+	{ "wss-path", required_argument, NULL, O_WSS_PATH },
+	{ "proxy", required_argument, NULL, O_PROXY },
 	{ "remote", required_argument, NULL, 'R' },
 	{ "http-name", required_argument, NULL, 'H' },
 	{ "tls-name", required_argument, NULL, 'S' },
@@ -265,6 +284,42 @@ static int parse_remote_fwds(struct agent_cfg *c, const char *list)
 	return 0;
 }
 
+/* A path for the request line: no spaces, no controls, no '?' games. */
+static bool wss_path_ok(const char *p)
+{
+	if (p[0] != '/' || strlen(p) >= sizeof(((struct agent_cfg *)0)->wss_path))
+		return false;
+	for (; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return false;
+	return true;
+}
+
+/* --proxy URL: checked now (the message never repeats credentials),
+ * kept as given and parsed again at start. */
+static int proxy_option(struct agent_cfg *c, const char *url, const char *file)
+{
+	struct proxy p;
+	char err[300];
+
+	if (strcmp(url, "none") && proxy_parse(url, &p, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ferry-agent: --proxy: %s\n", err);
+		return -1;
+	}
+	if (strlen(url) >= sizeof(c->proxy_url)) {
+		fprintf(stderr, "ferry-agent: --proxy URL too long\n");
+		return -1;
+	}
+	if (!file && p.auth[0] && strcmp(url, "none"))
+		fprintf(stderr, "ferry-agent: warning: --proxy credentials on the command line are "
+			"readable by every local user (ps); put 'proxy URL' in a --config file or "
+			"use https_proxy\n");
+	memcpy(c->proxy_url, url, strlen(url) + 1);
+	c->proxy_given = true;
+	OPENSSL_cleanse(&p, sizeof(p));
+	return 0;
+}
+
 static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 {
 	struct agent_cfg *c = cfg;
@@ -336,6 +391,35 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 			break;
 		case O_CTL_SOCKET:
 			e = fy_conf_copy(PROG, c->ctl_socket, sizeof(c->ctl_socket), "ctl-socket", optarg);
+			break;
+		case O_TRANSPORT:
+			if (xport_parse(optarg, &c->transport) < 0) {
+				fprintf(stderr, "ferry-agent: --transport must be tls, wss or auto\n");
+				e = -1;
+			}
+			break;
+		case O_WSS_PORT: {
+			uint32_t v = 0;
+
+			/* Digits only, as every port here: strtoul also takes "+443". */
+			if (!*optarg || strspn(optarg, "0123456789") != strlen(optarg)) {
+				fprintf(stderr, "ferry-agent: --wss-port must be 1-65535\n");
+				e = -1;
+			} else {
+				e = fy_conf_num(PROG, "wss-port", optarg, 1, 65535, &v);
+			}
+			c->wss_port = (uint16_t)v;
+			break;
+		}
+		case O_WSS_PATH:
+			e = wss_path_ok(optarg) ? fy_conf_copy(PROG, c->wss_path, sizeof(c->wss_path),
+							       "wss-path", optarg) : -1;
+			if (e < 0)
+				fprintf(stderr, "ferry-agent: --wss-path must start with '/' and hold "
+					"only visible ASCII (at most 127 bytes)\n");
+			break;
+		case O_PROXY:
+			e = proxy_option(c, optarg, file);
 			break;
 		case O_UDP_IDLE: e = fy_conf_num(PROG, "udp-idle-ms", optarg, 100, 86400000, &c->udp_idle_ms); break;
 		case O_RELAY: e = fy_conf_copy(PROG, c->relay, sizeof(c->relay), "relay", optarg); break;
@@ -432,6 +516,8 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 	c->window = 1024 * 1024;
 	c->max_buffer_mem = 32u << 20;
 	c->udp_idle_ms = 60000;
+	c->wss_port = 443;
+	snprintf(c->wss_path, sizeof(c->wss_path), "%s", WSS_DEFAULT_PATH);
 	rc = fy_conf_parse(PROG, argc, argv, parse_vec, c);
 	if (rc >= 0)
 		return rc;
@@ -469,6 +555,12 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 		c->log_level = FY_LOG_WARN;
 	if (c->socks_user[0] && !has_socks(c))
 		fprintf(stderr, "ferry-agent: note: --socks-auth without -D is not used\n");
+	if (!FERRY_HAVE_HTTP_TRANSPORTS && (c->transport != TR_TLS ||
+					    (c->proxy_given && strcmp(c->proxy_url, "none")))) {
+		fprintf(stderr, "ferry-agent: this build has no --transport wss|auto and no --proxy "
+			"(built without libwslay-dev / libhttp-parser-dev)\n");
+		return 2;
+	}
 	if (c->backoff_max_ms < c->backoff_min_ms)
 		c->backoff_max_ms = c->backoff_min_ms;
 	for (unsigned i = 0; i < c->nfwds; i++) {

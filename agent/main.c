@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include "agent.h"
 #include "ferry/sock.h"
 #include "ferry/tls.h"
+#include "ferry_config.h"
 
 #define TICK_MS 100
 
@@ -22,6 +24,33 @@ static void on_signal(int sig)
 static unsigned live_streams(struct agent *a)
 {
 	return (unsigned)fy_sess_count(&a->streams);
+}
+
+/* --proxy, or https_proxy / HTTPS_PROXY unless no_proxy names the relay.
+ * The URL (credentials and all) is wiped once parsed. */
+static int pick_proxy(struct agent *a)
+{
+	char err[300];
+	int r = 0;
+
+	if (a->cfg.proxy_given) {
+		if (strcmp(a->cfg.proxy_url, "none"))
+			r = proxy_parse(a->cfg.proxy_url, &a->proxy, err, sizeof(err)) < 0 ? -1 : 1;
+		OPENSSL_cleanse(a->cfg.proxy_url, sizeof(a->cfg.proxy_url));
+	} else {
+		r = proxy_from_env(a->relay_host, &a->proxy, err, sizeof(err));
+	}
+	if (r < 0) {
+		fprintf(stderr, "ferry-agent: %s\n", err);
+		return -1;
+	}
+	if (r == 1 && !FERRY_HAVE_HTTP_TRANSPORTS) {
+		fprintf(stderr, "ferry-agent: note: %s is not used: this build has no HTTP proxy "
+			"support\n", a->proxy.from);
+		r = 0;
+	}
+	a->use_proxy = r == 1;
+	return 0;
 }
 
 static int run(struct agent *a)
@@ -93,6 +122,10 @@ int main(int argc, char **argv)
 	if (fy_sock_split_hostport(a->cfg.relay, a->relay_host, sizeof(a->relay_host),
 				   &a->relay_port) < 0 || !a->relay_host[0] || !a->relay_port) {
 		fprintf(stderr, "ferry-agent: --relay '%s' is not HOST:PORT\n", a->cfg.relay);
+		free(a);
+		return 2;
+	}
+	if (pick_proxy(a) < 0) {
 		free(a);
 		return 2;
 	}

@@ -18,10 +18,14 @@
 
 #define TOPIC "agent.tunnel"
 #define CONNECT_TIMEOUT_MS 15000
+/* --transport auto: how long TLS may take to get a HELLO out before wss
+ * is tried (a firewall that drops the relay's port answers nothing). */
+#define AUTO_TLS_MS 5000
 
 static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg);
 static void tunnel_fail(struct atun *t, const char *why);
 static struct atun *tun_start(struct agent *a, unsigned index);
+static void connect_session(struct agent *a);
 
 static uint64_t rand64(void)
 {
@@ -44,8 +48,8 @@ static void schedule_retry(struct agent *a, const char *why)
 	a->backoff_ms = base + base * 3 / 5 > a->cfg.backoff_max_ms ?
 			a->cfg.backoff_max_ms : base + base * 3 / 5;
 	a->st = AG_WAIT;
-	FY_WARN(TOPIC, "relay %s:%u: %s; retrying in %.1f s", a->relay_host, a->relay_port, why,
-		delay / 1000.0);
+	FY_WARN(TOPIC, "relay %s:%u: %s; retrying in %.1f s", a->relay_host,
+		a->tr_now == TR_WSS ? a->cfg.wss_port : a->relay_port, why, delay / 1000.0);
 }
 
 static void tun_close(struct atun *t, const char *why)
@@ -58,6 +62,7 @@ static void tun_close(struct atun *t, const char *why)
 		fy_mux_destroy(t->link.mux, why);	/* resets every stream: targets see RST */
 		t->link.mux = NULL;
 	}
+	xport_free(t);
 	if (t->fd >= 0) {
 		fy_loop_del(a->loop, t->fd);
 		close(t->fd);
@@ -91,6 +96,23 @@ void agent_teardown(struct agent *a, const char *why)
 	a->ntuns = 0;
 }
 
+/* --transport auto: the session's first tunnel could not get a HELLO out
+ * over TLS (st: how far it got), so the session starts again over wss,
+ * at once. true when it did. */
+static bool auto_fallback(struct agent *a, unsigned index, enum atun_state st, const char *why)
+{
+	if (a->cfg.transport != TR_AUTO || a->tr_now != TR_TLS || index != 0 ||
+	    st >= AT_WELCOME || a->st != AG_CONNECTING || a->fatal)
+		return false;
+	snprintf(a->tr_note, sizeof(a->tr_note), "%.190s", why);
+	FY_WARN(TOPIC, "transport auto: tls to relay %s:%u failed (%s); trying wss on port %u",
+		a->relay_host, a->relay_port, a->tr_note, a->cfg.wss_port);
+	agent_teardown(a, why);
+	a->tr_now = TR_WSS;
+	connect_session(a);
+	return true;
+}
+
 /* The tunnels of a session live and die together: one that fails ends
  * the session, and the agent starts a fresh one with backoff. */
 static void tunnel_fail(struct atun *t, const char *why)
@@ -99,6 +121,8 @@ static void tunnel_fail(struct atun *t, const char *why)
 	char msg[300];
 
 	if (t->st == AT_CLOSED)
+		return;
+	if (auto_fallback(a, t->index, t->st, why))
 		return;
 	snprintf(msg, sizeof(msg), "tunnel %u: %.280s", t->index, why);
 	agent_teardown(a, msg);
@@ -119,6 +143,7 @@ void agent_gc(struct agent *a)
 		struct atun *t = a->gc_tuns;
 
 		a->gc_tuns = t->gc_next;
+		xport_free(t);
 		if (t->tls_init)
 			fy_link_fini(&t->link);
 		free(t);
@@ -245,9 +270,13 @@ static int on_welcome(struct atun *t, const uint8_t *p, uint32_t n, const char *
 	if (t->index == 0) {
 		a->ntuns = w.workers;
 		a->relay_version = w.version;
-		FY_INFO(TOPIC, "connected to relay %s:%u (%s, %u workers, window %u, keepalive %u ms)",
-			a->relay_host, a->relay_port, SSL_get_version(t->link.tls.ssl), w.workers, w.window,
-			w.keepalive_ms);
+		FY_INFO(TOPIC, "connected to relay %s:%u over %s%s%s%s%s (%s, %u workers, window %u, "
+			"keepalive %u ms)", a->relay_host, a->tr_now == TR_WSS ? a->cfg.wss_port :
+			a->relay_port, a->tr_now == TR_WSS ? "wss (WebSocket over HTTPS)" : "tls",
+			a->use_proxy ? " via HTTP proxy " : "", a->use_proxy ? a->proxy.host : "",
+			a->cfg.transport == TR_AUTO ? ", chosen by --transport auto" : "",
+			a->tr_note[0] && a->tr_now == TR_WSS ? " after tls failed" : "",
+			SSL_get_version(t->link.tls.ssl), w.workers, w.window, w.keepalive_ms);
 		open_more_tunnels(a);
 		send_registers(t);
 	}
@@ -442,7 +471,8 @@ static struct atun *tun_start(struct agent *a, unsigned index)
 	if (t->fd < 0) {
 		snprintf(eb, sizeof(eb), "connect: %s", strerror(-t->fd));
 		free(t);
-		schedule_retry(a, eb);
+		if (!auto_fallback(a, index, AT_CONNECT, eb))
+			schedule_retry(a, eb);
 		return NULL;
 	}
 	fy_sock_nodelay(t->fd);
@@ -462,26 +492,47 @@ static void open_more_tunnels(struct agent *a)
 			return;
 }
 
-void agent_connect(struct agent *a)
+/* A session over a->tr_now: the first tunnel, to the relay or to the
+ * proxy. */
+static void connect_session(struct agent *a)
 {
+	uint16_t port = a->tr_now == TR_WSS ? a->cfg.wss_port : a->relay_port;
+	const char *host = a->use_proxy ? a->proxy.host : a->relay_host;
 	char eb[300];
 	int e;
 
-	/* The relay's name is looked up here, blocking, when no tunnel is
-	 * up and no stream can stall; the session's other tunnels and its
-	 * redials reuse the address. */
-	e = fy_sock_resolve(a->relay_host, a->relay_port, &a->relay_ss, &a->relay_sl, 0);
+	/* The name is looked up here, blocking, when no tunnel is up and no
+	 * stream can stall; the session's other tunnels and its redials
+	 * reuse the address. */
+	e = fy_sock_resolve(host, a->use_proxy ? a->proxy.port : port, &a->relay_ss,
+			    &a->relay_sl, 0);
 	if (e < 0) {
-		snprintf(eb, sizeof(eb), "cannot resolve %s: %s", a->relay_host,
-			 e == -ENOENT ? "name not found" : strerror(-e));
+		snprintf(eb, sizeof(eb), "cannot resolve %s%s: %s", a->use_proxy ? "proxy " : "",
+			 host, e == -ENOENT ? "name not found" : strerror(-e));
 		schedule_retry(a, eb);
 		return;
 	}
 	a->session = rand64();
 	a->st = AG_CONNECTING;
-	a->next_attempt_ms = a->now_ms + CONNECT_TIMEOUT_MS;	/* deadline for this try */
-	FY_INFO(TOPIC, "connecting to relay %s:%u", a->relay_host, a->relay_port);
+	/* deadline for this try */
+	a->next_attempt_ms = a->now_ms + (a->cfg.transport == TR_AUTO && a->tr_now == TR_TLS ?
+					  AUTO_TLS_MS : CONNECT_TIMEOUT_MS);
+	if (a->use_proxy)
+		FY_INFO(TOPIC, "connecting to relay %s:%u over %s through HTTP proxy %s:%u (from %s%s)",
+			a->relay_host, port, xport_name(a->tr_now), a->proxy.host, a->proxy.port,
+			a->proxy.from, a->proxy.auth[0] ? ", with credentials" : "");
+	else
+		FY_INFO(TOPIC, "connecting to relay %s:%u over %s", a->relay_host, port,
+			xport_name(a->tr_now));
 	tun_start(a, 0);
+}
+
+void agent_connect(struct agent *a)
+{
+	/* auto starts every session with TLS: the network may have changed. */
+	a->tr_now = a->cfg.transport == TR_WSS ? TR_WSS : TR_TLS;
+	a->tr_note[0] = '\0';
+	connect_session(a);
 }
 
 static void send_hello(struct atun *t)
@@ -519,7 +570,23 @@ static void send_hello(struct atun *t)
 	}
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_hello(f, &h));
 	t->st = AT_WELCOME;
+	/* auto: TLS got through; the session has the usual time to come up. */
+	if (t->index == 0 && a->cfg.transport == TR_AUTO && a->tr_now == TR_TLS)
+		a->next_attempt_ms = a->now_ms + CONNECT_TIMEOUT_MS;
 	tun_flush(t);
+}
+
+static void do_upgrade(struct atun *t)
+{
+	char why[300];
+	int k = xport_ws_step(t, why, sizeof(why));
+
+	if (k == 1) {
+		FY_DEBUG(TOPIC, "tunnel %u: WebSocket up on %s", t->index, t->a->cfg.wss_path);
+		send_hello(t);
+	} else if (k < 0) {
+		tunnel_fail(t, why);
+	}
 }
 
 static void do_tls(struct atun *t)
@@ -530,7 +597,16 @@ static void do_tls(struct atun *t)
 	if (k == 1) {
 		FY_DEBUG(TOPIC, "tunnel %u: %s with %s", t->index, SSL_get_version(t->link.tls.ssl),
 			 SSL_get_cipher_name(t->link.tls.ssl));
-		send_hello(t);
+		if (t->a->tr_now != TR_WSS) {
+			send_hello(t);
+			return;
+		}
+		if (xport_ws_start(t, msg, sizeof(msg)) < 0) {
+			tunnel_fail(t, msg);
+			return;
+		}
+		t->st = AT_UPGRADE;
+		do_upgrade(t);
 		return;
 	}
 	if (k == 0)
@@ -543,33 +619,67 @@ static void do_tls(struct atun *t)
 	tunnel_fail(t, msg);
 }
 
-static void on_connected(struct atun *t)
+static void start_tls(struct atun *t)
 {
 	struct agent *a = t->a;
 	const char *sni = a->cfg.server_name[0] ? a->cfg.server_name : a->relay_host;
-	char msg[200];
-	int e = fy_sock_connect_result(t->fd);
 
-	if (e < 0) {
-		snprintf(msg, sizeof(msg), "connect: %s", strerror(-e));
-		tunnel_fail(t, msg);
-		return;
-	}
 	if (fy_link_init(&t->link, a->tls, &fy_sockconn_ops, &t->sc, false) < 0) {
 		fy_link_fini(&t->link);
 		tunnel_fail(t, t->link.tls.why);
 		return;
 	}
 	t->tls_init = true;
-	/* The socket was watched for the connect; from now on the link
-	 * says what it waits for. */
-	t->link.want_write = true;
+	/* The socket was watched for the connect (or the proxy's answer);
+	 * from now on the link says what it waits for. */
+	t->link.want_write = (t->sc.events & FY_EV_WRITE) != 0;
 	if (fy_tls_client_prepare(t->link.tls.ssl, sni) < 0) {
 		tunnel_fail(t, "TLS setup failed");
 		return;
 	}
+	if (xport_proxy_rest(t) < 0) {
+		tunnel_fail(t, "proxy: too many bytes after its answer");
+		return;
+	}
 	t->st = AT_TLS;
 	do_tls(t);
+}
+
+static void do_proxy(struct atun *t)
+{
+	char why[300];
+	int k = xport_proxy_step(t, why, sizeof(why));
+
+	if (k == 1) {
+		FY_DEBUG(TOPIC, "tunnel %u: proxy %s:%u opened a tunnel to the relay", t->index,
+			 t->a->proxy.host, t->a->proxy.port);
+		start_tls(t);
+	} else if (k < 0) {
+		tunnel_fail(t, why);
+	}
+}
+
+static void on_connected(struct atun *t)
+{
+	char msg[300];
+	int e = fy_sock_connect_result(t->fd);
+
+	if (e < 0) {
+		snprintf(msg, sizeof(msg), "connect%s: %s", t->a->use_proxy ? " to the proxy" : "",
+			 strerror(-e));
+		tunnel_fail(t, msg);
+		return;
+	}
+	if (!t->a->use_proxy) {
+		start_tls(t);
+		return;
+	}
+	if (xport_proxy_start(t, msg, sizeof(msg)) < 0) {
+		tunnel_fail(t, msg);
+		return;
+	}
+	t->st = AT_PROXY;
+	do_proxy(t);
 }
 
 /* Decrypted input left after the bounded read is picked up by
@@ -615,8 +725,14 @@ static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 	case AT_CONNECT:
 		on_connected(t);
 		break;
+	case AT_PROXY:
+		do_proxy(t);
+		break;
 	case AT_TLS:
 		do_tls(t);
+		break;
+	case AT_UPGRADE:
+		do_upgrade(t);
 		break;
 	case AT_WELCOME:
 	case AT_UP:
@@ -662,6 +778,10 @@ void agent_tick(struct agent *a, uint64_t now)
 			FY_INFO(TOPIC, "session up: %u tunnel%s", a->ntuns, a->ntuns == 1 ? "" : "s");
 			local_session_up(a);
 		} else if (now >= a->next_attempt_ms) {
+			struct atun *t0 = a->tuns[0];
+
+			if (auto_fallback(a, 0, t0 ? t0->st : AT_CONNECT, "no answer within 5 s"))
+				return;
 			agent_teardown(a, "connect timeout");
 			schedule_retry(a, "no session within 15 s");
 		}

@@ -34,6 +34,9 @@ struct relay_backend {
 	/* Whether a connection can move to another worker. Kernel sockets
 	 * can; a userspace TCP connection lives on the core RSS gave it. */
 	bool can_move;
+	/* Whether agents' WebSocket tunnels (--wss-path) are served: the
+	 * DPDK backend does not (yet), says so at start and answers 501. */
+	bool wss;
 	const struct fy_conn_ops *conn;
 	int (*attach)(struct worker *w, void *io, relay_event_fn fn, void *owner);
 	void (*detach)(struct worker *w, void *io);

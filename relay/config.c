@@ -92,6 +92,9 @@ static void usage(FILE *f)
 "  --http-path-prefix PFX    /PFX/NAME/rest reaches NAME as /rest (/forward/)\n"
 "  --http-header-timeout-ms N  a request head must arrive within this (10000)\n"
 "  --http-max-header BYTES   largest request head; larger is refused with 431 (16K)\n"
+"  --wss-path PATH|off       agents reach the relay with --transport wss through\n"
+"                            --https-listen at this path (/_ferry/tunnel); off: not\n"
+"                            served (nor on --backend dpdk, which answers 501)\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
 "  --help                    this text\n");
 }
@@ -105,6 +108,7 @@ enum {
 	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS, O_ADMIN_LISTEN, O_ADMIN_SOCKET, O_ADMIN_TIMEOUT,
 	O_HTTP_LISTEN, O_HTTPS_LISTEN, O_SNI_LISTEN,
 	O_DOMAIN, O_HTTPS_CERT, O_HTTPS_KEY, O_HTTP_PREFIX, O_HTTP_HEADER_MS, O_HTTP_MAX_HEADER,
+	O_WSS_PATH,
 };
 
 static const struct option opts[] = {
@@ -152,6 +156,7 @@ static const struct option opts[] = {
 	{ "https-cert", required_argument, NULL, O_HTTPS_CERT },
 	{ "https-key", required_argument, NULL, O_HTTPS_KEY },
 	{ "http-path-prefix", required_argument, NULL, O_HTTP_PREFIX },
+	{ "wss-path", required_argument, NULL, O_WSS_PATH },
 	{ "http-header-timeout-ms", required_argument, NULL, O_HTTP_HEADER_MS },
 	{ "http-max-header", required_argument, NULL, O_HTTP_MAX_HEADER },
 	{ NULL, 0, NULL, 0 },
@@ -206,6 +211,13 @@ static int ingress_cfg_check(struct relay_cfg *c)
 		fprintf(stderr, "ferry-relay: --http-path-prefix must start and end with '/' "
 			"(e.g. /forward/)\n");
 		return -1;
+	}
+	for (const char *p = c->wss_path; *p; p++) {
+		if (c->wss_path[0] != '/' || *p <= ' ' || *p > '~' || *p == '?') {
+			fprintf(stderr, "ferry-relay: --wss-path must start with '/' and hold visible "
+				"ASCII without '?' (or be 'off')\n");
+			return -1;
+		}
 	}
 	if (c->domain[0] == '.') {
 		fprintf(stderr, "ferry-relay: --domain is written without a leading dot\n");
@@ -332,6 +344,10 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 		case O_HTTP_PREFIX:
 			e = fy_conf_copy(PROG, c->http_prefix, sizeof(c->http_prefix), name, optarg);
 			break;
+		case O_WSS_PATH:
+			e = fy_conf_copy(PROG, c->wss_path, sizeof(c->wss_path), name,
+					 strcmp(optarg, "off") ? optarg : "");
+			break;
 		case O_HTTP_HEADER_MS:
 			e = fy_conf_num(PROG, name, optarg, 100, 3600000, &c->http_header_ms);
 			break;
@@ -397,6 +413,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->backend = relay_backend_find("kernel");
 	c->admin_timeout_ms = 5000;
 	snprintf(c->http_prefix, sizeof(c->http_prefix), "/forward/");
+	snprintf(c->wss_path, sizeof(c->wss_path), "/_ferry/tunnel");
 	c->http_header_ms = 10000;
 	c->http_max_header = 16384;
 

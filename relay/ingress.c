@@ -39,6 +39,7 @@
 #include "rstream.h"
 #include "sni.h"
 #include "tunnel.h"
+#include "wsup.h"
 
 #define TOPIC "relay.ingress"
 #define LINGER_MS 2000		/* reading after our answer before closing */
@@ -82,6 +83,7 @@ struct iconn {
 	char ip[INET6_ADDRSTRLEN];	/* X-Forwarded-For */
 	char name[SNI_NAME_MAX + 1];	/* the host or SNI name, for logs */
 	unsigned nreq;
+	char ws_accept[FY_WS_ACCEPT_LEN + 1];	/* an agent's upgrade: our answer */
 	struct iconn *all_next, *all_prev, *more_next, *gc_next;
 };
 
@@ -212,16 +214,12 @@ static void in_consume(struct iconn *ic, size_t n)
 
 /* ---- closing ---- */
 
-static void ic_close(struct iconn *ic, bool rst)
+/* Off the worker's lists, freed at ingress_gc; io is no longer ours. */
+static void ic_unlist(struct iconn *ic)
 {
 	struct worker *w = ic->w;
 
-	if (ic->st == IC_CLOSED)
-		return;
-	if (ic->pump_live && !ic->rp.pump.done)
-		fy_pump_abort(&ic->rp.pump, FY_E_GONE, "client connection closed");
 	ic->st = IC_CLOSED;
-	w->r->be->close(w, ic->io, rst);
 	ic->io = NULL;
 	if (ic->all_prev)
 		ic->all_prev->all_next = ic->all_next;
@@ -235,6 +233,18 @@ static void ic_close(struct iconn *ic, bool rst)
 		return;
 	ic->gc_next = w->ic_gc;
 	w->ic_gc = ic;
+}
+
+static void ic_close(struct iconn *ic, bool rst)
+{
+	struct worker *w = ic->w;
+
+	if (ic->st == IC_CLOSED)
+		return;
+	if (ic->pump_live && !ic->rp.pump.done)
+		fy_pump_abort(&ic->rp.pump, FY_E_GONE, "client connection closed");
+	w->r->be->close(w, ic->io, rst);
+	ic_unlist(ic);
 }
 
 void ingress_gc(struct worker *w)
@@ -262,7 +272,9 @@ static const char *status_text(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 426: return "Upgrade Required";
 	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
 	default: return "Bad Gateway";
 	}
 }
@@ -452,6 +464,29 @@ static int route(struct iconn *ic, size_t head_len)
 		snprintf(ic->done_why, sizeof(ic->done_why), "CONNECT is not served");
 		return 405;
 	}
+	if (c->wss_path[0] && wsup_is_path(path, plen, c->wss_path)) {
+		const char *why = NULL;
+
+		/* An agent's tunnel, whatever the Host: the path is reserved. */
+		snprintf(ic->name, sizeof(ic->name), "%s", c->wss_path);
+		if (!ic->tls_on) {
+			why = "agents' WebSocket tunnels are served on --https-listen only";
+			e = 404;
+		} else if (!ic->w->r->be->wss) {
+			why = "agents' WebSocket tunnels are not served on this backend";
+			e = 501;
+		} else if (ic->nreq) {
+			why = "a WebSocket tunnel must be the connection's first request";
+			e = 400;
+		} else {
+			e = wsup_check(hp, b, ic->ws_accept, &why);
+		}
+		if (e) {
+			snprintf(ic->done_why, sizeof(ic->done_why), "%s", why);
+			return e;
+		}
+		return 101;
+	}
 	if (plen == 0 || path[0] != '/') {
 		/* absolute-form and '*': for proxies, not us */
 		snprintf(ic->done_why, sizeof(ic->done_why), "request target is not a path");
@@ -492,7 +527,8 @@ static int route(struct iconn *ic, size_t head_len)
 
 /* The next request head, from ic->in and the front: 1 routed (ic->next,
  * ic->fwd, ic->rq_next), 0 more needed, 2 the client ended between
- * requests, -1 refused (ic->reply_status). */
+ * requests, 3 an agent's WebSocket tunnel (only as a first request: see
+ * route), -1 refused (ic->reply_status). */
 static int head_step(struct iconn *ic)
 {
 	long k, len;
@@ -532,6 +568,10 @@ static int head_step(struct iconn *ic)
 	}
 	ic->deadline_ms = 0;
 	status = route(ic, (size_t)len);
+	if (status == 101) {
+		in_consume(ic, (size_t)len);
+		return 3;
+	}
 	if (status) {
 		ic->reply_status = status;	/* route() said why */
 		return -1;
@@ -759,10 +799,40 @@ static void after_stream(struct iconn *ic)
 
 /* ---- before the first stream ---- */
 
+/* An agent's WebSocket upgrade: the 101 goes into TLS, and the
+ * connection, with its TLS state and any bytes after the head, becomes
+ * an unauthenticated tunnel (tunnel.c), as if it had come to the agent
+ * port; the HELLO follows inside WebSocket messages. */
+static void ws_takeover(struct iconn *ic)
+{
+	struct worker *w = ic->w;
+	void *io = ic->io;
+	struct fy_tlsconn tls;
+	char resp[256];
+	size_t n = wsup_response(ic->ws_accept, resp, sizeof(resp));
+
+	if (!n || fy_tlsconn_write(&ic->tls, resp, n) != (long)n || fy_tlsconn_push(&ic->tls) < 0) {
+		FY_LOG_RL(FY_LOG_INFO, TOPIC, "client %s: WebSocket upgrade: %s", ic->peer_str,
+			  ic->tls.why[0] ? ic->tls.why : "TLS did not take the 101");
+		ic_close(ic, true);
+		return;
+	}
+	w->r->be->detach(w, io);
+	tls = ic->tls;			/* moved: the tunnel owns it now */
+	memset(&ic->tls, 0, sizeof(ic->tls));
+	ic->tls_on = false;
+	ic_unlist(ic);			/* ic->in and ic->peer live until ingress_gc */
+	tunnel_accept_ws(w, io, &ic->peer, &tls, ic->in, ic->in_len);
+}
+
 static void first_head(struct iconn *ic)
 {
 	int r = head_step(ic);
 
+	if (r == 3) {
+		ws_takeover(ic);
+		return;
+	}
 	if (r == 0) {
 		front_want(ic, true, false);
 		return;
@@ -1039,6 +1109,16 @@ int ingress_start(struct worker *w)
 	const char *addr[3] = { c->http_listen, c->https_listen, c->sni_listen };
 	const char *bind[3] = { c->http_bind, c->https_bind, c->sni_bind };
 	uint16_t port[3] = { c->http_port, c->https_port, c->sni_port };
+
+	if (w->id == 0 && c->https_port && c->wss_path[0]) {
+		if (w->r->be->wss)
+			FY_INFO(TOPIC, "agents may connect with --transport wss to %s, path %s",
+				c->https_listen, c->wss_path);
+		else
+			FY_WARN(TOPIC, "agents' WebSocket tunnels (--transport wss) are not served on "
+				"the %s backend: an upgrade to %s on %s gets 501 Not Implemented; agents "
+				"use --transport tls", w->r->be->name, c->wss_path, c->https_listen);
+	}
 
 	for (int i = 0; i < 3; i++) {
 		int e;

@@ -69,6 +69,7 @@ struct relay_cfg {
 	char http_bind[128], https_bind[128], sni_bind[128];	/* their ADDR */
 	char domain[128];		/* NAME.domain routes by Host and SNI */
 	char http_prefix[64];		/* /forward/NAME/... routes by path */
+	char wss_path[128];		/* agents' WebSocket tunnels on HTTPS; "": none */
 #define RELAY_MAX_CERTS 8
 	char https_cert[RELAY_MAX_CERTS][256], https_key[RELAY_MAX_CERTS][256];
 	unsigned nhttps_cert, nhttps_key;

@@ -118,9 +118,10 @@ bool tunnel_make_room(struct worker *w, const char *newcomer)
 	return evict_for_fds(w, newcomer);
 }
 
-/* A new connection on the agent port: TLS, then HELLO. Takes io. */
-void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer,
-		   bool fd_low)
+/* The caps on unauthenticated connections, then a tunnel for io on the
+ * worker's lists, or NULL (io closed). The caller sets up its link. */
+static struct tunnel *accept_common(struct worker *w, void *io,
+				    const struct sockaddr_storage *peer, bool fd_low)
 {
 	struct relay *r = w->r;
 	struct tunnel *t;
@@ -135,7 +136,7 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 		FY_LOG_RL(FY_LOG_INFO, TOPIC, "refusing %s: too many failed authentications "
 			  "from its address", a);
 		r->be->close(w, io, true);
-		return;
+		return NULL;
 	}
 	slot = src_hold(r->src, key, &from_addr);
 	if (from_addr > r->cfg.max_unauth_per_ip) {
@@ -144,7 +145,7 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections from "
 			  "its address already (--max-unauth-per-ip)", a, r->cfg.max_unauth_per_ip);
 		r->be->close(w, io, true);
-		return;
+		return NULL;
 	}
 	/* Descriptors run low: a newcomer takes the place of the oldest
 	 * unauthenticated connection, so that idle ones cannot use up the
@@ -157,13 +158,13 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 		FY_LOG_RL(FY_LOG_WARN, TOPIC, "refusing %s: %u unauthenticated connections "
 			  "(--max-unauth), none on this worker to evict", a, r->cfg.max_unauth);
 		r->be->close(w, io, true);
-		return;
+		return NULL;
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
 		src_release(r->src, slot);
 		r->be->close(w, io, true);
-		return;
+		return NULL;
 	}
 	atomic_fetch_add(&r->unauth, 1);
 	t->w = w;
@@ -181,20 +182,87 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 		w->ua_head = t;
 	w->ua_tail = t;
 	w->nunauth++;
-	if (fy_link_init(&t->link, r->tls, r->be->conn, io, true) < 0 ||
-	    r->be->attach(w, io, on_event, t) < 0) {
-		FY_ERR(TOPIC, "%s: %s", t->peer_str, t->link.tls.why);
-		unauth_release(t);
-		fy_link_fini(&t->link);
-		free(t);
-		r->be->close(w, io, true);
-		return;
-	}
+	return t;
+}
+
+/* The link could not be set up: the tunnel goes, io is closed. */
+static void accept_failed(struct tunnel *t, const char *why)
+{
+	struct worker *w = t->w;
+	void *io = t->io;
+
+	FY_ERR(TOPIC, "%s: %s", t->peer_str, why);
+	unauth_release(t);
+	fy_link_fini(&t->link);
+	free(t);
+	w->r->be->close(w, io, true);
+}
+
+static void list_tunnel(struct tunnel *t)
+{
+	struct worker *w = t->w;
+
 	t->next = w->tunnel_list;
 	if (w->tunnel_list)
 		w->tunnel_list->prev = t;
 	w->tunnel_list = t;
+}
+
+/* A new connection on the agent port: TLS, then HELLO. Takes io. */
+void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *peer,
+		   bool fd_low)
+{
+	struct relay *r = w->r;
+	struct tunnel *t = accept_common(w, io, peer, fd_low);
+
+	if (!t)
+		return;
+	if (fy_link_init(&t->link, r->tls, r->be->conn, io, true) < 0 ||
+	    r->be->attach(w, io, on_event, t) < 0) {
+		accept_failed(t, t->link.tls.why);
+		return;
+	}
+	list_tunnel(t);
 	FY_DEBUG(TOPIC, "connection from %s", t->peer_str);
+}
+
+static void read_hello(struct tunnel *t);
+
+void tunnel_accept_ws(struct worker *w, void *io, const struct sockaddr_storage *peer,
+		      const struct fy_tlsconn *tls, const uint8_t *rest, size_t n)
+{
+	struct relay *r = w->r;
+	struct tunnel *t = accept_common(w, io, peer, false);
+	struct fy_ws *ws;
+
+	if (!t) {
+		struct fy_tlsconn dead = *tls;
+
+		fy_tlsconn_fini(&dead);
+		return;
+	}
+	fy_link_init_from(&t->link, tls);
+	ws = fy_ws_create(true, FY_WS_MAX_MSG);
+	if (!ws) {
+		accept_failed(t, "out of memory");
+		return;
+	}
+	/* Before the WebSocket input is read: the tunnel is the peer's. */
+	t->state = TUN_HELLO;
+	if (r->be->attach(w, io, on_event, t) < 0) {
+		fy_ws_destroy(ws);
+		accept_failed(t, "cannot watch the connection");
+		return;
+	}
+	list_tunnel(t);
+	FY_DEBUG(TOPIC, "connection from %s: WebSocket tunnel", t->peer_str);
+	/* The 101 may still sit in TLS's buffer. */
+	fy_link_want_write(&t->link, fy_tlsconn_pending_out(&t->link.tls));
+	if (fy_link_set_ws(&t->link, ws, rest, n) < 0) {
+		tunnel_close(t, FY_E_PROTOCOL, t->link.tls.why);
+		return;
+	}
+	read_hello(t);
 }
 
 static void unlink_tunnel(struct tunnel *t)
@@ -284,7 +352,7 @@ void tunnel_free(struct tunnel *t)
 static void last_flush(struct tunnel *t)
 {
 	if (t->link.mux)
-		fy_tlsconn_flush_mux(&t->link.tls, t->link.mux);
+		fy_link_write_out(&t->link);
 	ERR_clear_error();
 }
 
@@ -294,9 +362,7 @@ static void send_error_raw(struct tunnel *t, uint32_t code, const char *msg)
 	struct fy_reason rr = { .code = code };
 
 	snprintf(rr.msg, sizeof(rr.msg), "%s", msg);
-	fy_tlsconn_write(&t->link.tls, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
-	fy_tlsconn_push(&t->link.tls);
-	ERR_clear_error();
+	fy_link_send_raw(&t->link, f, fy_frame_reason(f, FY_T_ERROR, 0, &rr));
 }
 
 void tunnel_close(struct tunnel *t, uint32_t code, const char *reason)
@@ -738,8 +804,9 @@ void tunnel_adopt(struct worker *w, struct tunnel *t)
 	if (t->index == 0)	/* FORWARD requests go to it (ctl.c) */
 		atomic_store(&t->sess->tunnel0_worker, (int)w->id);
 	fy_mux_send_ctrl(t->link.mux, f, fy_frame_welcome(f, &wm));
-	FY_INFO(TOPIC, "agent '%s' %stunnel %u/%u from %s up on worker %u", t->name,
-		t->sess->client ? "client " : "", t->index, t->sess->workers, t->peer_str, w->id);
+	FY_INFO(TOPIC, "agent '%s' %stunnel %u/%u from %s up on worker %u%s", t->name,
+		t->sess->client ? "client " : "", t->index, t->sess->workers, t->peer_str, w->id,
+		t->link.ws ? " (WebSocket)" : "");
 	if (fy_buf_len(&t->link.in) && fy_link_input(&t->link, w->now_ms) < 0)
 		input_refused(t);
 }
@@ -771,6 +838,9 @@ static void on_event(void *owner, uint32_t ev)
 		do_handshake(t);
 		break;
 	case TUN_HELLO:
+		/* The 101 or a WebSocket pong / close still in TLS's buffer. */
+		if ((ev & RELAY_EV_WRITE) && t->link.ws && fy_link_write_out(&t->link) == 0)
+			fy_link_want_write(&t->link, false);
 		read_hello(t);
 		break;
 	case TUN_ACTIVE:

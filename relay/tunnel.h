@@ -20,6 +20,12 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
  * backend could not accept for want of a descriptor: true if there was
  * one. */
 bool tunnel_make_room(struct worker *w, const char *newcomer);
+/* An agent's WebSocket upgrade on the HTTPS ingress (ingress.c): the
+ * connection becomes an unauthenticated tunnel whose frames travel in
+ * WebSocket messages. Takes io and *tls (moved); rest[0..n) are bytes
+ * that followed the upgrade's head. */
+void tunnel_accept_ws(struct worker *w, void *io, const struct sockaddr_storage *peer,
+		      const struct fy_tlsconn *tls, const uint8_t *rest, size_t n);
 /* An authenticated tunnel handed over by another worker (or this one). */
 void tunnel_adopt(struct worker *w, struct tunnel *t);
 void tunnel_close(struct tunnel *t, uint32_t code, const char *why);

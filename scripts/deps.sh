@@ -6,10 +6,14 @@ set -eu
 
 what=${1:-test}
 pkgs=(gcc libc6-dev pkg-config meson ninja-build libssl-dev liburcu-dev libxxhash-dev
-      liburing-dev libcunit1-dev openssl curl python3 procps libhttp-parser-dev libcjson-dev)
+      liburing-dev libcunit1-dev openssl curl python3 procps libhttp-parser-dev libcjson-dev
+      libwslay-dev)
 # cross: ferry-agent for arm64 and armhf (scripts/cross.sh): Debian's cross
 # compilers, the libraries of those architectures (multiarch) and qemu-user to run
-# the result here (tests/integration/sbc_qemu.sh)
+# the result here (tests/integration/sbc_qemu.sh). Not libwslay-dev nor
+# libhttp-parser-dev: neither is Multi-Arch "same", so installing one for arm64
+# removes the build's own; cross-built agents go without --transport wss and
+# --proxy (meson's http_transports=auto finds neither for the target).
 cross=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static binutils file)
 for a in arm64 armhf; do
 	cross+=("libc6-dev:$a" "libssl-dev:$a" "liburcu-dev:$a" "libxxhash-dev:$a" "liburing-dev:$a")
@@ -24,7 +28,7 @@ cross) pkgs+=("${cross[@]}") ;;
 vagrant) pkgs+=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu
            qemu-system-x86 qemu-utils debootstrap extlinux syslinux-common dnsmasq-base
            rsync e2fsprogs fdisk openssh-client) ;;
-test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox
+test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox tinyproxy
            bind9-dnsutils libdpdk-dev ethtool nftables iputils-ping "${topo[@]}" "${cross[@]}"
            vagrant vagrant-libvirt
            # the admin API's tests: its /metrics through a real Prometheus parser,

@@ -505,6 +505,7 @@ static void k_wake(struct worker *w)
 const struct relay_backend relay_kernel_backend = {
 	.name = "kernel",
 	.can_move = true,
+	.wss = true,
 	.conn = &fy_sockconn_ops,
 	.attach = k_attach,
 	.detach = k_detach,

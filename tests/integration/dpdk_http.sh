@@ -11,7 +11,8 @@
 #
 # Checks: 4 MiB by name over HTTPS (sha256), a 2 MB webhook POST by path (sha256 at the
 # target), keep-alive across two requests, SNI passthrough with the edge's own
-# certificate, a 404 and a 431 with one log line each.
+# certificate, a 404 and a 431 with one log line each; agents' WebSocket tunnels
+# refused with 501 (and said so at start).
 # Needs root (namespaces), a build with DPDK, curl, python3, openssl.
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -89,5 +90,17 @@ for case in "404 Not Found|GET / HTTP/1.1\r\nHost: nosuch.example.org\r\n\r\n" \
 	wait_log_count "$T/relay.log" "WARN relay.ingress" $((before + 1)) 5
 	check_ok "through DPDK: $st, one log line"
 done
+# Agents over WebSocket (--transport wss) are not served on DPDK: the relay says so
+# at start, and an agent's upgrade gets a 501 (one log line), not a tunnel.
+grep -q "agents' WebSocket tunnels (--transport wss) are not served on the dpdk backend" \
+	"$T/relay.log" || fail "the DPDK relay did not say at start that it serves no wss tunnels"
+before=$(log_count "$T/relay.log" "WARN relay.ingress")
+out=$("${C[@]}" python3 "$HTTP_TOOL" raw --port "$HTTPS" --host-addr "$RIP" --tls-host \
+	relay.example.org --cafile "$d/ca.crt" "GET /_ferry/tunnel HTTP/1.1\r\nHost: relay.example.org\r\n\
+Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: ferry\r\n\r\n")
+[ "$out" = "HTTP/1.1 501 Not Implemented" ] || fail "a wss upgrade on DPDK: '$out', want 501"
+wait_log_count "$T/relay.log" "WARN relay.ingress" $((before + 1)) 5
+check_ok "a wss upgrade on DPDK: said at start, answered 501 Not Implemented, one log line"
 dp_relay_stop_ok
 pass

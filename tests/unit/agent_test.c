@@ -1094,6 +1094,49 @@ static int cfg_parse(const char *const *args)
 
 #define BASE "ferry-agent", "--relay", "relay.example:7000", "--token", "fyt_x", "--ca", "/nonexistent/ca.pem"
 
+/* --transport, --wss-port, --wss-path, --proxy: defaults, values, refusals. */
+static void test_cfg_transport(void)
+{
+	static const struct {
+		const char *opt, *val;
+		int rc;
+	} v[] = {
+		{ "--transport", "tls", -1 }, { "--transport", "wss", -1 },
+		{ "--transport", "auto", -1 }, { "--transport", "ws", 2 },
+		{ "--transport", "", 2 }, { "--wss-port", "8443", -1 }, { "--wss-port", "0", 2 },
+		{ "--wss-port", "65536", 2 }, { "--wss-port", "+443", 2 },
+		{ "--wss-path", "/t", -1 }, { "--wss-path", "t", 2 }, { "--wss-path", "/a b", 2 },
+		{ "--proxy", "none", -1 }, { "--proxy", "http://p:3128", -1 },
+		{ "--proxy", "http://u:secret@p:3128", -1 }, { "--proxy", "https://p:3128", 2 },
+		{ "--proxy", "http://p:99999", 2 },
+	};
+
+	unsetenv("FERRY_TOKEN");
+	{
+		static const char *const a[] = { BASE, "-R", "2222:127.0.0.1:22", NULL };
+
+		CU_ASSERT_EQUAL_FATAL(cfg_parse(a), -1);
+		CU_ASSERT_EQUAL(cfg.transport, TR_TLS);
+		CU_ASSERT_EQUAL(cfg.wss_port, 443);
+		CU_ASSERT_STRING_EQUAL(cfg.wss_path, WSS_DEFAULT_PATH);
+		CU_ASSERT_FALSE(cfg.proxy_given);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+		const char *a[] = { BASE, "-R", "2222:127.0.0.1:22", v[i].opt, v[i].val, NULL };
+
+		CU_ASSERT_EQUAL(cfg_parse(a), v[i].rc);
+	}
+	{
+		static const char *const a[] = { BASE, "-R", "1:h:1", "--transport", "auto",
+						 "--wss-port", "8443", "--wss-path", "/x/y", NULL };
+
+		CU_ASSERT_EQUAL_FATAL(cfg_parse(a), -1);
+		CU_ASSERT_EQUAL(cfg.transport, TR_AUTO);
+		CU_ASSERT_EQUAL(cfg.wss_port, 8443);
+		CU_ASSERT_STRING_EQUAL(cfg.wss_path, "/x/y");
+	}
+}
+
 static void test_cfg_parse(void)
 {
 	unsetenv("FERRY_TOKEN");
@@ -1324,6 +1367,7 @@ int main(void)
 		{ "-D", test_parse_local_D },
 		{ "-W", test_parse_local_W },
 		{ "agent_cfg_parse", test_cfg_parse },
+		{ "transport options", test_cfg_transport },
 		{ "--socks-auth", test_cfg_socks_auth },
 	};
 	static const struct cu_suite suites[] = {

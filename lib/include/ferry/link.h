@@ -8,7 +8,8 @@
  *
  * Ownership: init creates the TLS state and fini frees it with the input
  * buffer. The mux is the owner's: it creates it when its handshake lets
- * frames flow, sets l->mux, and destroys it. The connection is borrowed. */
+ * frames flow, sets l->mux, and destroys it. The connection is borrowed.
+ * fy_link_set_ws hands the link its WebSocket state, which fini frees. */
 #ifndef FERRY_LINK_H
 #define FERRY_LINK_H
 
@@ -22,6 +23,7 @@
 #include "ferry/mux.h"
 #include "ferry/pump.h"
 #include "ferry/tlsconn.h"
+#include "ferry/ws.h"
 
 /* Room for two whole frames and a TLS record: a frame is never split
  * against the end of the buffer. */
@@ -37,6 +39,9 @@ struct fy_link {
 	struct fy_buf in;		/* plaintext, not yet parsed */
 	struct fy_mux *mux;		/* the owner's; NULL before its handshake */
 	bool want_write;		/* what the connection was last asked for */
+	struct fy_ws *ws;		/* NULL: frames straight in TLS */
+	struct fy_buf raw;		/* ws: plaintext not yet decoded */
+	struct fy_buf wout;		/* ws: framed, not yet taken by TLS */
 };
 
 enum fy_link_read {
@@ -51,6 +56,10 @@ enum fy_link_read {
 
 int fy_link_init(struct fy_link *l, SSL_CTX *ctx, const struct fy_conn_ops *ops, void *io,
 		 bool server);
+/* A link over a TLS connection already established elsewhere (the
+ * relay's HTTPS ingress, for an agent's WebSocket upgrade): *tls is moved
+ * into the link, which frees it at fini. */
+void fy_link_init_from(struct fy_link *l, const struct fy_tlsconn *tls);
 void fy_link_fini(struct fy_link *l);
 
 /* One step of the TLS handshake: 1 done, 0 in progress (the connection's
@@ -67,6 +76,17 @@ int fy_link_read(struct fy_link *l, uint64_t now_ms, int rounds);
 /* Encrypts the mux's output and writes it: 0 all written, 1 the
  * connection is full (writability asked for), -1 error (l->tls.why). */
 int fy_link_flush(struct fy_link *l);
+/* Writes what is queued (the mux's output, framed when ws) without
+ * asking for writability: the best a closing link can do. 0, 1, -1 as
+ * fy_link_flush. */
+int fy_link_write_out(struct fy_link *l);
+/* Sends p[0..n) (whole frames) before any mux exists, best effort: an
+ * ERROR before closing. */
+void fy_link_send_raw(struct fy_link *l, const void *p, size_t n);
+/* From now on frames travel in WebSocket messages (takes ws). raw[0..n)
+ * are bytes that followed the upgrade's head: decoded first. 0, or -1
+ * (l->tls.why). */
+int fy_link_set_ws(struct fy_link *l, struct fy_ws *ws, const uint8_t *raw, size_t n);
 /* Asks the connection for readability always and writability if wr. */
 void fy_link_want_write(struct fy_link *l, bool wr);
 bool fy_link_has_input(const struct fy_link *l);
