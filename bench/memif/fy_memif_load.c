@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -48,6 +49,14 @@ static struct port g_port;
 uint64_t ml_now_us(void)
 {
 	return fy_cycles_to_us(rte_get_timer_cycles(), rte_get_timer_hz());
+}
+
+uint64_t ml_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void ml_fail(struct ml *m, const char *fmt, ...)
@@ -432,11 +441,12 @@ static void report(struct ml *m)
 	}
 	secs = (double)(m->t_end_us - m->t_start_us) / 1e6;
 	printf("workload=%s bytes=%llu secs=%.3f gbit=%.3f conns=%u mismatches=0 "
-	       "gen_retransmits=%llu gen_tx_dropped=%llu gen_busy=%.2f\n",
+	       "gen_retransmits=%llu gen_tx_dropped=%llu gen_busy=%.2f gen_cpu=%.3f\n",
 	       m->workload == ML_UP ? "up" : "down", (unsigned long long)m->total_bytes, secs,
 	       m->total_bytes * 8.0 / secs / 1e9, m->nconns, (unsigned long long)c->tcp_retransmits,
 	       (unsigned long long)g_port.tx_dropped,
-	       (double)g_port.busy_cycles / ((double)rte_get_tsc_hz() * secs));
+	       (double)g_port.busy_cycles / ((double)rte_get_tsc_hz() * secs),
+	       (double)(m->cpu_end_ns - m->cpu_start_ns) / 1e9);
 	fflush(stdout);
 }
 

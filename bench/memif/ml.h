@@ -109,6 +109,7 @@ struct ml {
 	unsigned flows_done;
 	bool clients_started;
 	uint64_t t_start_us, t_end_us;
+	uint64_t cpu_start_ns, cpu_end_ns;	/* this thread's CPU time, same moments */
 	bool fatal;
 	char fatal_why[300];
 };
@@ -118,6 +119,9 @@ void ml_fail(struct ml *m, const char *fmt, ...) __attribute__((format(printf, 2
 void ml_flow_fail(struct ml_flow *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 uint64_t ml_now_us(void);
+/* CPU time of the calling thread (the lcore): what it cost, however much
+ * the machine's other load stretched the wall clock. */
+uint64_t ml_cpu_ns(void);
 
 /* ml_agent.c */
 int ml_agent_start(struct ml *m);

@@ -60,6 +60,7 @@ int ml_clients_start(struct ml *m)
 	uint64_t share = m->total_bytes / m->nconns;
 
 	m->t_start_us = ml_now_us();
+	m->cpu_start_ns = ml_cpu_ns();
 	for (unsigned i = 0; i < m->nconns; i++) {
 		/* The first flow takes the remainder, so the total is exact. */
 		uint64_t b = share + (i == 0 ? m->total_bytes % m->nconns : 0);
@@ -185,6 +186,8 @@ void ml_flow_check_done(struct ml *m, struct ml_flow *f)
 			     (unsigned long long)f->bytes);
 	if (f->failed)
 		ml_fail(m, "flow %u: %s", f->index, f->why);
-	if (++m->flows_done == m->nconns)
+	if (++m->flows_done == m->nconns) {
 		m->t_end_us = ml_now_us();
+		m->cpu_end_ns = ml_cpu_ns();
+	}
 }

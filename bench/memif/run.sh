@@ -14,6 +14,11 @@
 #
 #   bench/memif/run.sh [--bytes 1G] [--conns 4] [--runs 3] [--workloads up,down]
 #                      [--relay-core 1] [--gen-core 0] [--timeout 60] [--build DIR]
+#                      [--perf DIR]
+#
+# --perf DIR: perf record (cpu-clock samples) of the relay's lcore thread
+# over all runs; DIR gets relay.perf.data and relay.report.txt (self time
+# per function).
 #
 # Needs a build with DPDK (bash scripts/build.sh), 2 CPUs, python3. No
 # hugepages (--no-huge: memif copies through its own memfd regions) and no
@@ -31,6 +36,7 @@ WORKLOADS=up,down
 RCORE=1
 GCORE=0
 TIMEOUT=60
+PERFDIR=
 RIP=10.77.0.1
 GIP=10.77.0.2
 APORT=7000
@@ -51,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--gen-core) GCORE=$2 ;;
 	--timeout) TIMEOUT=$2 ;;
 	--build) BUILD=$2 ;;
+	--perf) PERFDIR=$2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
 	esac
@@ -91,6 +98,7 @@ TEL=$RUNDIR/$RPREFIX/dpdk_telemetry.v2
 T=$(mktemp -d "${TMPDIR:-/tmp}/fyml.XXXXXX")
 RPID=
 GPID=
+PPID_PERF=
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
@@ -98,6 +106,7 @@ cleanup() {
 	set +e
 	trap - EXIT INT TERM
 	[ -n "$GPID" ] && kill -KILL "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
+	[ -n "$PPID_PERF" ] && kill -INT "$PPID_PERF" 2>/dev/null && wait "$PPID_PERF" 2>/dev/null
 	if [ -n "$RPID" ]; then
 		kill -TERM "$RPID" 2>/dev/null
 		for ((k = 0; k < 50; k++)); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
@@ -136,14 +145,25 @@ done
 grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || { echo "run.sh: relay not up after 10 s" >&2; exit 1; }
 
 # counters FILE: the relay's /ferry/counters as JSON into FILE ("{}" when
-# the relay has no such command). The lcore publishes every 100 ms: wait
-# a little more so the numbers include everything before this moment.
+# the relay has no such command), plus oncpu_ns: the CPU time of its lcore
+# threads (the main thread runs lcore 0's loop; DPDK names the others
+# lcore-worker-N), from /proc/PID/task/TID/schedstat. The lcore publishes
+# every 100 ms: wait a little more so the numbers include everything
+# before this moment.
 counters() {
 	sleep 0.25
-	python3 - "$TEL" "$1" <<'PY'
-import json, socket, sys
-tel, out = sys.argv[1], sys.argv[2]
+	python3 - "$TEL" "$1" "$RPID" <<'PY'
+import json, os, socket, sys
+tel, out, pid = sys.argv[1], sys.argv[2], sys.argv[3]
 d = {}
+oncpu = 0
+for tid in os.listdir("/proc/%s/task" % pid):
+    try:
+        comm = open("/proc/%s/task/%s/comm" % (pid, tid)).read().strip()
+        if tid == pid or comm.startswith(("lcore-worker", "rte-worker")):
+            oncpu += int(open("/proc/%s/task/%s/schedstat" % (pid, tid)).read().split()[0])
+    except OSError:
+        pass
 try:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.settimeout(2)
@@ -153,7 +173,10 @@ try:
     d = json.loads(s.recv(1 << 20)).get("/ferry/counters") or {}
 except (OSError, ValueError) as e:
     print("run.sh: telemetry %s: %s" % (tel, e), file=sys.stderr)
-json.dump(d if isinstance(d, dict) else {}, open(out, "w"))
+d = d if isinstance(d, dict) else {}
+if d:
+    d["oncpu_ns"] = oncpu
+json.dump(d, open(out, "w"))
 PY
 }
 
@@ -176,13 +199,34 @@ if "busy_cycles" in a and "busy_cycles" in b:
     r.update(cyc_byte=busy / nbytes, cyc_pkt=busy / max(pkts, 1),
              busy=busy / (a["tsc_hz"] * secs), pkts=pkts,
              retrans=d.get("tcp_retransmits", 0))
+    # On-CPU cycles of the relay's lcore: its CPU time (schedstat) less
+    # what its idle sleeps cost (sleep_cpu_ns), at the TSC rate, times the
+    # share of its loop turns that moved packets (the rest is polling an
+    # idle port before and after the run). A preempted lcore's wall-clock
+    # TSC grows, its CPU time does not: this is the figure that holds on a
+    # loaded machine.
+    if "oncpu_ns" in d and "idle_cycles" in d:
+        share = busy / max(busy + d["idle_cycles"], 1)
+        cpu = (d["oncpu_ns"] - d.get("sleep_cpu_ns", 0)) * a["tsc_hz"] / 1e9 * share
+        r.update(cpu_byte=cpu / nbytes, cpu_pkt=cpu / max(pkts, 1), busy_share=share)
+if "gen_cpu" in g:
+    r["gen_cpu_byte"] = float(g["gen_cpu"]) * a.get("tsc_hz", 0) / nbytes
 open(rows, "a").write(json.dumps(r) + "\n")
 cols = [wl, run, "%.2f" % r["gbit"], "%.3f" % secs]
-if "busy" in r:
-    cols += ["%.2f" % r["cyc_byte"], "%.0f" % r["cyc_pkt"], "%.0f%%" % (100 * r["busy"]),
-             "%.0f%%" % (100 * r["gen_busy"]), str(r["pkts"]), str(r["retrans"]), r["gen_loss"]]
+if "cpu_byte" in r:
+    cols += ["%.2f" % r["cpu_byte"], "%.0f" % r["cpu_pkt"]]
 else:
-    cols += ["-", "-", "-", "%.0f%%" % (100 * r["gen_busy"]), "-", "-", r["gen_loss"]]
+    cols += ["-", "-"]
+if "busy" in r:
+    cols += ["%.2f" % r["cyc_byte"], "%.0f" % r["cyc_pkt"], "%.0f%%" % (100 * r["busy"])]
+else:
+    cols += ["-", "-", "-"]
+cols += ["%.2f" % r["gen_cpu_byte"] if r.get("gen_cpu_byte") else "-",
+         "%.0f%%" % (100 * r["gen_busy"])]
+if "busy" in r:
+    cols += [str(r["pkts"]), str(r["retrans"]), r["gen_loss"]]
+else:
+    cols += ["-", "-", r["gen_loss"]]
 print("| " + " | ".join(cols) + " |")
 PY
 }
@@ -196,12 +240,19 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 for wl in dict.fromkeys(r["workload"] for r in rows):
     rs = [r for r in rows if r["workload"] == wl]
     med = lambda k: statistics.median(r[k] for r in rs)
+    have = lambda k: all(k in r for r in rs)
     cols = [wl, "median of %d" % len(rs), "%.2f" % med("gbit"), "%.3f" % med("secs")]
-    if all("busy" in r for r in rs):
-        cols += ["%.2f" % med("cyc_byte"), "%.0f" % med("cyc_pkt"), "%.0f%%" % (100 * med("busy")),
-                 "%.0f%%" % (100 * med("gen_busy")), "%.0f" % med("pkts"), "%.0f" % med("retrans"), "-"]
+    cols += ["%.2f" % med("cpu_byte"), "%.0f" % med("cpu_pkt")] if have("cpu_byte") else ["-", "-"]
+    if have("busy"):
+        cols += ["%.2f" % med("cyc_byte"), "%.0f" % med("cyc_pkt"), "%.0f%%" % (100 * med("busy"))]
     else:
-        cols += ["-", "-", "-", "%.0f%%" % (100 * med("gen_busy")), "-", "-", "-"]
+        cols += ["-", "-", "-"]
+    cols += ["%.2f" % med("gen_cpu_byte") if have("gen_cpu_byte") else "-",
+             "%.0f%%" % (100 * med("gen_busy"))]
+    if have("busy"):
+        cols += ["%.0f" % med("pkts"), "%.0f" % med("retrans"), "-"]
+    else:
+        cols += ["-", "-", "-"]
     print("| **" + "** | **".join(cols) + "** |")
 PY
 }
@@ -209,9 +260,21 @@ PY
 echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
 echo "relay lcore $RCORE, generator lcore $GCORE, $CONNS connections, $BYTES per run, $(nproc) CPUs, $(uname -r)"
 echo
-echo "| workload | run | Gbit/s | secs | relay cycles/byte | relay cycles/packet | relay lcore busy | generator lcore busy | packets | relay retransmits | generator retransmits/tx dropped |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| workload | run | Gbit/s | secs | relay CPU cycles/byte | relay CPU cycles/packet | relay cycles/byte (TSC) | relay cycles/packet (TSC) | relay lcore busy | generator CPU cycles/byte | generator lcore busy | packets | relay retransmits | generator retransmits/tx dropped |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 FAILED=0
+if [ -n "$PERFDIR" ]; then
+	command -v perf >/dev/null || { echo "run.sh: --perf needs perf" >&2; exit 2; }
+	mkdir -p "$PERFDIR"
+	# cpu-clock: this machine's VM has no hardware counters; the samples
+	# are of the relay's main thread, which runs the (only) lcore's loop.
+	perf record -e cpu-clock -F 4999 -t "$RPID" -o "$PERFDIR/relay.perf.data" \
+		>"$T/perf.log" 2>&1 &
+	PPID_PERF=$!
+	sleep 0.5
+fi
 for ((run = 1; run <= RUNS; run++)); do
 	for wl in ${WORKLOADS//,/ }; do
 		counters "$T/before.json"
@@ -235,6 +298,17 @@ for ((run = 1; run <= RUNS; run++)); do
 	done
 done
 summary
+if [ -n "$PPID_PERF" ]; then
+	kill -INT "$PPID_PERF" 2>/dev/null
+	wait "$PPID_PERF" 2>/dev/null || true
+	PPID_PERF=
+	perf report -i "$PERFDIR/relay.perf.data" --no-children --sort symbol --percent-limit 0.3 \
+		--stdio 2>/dev/null | grep -v '^#' | grep -v '^$' >"$PERFDIR/relay.report.txt" || true
+	echo
+	echo "relay lcore profile (self time per function, $PERFDIR/relay.report.txt):"
+	head -n 25 "$PERFDIR/relay.report.txt"
+fi
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -s "$T/after.json" ] && ! grep -q busy_cycles "$T/after.json" &&
 	echo "(relay-side columns empty: the relay answers no /ferry/counters on $TEL)"
 exit "$FAILED"
