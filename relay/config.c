@@ -69,6 +69,8 @@ static void usage(FILE *f)
 "                            (default 4096)\n"
 "  --dpdk-syn-backlog N      half-open connections per port and lcore; beyond\n"
 "                            them SYNs are answered with cookies (default 1024)\n"
+"  --dpdk-syncookies auto|always  auto: cookies beyond the backlog; always: every\n"
+"                            SYN gets one (to measure their cost; default auto)\n"
 "  --dpdk-offload on|off     use the port's checksum offloads when it has them\n"
 "                            (default on; off: computed in software)\n"
 "  --config FILE             read options from FILE (same names, one per line)\n"
@@ -80,6 +82,7 @@ enum {
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
 	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
+	O_DPDK_SYNCOOKIES,
 	O_INITIAL_WINDOW, O_MAX_BUFFER_MEM, O_MAX_BUFFER_SESSION, O_MAX_PORTS, O_FD_RESERVE,
 	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS,
 };
@@ -111,6 +114,7 @@ static const struct option opts[] = {
 	{ "dpdk-conns", required_argument, NULL, O_DPDK_CONNS },
 	{ "dpdk-syn-backlog", required_argument, NULL, O_DPDK_SYN_BACKLOG },
 	{ "dpdk-offload", required_argument, NULL, O_DPDK_OFFLOAD },
+	{ "dpdk-syncookies", required_argument, NULL, O_DPDK_SYNCOOKIES },
 	{ "initial-window", required_argument, NULL, O_INITIAL_WINDOW },
 	{ "max-buffer-mem", required_argument, NULL, O_MAX_BUFFER_MEM },
 	{ "max-buffer-per-session", required_argument, NULL, O_MAX_BUFFER_SESSION },
@@ -199,6 +203,14 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 				c->dpdk_no_offload = !strcmp(optarg, "off");
 			} else {
 				fprintf(stderr, "ferry-relay: --dpdk-offload must be on or off\n");
+				e = -1;
+			}
+			break;
+		case O_DPDK_SYNCOOKIES:
+			if (!strcmp(optarg, "auto") || !strcmp(optarg, "always")) {
+				c->dpdk_syncookies_always = !strcmp(optarg, "always");
+			} else {
+				fprintf(stderr, "ferry-relay: --dpdk-syncookies must be auto or always\n");
 				e = -1;
 			}
 			break;

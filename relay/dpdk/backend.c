@@ -1034,6 +1034,8 @@ int dpdk_backend_run(struct relay *r)
 		nc.flags |= NET_CFG_TX_CSUM_OFFLOAD;
 	nc.max_conns = r->cfg.dpdk_conns;
 	nc.syn_backlog = r->cfg.dpdk_syn_backlog;
+	if (r->cfg.dpdk_syncookies_always)
+		nc.flags |= NET_CFG_SYNCOOKIE_ALWAYS;
 	/* One secret for every lcore's stack: a SYN cookie one sends
 	 * validates on the lcore the client's ACK arrives on (steering). */
 	if (getrandom(nc.secret, sizeof(nc.secret), 0) != (ssize_t)sizeof(nc.secret)) {
