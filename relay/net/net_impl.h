@@ -21,6 +21,11 @@
 #define TCP_OPT_SPACE 40
 #define TCP_EPHEMERAL_LO 32768u
 #define TCP_EPHEMERAL_HI 60999u
+/* Buffers kept from ended connections, per stack: 8 MiB is 16 pairs at
+ * the relay's 256 KiB + 256 KiB, enough for the closes and opens that
+ * interleave within a loop turn or a few. */
+#define NET_BUF_CACHE_BYTES (8u << 20)
+#define NET_BUF_CACHE_MAX 64u
 
 /* ---- ARP ---- */
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_RESOLVED };
@@ -193,6 +198,12 @@ struct net_stack {
 	struct tcp_conn *ev_head, *ev_tail;
 	struct tcp_conn *reap;
 
+	/* Send and receive buffers of ended connections, kept for the next
+	 * ones (up to NET_BUF_CACHE_BYTES): short connections then cost no
+	 * malloc and free each, nor the brk and page faults behind them. */
+	struct net_bufpair { uint8_t *sb, *rb; } *buf_cache;
+	uint32_t buf_cached, buf_cache_max;
+
 	/* net_input_tagged: the frame's tag (0: an ordinary frame), and
 	 * whether a connection of its 4-tuple holds it afterwards. */
 	uint64_t rx_tag;
@@ -310,6 +321,7 @@ struct tcp_conn *tcp_conn_new(struct net_stack *st, uint32_t rip,
 			      uint16_t rport, uint16_t lport);
 /* Send and receive buffers, at establishment (or connect): 0, -ENOMEM. */
 int tcp_conn_alloc_bufs(struct tcp_conn *c);
+void tcp_conn_free_bufs(struct tcp_conn *c);
 /* TCP life is over: timers off, out of the tables; the memory goes when
  * the application no longer holds it. */
 void tcp_conn_finish(struct tcp_conn *c);
