@@ -582,8 +582,13 @@ int main(int argc, char **argv)
 	rc = run(&m);
 	report(&m);
 	rc = m.fatal ? 1 : rc;
-	if (!m.loop)
+	if (!m.loop) {
 		ml_agent_fini(&m);
+		/* A failed run aborts the tunnel: the RST must leave, or the
+		 * relay keeps the session and refuses the next run's agent. */
+		net_flush(m.st);
+		tx_flush(&g_port);
+	}
 	ml_loop_fini();
 	for (unsigned i = 0; i < m.nconns; i++)
 		free(m.flows[i].tab);

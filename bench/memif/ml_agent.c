@@ -306,6 +306,11 @@ int ml_agent_start(struct ml *m)
 		ml_fail(m, "TLS: %s", err);
 		return -1;
 	}
+	/* As the agent and relay set it: the mux's output buffer may slide
+	 * (compact) between an SSL_write that wanted to write and its retry,
+	 * which OpenSSL otherwise refuses ("bad write retry"). */
+	SSL_CTX_set_mode(a->tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (fy_sess_init(&a->streams, 2 * ML_MAX_CONNS) < 0)
 		return -1;
 	a->st = ML_A_CONNECT;
