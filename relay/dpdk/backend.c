@@ -1036,6 +1036,10 @@ int dpdk_backend_run(struct relay *r)
 	nc.syn_backlog = r->cfg.dpdk_syn_backlog;
 	if (r->cfg.dpdk_syncookies_always)
 		nc.flags |= NET_CFG_SYNCOOKIE_ALWAYS;
+	/* The loop drains the RX ring, then runs the timers: one ACK per
+	 * connection per burst instead of one per two segments (a third of
+	 * the frames of a bulk transfer were ACKs). */
+	nc.flags |= NET_CFG_ACK_PER_BURST;
 	/* One secret for every lcore's stack: a SYN cookie one sends
 	 * validates on the lcore the client's ACK arrives on (steering). */
 	if (getrandom(nc.secret, sizeof(nc.secret), 0) != (ssize_t)sizeof(nc.secret)) {
