@@ -425,6 +425,9 @@ if [ -n "$PPID_PERF" ]; then
 	head -n 25 "$PERFDIR/relay.report.txt"
 fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -s "$T/after.json" ] && python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+if "tsc_hz" in d: print("relay TSC: %.3f GHz (cycles above are at this rate)" % (d["tsc_hz"] / 1e9))' "$T/after.json"
 [ -s "$T/after.json" ] && ! grep -q busy_cycles "$T/after.json" &&
 	echo "(relay-side columns empty: the relay answers no /ferry/counters on $TEL)"
 exit "$FAILED"
