@@ -27,8 +27,9 @@ vagrant) pkgs+=(vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-dri
 test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gnuplot-nox
            bind9-dnsutils libdpdk-dev ethtool nftables iputils-ping "${topo[@]}" "${cross[@]}"
            vagrant vagrant-libvirt) ;;
+# bench: linux-perf for bench/memif/run.sh --perf (a profile of the relay's lcore)
 bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file
-           nftables ethtool) ;;
+           nftables ethtool linux-perf) ;;
 *) echo "usage: $0 [build|demo|test|bench|dpdk|cross|vagrant]" >&2; exit 2 ;;
 esac
 
