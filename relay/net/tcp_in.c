@@ -610,7 +610,8 @@ static bool data_input(struct tcp_conn *c, const struct tcp_seg *s)
 			tcp_ooo_pull(c);
 			tcp_conn_event(c, EV_READABLE);
 			/* Filling a hole is acknowledged at once (RFC 5681
-			 * 4.2); otherwise every second full segment. */
+			 * 4.2); otherwise every second full segment, or with
+			 * NET_CFG_ACK_PER_BURST once at the end of the burst. */
 			if (had_ooo)
 				now = true;
 			else if (c->rcv_nxt - c->last_ack_sent < 2 * c->rcv_mss)
