@@ -20,8 +20,10 @@ if [ "${1:-}" = --rounds ]; then
 	rounds=$2
 	shift 2
 fi
-[ $# -ge 2 ] && [[ $rounds =~ ^[1-9][0-9]*$ ]] ||
-	{ sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+if [ $# -lt 2 ] || ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	exit 2
+fi
 a=$1 b=$2
 shift 2
 out=$(mktemp -d "${TMPDIR:-/tmp}/fyab.XXXXXX")

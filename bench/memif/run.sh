@@ -201,6 +201,7 @@ PY
 
 # row WORKLOAD RUN GENLINE BEFORE AFTER: one table row from the generator's
 # line and the counter difference; the numbers also go to $T/rows.jsonl.
+# shellcheck disable=SC2317 # called as measure's "$1"
 row() {
 	python3 - "$@" "$T/rows.jsonl" <<'PY'
 import json, sys
@@ -281,6 +282,7 @@ PY
 # CPU cycles (as cpu_byte above), and what one relay lcore would do per
 # second at 100 % (TSC rate / cycles per operation): the figure that holds
 # when the wall clock of a shared machine does not.
+# shellcheck disable=SC2317 # called as measure's "$1"
 echo_row() {
 	python3 - "$@" "$T/echo.jsonl" <<'PY'
 import json, sys
@@ -335,7 +337,7 @@ PY
 
 # gen WORKLOAD: runs the generator once; its output in $T/gen.out/.err.
 gen() {
-	local wl=$1 args
+	local wl=$1 args vdev=("--vdev=net_memif0,role=client,$MEMIF")
 	case $wl in
 	up | down) args=(--workload "$wl" --conns "$CONNS" --bytes "$BYTES") ;;
 	churn | churn-loop) args=(--workload churn --conns "$CHURN_CONNS" --count "$COUNT" --req "$REQ") ;;
@@ -343,11 +345,12 @@ gen() {
 	esac
 	if [[ $wl == *-loop ]]; then
 		args+=(--loop)	# no relay, no memif: no --vdev
+		vdev=()
 	else
 		args+=(--token "$TOKEN" --ca "$T/pki/ca.crt")
 	fi
 	timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" --file-prefix "$GPREFIX" \
-		$([[ $wl == *-loop ]] || echo "--vdev=net_memif0,role=client,$MEMIF") -- \
+		"${vdev[@]}" -- \
 		--relay-ip "$RIP" --ip "$GIP/24" --agent-port "$APORT" --public-port "$PPORT" \
 		"${args[@]}" --timeout "$TIMEOUT" >"$T/gen.out" 2>"$T/gen.err" &
 	GPID=$!
