@@ -72,6 +72,8 @@ static void usage(FILE *f)
 "                            (default 4096)\n"
 "  --dpdk-syn-backlog N      half-open connections per port and lcore; beyond\n"
 "                            them SYNs are answered with cookies (default 1024)\n"
+"  --dpdk-syncookies auto|always  auto: cookies beyond the backlog; always: every\n"
+"                            SYN gets one (to measure their cost; default auto)\n"
 "  --dpdk-offload on|off     use the port's checksum offloads when it has them\n"
 "                            (default on; off: computed in software)\n"
 "  --admin-listen ADDR:PORT  the admin API (HTTP + JSON, /metrics, a status page at /)\n"
@@ -104,6 +106,7 @@ enum {
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
 	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
+	O_DPDK_SYNCOOKIES,
 	O_INITIAL_WINDOW, O_MAX_BUFFER_MEM, O_MAX_BUFFER_SESSION, O_MAX_PORTS, O_FD_RESERVE,
 	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS, O_ADMIN_LISTEN, O_ADMIN_SOCKET, O_ADMIN_TIMEOUT,
 	O_HTTP_LISTEN, O_HTTPS_LISTEN, O_SNI_LISTEN,
@@ -138,6 +141,7 @@ static const struct option opts[] = {
 	{ "dpdk-conns", required_argument, NULL, O_DPDK_CONNS },
 	{ "dpdk-syn-backlog", required_argument, NULL, O_DPDK_SYN_BACKLOG },
 	{ "dpdk-offload", required_argument, NULL, O_DPDK_OFFLOAD },
+	{ "dpdk-syncookies", required_argument, NULL, O_DPDK_SYNCOOKIES },
 	{ "initial-window", required_argument, NULL, O_INITIAL_WINDOW },
 	{ "max-buffer-mem", required_argument, NULL, O_MAX_BUFFER_MEM },
 	{ "max-buffer-per-session", required_argument, NULL, O_MAX_BUFFER_SESSION },
@@ -353,6 +357,14 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 			break;
 		case O_HTTP_MAX_HEADER:
 			e = fy_conf_size32(PROG, name, optarg, 1024, 65536, &c->http_max_header);
+			break;
+		case O_DPDK_SYNCOOKIES:
+			if (!strcmp(optarg, "auto") || !strcmp(optarg, "always")) {
+				c->dpdk_syncookies_always = !strcmp(optarg, "always");
+			} else {
+				fprintf(stderr, "ferry-relay: --dpdk-syncookies must be auto or always\n");
+				e = -1;
+			}
 			break;
 		case O_HELP: usage(stdout); return 0;
 		default: e = -1; break;

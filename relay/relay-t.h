@@ -56,6 +56,7 @@ struct relay_cfg {
 	uint32_t dpdk_mbufs;
 	uint32_t dpdk_conns;	/* TCP connection slots per lcore */
 	uint32_t dpdk_syn_backlog;	/* half-open per listener before SYN cookies */
+	bool dpdk_syncookies_always;	/* every SYN gets a cookie (bench, attack) */
 	bool dpdk_no_offload;	/* checksums in software even when the port has offloads */
 	char admin_listen[160];	/* the admin API's ADDR:PORT, "" for none */
 	char admin_socket[108];	/* ... and/or its unix socket */

@@ -34,8 +34,9 @@ test) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 xxd file wrk gn
            # the admin API's tests: its /metrics through a real Prometheus parser,
            # its status page in a real browser (and a font to draw it with)
            python3-prometheus-client chromium fonts-dejavu-core) ;;
+# bench: nginx for bench/https_name.sh; linux-perf for bench/memif/run.sh --perf
 bench) pkgs+=(openssh-server openssh-client socat iperf3 iproute2 wrk gnuplot-nox file
-           nftables ethtool nginx-light) ;;
+           nftables ethtool nginx-light linux-perf) ;;
 *) echo "usage: $0 [build|demo|test|bench|dpdk|cross|vagrant]" >&2; exit 2 ;;
 esac
 

@@ -4,11 +4,13 @@
  * mux streams) and K public clients. See ml.h and bench/README.md.
  *
  *   fy-memif-load [EAL args] -- --relay-ip A --ip A/P --token T --ca FILE
- *                 --public-port P [--workload up|down] [--conns K] [--bytes B]
+ *                 --public-port P [--workload up|down|churn|rr] [--conns K]
+ *                 [--bytes B] [--count N] [--req B] [--loop]
  *
- * Prints "workload=up bytes=N secs=S gbit=G ..." and exits 0 when every
- * byte arrived, matched its stream's pattern and every stream ended
- * cleanly; 1 otherwise (or after --timeout); 2 on bad usage. */
+ * Prints "workload=up bytes=N secs=S gbit=G ..." (churn and rr: rates and
+ * latency percentiles) and exits 0 when every byte arrived, matched its
+ * stream's pattern and every stream ended cleanly; 1 otherwise (or after
+ * --timeout); 2 on bad usage. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -48,6 +51,14 @@ static struct port g_port;
 uint64_t ml_now_us(void)
 {
 	return fy_cycles_to_us(rte_get_timer_cycles(), rte_get_timer_hz());
+}
+
+uint64_t ml_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void ml_fail(struct ml *m, const char *fmt, ...)
@@ -134,8 +145,10 @@ static int wait_link(struct port *p)
 static uint8_t *up_tx_buf(void *ctx, size_t cap)
 {
 	struct port *p = &g_port;
+	struct ml *m = ctx;
 
-	(void)ctx;
+	if (m->loop)
+		return NULL;	/* no port: the loop copies the stack's frame */
 	if (!p->spare && !(p->spare = rte_pktmbuf_alloc(p->pool)))
 		return NULL;
 	if (rte_pktmbuf_tailroom(p->spare) < cap)
@@ -146,9 +159,11 @@ static uint8_t *up_tx_buf(void *ctx, size_t cap)
 static int up_tx(void *ctx, const uint8_t *frame, size_t len)
 {
 	struct port *p = &g_port;
+	struct ml *m = ctx;
 	struct rte_mbuf *mb;
 
-	(void)ctx;
+	if (m->loop)
+		return ml_loop_tx(true, frame, len);
 	if (p->spare && frame == rte_pktmbuf_mtod(p->spare, const uint8_t *)) {
 		mb = p->spare;	/* built in place: tx_buf checked the room */
 		p->spare = NULL;
@@ -191,6 +206,8 @@ static void up_connected(void *ctx, struct tcp_conn *c, int err)
 	}
 	if (io->kind == ML_K_AGENT)
 		ml_agent_connected(m, err);
+	else if (ml_echo_workload(m->workload))
+		ml_echo_connected(m, (struct ml_flow *)io, err);
 	else
 		ml_client_connected(m, (struct ml_flow *)io, err);
 }
@@ -199,6 +216,8 @@ static void dispatch(struct ml *m, struct ml_io *io, bool rd, bool wr)
 {
 	if (io->kind == ML_K_AGENT)
 		ml_agent_event(m, rd, wr);
+	else if (ml_echo_workload(m->workload))
+		ml_echo_event(m, (struct ml_flow *)io, rd, wr);
 	else
 		ml_client_event(m, (struct ml_flow *)io, rd, wr);
 }
@@ -246,8 +265,9 @@ static void poll_once(struct ml *m)
 {
 	struct rte_mbuf *rx[BURST];
 	uint64_t c0 = rte_rdtsc(), tx0 = g_port.tx_frames;
-	uint16_t n = rte_eth_rx_burst(g_port.id, 0, rx, BURST);
+	uint16_t n = m->loop ? 0 : rte_eth_rx_burst(g_port.id, 0, rx, BURST);
 	uint64_t t = ml_now_us();
+	unsigned looped = m->loop ? ml_loop_poll(m, t) : 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		/* 2 KiB buffers hold any 1500-byte frame. memif is a memory copy
@@ -262,9 +282,10 @@ static void poll_once(struct ml *m)
 	net_poll_timers(m->st, t);
 	ml_agent_step(m);
 	ml_clients_step(m);
+	ml_echo_step(m);
 	net_flush(m->st);
 	tx_flush(&g_port);
-	if ((n || g_port.tx_frames != tx0) && m->clients_started && !m->t_end_us)
+	if ((n || looped || g_port.tx_frames != tx0) && m->clients_started && !m->t_end_us)
 		g_port.busy_cycles += rte_rdtsc() - c0;
 }
 
@@ -273,13 +294,20 @@ static int run(struct ml *m)
 	uint64_t deadline = ml_now_us() + (uint64_t)m->timeout_s * 1000000ull;
 	uint64_t close_until;
 
-	if (ml_agent_start(m) < 0)
+	m->target = UINT64_MAX;	/* set when the clients start */
+	if (m->loop ? ml_loop_init(m, ml_now_us()) < 0 || ml_echo_start(m) < 0
+		    : ml_agent_start(m) < 0) {
+		ml_fail(m, "cannot start (out of memory?)");
 		return 1;
-	while (!m->fatal && m->flows_done < m->nconns && ml_now_us() < deadline)
+	}
+	while (!m->fatal && m->flows_done < m->target && ml_now_us() < deadline)
 		poll_once(m);
-	if (m->flows_done < m->nconns && !m->fatal)
-		ml_fail(m, "timeout after %u s: %u of %u streams done (agent state %d)",
-			m->timeout_s, m->flows_done, m->nconns, (int)m->agent.st);
+	if (m->flows_done < m->target && !m->fatal)
+		ml_fail(m, "timeout after %u s: %llu connections done of %llu (agent state %d)",
+			m->timeout_s, (unsigned long long)m->flows_done,
+			(unsigned long long)(m->clients_started ? m->target : 0), (int)m->agent.st);
+	if (m->loop)
+		return m->fatal ? 1 : 0;
 	ml_agent_close(m);
 	close_until = ml_now_us() + CLOSE_WAIT_US;
 	while (!m->agent.io.closed && m->agent.st == ML_A_CLOSING && ml_now_us() < close_until)
@@ -300,12 +328,20 @@ static void usage(FILE *o)
 "  --public-port P        port to REGISTER and connect the clients to (required)\n"
 "  --agent-port P         the relay's agent port (7000)\n"
 "  --name NAME            agent name (the token's first name when empty)\n"
-"  --workload up|down     up: clients send, agent checks; down: the reverse (up)\n"
-"  --conns K              client connections, 1..%d (4)\n"
-"  --bytes B[K|M|G]       total payload across the clients (256M)\n"
+"  --workload W           up: clients send, agent checks; down: the reverse;\n"
+"                         churn: --count connections, each a request, its echo\n"
+"                         and the close, --conns at a time; rr: --conns\n"
+"                         connections of --count round trips each (up)\n"
+"  --conns K              client connections (at a time), 1..%d (4)\n"
+"  --bytes B[K|M|G]       up/down: total payload across the clients (256M)\n"
+"  --count N              churn: connections in all; rr: round trips each (10000)\n"
+"  --req B                churn/rr: request (and echo) bytes, 1..%d (64)\n"
+"  --loop                 churn/rr: echo server in this process (a second stack\n"
+"                         at --relay-ip), no relay and no port: the baseline\n"
 "  --port N               DPDK port id (0)\n"
 "  --timeout S            give up after S seconds, exit 1 (60)\n"
-"  -v, --verbose          progress and the stack's counters on stderr\n", ML_MAX_CONNS);
+"  -v, --verbose          progress and the stack's counters on stderr\n", ML_MAX_CONNS,
+	ML_REQ_MAX);
 }
 
 static int parse_bytes(const char *s, uint64_t *out)
@@ -343,6 +379,8 @@ static int parse_opts(struct ml *m, uint16_t *port_id, int argc, char **argv)
 		{ "workload", required_argument, NULL, 'w' }, { "conns", required_argument, NULL, 'k' },
 		{ "bytes", required_argument, NULL, 'b' }, { "port", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 'T' }, { "verbose", no_argument, NULL, 'v' },
+		{ "count", required_argument, NULL, 'N' }, { "req", required_argument, NULL, 'q' },
+		{ "loop", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	long v = 0;
@@ -362,9 +400,21 @@ static int parse_opts(struct ml *m, uint16_t *port_id, int argc, char **argv)
 		case 'a': v = num(optarg, 1, 65535); m->agent_port = (uint16_t)v; break;
 		case 'n': m->name = optarg; break;
 		case 'w':
-			v = !strcmp(optarg, "up") ? 0 : !strcmp(optarg, "down") ? 0 : -1;
-			m->workload = !strcmp(optarg, "down") ? ML_DOWN : ML_UP;
+			v = 0;
+			if (!strcmp(optarg, "up"))
+				m->workload = ML_UP;
+			else if (!strcmp(optarg, "down"))
+				m->workload = ML_DOWN;
+			else if (!strcmp(optarg, "churn"))
+				m->workload = ML_CHURN;
+			else if (!strcmp(optarg, "rr"))
+				m->workload = ML_RR;
+			else
+				v = -1;
 			break;
+		case 'N': v = num(optarg, 1, 100000000); m->count = (uint64_t)v; break;
+		case 'q': v = num(optarg, 1, ML_REQ_MAX); m->req = (unsigned)v; break;
+		case 'L': m->loop = true; break;
 		case 'k': v = num(optarg, 1, ML_MAX_CONNS); m->nconns = (unsigned)v; break;
 		case 'b': v = parse_bytes(optarg, &m->total_bytes); break;
 		case 'p': v = num(optarg, 0, 1023); *port_id = (uint16_t)v; break;
@@ -379,7 +429,13 @@ static int parse_opts(struct ml *m, uint16_t *port_id, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (optind < argc || !m->relay_ip || !m->my_ip || !m->token || !m->ca || !m->public_port) {
+	if (m->loop && !ml_echo_workload(m->workload)) {
+		fprintf(stderr, "fy-memif-load: --loop is for --workload churn or rr\n");
+		return -1;
+	}
+	/* --loop needs no token or CA: there is no relay. */
+	if (optind < argc || !m->relay_ip || !m->my_ip || !m->public_port ||
+	    (!m->loop && (!m->token || !m->ca))) {
 		fprintf(stderr, "fy-memif-load: --relay-ip, --ip, --token, --ca and --public-port "
 			"are required\n");
 		usage(stderr);
@@ -402,9 +458,59 @@ static struct net_stack *stack_create(struct ml *m)
 	 * so the generator's own TCP never limits the relay's. */
 	nc.sndbuf = 1024 * 1024;
 	nc.rcvbuf = 1024 * 1024;
-	rte_eth_macaddr_get(g_port.id, &mac);
+	/* Every client's SYN may wait for the one ARP answer at the start
+	 * (--loop has no tunnel to resolve it first): none is dropped. */
+	nc.arp_queue_per_entry = nc.arp_queue_total = 2 * ML_MAX_CONNS;
+	if (ml_echo_workload(m->workload)) {
+		/* Small requests, many connections: a buffer is allocated per
+		 * connection, and the clients close first, so their TIME_WAIT is
+		 * ours. 10 ms of it keeps ports and slots free at any rate that
+		 * fits in a run (memif loses nothing, late segments never come). */
+		nc.sndbuf = nc.rcvbuf = 64 * 1024;
+		nc.max_conns = 16384;
+		nc.time_wait_ms = 10;
+	}
+	if (m->loop) {
+		memcpy(mac.addr_bytes, (const uint8_t[6]){ 0x02, 0, 0, 0, 0x4c, 0x02 }, 6);
+	} else {
+		rte_eth_macaddr_get(g_port.id, &mac);
+	}
 	memcpy(nc.mac, mac.addr_bytes, 6);
 	return net_stack_create(&nc, &ml_net_ops, m, ml_now_us());
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Percentile q (0..1) of the sorted samples, in microseconds. */
+static double pct_us(const struct ml *m, double q)
+{
+	uint64_t i = (uint64_t)(q * (double)(m->nlat - 1) + 0.5);
+
+	return m->nlat ? (double)m->lat[i] * 1e6 / (double)rte_get_tsc_hz() : 0;
+}
+
+static void report_echo(struct ml *m, double secs)
+{
+	const struct net_counters *c = net_counters(m->st);
+
+	qsort(m->lat, m->nlat, sizeof(*m->lat), cmp_u64);
+	printf("workload=%s loop=%d conns=%u count=%llu req=%u done=%llu samples=%llu secs=%.3f "
+	       "rate=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f mismatches=0 "
+	       "gen_retransmits=%llu gen_tx_dropped=%llu gen_busy=%.2f gen_cpu=%.3f\n",
+	       m->workload == ML_CHURN ? "churn" : "rr", m->loop, m->nconns,
+	       (unsigned long long)m->count, m->req, (unsigned long long)m->flows_done,
+	       (unsigned long long)m->nlat, secs,
+	       (double)(m->workload == ML_CHURN ? m->flows_done : m->nlat) / secs,
+	       pct_us(m, 0.5), pct_us(m, 0.9), pct_us(m, 0.99), pct_us(m, 1.0),
+	       (unsigned long long)c->tcp_retransmits, (unsigned long long)g_port.tx_dropped,
+	       (double)g_port.busy_cycles / ((double)rte_get_tsc_hz() * secs),
+	       (double)(m->cpu_end_ns - m->cpu_start_ns) / 1e9);
+	fflush(stdout);
 }
 
 static void report(struct ml *m)
@@ -431,12 +537,17 @@ static void report(struct ml *m)
 		return;
 	}
 	secs = (double)(m->t_end_us - m->t_start_us) / 1e6;
+	if (ml_echo_workload(m->workload)) {
+		report_echo(m, secs);
+		return;
+	}
 	printf("workload=%s bytes=%llu secs=%.3f gbit=%.3f conns=%u mismatches=0 "
-	       "gen_retransmits=%llu gen_tx_dropped=%llu gen_busy=%.2f\n",
+	       "gen_retransmits=%llu gen_tx_dropped=%llu gen_busy=%.2f gen_cpu=%.3f\n",
 	       m->workload == ML_UP ? "up" : "down", (unsigned long long)m->total_bytes, secs,
 	       m->total_bytes * 8.0 / secs / 1e9, m->nconns, (unsigned long long)c->tcp_retransmits,
 	       (unsigned long long)g_port.tx_dropped,
-	       (double)g_port.busy_cycles / ((double)rte_get_tsc_hz() * secs));
+	       (double)g_port.busy_cycles / ((double)rte_get_tsc_hz() * secs),
+	       (double)(m->cpu_end_ns - m->cpu_start_ns) / 1e9);
 	fflush(stdout);
 }
 
@@ -444,7 +555,7 @@ int main(int argc, char **argv)
 {
 	static struct ml m = {
 		.agent_port = 7000, .name = "", .nconns = 4, .total_bytes = 256ull << 20,
-		.timeout_s = 60,
+		.timeout_s = 60, .count = 10000, .req = 64,
 	};
 	int n = rte_eal_init(argc, argv), rc;
 
@@ -461,8 +572,8 @@ int main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 2;
 	}
-	if (!rte_eth_dev_is_valid_port(g_port.id) || port_setup(&g_port) < 0 ||
-	    wait_link(&g_port) < 0 || !(m.st = stack_create(&m))) {
+	if ((!m.loop && (!rte_eth_dev_is_valid_port(g_port.id) || port_setup(&g_port) < 0 ||
+			 wait_link(&g_port) < 0)) || !(m.st = stack_create(&m))) {
 		fprintf(stderr, "fy-memif-load: no usable DPDK port %u (add --vdev net_memif0,"
 			"role=client,socket=PATH to the EAL arguments)\n", g_port.id);
 		rte_eal_cleanup();
@@ -471,13 +582,23 @@ int main(int argc, char **argv)
 	rc = run(&m);
 	report(&m);
 	rc = m.fatal ? 1 : rc;
-	ml_agent_fini(&m);
+	if (!m.loop) {
+		ml_agent_fini(&m);
+		/* A failed run aborts the tunnel: the RST must leave, or the
+		 * relay keeps the session and refuses the next run's agent. */
+		net_flush(m.st);
+		tx_flush(&g_port);
+	}
+	ml_loop_fini();
 	for (unsigned i = 0; i < m.nconns; i++)
 		free(m.flows[i].tab);
+	free(m.lat);
 	net_stack_destroy(m.st);
 	rte_pktmbuf_free(g_port.spare);
-	rte_eth_dev_stop(g_port.id);
-	rte_eth_dev_close(g_port.id);
+	if (!m.loop) {
+		rte_eth_dev_stop(g_port.id);
+		rte_eth_dev_close(g_port.id);
+	}
 	rte_eal_cleanup();
 	return rc;
 }

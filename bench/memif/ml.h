@@ -4,8 +4,10 @@
  * K public clients at once, so no kernel is anywhere in the path.
  *
  * Files: fy_memif_load.c (options, EAL, port, loop), ml_agent.c (the
- * agent tunnel and its streams), ml_client.c (the public clients),
- * ml_pattern.c (per-stream byte patterns). */
+ * agent tunnel and its streams), ml_client.c (the public clients of the
+ * bulk workloads), ml_echo.c (the clients of the echo workloads, churn and
+ * rr, and the in-process echo server of --loop), ml_pattern.c (per-stream
+ * byte patterns). */
 #ifndef ML_H
 #define ML_H
 
@@ -24,7 +26,18 @@
 
 #define ML_MAX_CONNS 256
 
-enum ml_workload { ML_UP, ML_DOWN };
+/* up/down: bulk, one direction. churn and rr are echo workloads: the
+ * agent side sends back every byte it received (checked, then drawn again
+ * from the pattern). churn: each connection sends one request, half-closes,
+ * reads the echo and ends; rr: each connection does round trips. */
+enum ml_workload { ML_UP, ML_DOWN, ML_CHURN, ML_RR };
+
+#define ML_REQ_MAX 4096	/* request size of the echo workloads */
+
+static inline bool ml_echo_workload(enum ml_workload w)
+{
+	return w == ML_CHURN || w == ML_RR;
+}
 
 /* The deterministic bytes of one stream: a table of ML_PAT_LEN bytes drawn
  * from xorshift64 seeded by the stream index, repeated. The period is odd
@@ -72,6 +85,12 @@ struct ml_flow {
 	struct ml_pattern a_pat;	/* agent side: checks (up) or fills (down) */
 	uint64_t a_sent, a_rcvd;
 	bool a_opened, a_fin_rx, a_fin_tx, a_done;
+	/* echo workloads */
+	bool active;		/* a connection of this slot is under way */
+	struct ml_pattern c_in;	/* client: checks the echo */
+	struct ml_pattern a_out;	/* agent: draws the echo */
+	uint64_t t0;		/* TSC at connect (churn) or at the request (rr) */
+	uint64_t rounds;	/* rr: round trips done on this connection */
 	uint64_t mismatches;	/* bytes that differed from the pattern */
 	bool failed, counted;	/* counted: in ml.flows_done */
 	char why[160];
@@ -100,15 +119,23 @@ struct ml {
 	const char *token, *ca, *name;
 	unsigned nconns;
 	uint64_t total_bytes;
+	uint64_t count;		/* churn: connections in all; rr: round trips per connection */
+	unsigned req;		/* echo workloads: request bytes */
+	bool loop;		/* echo workloads: an in-process echo server, no relay */
 	unsigned timeout_s;
 	bool verbose;
 
 	struct net_stack *st;
 	struct ml_agent agent;
 	struct ml_flow flows[ML_MAX_CONNS];
-	unsigned flows_done;
+	uint64_t flows_done;
+	uint64_t target;	/* flows to finish: nconns, or count for churn */
+	uint64_t started;	/* churn: connections started */
+	uint64_t *lat;		/* echo workloads: one TSC interval per sample */
+	uint64_t nlat, lat_cap;
 	bool clients_started;
 	uint64_t t_start_us, t_end_us;
+	uint64_t cpu_start_ns, cpu_end_ns;	/* this thread's CPU time, same moments */
 	bool fatal;
 	char fatal_why[300];
 };
@@ -118,6 +145,9 @@ void ml_fail(struct ml *m, const char *fmt, ...) __attribute__((format(printf, 2
 void ml_flow_fail(struct ml_flow *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 uint64_t ml_now_us(void);
+/* CPU time of the calling thread (the lcore): what it cost, however much
+ * the machine's other load stretched the wall clock. */
+uint64_t ml_cpu_ns(void);
 
 /* ml_agent.c */
 int ml_agent_start(struct ml *m);
@@ -133,6 +163,23 @@ void ml_client_event(struct ml *m, struct ml_flow *f, bool rd, bool wr);
 void ml_client_connected(struct ml *m, struct ml_flow *f, int err);
 void ml_client_closed(struct ml *m, struct ml_flow *f);
 void ml_clients_step(struct ml *m);
+/* ml_echo.c */
+int ml_echo_start(struct ml *m);
+void ml_echo_event(struct ml *m, struct ml_flow *f, bool rd, bool wr);
+void ml_echo_connected(struct ml *m, struct ml_flow *f, int err);
+void ml_echo_step(struct ml *m);
+/* The agent side of an echo stream got n bytes: check them; the echo
+ * itself is drawn in ml_echo_agent_send. */
+void ml_echo_agent_data(struct ml *m, struct ml_flow *f, const uint8_t *p, size_t n);
+void ml_echo_agent_send(struct ml *m, struct ml_flow *f);
+/* --loop: the echo server's stack, fed by the frame queues of the loop. */
+int ml_loop_init(struct ml *m, uint64_t now_us);
+void ml_loop_fini(void);
+/* Frames one stack sent, for the other: copied (as memif copies). */
+int ml_loop_tx(bool to_server, const uint8_t *frame, size_t len);
+/* Delivers the queued frames both ways; returns how many moved. */
+unsigned ml_loop_poll(struct ml *m, uint64_t now_us);
+
 /* A flow's both ends are over: counted once into m->flows_done. */
 void ml_flow_check_done(struct ml *m, struct ml_flow *f);
 struct ml_flow *ml_flow_by_port(struct ml *m, uint16_t lport);

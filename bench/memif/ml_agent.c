@@ -95,7 +95,7 @@ static uint32_t cb_open(void *ctx, struct fy_stream *s, const struct fy_open *o,
 	f->a_opened = true;
 	f->s = s;
 	s->app = f;
-	f->a_pat = (struct ml_pattern){ .tab = f->tab };
+	f->a_pat = f->a_out = (struct ml_pattern){ .tab = f->tab };
 	return FY_E_OK;
 }
 
@@ -104,7 +104,9 @@ static void cb_data(void *ctx, struct fy_stream *s, const uint8_t *p, size_t n)
 	struct ml *m = ctx;
 	struct ml_flow *f = s->app;
 
-	if (m->workload != ML_UP) {
+	if (ml_echo_workload(m->workload)) {
+		ml_echo_agent_data(m, f, p, n);	/* echoed in ml_agent_step */
+	} else if (m->workload != ML_UP) {
 		ml_flow_fail(f, "agent got %zu bytes on a download stream", n);
 	} else {
 		f->mismatches += ml_pattern_check(&f->a_pat, p, n);
@@ -183,7 +185,7 @@ static void on_result(struct ml *m, const uint8_t *p, uint32_t n, const char **w
 		return;
 	}
 	m->agent.st = ML_A_UP;
-	if (ml_clients_start(m) < 0)
+	if ((ml_echo_workload(m->workload) ? ml_echo_start(m) : ml_clients_start(m)) < 0)
 		ml_fail(m, "cannot start the clients");
 }
 
@@ -304,6 +306,11 @@ int ml_agent_start(struct ml *m)
 		ml_fail(m, "TLS: %s", err);
 		return -1;
 	}
+	/* As the agent and relay set it: the mux's output buffer may slide
+	 * (compact) between an SSL_write that wanted to write and its retry,
+	 * which OpenSSL otherwise refuses ("bad write retry"). */
+	SSL_CTX_set_mode(a->tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (fy_sess_init(&a->streams, 2 * ML_MAX_CONNS) < 0)
 		return -1;
 	a->st = ML_A_CONNECT;
@@ -391,7 +398,9 @@ void ml_agent_step(struct ml *m)
 	for (unsigned i = 0; i < m->nconns && a->link.mux; i++) {
 		struct ml_flow *f = &m->flows[i];
 
-		if (m->workload == ML_DOWN)
+		if (ml_echo_workload(m->workload))
+			ml_echo_agent_send(m, f);
+		else if (m->workload == ML_DOWN)
 			send_stream(m, f);
 		else if (f->s && f->a_fin_rx && !f->a_fin_tx &&
 			 fy_mux_send_fin(a->link.mux, f->s) == 0)

@@ -8,14 +8,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "ml.h"
 
 #define RECV_CHUNK 65536
 
 struct ml_flow *ml_flow_by_port(struct ml *m, uint16_t lport)
 {
+	bool echo = ml_echo_workload(m->workload);
+
+	/* Echo workloads reuse slots and ports: only a connection under way
+	 * whose stream has not opened yet is the one. */
 	for (unsigned i = 0; m->clients_started && i < m->nconns; i++)
-		if (m->flows[i].lport == lport)
+		if (m->flows[i].lport == lport &&
+		    (!echo || (m->flows[i].active && !m->flows[i].a_opened)))
 			return &m->flows[i];
 	return NULL;
 }
@@ -59,7 +66,9 @@ int ml_clients_start(struct ml *m)
 {
 	uint64_t share = m->total_bytes / m->nconns;
 
+	m->target = m->nconns;
 	m->t_start_us = ml_now_us();
+	m->cpu_start_ns = ml_cpu_ns();
 	for (unsigned i = 0; i < m->nconns; i++) {
 		/* The first flow takes the remainder, so the total is exact. */
 		uint64_t b = share + (i == 0 ? m->total_bytes % m->nconns : 0);
@@ -166,6 +175,9 @@ void ml_clients_step(struct ml *m)
 
 static bool flow_complete(const struct ml *m, const struct ml_flow *f)
 {
+	if (ml_echo_workload(m->workload))
+		return f->c_sent == f->bytes && f->c_rcvd == f->bytes && f->c_eof &&
+		       (m->loop || (f->a_rcvd == f->bytes && f->a_sent == f->bytes));
 	if (m->workload == ML_UP)
 		return f->c_sent == f->bytes && f->a_rcvd == f->bytes;
 	return f->a_sent == f->bytes && f->c_rcvd == f->bytes;
@@ -185,6 +197,11 @@ void ml_flow_check_done(struct ml *m, struct ml_flow *f)
 			     (unsigned long long)f->bytes);
 	if (f->failed)
 		ml_fail(m, "flow %u: %s", f->index, f->why);
-	if (++m->flows_done == m->nconns)
+	if (m->workload == ML_CHURN && !f->failed && m->nlat < m->lat_cap)
+		m->lat[m->nlat++] = rte_rdtsc() - f->t0;	/* connect + echo + close */
+	f->active = false;	/* churn: the slot may start again */
+	if (++m->flows_done == m->target) {
 		m->t_end_us = ml_now_us();
+		m->cpu_end_ns = ml_cpu_ns();
+	}
 }

@@ -14,6 +14,19 @@
 #
 #   bench/memif/run.sh [--bytes 1G] [--conns 4] [--runs 3] [--workloads up,down]
 #                      [--relay-core 1] [--gen-core 0] [--timeout 60] [--build DIR]
+#                      [--perf DIR] [--count N] [--req B] [--churn-conns K]
+#                      [--syncookies auto|always]
+#
+# Workloads: up, down (bulk, --bytes over --conns connections); churn
+# (--count connections, --churn-conns at a time: request of --req bytes,
+# echo, close); rr (one connection, --count round trips of --req bytes);
+# churn-loop, rr-loop: the same with the generator looped to itself (no
+# relay), the baseline for latency. --syncookies always: the relay answers
+# every SYN with a cookie (--dpdk-syncookies).
+#
+# --perf DIR: perf record (cpu-clock samples) of the relay's lcore thread
+# over all runs; DIR gets relay.perf.data and relay.report.txt (self time
+# per function).
 #
 # Needs a build with DPDK (bash scripts/build.sh), 2 CPUs, python3. No
 # hugepages (--no-huge: memif copies through its own memfd regions) and no
@@ -31,13 +44,18 @@ WORKLOADS=up,down
 RCORE=1
 GCORE=0
 TIMEOUT=60
+PERFDIR=
+COUNT=20000
+REQ=64
+CHURN_CONNS=16
+SYNCOOKIES=auto
 RIP=10.77.0.1
 GIP=10.77.0.2
 APORT=7000
 PPORT=9000
 
 usage() {
-	sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -51,14 +69,21 @@ while [ $# -gt 0 ]; do
 	--gen-core) GCORE=$2 ;;
 	--timeout) TIMEOUT=$2 ;;
 	--build) BUILD=$2 ;;
+	--perf) PERFDIR=$2 ;;
+	--count) COUNT=$2 ;;
+	--req) REQ=$2 ;;
+	--churn-conns) CHURN_CONNS=$2 ;;
+	--syncookies) SYNCOOKIES=$2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
 	esac
 	shift 2 || { echo "run.sh: $1 needs a value" >&2; exit 2; }
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ && $TIMEOUT =~ ^[1-9][0-9]*$ && $RCORE =~ ^[0-9]+$ &&
-	$GCORE =~ ^[0-9]+$ && $RCORE != "$GCORE" ]] ||
-	{ echo "run.sh: --runs/--timeout must be positive, the cores distinct numbers" >&2; exit 2; }
+	$GCORE =~ ^[0-9]+$ && $RCORE != "$GCORE" && $COUNT =~ ^[1-9][0-9]*$ &&
+	$REQ =~ ^[1-9][0-9]*$ && $CHURN_CONNS =~ ^[1-9][0-9]*$ &&
+	$SYNCOOKIES =~ ^(auto|always)$ ]] ||
+	{ echo "run.sh: --runs/--timeout/--count/--req/--churn-conns must be positive, the cores distinct numbers, --syncookies auto or always" >&2; exit 2; }
 
 RELAY=$BUILD/relay/ferry-relay
 GEN=$BUILD/bench/memif/fy-memif-load
@@ -91,6 +116,7 @@ TEL=$RUNDIR/$RPREFIX/dpdk_telemetry.v2
 T=$(mktemp -d "${TMPDIR:-/tmp}/fyml.XXXXXX")
 RPID=
 GPID=
+PPID_PERF=
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
@@ -98,6 +124,7 @@ cleanup() {
 	set +e
 	trap - EXIT INT TERM
 	[ -n "$GPID" ] && kill -KILL "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
+	[ -n "$PPID_PERF" ] && kill -INT "$PPID_PERF" 2>/dev/null && wait "$PPID_PERF" 2>/dev/null
 	if [ -n "$RPID" ]; then
 		kill -TERM "$RPID" 2>/dev/null
 		for ((k = 0; k < 50; k++)); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
@@ -125,6 +152,7 @@ EAL_COMMON=(--no-huge -m 512 --no-pci --log-level=lib.eal:error)
 
 "$RELAY" --backend dpdk --workers 1 --listen "0.0.0.0:$APORT" --dpdk-ip "$RIP/24" \
 	--dpdk-eal "-l $RCORE ${EAL_COMMON[*]} --file-prefix $RPREFIX --vdev=net_memif0,role=server,$MEMIF" \
+	--dpdk-syncookies "$SYNCOOKIES" \
 	--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" --log-level info \
 	>"$T/relay.log" 2>&1 &
 RPID=$!
@@ -136,14 +164,25 @@ done
 grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || { echo "run.sh: relay not up after 10 s" >&2; exit 1; }
 
 # counters FILE: the relay's /ferry/counters as JSON into FILE ("{}" when
-# the relay has no such command). The lcore publishes every 100 ms: wait
-# a little more so the numbers include everything before this moment.
+# the relay has no such command), plus oncpu_ns: the CPU time of its lcore
+# threads (the main thread runs lcore 0's loop; DPDK names the others
+# lcore-worker-N), from /proc/PID/task/TID/schedstat. The lcore publishes
+# every 100 ms: wait a little more so the numbers include everything
+# before this moment.
 counters() {
 	sleep 0.25
-	python3 - "$TEL" "$1" <<'PY'
-import json, socket, sys
-tel, out = sys.argv[1], sys.argv[2]
+	python3 - "$TEL" "$1" "$RPID" <<'PY'
+import json, os, socket, sys
+tel, out, pid = sys.argv[1], sys.argv[2], sys.argv[3]
 d = {}
+oncpu = 0
+for tid in os.listdir("/proc/%s/task" % pid):
+    try:
+        comm = open("/proc/%s/task/%s/comm" % (pid, tid)).read().strip()
+        if tid == pid or comm.startswith(("lcore-worker", "rte-worker")):
+            oncpu += int(open("/proc/%s/task/%s/schedstat" % (pid, tid)).read().split()[0])
+    except OSError:
+        pass
 try:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.settimeout(2)
@@ -153,12 +192,16 @@ try:
     d = json.loads(s.recv(1 << 20)).get("/ferry/counters") or {}
 except (OSError, ValueError) as e:
     print("run.sh: telemetry %s: %s" % (tel, e), file=sys.stderr)
-json.dump(d if isinstance(d, dict) else {}, open(out, "w"))
+d = d if isinstance(d, dict) else {}
+if d:
+    d["oncpu_ns"] = oncpu
+json.dump(d, open(out, "w"))
 PY
 }
 
 # row WORKLOAD RUN GENLINE BEFORE AFTER: one table row from the generator's
 # line and the counter difference; the numbers also go to $T/rows.jsonl.
+# shellcheck disable=SC2317 # called as measure's "$1"
 row() {
 	python3 - "$@" "$T/rows.jsonl" <<'PY'
 import json, sys
@@ -176,13 +219,34 @@ if "busy_cycles" in a and "busy_cycles" in b:
     r.update(cyc_byte=busy / nbytes, cyc_pkt=busy / max(pkts, 1),
              busy=busy / (a["tsc_hz"] * secs), pkts=pkts,
              retrans=d.get("tcp_retransmits", 0))
+    # On-CPU cycles of the relay's lcore: its CPU time (schedstat) less
+    # what its idle sleeps cost (sleep_cpu_ns), at the TSC rate, times the
+    # share of its loop turns that moved packets (the rest is polling an
+    # idle port before and after the run). A preempted lcore's wall-clock
+    # TSC grows, its CPU time does not: this is the figure that holds on a
+    # loaded machine.
+    if "oncpu_ns" in d and "idle_cycles" in d:
+        share = busy / max(busy + d["idle_cycles"], 1)
+        cpu = (d["oncpu_ns"] - d.get("sleep_cpu_ns", 0)) * a["tsc_hz"] / 1e9 * share
+        r.update(cpu_byte=cpu / nbytes, cpu_pkt=cpu / max(pkts, 1), busy_share=share)
+if "gen_cpu" in g:
+    r["gen_cpu_byte"] = float(g["gen_cpu"]) * a.get("tsc_hz", 0) / nbytes
 open(rows, "a").write(json.dumps(r) + "\n")
 cols = [wl, run, "%.2f" % r["gbit"], "%.3f" % secs]
-if "busy" in r:
-    cols += ["%.2f" % r["cyc_byte"], "%.0f" % r["cyc_pkt"], "%.0f%%" % (100 * r["busy"]),
-             "%.0f%%" % (100 * r["gen_busy"]), str(r["pkts"]), str(r["retrans"]), r["gen_loss"]]
+if "cpu_byte" in r:
+    cols += ["%.2f" % r["cpu_byte"], "%.0f" % r["cpu_pkt"]]
 else:
-    cols += ["-", "-", "-", "%.0f%%" % (100 * r["gen_busy"]), "-", "-", r["gen_loss"]]
+    cols += ["-", "-"]
+if "busy" in r:
+    cols += ["%.2f" % r["cyc_byte"], "%.0f" % r["cyc_pkt"], "%.0f%%" % (100 * r["busy"])]
+else:
+    cols += ["-", "-", "-"]
+cols += ["%.2f" % r["gen_cpu_byte"] if r.get("gen_cpu_byte") else "-",
+         "%.0f%%" % (100 * r["gen_busy"])]
+if "busy" in r:
+    cols += [str(r["pkts"]), str(r["retrans"]), r["gen_loss"]]
+else:
+    cols += ["-", "-", r["gen_loss"]]
 print("| " + " | ".join(cols) + " |")
 PY
 }
@@ -196,45 +260,177 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 for wl in dict.fromkeys(r["workload"] for r in rows):
     rs = [r for r in rows if r["workload"] == wl]
     med = lambda k: statistics.median(r[k] for r in rs)
+    have = lambda k: all(k in r for r in rs)
     cols = [wl, "median of %d" % len(rs), "%.2f" % med("gbit"), "%.3f" % med("secs")]
-    if all("busy" in r for r in rs):
-        cols += ["%.2f" % med("cyc_byte"), "%.0f" % med("cyc_pkt"), "%.0f%%" % (100 * med("busy")),
-                 "%.0f%%" % (100 * med("gen_busy")), "%.0f" % med("pkts"), "%.0f" % med("retrans"), "-"]
+    cols += ["%.2f" % med("cpu_byte"), "%.0f" % med("cpu_pkt")] if have("cpu_byte") else ["-", "-"]
+    if have("busy"):
+        cols += ["%.2f" % med("cyc_byte"), "%.0f" % med("cyc_pkt"), "%.0f%%" % (100 * med("busy"))]
     else:
-        cols += ["-", "-", "-", "%.0f%%" % (100 * med("gen_busy")), "-", "-", "-"]
+        cols += ["-", "-", "-"]
+    cols += ["%.2f" % med("gen_cpu_byte") if have("gen_cpu_byte") else "-",
+             "%.0f%%" % (100 * med("gen_busy"))]
+    if have("busy"):
+        cols += ["%.0f" % med("pkts"), "%.0f" % med("retrans"), "-"]
+    else:
+        cols += ["-", "-", "-"]
     print("| **" + "** | **".join(cols) + "** |")
 PY
 }
 
-echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
-echo "relay lcore $RCORE, generator lcore $GCORE, $CONNS connections, $BYTES per run, $(nproc) CPUs, $(uname -r)"
-echo
-echo "| workload | run | Gbit/s | secs | relay cycles/byte | relay cycles/packet | relay lcore busy | generator lcore busy | packets | relay retransmits | generator retransmits/tx dropped |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-FAILED=0
-for ((run = 1; run <= RUNS; run++)); do
-	for wl in ${WORKLOADS//,/ }; do
-		counters "$T/before.json"
-		rc=0
-		timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" --file-prefix "$GPREFIX" \
-			--vdev="net_memif0,role=client,$MEMIF" -- \
-			--relay-ip "$RIP" --ip "$GIP/24" --agent-port "$APORT" --public-port "$PPORT" \
-			--token "$TOKEN" --ca "$T/pki/ca.crt" --workload "$wl" --conns "$CONNS" \
-			--bytes "$BYTES" --timeout "$TIMEOUT" >"$T/gen.out" 2>"$T/gen.err" &
-		GPID=$!
-		wait "$GPID" || rc=$?
-		GPID=
-		counters "$T/after.json"
-		line=$(grep '^workload=' "$T/gen.out" || true)
-		if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
-			echo "| $wl | $run | FAILED (exit $rc): $(grep -v TELEMETRY "$T/gen.err" | tail -n 1) |"
-			FAILED=1
-			continue
-		fi
-		row "$wl" "$run" "$line" "$T/before.json" "$T/after.json"
-	done
+# echo_row WORKLOAD RUN GENLINE BEFORE AFTER: a row of the echo workloads.
+# Per operation (a connection for churn, a round trip for rr): the relay's
+# CPU cycles (as cpu_byte above), and what one relay lcore would do per
+# second at 100 % (TSC rate / cycles per operation): the figure that holds
+# when the wall clock of a shared machine does not.
+# shellcheck disable=SC2317 # called as measure's "$1"
+echo_row() {
+	python3 - "$@" "$T/echo.jsonl" <<'PY'
+import json, sys
+wl, run, line, before, after, rows = sys.argv[1:7]
+g = dict(kv.split("=", 1) for kv in line.split())
+a, b = json.load(open(after)), json.load(open(before))
+ops = int(g["done"]) if wl.startswith("churn") else int(g["samples"])
+r = {"workload": wl, "rate": float(g["rate"]), "secs": float(g["secs"]),
+     "p50": float(g["p50_us"]), "p90": float(g["p90_us"]), "p99": float(g["p99_us"]),
+     "ops": ops, "gen_busy": float(g["gen_busy"]),
+     "gen_loss": "%s/%s" % (g["gen_retransmits"], g["gen_tx_dropped"])}
+if not wl.endswith("-loop") and "busy_cycles" in a and "busy_cycles" in b:
+    d = {k: a[k] - b.get(k, 0) for k in a if isinstance(a[k], int)}
+    busy = d["busy_cycles"]
+    share = busy / max(busy + d.get("idle_cycles", 0), 1)
+    cpu = (d.get("oncpu_ns", 0) - d.get("sleep_cpu_ns", 0)) * a["tsc_hz"] / 1e9 * share
+    r.update(cpu_op=cpu / ops, proj=a["tsc_hz"] / max(cpu / ops, 1),
+             busy=busy / (a["tsc_hz"] * r["secs"]),
+             pkt_op=(d["rx_frames"] + d["tx_frames"]) / ops,
+             cookies=d.get("tcp_syncookie_ok", 0), retrans=d.get("tcp_retransmits", 0))
+open(rows, "a").write(json.dumps(r) + "\n")
+cols = [wl, run, "%.0f" % r["rate"], "%.1f" % r["p50"], "%.1f" % r["p90"], "%.1f" % r["p99"]]
+if "cpu_op" in r:
+    cols += ["%.0f" % r["cpu_op"], "%.0f" % r["proj"], "%.0f%%" % (100 * r["busy"]),
+             "%.1f" % r["pkt_op"], str(r["cookies"]), str(r["retrans"])]
+else:
+    cols += ["-"] * 6
+cols += ["%.0f%%" % (100 * r["gen_busy"]), r["gen_loss"]]
+print("| " + " | ".join(cols) + " |")
+PY
+}
+
+echo_summary() {
+	[ -s "$T/echo.jsonl" ] || return 0
+	python3 - "$T/echo.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for wl in dict.fromkeys(r["workload"] for r in rows):
+    rs = [r for r in rows if r["workload"] == wl]
+    med = lambda k: statistics.median(r[k] for r in rs)
+    cols = [wl, "median of %d" % len(rs), "%.0f" % med("rate"), "%.1f" % med("p50"),
+            "%.1f" % med("p90"), "%.1f" % med("p99")]
+    if all("cpu_op" in r for r in rs):
+        cols += ["%.0f" % med("cpu_op"), "%.0f" % med("proj"), "%.0f%%" % (100 * med("busy")),
+                 "%.1f" % med("pkt_op"), "%.0f" % med("cookies"), "%.0f" % med("retrans")]
+    else:
+        cols += ["-"] * 6
+    cols += ["%.0f%%" % (100 * med("gen_busy")), "-"]
+    print("| **" + "** | **".join(cols) + "** |")
+PY
+}
+
+# gen WORKLOAD: runs the generator once; its output in $T/gen.out/.err.
+gen() {
+	local wl=$1 args vdev=("--vdev=net_memif0,role=client,$MEMIF")
+	case $wl in
+	up | down) args=(--workload "$wl" --conns "$CONNS" --bytes "$BYTES") ;;
+	churn | churn-loop) args=(--workload churn --conns "$CHURN_CONNS" --count "$COUNT" --req "$REQ") ;;
+	rr | rr-loop) args=(--workload rr --conns 1 --count "$COUNT" --req "$REQ") ;;
+	esac
+	if [[ $wl == *-loop ]]; then
+		args+=(--loop)	# no relay, no memif: no --vdev
+		vdev=()
+	else
+		args+=(--token "$TOKEN" --ca "$T/pki/ca.crt")
+	fi
+	timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" --file-prefix "$GPREFIX" \
+		"${vdev[@]}" -- \
+		--relay-ip "$RIP" --ip "$GIP/24" --agent-port "$APORT" --public-port "$PPORT" \
+		"${args[@]}" --timeout "$TIMEOUT" >"$T/gen.out" 2>"$T/gen.err" &
+	GPID=$!
+	wait "$GPID"
+}
+
+BULK=()
+ECHO=()
+for wl in ${WORKLOADS//,/ }; do
+	case $wl in
+	up | down) BULK+=("$wl") ;;
+	churn | rr | churn-loop | rr-loop) ECHO+=("$wl") ;;
+	*) echo "run.sh: unknown workload $wl (up, down, churn, rr, churn-loop, rr-loop)" >&2; exit 2 ;;
+	esac
 done
-summary
+
+echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
+echo "relay lcore $RCORE, generator lcore $GCORE, $(nproc) CPUs, $(uname -r), SYN cookies $SYNCOOKIES"
+echo "bulk: $CONNS connections, $BYTES per run; churn: $COUNT connections, $CHURN_CONNS at a time; rr: $COUNT round trips; requests of $REQ bytes"
+echo
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+FAILED=0
+if [ -n "$PERFDIR" ]; then
+	command -v perf >/dev/null || { echo "run.sh: --perf needs perf" >&2; exit 2; }
+	mkdir -p "$PERFDIR"
+	# cpu-clock: this machine's VM has no hardware counters; the samples
+	# are of the relay's main thread, which runs the (only) lcore's loop.
+	perf record -e cpu-clock -F 4999 -t "$RPID" -o "$PERFDIR/relay.perf.data" \
+		>"$T/perf.log" 2>&1 &
+	PPID_PERF=$!
+	sleep 0.5
+fi
+# measure KIND WORKLOAD RUN: one generator run between two counter reads,
+# and its row (KIND row or echo_row).
+measure() {
+	local rc=0 line
+	counters "$T/before.json"
+	gen "$2" || rc=$?
+	GPID=
+	counters "$T/after.json"
+	line=$(grep '^workload=' "$T/gen.out" || true)
+	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+		echo "| $2 | $3 | FAILED (exit $rc): $(grep -v TELEMETRY "$T/gen.err" | tail -n 1) |"
+		FAILED=1
+		return 0
+	fi
+	"$1" "$2" "$3" "$line" "$T/before.json" "$T/after.json"
+}
+if [ ${#BULK[@]} -gt 0 ]; then
+	echo
+	echo "| workload | run | Gbit/s | secs | relay CPU cycles/byte | relay CPU cycles/packet | relay cycles/byte (TSC) | relay cycles/packet (TSC) | relay lcore busy | generator CPU cycles/byte | generator lcore busy | packets | relay retransmits | generator retransmits/tx dropped |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	for ((run = 1; run <= RUNS; run++)); do
+		for wl in "${BULK[@]}"; do measure row "$wl" "$run"; done
+	done
+	summary
+fi
+if [ ${#ECHO[@]} -gt 0 ]; then
+	echo
+	echo "| workload | run | conns or round trips/s | p50 us | p90 us | p99 us | relay CPU cycles/op | per relay lcore at 100 %, /s | relay lcore busy | relay packets/op | relay SYN cookies used | relay retransmits | generator lcore busy | generator retransmits/tx dropped |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	for ((run = 1; run <= RUNS; run++)); do
+		for wl in "${ECHO[@]}"; do measure echo_row "$wl" "$run"; done
+	done
+	echo_summary
+fi
+if [ -n "$PPID_PERF" ]; then
+	kill -INT "$PPID_PERF" 2>/dev/null
+	wait "$PPID_PERF" 2>/dev/null || true
+	PPID_PERF=
+	perf report -i "$PERFDIR/relay.perf.data" --no-children --sort dso,symbol --percent-limit 0.3 \
+		--stdio 2>/dev/null | grep -v '^#' | grep -v '^$' >"$PERFDIR/relay.report.txt" || true
+	echo
+	echo "relay lcore profile (self time per function, $PERFDIR/relay.report.txt):"
+	head -n 25 "$PERFDIR/relay.report.txt"
+fi
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -s "$T/after.json" ] && python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+if "tsc_hz" in d: print("relay TSC: %.3f GHz (cycles above are at this rate)" % (d["tsc_hz"] / 1e9))' "$T/after.json"
 [ -s "$T/after.json" ] && ! grep -q busy_cycles "$T/after.json" &&
 	echo "(relay-side columns empty: the relay answers no /ferry/counters on $TEL)"
 exit "$FAILED"

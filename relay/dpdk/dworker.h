@@ -27,6 +27,8 @@
 	X(rx_csum_hw_bad)	/* frames the port found bad (checked again, dropped) */ \
 	X(rx_multiseg)		/* chained mbufs: dropped (frames fit one) */ \
 	X(busy_cycles)		/* TSC cycles of loop turns that moved packets */ \
+	X(idle_cycles)		/* TSC cycles of the other turns (sleeps excluded) */ \
+	X(sleep_cpu_ns)		/* CPU time (ns) the idle sleeps themselves cost */ \
 	X(polls)		/* loop turns */ \
 	X(steered_flows)	/* new clients handed to an lcore with a tunnel of their agent */ \
 	X(steered_out)		/* client segments handed to the lcore serving them */ \

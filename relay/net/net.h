@@ -76,6 +76,12 @@ enum {
 	NET_CFG_SYNCOOKIE_ALWAYS = 1u << 1,
 	/* Neither offer nor accept SACK (RFC 2018): NewReno alone. */
 	NET_CFG_NO_SACK = 1u << 2,
+	/* The ACK due every second full segment waits for the end of the
+	 * receive burst (the next net_poll_timers or net_flush), so one ACK
+	 * covers what a burst carried for a connection. For poll-mode
+	 * applications that call net_poll_timers or net_flush after each
+	 * burst; holes, FINs and window updates are still answered at once. */
+	NET_CFG_ACK_PER_BURST = 1u << 3,
 };
 
 /* Per-frame flags for net_input_ex(): what the NIC already verified. */

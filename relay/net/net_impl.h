@@ -21,6 +21,13 @@
 #define TCP_OPT_SPACE 40
 #define TCP_EPHEMERAL_LO 32768u
 #define TCP_EPHEMERAL_HI 60999u
+/* Buffers kept from ended connections, per stack: 8 MiB is 16 pairs at
+ * the relay's 256 KiB + 256 KiB, enough for the closes and opens that
+ * interleave within a loop turn or a few. */
+#define NET_BUF_CACHE_BYTES (8u << 20)
+#define NET_BUF_CACHE_MAX 64u
+/* Connections an ACK can wait for in one burst; beyond, ACKs go at once. */
+#define NET_ACK_DUE_MAX 64u
 
 /* ---- ARP ---- */
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_RESOLVED };
@@ -105,6 +112,7 @@ struct tcp_conn {
 	int32_t lidx;		/* listener of a half-open passive conn, -1 */
 
 	bool in_use : 1, in_hash : 1, on_ev : 1, on_reap : 1;
+	bool ack_due : 1;	/* in st->ack_due: an ACK at the end of the burst */
 	bool app : 1;		/* the application holds the handle */
 	bool active : 1;	/* we sent the first SYN */
 	bool ts_ok : 1, ws_ok : 1, sack_ok : 1;
@@ -192,6 +200,16 @@ struct net_stack {
 
 	struct tcp_conn *ev_head, *ev_tail;
 	struct tcp_conn *reap;
+
+	/* Send and receive buffers of ended connections, kept for the next
+	 * ones (up to NET_BUF_CACHE_BYTES): short connections then cost no
+	 * malloc and free each, nor the brk and page faults behind them. */
+	struct net_bufpair { uint8_t *sb, *rb; } *buf_cache;
+	uint32_t buf_cached, buf_cache_max;
+
+	/* NET_CFG_ACK_PER_BURST: connections owed an ACK at the burst's end. */
+	struct tcp_conn *ack_due[NET_ACK_DUE_MAX];
+	uint32_t nack_due;
 
 	/* net_input_tagged: the frame's tag (0: an ordinary frame), and
 	 * whether a connection of its 4-tuple holds it afterwards. */
@@ -310,6 +328,7 @@ struct tcp_conn *tcp_conn_new(struct net_stack *st, uint32_t rip,
 			      uint16_t rport, uint16_t lport);
 /* Send and receive buffers, at establishment (or connect): 0, -ENOMEM. */
 int tcp_conn_alloc_bufs(struct tcp_conn *c);
+void tcp_conn_free_bufs(struct tcp_conn *c);
 /* TCP life is over: timers off, out of the tables; the memory goes when
  * the application no longer holds it. */
 void tcp_conn_finish(struct tcp_conn *c);
@@ -338,6 +357,11 @@ static inline uint32_t tcp_now_ts(const struct tcp_conn *c)
 /* tcp_out.c */
 void tcp_output(struct tcp_conn *c);
 void tcp_send_ack(struct tcp_conn *c);
+/* NET_CFG_ACK_PER_BURST: false when the ACK must go now (the list is
+ * full), true when it will go at the end of the burst. */
+bool tcp_ack_defer(struct tcp_conn *c);
+/* Sends the ACKs the burst owes (data sent since may have carried them). */
+void tcp_ack_flush(struct net_stack *st);
 void tcp_send_syn(struct tcp_conn *c);	/* SYN or SYN/ACK by state */
 void tcp_send_rst(struct tcp_conn *c);
 void tcp_send_probe(struct tcp_conn *c);	/* seq snd_una-1, no data */

@@ -21,6 +21,22 @@ void ring_fini(struct ring *r)
 	r->cap = r->len = r->head = 0;
 }
 
+void ring_adopt(struct ring *r, uint8_t *buf, uint32_t cap)
+{
+	r->buf = buf;
+	r->cap = cap;
+	r->head = r->len = 0;
+}
+
+uint8_t *ring_release(struct ring *r)
+{
+	uint8_t *b = r->buf;
+
+	r->buf = NULL;
+	r->cap = r->len = r->head = 0;
+	return b;
+}
+
 static void copy_in(struct ring *r, uint32_t pos, const uint8_t *p, uint32_t n)
 {
 	uint32_t first = r->cap - pos;

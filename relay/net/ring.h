@@ -17,6 +17,11 @@ struct ring {
 /* 0 or -ENOMEM. */
 int ring_init(struct ring *r, uint32_t cap);
 void ring_fini(struct ring *r);
+/* Takes buf (cap bytes, the caller's allocation) as the ring's storage. */
+void ring_adopt(struct ring *r, uint8_t *buf, uint32_t cap);
+/* Hands the storage back (NULL when none) and leaves the ring as
+ * ring_fini does, without freeing. */
+uint8_t *ring_release(struct ring *r);
 static inline uint32_t ring_free(const struct ring *r) { return r->cap - r->len; }
 /* Appends up to ring_free bytes; returns how many. */
 uint32_t ring_write(struct ring *r, const void *p, uint32_t n);

@@ -250,6 +250,7 @@ void net_input(struct net_stack *st, const uint8_t *frame, size_t len,
 void net_poll_timers(struct net_stack *st, uint64_t now_us)
 {
 	net_enter(st, now_us);
+	tcp_ack_flush(st);	/* the burst before is over */
 	tw_advance(&st->wheel, st->now_us / 1000);
 	net_leave(st);
 }
@@ -257,5 +258,6 @@ void net_poll_timers(struct net_stack *st, uint64_t now_us)
 void net_flush(struct net_stack *st)
 {
 	net_enter(st, st->now_us);
+	tcp_ack_flush(st);
 	net_leave(st);
 }

@@ -32,6 +32,12 @@ int tcp_tables_init(struct net_stack *st)
 	st->lst_hash = malloc(lb * sizeof(*st->lst_hash));
 	if (!st->conns || !st->conn_hash || !st->lst || !st->lst_hash)
 		return -ENOMEM;
+	st->buf_cache_max = NET_BUF_CACHE_BYTES / (cfg->sndbuf + cfg->rcvbuf);
+	if (st->buf_cache_max > NET_BUF_CACHE_MAX)
+		st->buf_cache_max = NET_BUF_CACHE_MAX;
+	if (st->buf_cache_max &&
+	    !(st->buf_cache = calloc(st->buf_cache_max, sizeof(*st->buf_cache))))
+		return -ENOMEM;
 	st->conn_mask = nb - 1;
 	st->lst_mask = lb - 1;
 	for (uint32_t i = 0; i < lb; i++)
@@ -53,6 +59,12 @@ void tcp_tables_fini(struct net_stack *st)
 			ring_fini(&st->conns[i].rb);
 		}
 	}
+	while (st->buf_cached) {
+		st->buf_cached--;
+		free(st->buf_cache[st->buf_cached].sb);
+		free(st->buf_cache[st->buf_cached].rb);
+	}
+	free(st->buf_cache);
 	free(st->conns);
 	free(st->conn_hash);
 	free(st->lst);
@@ -236,12 +248,35 @@ struct tcp_conn *tcp_conn_new(struct net_stack *st, uint32_t rip,
 	return c;
 }
 
+/* The connection's buffers go back to the stack's cache, or are freed
+ * when it is full. */
+void tcp_conn_free_bufs(struct tcp_conn *c)
+{
+	struct net_stack *st = c->st;
+
+	if (c->sb.buf && c->rb.buf && st->buf_cached < st->buf_cache_max) {
+		st->buf_cache[st->buf_cached].sb = ring_release(&c->sb);
+		st->buf_cache[st->buf_cached].rb = ring_release(&c->rb);
+		st->buf_cached++;
+		return;
+	}
+	ring_fini(&c->sb);
+	ring_fini(&c->rb);
+}
+
 int tcp_conn_alloc_bufs(struct tcp_conn *c)
 {
-	const struct net_config *cfg = &c->st->cfg;
+	struct net_stack *st = c->st;
+	const struct net_config *cfg = &st->cfg;
 
 	if (c->sb.buf)
 		return 0;
+	if (st->buf_cached) {
+		st->buf_cached--;
+		ring_adopt(&c->sb, st->buf_cache[st->buf_cached].sb, cfg->sndbuf);
+		ring_adopt(&c->rb, st->buf_cache[st->buf_cached].rb, cfg->rcvbuf);
+		return 0;
+	}
 	/* Once per connection, never per packet; half-open connections
 	 * have none, so a SYN flood costs no buffer memory. */
 	if (ring_init(&c->sb, cfg->sndbuf) < 0 || ring_init(&c->rb, cfg->rcvbuf) < 0) {
@@ -313,8 +348,7 @@ void tcp_conn_release(struct tcp_conn *c)
 	if (c->state == TCP_CLOSED) {
 		tcp_conn_reap(c);
 	} else if (c->state == TCP_TIME_WAIT) {
-		ring_fini(&c->sb);	/* a TIME_WAIT entry needs no buffers */
-		ring_fini(&c->rb);
+		tcp_conn_free_bufs(c);	/* a TIME_WAIT entry needs no buffers */
 	}
 }
 
@@ -334,8 +368,7 @@ void tcp_reap_all(struct net_stack *st)
 			c->reap_next = keep;
 			keep = c;
 		} else {
-			ring_fini(&c->sb);
-			ring_fini(&c->rb);
+			tcp_conn_free_bufs(c);
 			c->in_use = false;
 			c->hnext = st->conn_free;
 			st->conn_free = c;
@@ -420,9 +453,7 @@ void tcp_enter_time_wait(struct tcp_conn *c)
 	c->persist = false;
 	tcp_ooo_clear(c);
 	tcp_arm_keep(c, c->st->cfg.time_wait_ms);
-	if (!c->app) {
-		ring_fini(&c->sb);
-		ring_fini(&c->rb);
-	}
+	if (!c->app)
+		tcp_conn_free_bufs(c);
 	maybe_closed(c);
 }

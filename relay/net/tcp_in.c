@@ -610,11 +610,14 @@ static bool data_input(struct tcp_conn *c, const struct tcp_seg *s)
 			tcp_ooo_pull(c);
 			tcp_conn_event(c, EV_READABLE);
 			/* Filling a hole is acknowledged at once (RFC 5681
-			 * 4.2); otherwise every second full segment. */
-			if (had_ooo || c->rcv_nxt - c->last_ack_sent >= 2 * c->rcv_mss)
+			 * 4.2); otherwise every second full segment, or with
+			 * NET_CFG_ACK_PER_BURST once at the end of the burst. */
+			if (had_ooo)
 				now = true;
-			else
+			else if (c->rcv_nxt - c->last_ack_sent < 2 * c->rcv_mss)
 				tcp_arm_delack(c);
+			else if (!(st->cfg.flags & NET_CFG_ACK_PER_BURST) || !tcp_ack_defer(c))
+				now = true;
 		} else {
 			tcp_ooo_add(c, seq, d, n);
 			return true;	/* duplicate ACK right away */

@@ -235,6 +235,37 @@ void tcp_send_ack(struct tcp_conn *c)
 	xmit(c, c->snd_nxt, TH_ACK, 0);
 }
 
+bool tcp_ack_defer(struct tcp_conn *c)
+{
+	struct net_stack *st = c->st;
+
+	if (c->ack_due)
+		return true;
+	if (st->nack_due == NET_ACK_DUE_MAX)
+		return false;
+	c->ack_due = true;
+	st->ack_due[st->nack_due++] = c;
+	return true;
+}
+
+void tcp_ack_flush(struct net_stack *st)
+{
+	for (uint32_t i = 0; i < st->nack_due; i++) {
+		struct tcp_conn *c = st->ack_due[i];
+
+		/* A slot reused since has ack_due clear (tcp_conn_new); one
+		 * that left ESTABLISHED-like states already said what it had. */
+		if (!c->ack_due)
+			continue;
+		c->ack_due = false;
+		if (c->in_use && c->last_ack_sent != c->rcv_nxt &&
+		    (c->state == TCP_ESTABLISHED || c->state == TCP_FIN_WAIT_1 ||
+		     c->state == TCP_FIN_WAIT_2))
+			tcp_send_ack(c);
+	}
+	st->nack_due = 0;
+}
+
 void tcp_send_syn(struct tcp_conn *c)
 {
 	xmit(c, c->iss, c->state == TCP_SYN_RCVD ? TH_SYN | TH_ACK : TH_SYN, 0);

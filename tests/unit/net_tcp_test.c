@@ -189,6 +189,58 @@ static void test_data_both_ways(void)
 	h_teardown();
 }
 
+/* NET_CFG_ACK_PER_BURST: the ACK every second full segment earns waits
+ * for the end of the burst (net_poll_timers / net_flush) and then covers
+ * all of it; a hole filled and a FIN are still answered at once. */
+static void test_ack_per_burst(void)
+{
+	struct net_config cfg;
+	struct h_seg s;
+	uint32_t iss, seq = ISN + 1;
+
+	fill_pat();
+	net_config_default(&cfg);
+	cfg.flags = NET_CFG_ACK_PER_BURST;
+	h_setup(&cfg);
+	iss = h_open(ISN, true);
+	H.auto_read = true;
+
+	/* A burst of five full segments: nothing until the burst ends. */
+	for (int i = 0; i < 5; i++, seq += PAY)
+		peer_data(seq, iss + 1, pat + (seq - ISN - 1), PAY, 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	CU_ASSERT_EQUAL(H.rxlen, 5 * PAY);
+	net_flush(H.st);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.flags == TH_ACK && s.ack == seq && s.len == 0);
+	net_poll_timers(H.st, H.now);	/* owed nothing more */
+	CU_ASSERT_EQUAL(H.nout, 1);
+
+	/* One segment alone still waits for the delayed-ACK timer. */
+	h_clear();
+	peer_data(seq, iss + 1, pat + (seq - ISN - 1), PAY, 0);
+	seq += PAY;
+	net_flush(H.st);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	h_advance_ms(41);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.ack == seq);
+
+	/* Two more, then the FIN in the same burst: acknowledged at once. */
+	h_clear();
+	for (int i = 0; i < 2; i++, seq += PAY)
+		peer_data(seq, iss + 1, pat + (seq - ISN - 1), PAY, 0);
+	CU_ASSERT_EQUAL(H.nout, 0);
+	peer_data(seq, iss + 1, NULL, 0, TH_FIN);
+	CU_ASSERT_EQUAL_FATAL(H.nout, 1);
+	CU_ASSERT(h_last(&s) && s.ack == seq + 1);
+	net_flush(H.st);
+	CU_ASSERT_EQUAL(H.nout, 1);	/* the FIN's ACK covered the burst */
+	CU_ASSERT_EQUAL(H.rxlen, (size_t)(seq - ISN - 1));
+	CU_ASSERT_EQUAL(memcmp(H.rx, pat, H.rxlen), 0);
+	h_teardown();
+}
+
 static void test_send_buffer_full(void)
 {
 	struct net_config cfg;
@@ -1372,6 +1424,7 @@ int main(void)
 		{ "accepted() refuses", test_refused_by_app },
 		{ "no listener: RST", test_no_listener_rst },
 		{ "data both ways, delayed ACK", test_data_both_ways },
+		{ "ACK per receive burst (NET_CFG_ACK_PER_BURST)", test_ack_per_burst },
 		{ "send buffer full, writable", test_send_buffer_full },
 		{ "RTO backoff and abort", test_retransmit_backoff_and_abort },
 		{ "RTO then ACK", test_retransmit_then_ack },
