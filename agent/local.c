@@ -301,8 +301,10 @@ static void on_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 			fy_sock_close_rst(fd);
 			continue;
 		}
-		FY_DEBUG(TOPIC, "%s: connection from %s", lf_str(ll->lf, spec, sizeof(spec)),
-			 fy_addr_str(&ss, peer, sizeof(peer)));
+		/* Filled here, not inside FY_DEBUG, which skips its arguments
+		 * below debug level: the refusal below prints it too. */
+		fy_addr_str(&ss, peer, sizeof(peer));
+		FY_DEBUG(TOPIC, "%s: connection from %s", lf_str(ll->lf, spec, sizeof(spec)), peer);
 		if (c->role == TC_SOCKS) {
 			c->socks = socks_new(a->cfg.socks_user[0] ? a->cfg.socks_user : NULL,
 					     a->cfg.socks_pass[0] ? a->cfg.socks_pass : NULL);
