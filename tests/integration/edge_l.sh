@@ -98,6 +98,23 @@ want_fast=$(gen_sha 32M 21)
 wait_log "$T/serve-fast.out" "^conn id=.* in=$((32 << 20)) .*in_sha256=$want_fast end=eof" 10
 check_ok "the fast target got 32 MiB intact (sha256 $want_fast)"
 
+# --- 4. relay gone: a connection to -L is refused at once, and the log
+# line names where it came from (at info level, where FY_DEBUG's
+# arguments are not evaluated)
+fy_relay_stop TERM
+fy_agent_stop a
+fy_agent_start a "$TOK_A" --log-level info -L "$L_ECHO:b:127.0.0.1:$ECHO"
+wait_listen "$L_ECHO" 10
+python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.settimeout(10)
+try:
+    s.recv(1)
+except OSError:
+    pass' "$L_ECHO" || true
+wait_log "$T/agent-a.log" "-L $L_ECHO:b:127\.0\.0\.1:$ECHO: connection from 127\.0\.0\.1:[0-9]+ refused: not connected to the relay" 10
+check_ok "without a relay, -L refuses and logs the client's address"
+
 for n in a b; do
 	fy_alive "${FY_AGENT_PID[$n]}" || fail "agent $n died"
 done
