@@ -374,6 +374,10 @@ int actl_client(int argc, char **argv)
 	int i = 1, fd, ok = 0;
 	ssize_t k;
 
+	if (i < argc && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
+		client_usage(stdout);
+		return 0;
+	}
 	if (i + 1 < argc && !strcmp(argv[i], "--ctl-socket")) {
 		path = argv[i + 1];
 		i += 2;
