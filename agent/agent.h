@@ -239,6 +239,10 @@ struct agent {
 	struct actl *ctl;		/* the control socket (ctl.c), or NULL */
 	enum transport tr_now;		/* this session's: TR_TLS or TR_WSS */
 	char tr_note[200];		/* auto: why TLS was given up, for the log */
+	/* A tunnel after the first could not be started (its connect failed
+	 * at once, e.g. out of descriptors): why. The session ends at the
+	 * next tick, not inside tunnel 0's WELCOME, where this is found. */
+	char start_fail[320];
 	struct proxy proxy;		/* when use_proxy */
 	bool use_proxy;
 };
