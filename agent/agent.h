@@ -48,6 +48,9 @@ struct fwd {
 	bool unused;		/* a closed forward's slot, free for the next one */
 	bool remote;		/* opened through the relay or the control socket */
 	bool answer_pending;	/* RESULT is to be passed on (remote.c) */
+	/* REGISTERs sent on this session whose RESULT has not come: the slot
+	 * is not given to another forward before (RESULT names the slot). */
+	unsigned reg_out;
 	uint32_t answer_req;	/* ... with this request id */
 	void (*answer)(struct agent *a, void *arg, uint32_t req, uint32_t code, const char *msg);
 	void *answer_arg;

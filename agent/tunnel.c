@@ -86,6 +86,7 @@ void agent_teardown(struct agent *a, const char *why)
 		f->up = false;
 		f->retry_at_ms = 0;
 		f->retry_ms = 0;
+		f->reg_out = 0;		/* their RESULTs died with the tunnel */
 		if (f->answer_pending) {	/* kept: claimed again with the others */
 			f->answer_pending = false;
 			if (f->answer)
@@ -298,6 +299,8 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 		return -1;
 	}
 	f = &a->cfg.fwds[r.req];
+	if (f->reg_out)
+		f->reg_out--;
 	if (f->unused)
 		return 0;	/* closed while its claim was in flight */
 	if (rfwd_on_result(a, r.req, &r) && r.code != FY_E_OK) {
@@ -418,7 +421,8 @@ static void send_register(struct atun *t, unsigned i)
 		       "(not claimed)", fw->port, fw->host, fw->hostport, a->relay_version);
 		return;
 	}
-	fy_mux_send_ctrl(t->link.mux, f, fy_frame_register(f, &r));
+	if (fy_mux_send_ctrl(t->link.mux, f, fy_frame_register(f, &r)) == 0)
+		fw->reg_out++;
 }
 
 static void send_registers(struct atun *t)
