@@ -48,6 +48,9 @@ struct fwd {
 	bool unused;		/* a closed forward's slot, free for the next one */
 	bool remote;		/* opened through the relay or the control socket */
 	bool answer_pending;	/* RESULT is to be passed on (remote.c) */
+	/* REGISTERs sent on this session whose RESULT has not come: the slot
+	 * is not given to another forward before (RESULT names the slot). */
+	unsigned reg_out;
 	uint32_t answer_req;	/* ... with this request id */
 	void (*answer)(struct agent *a, void *arg, uint32_t req, uint32_t code, const char *msg);
 	void *answer_arg;
@@ -239,6 +242,10 @@ struct agent {
 	struct actl *ctl;		/* the control socket (ctl.c), or NULL */
 	enum transport tr_now;		/* this session's: TR_TLS or TR_WSS */
 	char tr_note[200];		/* auto: why TLS was given up, for the log */
+	/* A tunnel after the first could not be started (its connect failed
+	 * at once, e.g. out of descriptors): why. The session ends at the
+	 * next tick, not inside tunnel 0's WELCOME, where this is found. */
+	char start_fail[320];
 	struct proxy proxy;		/* when use_proxy */
 	bool use_proxy;
 };

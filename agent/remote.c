@@ -57,6 +57,24 @@ static int find_lfwd(struct agent *a, const struct fy_fwdspec *fs)
 	return -1;
 }
 
+/* A closed forward's slot, once no RESULT for it is on its way: the one
+ * for the closed claim would be taken for the next forward's. */
+static bool slot_free(const struct fwd *f)
+{
+	return f->unused && !f->reg_out;
+}
+
+/* Empties f for good (closed, or refused), keeping the count of its
+ * claims still in flight. */
+static void slot_clear(struct fwd *f)
+{
+	unsigned out = f->reg_out;
+
+	memset(f, 0, sizeof(*f));
+	f->unused = true;
+	f->reg_out = out;
+}
+
 static void open_remote(struct agent *a, const struct fy_fwdspec *fs, uint32_t req,
 			rfwd_done_fn done, void *arg)
 {
@@ -76,7 +94,7 @@ static void open_remote(struct agent *a, const struct fy_fwdspec *fs, uint32_t r
 		}
 		return;
 	}
-	for (i = 0; i < (int)a->cfg.nfwds && !a->cfg.fwds[i].unused; i++)
+	for (i = 0; i < (int)a->cfg.nfwds && !slot_free(&a->cfg.fwds[i]); i++)
 		;
 	if (i == AGENT_MAX_FWDS) {
 		done(a, arg, req, FY_E_LIMIT, "this agent holds as many -R, -H and -S forwards as it "
@@ -131,10 +149,9 @@ static void close_remote(struct agent *a, const struct fy_fwdspec *fs, bool from
 	claimed = f->up || f->answer_pending;
 	if (f->answer_pending && f->answer)	/* an open still waits: it lost */
 		f->answer(a, f->answer_arg, f->answer_req, FY_E_GONE, "closed before it was claimed");
-	memset(f, 0, sizeof(*f));
+	slot_clear(f);
 	if (!from_relay && claimed)
 		tell_relay(a, fs);
-	f->unused = true;
 	snprintf(msg, sizeof(msg), "%s is no longer forwarded", claim_str(fs, cs, sizeof(cs)));
 	FY_INFO(TOPIC, "-%c %s closed: %s", fs->opt, cs, msg);
 	done(a, arg, req, FY_E_OK, msg);
@@ -292,10 +309,8 @@ bool rfwd_on_result(struct agent *a, unsigned i, const struct fy_result *r)
 	f->answer_pending = false;
 	f->answer = NULL;
 	/* Refused: the asker hears why, and the forward is not kept. */
-	if (r->code != FY_E_OK) {
-		memset(f, 0, sizeof(*f));
-		f->unused = true;
-	}
+	if (r->code != FY_E_OK)
+		slot_clear(f);
 	if (done)
 		done(a, arg, req, r->code, r->msg);
 	return true;

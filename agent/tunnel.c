@@ -76,6 +76,7 @@ static void tun_close(struct atun *t, const char *why)
 
 void agent_teardown(struct agent *a, const char *why)
 {
+	a->start_fail[0] = '\0';	/* it was this session's */
 	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++)
 		if (a->tuns[i])
 			tun_close(a->tuns[i], why);
@@ -85,6 +86,7 @@ void agent_teardown(struct agent *a, const char *why)
 		f->up = false;
 		f->retry_at_ms = 0;
 		f->retry_ms = 0;
+		f->reg_out = 0;		/* their RESULTs died with the tunnel */
 		if (f->answer_pending) {	/* kept: claimed again with the others */
 			f->answer_pending = false;
 			if (f->answer)
@@ -297,6 +299,8 @@ static int on_result(struct atun *t, const uint8_t *p, uint32_t n, const char **
 		return -1;
 	}
 	f = &a->cfg.fwds[r.req];
+	if (f->reg_out)
+		f->reg_out--;
 	if (f->unused)
 		return 0;	/* closed while its claim was in flight */
 	if (rfwd_on_result(a, r.req, &r) && r.code != FY_E_OK) {
@@ -417,7 +421,8 @@ static void send_register(struct atun *t, unsigned i)
 		       "(not claimed)", fw->port, fw->host, fw->hostport, a->relay_version);
 		return;
 	}
-	fy_mux_send_ctrl(t->link.mux, f, fy_frame_register(f, &r));
+	if (fy_mux_send_ctrl(t->link.mux, f, fy_frame_register(f, &r)) == 0)
+		fw->reg_out++;
 }
 
 static void send_registers(struct atun *t)
@@ -471,6 +476,14 @@ static struct atun *tun_start(struct agent *a, unsigned index)
 	if (t->fd < 0) {
 		snprintf(eb, sizeof(eb), "connect: %s", strerror(-t->fd));
 		free(t);
+		if (index > 0) {
+			/* Tunnel 0 is up: the session ends whole (agent_tick),
+			 * as when a later connect fails. Waiting to retry with
+			 * it still up, the retry would put a new tunnel 0 over
+			 * the old one, left open and unowned. */
+			snprintf(a->start_fail, sizeof(a->start_fail), "tunnel %u: %s", index, eb);
+			return NULL;
+		}
 		if (!auto_fallback(a, index, AT_CONNECT, eb))
 			schedule_retry(a, eb);
 		return NULL;
@@ -746,12 +759,29 @@ static void on_event(struct fy_loop *l, int fd, uint32_t ev, void *arg)
 	}
 }
 
+/* A tunnel of the session could not be started (tun_start): the whole
+ * session ends and is tried again with backoff. */
+static void session_start_failed(struct agent *a)
+{
+	char why[sizeof(a->start_fail)];
+
+	memcpy(why, a->start_fail, sizeof(why));
+	agent_teardown(a, why);
+	if (a->st == AG_DRAINING || a->fatal)
+		return;
+	schedule_retry(a, why);
+}
+
 void agent_tick(struct agent *a, uint64_t now)
 {
 	bool all_up = a->ntuns > 0;
 
 	if (a->st == AG_WAIT && now >= a->next_attempt_ms && !a->fatal) {
 		agent_connect(a);
+		return;
+	}
+	if (a->start_fail[0]) {
+		session_start_failed(a);
 		return;
 	}
 	for (unsigned i = 0; i < AGENT_MAX_TUNNELS; i++) {

@@ -64,6 +64,7 @@ struct iconn {
 	bool have_next;			/* a routed head waits for its stream */
 	bool want_rd;
 	bool in_more;
+	bool head_short;		/* the head in `in` is not whole: wait for the socket */
 	struct fy_tlsconn tls;
 	uint8_t *in;			/* input not yet handed on */
 	size_t in_len, in_cap;
@@ -661,6 +662,7 @@ static long f_recv(void *io, void *buf, size_t n)
 			continue;	/* the request ended exactly here */
 		case RQ_HEAD:
 			r = head_step(ic);
+			ic->head_short = r == 0;
 			if (r == 0)
 				return -EAGAIN;
 			if (r != 1) {
@@ -703,6 +705,19 @@ static void f_shutdown(void *io)
 	front_shutdown(ic);
 }
 
+/* Whether the pump can read more without the socket: a rewritten head
+ * not handed on yet, a body or raw bytes in `in`, or whole request heads
+ * there (pipelined: the pump stops after a few reads per event, and
+ * nothing would wake it for them). */
+static bool f_buffered(const struct iconn *ic)
+{
+	if (ic->fwd_off < ic->fwd_len)
+		return true;
+	if (!ic->in_len)
+		return false;
+	return ic->rq == RQ_BODY || ic->rq == RQ_RAW || (ic->rq == RQ_HEAD && !ic->head_short);
+}
+
 static void f_want(void *io, bool rd, bool wr)
 {
 	struct iconn *ic = io;
@@ -710,8 +725,7 @@ static void f_want(void *io, bool rd, bool wr)
 	front_want(ic, rd, wr);
 	/* Bytes already here (ours or TLS's) raise no event again. */
 	if (rd && !ic->pump_done &&
-	    ((ic->in_len && (ic->rq == RQ_BODY || ic->rq == RQ_RAW)) ||
-	     (ic->tls_on && fy_tlsconn_has_input(&ic->tls))))
+	    (f_buffered(ic) || (ic->tls_on && fy_tlsconn_has_input(&ic->tls))))
 		schedule(ic);
 }
 

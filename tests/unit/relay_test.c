@@ -360,6 +360,46 @@ static void test_names_route(void)
 	CU_ASSERT_EQUAL(atomic_load(&H.r.ctr.http_refused), 2);
 }
 
+/* How many times needle occurs in the n bytes at p. */
+static unsigned occurrences(const uint8_t *p, size_t n, const char *needle)
+{
+	size_t nl = strlen(needle);
+	unsigned k = 0;
+
+	for (size_t i = 0; i + nl <= n; i++)
+		if (!memcmp(p + i, needle, nl))
+			k++;
+	return k;
+}
+
+/* More pipelined requests in one write than the pump reads per event:
+ * they sit in the ingress's input buffer, where no socket event will
+ * come for them. Every one still reaches the agent. */
+static void test_names_pipelined(void)
+{
+	static const char one[] = "GET /p HTTP/1.1\r\nHost: web.example.org\r\n\r\n";
+	struct tagent *all[H_WORKERS], *owner = NULL;
+	char req[sizeof(one) * 20];
+	struct mconn *c;
+	struct tstream *t;
+	size_t n = 0;
+
+	setup(cfg_http);
+	all[0] = session(TOK_PI, "pi", 1, &all[1]);
+	h_register_name(all[0], 7, FY_NAME_HTTP, "web");
+	CU_ASSERT_EQUAL_FATAL(all[0]->results[0].code, FY_E_OK);
+	for (int i = 0; i < 20; i++, n += sizeof(one) - 1)
+		memcpy(req + n, one, sizeof(one) - 1);
+	c = h_client(0, 8080, "198.51.100.9", 52010);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	h_far_write(c, req, n);
+	t = stream_of(all, H_WORKERS, 52010, &owner);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL(occurrences(fy_buf_peek(&t->rx), fy_buf_len(&t->rx), "GET /p "), 20);
+	CU_ASSERT_EQUAL(atomic_load(&H.r.ctr.http_requests), 20);
+	h_fini();
+}
+
 /* ---- streams ---- */
 
 static void test_stream(void)
@@ -1265,6 +1305,7 @@ int main(void)
 		{ "UDP ports released with their flows", test_udp_release },
 		{ "name claims: token, holder, kind, ingress port", test_names_claim },
 		{ "HTTP ingress: a request by Host to its name's agent", test_names_route },
+		{ "HTTP ingress: pipelined requests past one event's reads", test_names_pipelined },
 		{ "UDP on a backend without it: UNSUPPORTED", test_udp_unsupported },
 		{ "a bad frame on a UDP stream ends only its tunnel", test_udp_bad_frame },
 	};
