@@ -113,6 +113,18 @@ int main(int argc, char **argv)
 	}
 	if (!a)
 		return 1;
+	/* OpenSSL's error strings are never loaded here: their tables and the
+	 * hash tables built from them cost some 170 KiB of RSS (scripts/rss.sh,
+	 * issue 10). fy_tls_errstr names the failures an operator meets and
+	 * gives the code of the rest. This must be the first OpenSSL call that
+	 * initialises the library: the first caller decides. The system's
+	 * openssl.cnf is still read (an administrator's policy, FIPS included). */
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
+			      OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL)) {
+		fprintf(stderr, "ferry-agent: cannot initialise OpenSSL\n");
+		free(a);
+		return 1;
+	}
 	rc = agent_cfg_parse(&a->cfg, argc, argv);
 	if (rc >= 0) {
 		free(a);
