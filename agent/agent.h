@@ -116,7 +116,9 @@ struct agent_cfg {
 	bool proxy_given;
 };
 
-/* -1: run; otherwise the exit code. */
+/* c must be all zeroes (main's comes from fy_zpages_alloc: the pages of
+ * its tables that parsing never writes take no memory).
+ * -1: run; otherwise the exit code. */
 int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv);
 int agent_parse_remote(const char *spec, struct fwd *f, char *err, size_t errlen);
 /* opt: 'H' or 'S'. */

@@ -512,7 +512,8 @@ int agent_cfg_parse(struct agent_cfg *c, int argc, char **argv)
 {
 	int rc;
 
-	memset(c, 0, sizeof(*c));
+	/* c comes zeroed (agent.h): clearing it here would write, and so
+	 * allocate, every page of its tables. */
 	c->io = FY_LOOP_AUTO;
 	c->drain_ms = 5000;
 	c->backoff_min_ms = 1000;

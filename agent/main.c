@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "ferry/sock.h"
 #include "ferry/tls.h"
+#include "ferry/zpages.h"
 #include "ferry_config.h"
 
 #define TICK_MS 100
@@ -102,31 +103,46 @@ static int run(struct agent *a)
 
 int main(int argc, char **argv)
 {
-	struct agent *a = calloc(1, sizeof(*a));
+	/* Zeroed pages, not calloc: most of struct agent is its configuration's
+	 * tables (~94 KiB for up to AGENT_MAX_FWDS forwards and allow rules),
+	 * and pages the parser never writes then take no memory (issue 10). */
+	struct agent *a = fy_zpages_alloc(sizeof(*a));
 	struct sigaction sa;
 	char err[512];
 	int rc;
 
 	if (argc > 1 && !strcmp(argv[1], "ctl")) {
-		free(a);
+		fy_zpages_free(a, sizeof(*a));
 		return actl_client(argc - 1, argv + 1);
 	}
 	if (!a)
 		return 1;
+	/* OpenSSL's error strings are never loaded here: their tables and the
+	 * hash tables built from them cost some 170 KiB of RSS (scripts/rss.sh,
+	 * issue 10). fy_tls_errstr names the failures an operator meets and
+	 * gives the code of the rest. This must be the first OpenSSL call that
+	 * initialises the library: the first caller decides. The system's
+	 * openssl.cnf is still read (an administrator's policy, FIPS included). */
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
+			      OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL)) {
+		fprintf(stderr, "ferry-agent: cannot initialise OpenSSL\n");
+		fy_zpages_free(a, sizeof(*a));
+		return 1;
+	}
 	rc = agent_cfg_parse(&a->cfg, argc, argv);
 	if (rc >= 0) {
-		free(a);
+		fy_zpages_free(a, sizeof(*a));
 		return rc;
 	}
 	fy_log_set_level(a->cfg.log_level);
 	if (fy_sock_split_hostport(a->cfg.relay, a->relay_host, sizeof(a->relay_host),
 				   &a->relay_port) < 0 || !a->relay_host[0] || !a->relay_port) {
 		fprintf(stderr, "ferry-agent: --relay '%s' is not HOST:PORT\n", a->cfg.relay);
-		free(a);
+		fy_zpages_free(a, sizeof(*a));
 		return 2;
 	}
 	if (pick_proxy(a) < 0) {
-		free(a);
+		fy_zpages_free(a, sizeof(*a));
 		return 2;
 	}
 	a->tls = fy_tls_client_ctx(a->cfg.ca[0] ? a->cfg.ca : NULL,
@@ -135,7 +151,7 @@ int main(int argc, char **argv)
 				   a->cfg.key[0] ? a->cfg.key : NULL, err, sizeof(err));
 	if (!a->tls) {
 		fprintf(stderr, "ferry-agent: %s\n", err);
-		free(a);
+		fy_zpages_free(a, sizeof(*a));
 		return 2;
 	}
 	SSL_CTX_set_mode(a->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -144,7 +160,7 @@ int main(int argc, char **argv)
 	if (!a->loop) {
 		fprintf(stderr, "ferry-agent: %s\n", err);
 		SSL_CTX_free(a->tls);
-		free(a);
+		fy_zpages_free(a, sizeof(*a));
 		return 2;
 	}
 	fy_budget_init(&a->budget, a->cfg.max_buffer_mem, NULL);
@@ -179,6 +195,6 @@ out:
 	fy_pool_fini(&a->conn_pool);
 	fy_loop_destroy(a->loop);
 	SSL_CTX_free(a->tls);
-	free(a);
+	fy_zpages_free(a, sizeof(*a));
 	return rc;
 }

@@ -13,7 +13,13 @@
  *
  * Ownership: the agent owns the resolver, except when threads are caught
  * in getaddrinfo at exit: they are left to finish, and the last one frees
- * it. Entry i of the cache and slot i of the threads' queue go together. */
+ * it. Entry i of the cache and slot i of the threads' queue go together.
+ *
+ * Threads start only when a name needs one: one more each time a lookup
+ * is queued and no running thread is free, up to RES_THREADS. An agent
+ * whose targets are all address literals (-R 2221:127.0.0.1:22, the usual
+ * case on a small board) never starts any, and keeps the stacks and malloc
+ * arenas they would have touched (issue 10). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -55,6 +61,7 @@ struct resolver {
 	pthread_cond_t cv;
 	pthread_t thr[RES_THREADS];
 	unsigned nthr, alive, busy;
+	unsigned queued;		/* slots wanted that no thread has taken yet */
 	int efd;
 	bool stop, orphan;
 	struct res_slot q[RES_ENTRIES];
@@ -86,6 +93,7 @@ static void *res_thread(void *arg)
 			continue;
 		}
 		s->want = false;
+		r->queued--;
 		r->busy++;
 		done = *s;
 		pthread_mutex_unlock(&r->mu);
@@ -202,13 +210,46 @@ static int entry_for(struct resolver *r, const char *host)
 	return free_i;
 }
 
+/* Under mu: one more thread when the queue has more lookups than there are
+ * free threads. Returns how many threads are alive afterwards. */
+static unsigned grow_locked(struct resolver *r)
+{
+	int e;
+
+	if (r->nthr == RES_THREADS || r->queued <= r->alive - r->busy)
+		return r->alive;
+	r->alive++;
+	e = pthread_create(&r->thr[r->nthr], NULL, res_thread, r);
+	if (e) {
+		r->alive--;
+		FY_LOG_RL(FY_LOG_WARN, TOPIC, "cannot start a resolver thread: %s "
+			  "(%u running)", strerror(e), r->alive);
+	} else {
+		r->nthr++;
+	}
+	return r->alive;
+}
+
 static void ask(struct resolver *r, int i)
 {
+	struct res_slot *s = &r->q[i];
+
 	r->e[i].pending = true;
 	pthread_mutex_lock(&r->mu);
-	memcpy(r->q[i].host, r->e[i].host, sizeof(r->q[i].host));
-	r->q[i].want = true;
-	r->q[i].done = false;
+	memcpy(s->host, r->e[i].host, sizeof(s->host));
+	if (!s->want)
+		r->queued++;
+	s->want = true;
+	s->done = false;
+	if (grow_locked(r) == 0) {
+		/* No thread to ask: answer "try again" through the usual
+		 * path, so that whoever waits for this name is told. */
+		s->want = false;
+		r->queued--;
+		s->err = -EAGAIN;
+		s->done = true;
+		(void)!write(r->efd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	}
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 }
@@ -276,23 +317,6 @@ int res_start(struct agent *a)
 		e = fy_loop_add(a->loop, r->efd, FY_EV_READ, on_result, a);
 	if (e < 0)
 		goto fail;
-	for (; r->nthr < RES_THREADS; r->nthr++) {
-		pthread_mutex_lock(&r->mu);
-		r->alive++;
-		pthread_mutex_unlock(&r->mu);
-		e = pthread_create(&r->thr[r->nthr], NULL, res_thread, r);
-		if (e) {
-			pthread_mutex_lock(&r->mu);
-			r->alive--;
-			pthread_mutex_unlock(&r->mu);
-			break;
-		}
-	}
-	if (!r->nthr) {		/* one thread will do; none will not */
-		fy_loop_del(a->loop, r->efd);
-		e = -e;
-		goto fail;
-	}
 	a->res = r;
 	/* -R targets given by name are looked up now, so that the first
 	 * stream usually finds an address. */

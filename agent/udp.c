@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "ferry/addr.h"
 #include "ferry/sock.h"
+#include "ferry/zpages.h"
 
 #define TOPIC "agent.udp"
 #define DGRAMS_PER_EVENT 64
@@ -433,7 +434,9 @@ static int listen_udp(struct agent *a, struct lfwd *lf)
 
 int udp_start(struct agent *a)
 {
-	a->udp = calloc(1, sizeof(*a->udp));
+	/* Zeroed pages: the 64 KiB datagram buffer takes memory only once
+	 * a datagram moves (ferry/zpages.h). */
+	a->udp = fy_zpages_alloc(sizeof(*a->udp));
 	if (!a->udp)
 		return -1;
 	for (unsigned i = 0; i < a->cfg.nlfwds; i++)
@@ -483,6 +486,6 @@ void udp_stop(struct agent *a)
 	}
 	if (u->dropped)
 		FY_INFO(TOPIC, "%llu datagram(s) dropped in all", u->dropped);
-	free(u);
+	fy_zpages_free(u, sizeof(*u));
 	a->udp = NULL;
 }

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -111,6 +112,46 @@ static int cert_sha256(X509 *x, uint8_t md[32])
 	return 0;
 }
 
+/* A process that never loads OpenSSL's error strings (ferry-agent: they
+ * cost it some 170 KiB of resident memory, issue 10) still names the
+ * failures an operator meets, in OpenSSL's own words; any other error is
+ * given by its code, which `openssl errstr CODE` spells out. */
+static const char *known_reason(unsigned long e, char *tmp, size_t len)
+{
+	static const struct {
+		int lib, reason;
+		const char *text;
+	} known[] = {
+		{ ERR_LIB_SSL, SSL_R_CERTIFICATE_VERIFY_FAILED, "certificate verify failed" },
+		{ ERR_LIB_SSL, SSL_R_WRONG_VERSION_NUMBER, "wrong version number" },
+		{ ERR_LIB_SSL, SSL_R_UNEXPECTED_EOF_WHILE_READING, "unexpected eof while reading" },
+		{ ERR_LIB_SSL, SSL_R_PACKET_LENGTH_TOO_LONG, "packet length too long" },
+		{ ERR_LIB_SSL, SSL_R_UNSUPPORTED_PROTOCOL, "unsupported protocol" },
+		{ ERR_LIB_SSL, SSL_R_NO_PROTOCOLS_AVAILABLE, "no protocols available" },
+		{ ERR_LIB_SSL, SSL_R_HTTP_REQUEST, "http request" },
+		{ ERR_LIB_SSL, SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC,
+		  "decryption failed or bad record mac" },
+		{ ERR_LIB_PEM, PEM_R_NO_START_LINE, "no start line" },
+		{ ERR_LIB_PEM, PEM_R_BAD_END_LINE, "bad end line" },
+		{ ERR_LIB_X509, X509_R_NO_CERTIFICATE_OR_CRL_FOUND, "no certificate or crl found" },
+	};
+	int lib = ERR_GET_LIB(e), r = ERR_GET_REASON(e);
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].lib == lib && known[i].reason == r)
+			return known[i].text;
+	/* Alerts the peer sent: SSL_R_SSLV3_ALERT_* and SSL_R_TLSV1*_ALERT_*. */
+	if (lib == ERR_LIB_SSL && r > SSL_AD_REASON_OFFSET && r < SSL_AD_REASON_OFFSET + 256) {
+		snprintf(tmp, len, "the peer sent TLS alert '%s'",
+			 SSL_alert_desc_string_long(r - SSL_AD_REASON_OFFSET));
+		return tmp;
+	}
+	if (ERR_lib_error_string(e))
+		return NULL;	/* strings are loaded: OpenSSL says it better */
+	snprintf(tmp, len, "OpenSSL error %08lX (openssl errstr %08lX)", e, e);
+	return tmp;
+}
+
 const char *fy_tls_errstr(char *buf, size_t len)
 {
 	unsigned long e;
@@ -133,6 +174,8 @@ const char *fy_tls_errstr(char *buf, size_t len)
 			reason = strerror((int)ERR_GET_REASON(e));
 		else if (ERR_GET_LIB(e) != ERR_LIB_USER)
 			reason = ERR_reason_error_string(e);
+		if (!reason && ERR_GET_LIB(e) != ERR_LIB_USER)
+			reason = known_reason(e, tmp, sizeof(tmp));
 		if (!reason && !(ERR_GET_LIB(e) == ERR_LIB_USER && has_data)) {
 			ERR_error_string_n(e, tmp, sizeof(tmp));
 			reason = tmp;

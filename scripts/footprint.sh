@@ -75,60 +75,7 @@ pss() { awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup"; }
 ROWS+=("| RSS idle (connected, 3 forwards) | $(st "$AP" VmRSS) KiB | own (RssAnon) $(st "$AP" RssAnon) KiB + mapped files (RssFile) $(st "$AP" RssFile) KiB; PSS $(pss "$AP") KiB; x86_64, $LOOP |")
 
 # ---------------------------------------------------------------- 1,000 req/s, 50 streams
-python3 - "$PUB_ECHO" "$AP" "$SECS" >"$T/load.out" 2>"$T/load.err" <<'PY' || fail "the paced load failed: $(cat "$T/load.err")"
-import asyncio, sys, time
-port, pid, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-STREAMS, RATE, SIZE = 50, 1000.0, 64
-interval = STREAMS / RATE
-lat, errors, rss, anon = [], [0], [0], [0]
-
-def status(key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1])
-    return 0
-
-async def sampler(end):
-    while time.monotonic() < end:
-        rss[0] = max(rss[0], status("VmRSS:"))
-        anon[0] = max(anon[0], status("RssAnon:"))
-        await asyncio.sleep(0.1)
-
-async def stream(i, start, end):
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    msg = bytes([65 + i % 26]) * SIZE
-    t = start + i * interval / STREAMS
-    while True:
-        now = time.monotonic()
-        if t > end:
-            break
-        if t > now:
-            await asyncio.sleep(t - now)
-        t0 = time.perf_counter()
-        w.write(msg)
-        await w.drain()
-        got = await r.readexactly(SIZE)
-        if got != msg:
-            errors[0] += 1
-        lat.append(time.perf_counter() - t0)
-        t += interval
-    w.close()
-    await w.wait_closed()
-
-async def main():
-    start = time.monotonic() + 0.5
-    end = start + secs
-    await asyncio.gather(sampler(end), *(stream(i, start, end) for i in range(STREAMS)))
-    lat.sort()
-    n = len(lat)
-    print(f"requests={n} rate={n / secs:.0f} errors={errors[0]} p50_ms={lat[n // 2] * 1e3:.2f} "
-          f"p99_ms={lat[int(n * 0.99)] * 1e3:.2f} max_rss_kb={rss[0]} max_anon_kb={anon[0]} "
-          f"hwm_kb={status('VmHWM:')}")
-    sys.exit(1 if errors[0] else 0)
-
-asyncio.run(main())
-PY
+python3 "$FY_ROOT/scripts/paced_load.py" "$PUB_ECHO" "$AP" "$SECS" >"$T/load.out" 2>"$T/load.err" || fail "the paced load failed: $(cat "$T/load.err")"
 L=$(cat "$T/load.out")
 ROWS+=("| RSS at 1,000 req/s over 50 streams, ${SECS} s | $(field max_rss_kb "$L") KiB (VmHWM $(field hwm_kb "$L") KiB) | own (RssAnon) at most $(field max_anon_kb "$L") KiB; $(field rate "$L") req/s done, p50 $(field p50_ms "$L") ms, p99 $(field p99_ms "$L") ms, $(field errors "$L") wrong replies |")
 

@@ -1085,6 +1085,7 @@ static int cfg_parse(const char *const *args)
 		argc++;
 	}
 	argv[argc] = NULL;
+	memset(&cfg, 0, sizeof(cfg));	/* agent_cfg_parse takes it zeroed */
 	r = agent_cfg_parse(&cfg, argc, argv);
 	/* argv itself was permuted, and argv[0] replaced. */
 	for (int i = 0; i < argc; i++)
