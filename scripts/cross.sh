@@ -7,7 +7,7 @@
 # Leaves BUILD_DIR/agent/ferry-agent and a stripped copy BUILD_DIR/ferry-agent
 # (default BUILD_DIR: build-cross-ARCH), and prints what it is, its size and the
 # shared libraries it needs. Run it on the board with those libraries installed
-# (Debian / Raspberry Pi OS: libssl3 libxxhash0 liburing2), or here under
+# (Debian / Raspberry Pi OS: libssl3 liburing2), or here under
 # qemu-user: qemu-aarch64-static / qemu-arm-static BUILD_DIR/ferry-agent --help.
 set -eu
 cd "$(dirname "$0")/.."
