@@ -21,29 +21,11 @@
 
 #include "agent.h"
 #include "ferry/sock.h"
+#include "ferry/text.h"
 
 static int parse_ports(const char *s, struct allow *al)
 {
-	char *end;
-	unsigned long lo, hi;
-
-	if (!strcmp(s, "*")) {
-		al->port_lo = 1;
-		al->port_hi = 65535;
-		return 0;
-	}
-	/* Digits and one '-' only: strtoul would also take "+22" and " 22". */
-	if (s[strspn(s, "0123456789-")])
-		return -1;
-	lo = strtoul(s, &end, 10);
-	hi = lo;
-	if (*end == '-')
-		hi = strtoul(end + 1, &end, 10);
-	if (*end || end == s || lo < 1 || hi > 65535 || lo > hi)
-		return -1;
-	al->port_lo = (uint16_t)lo;
-	al->port_hi = (uint16_t)hi;
-	return 0;
+	return fy_port_range_parse(s, &al->port_lo, &al->port_hi);
 }
 
 static int parse_host(char *h, struct allow *al)

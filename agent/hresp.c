@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/text.h"
 #include "hresp.h"
 
 static struct hresp *of(http_parser *p)
@@ -132,26 +133,10 @@ bool hresp_header(const struct hresp *h, const char *name, const char **v, size_
 
 bool hresp_has_token(const struct hresp *h, const char *name, const char *token)
 {
-	size_t tl = strlen(token);
-
-	for (unsigned i = 0; i < h->nhdr; i++) {
-		const char *v = h->buf + h->value[i].off, *end = v + h->value[i].len;
-
-		if (h->name[i].len != strlen(name) ||
-		    strncasecmp(h->buf + h->name[i].off, name, h->name[i].len))
-			continue;
-		while (v < end) {
-			const char *c = memchr(v, ',', (size_t)(end - v));
-			const char *e = c ? c : end;
-
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			if ((size_t)(e - v) == tl && !strncasecmp(v, token, tl))
-				return true;
-			v = c ? c + 1 : end;
-		}
-	}
+	for (unsigned i = 0; i < h->nhdr; i++)
+		if (h->name[i].len == strlen(name) &&
+		    !strncasecmp(h->buf + h->name[i].off, name, h->name[i].len) &&
+		    fy_list_has_token(h->buf + h->value[i].off, h->value[i].len, token))
+			return true;
 	return false;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/text.h"
 #include "policy.h"
 
 static void seterr(char *err, size_t n, const char *fmt, ...)
@@ -23,26 +24,7 @@ static void seterr(char *err, size_t n, const char *fmt, ...)
 
 static int parse_port_part(const char *s, struct policy_rule *r)
 {
-	char *end;
-	unsigned long lo, hi;
-
-	if (!strcmp(s, "*")) {
-		r->port_lo = 1;
-		r->port_hi = 65535;
-		return 0;
-	}
-	/* Digits and one '-' only: strtoul would also take "+22" and " 22". */
-	if (s[strspn(s, "0123456789-")])
-		return -1;
-	lo = strtoul(s, &end, 10);
-	hi = lo;
-	if (*end == '-')
-		hi = strtoul(end + 1, &end, 10);
-	if (*end || end == s || lo < 1 || hi > 65535 || lo > hi)
-		return -1;
-	r->port_lo = (uint16_t)lo;
-	r->port_hi = (uint16_t)hi;
-	return 0;
+	return fy_port_range_parse(s, &r->port_lo, &r->port_hi);
 }
 
 static int parse_host_part(char *s, struct policy_rule *r)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ferry/text.h"
 #include "wsup.h"
 
 bool wsup_is_path(const char *target, size_t n, const char *path)
@@ -39,28 +40,11 @@ static int one_header(const struct hparse *hp, const uint8_t *b, const char *nam
 static bool has_token(const struct hparse *hp, const uint8_t *b, const char *name,
 		      const char *token)
 {
-	size_t tl = strlen(token);
-
-	for (unsigned i = 0; i < hp->nhdr; i++) {
-		const char *v, *end;
-
-		if (!hp_header_is(hp, b, i, name))
-			continue;
-		v = (const char *)b + hp->hdr[i].value.off;
-		end = v + hp->hdr[i].value.len;
-		while (v < end) {
-			const char *c = memchr(v, ',', (size_t)(end - v));
-			const char *e = c ? c : end;
-
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			if ((size_t)(e - v) == tl && !strncasecmp(v, token, tl))
-				return true;
-			v = c ? c + 1 : end;
-		}
-	}
+	for (unsigned i = 0; i < hp->nhdr; i++)
+		if (hp_header_is(hp, b, i, name) &&
+		    fy_list_has_token((const char *)b + hp->hdr[i].value.off, hp->hdr[i].value.len,
+				      token))
+			return true;
 	return false;
 }
 
