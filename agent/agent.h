@@ -344,6 +344,7 @@ int local_start(struct agent *a);
 /* One -L listener opened or closed at run time: 0, or -errno (logged). */
 int local_listen(struct agent *a, struct lfwd *lf);
 void local_unlisten(struct agent *a, struct lfwd *lf);
+void local_tick(struct agent *a);
 void local_stop(struct agent *a);
 /* The session is up (again): -W opens its stream. */
 void local_session_up(struct agent *a);

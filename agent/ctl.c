@@ -42,6 +42,7 @@ struct actl {
 	char path[108];
 	struct actl_conn *conns;
 	unsigned n;
+	bool paused;		/* out of descriptors: no read interest until a tick */
 };
 
 static void say(struct actl_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -244,6 +245,15 @@ static void on_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct actl_conn *c;
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* The listener stays readable: resting it until the next
+			 * tick keeps the loop from spinning on it. */
+			FY_LOG_RL(FY_LOG_WARN, TOPIC, "control socket: out of descriptors (%s)",
+				  strerror(errno));
+			fy_loop_mod(a->loop, lfd, 0);
+			ctl->paused = true;
+			return;
+		}
 		if (fd < 0)
 			return;
 		if (ctl->n >= CTL_CONNS_MAX || !(c = calloc(1, sizeof(*c)))) {
@@ -336,6 +346,10 @@ void actl_tick(struct agent *a)
 
 	if (!a->ctl)
 		return;
+	if (a->ctl->paused) {
+		a->ctl->paused = false;
+		fy_loop_mod(a->loop, a->ctl->fd, FY_EV_READ);
+	}
 	for (c = a->ctl->conns; c; c = next) {
 		next = c->next;
 		if (a->now_ms < c->deadline_ms || c->writing)

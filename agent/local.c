@@ -26,6 +26,7 @@ struct llisten {
 	struct agent *a;
 	struct lfwd *lf;
 	int fd;
+	bool paused;		/* out of descriptors: no read interest until a tick */
 };
 
 struct local {
@@ -292,6 +293,12 @@ static void on_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 			if (fd != -EAGAIN)
 				FY_LOG_RL(FY_LOG_WARN, TOPIC, "%s: accept: %s",
 					  lf_str(ll->lf, spec, sizeof(spec)), strerror(-fd));
+			if (fd == -EMFILE || fd == -ENFILE) {
+				/* Still readable: rest it until the next tick, or the
+				 * loop spins on it. The client waits in the queue. */
+				fy_loop_mod(a->loop, lfd, 0);
+				ll->paused = true;
+			}
 			return;
 		}
 		fy_sock_nodelay(fd);
@@ -381,6 +388,20 @@ int local_listen(struct agent *a, struct lfwd *lf)
 		FY_WARN(TOPIC, "%s: cannot listen on %s:%u: %s", lf_str(lf, spec, sizeof(spec)),
 			lf->bind[0] ? lf->bind : "127.0.0.1", lf->port, strerror(-e));
 	return e;
+}
+
+/* Listeners rested for want of a descriptor listen again. */
+void local_tick(struct agent *a)
+{
+	struct local *lo = a->local;
+
+	for (unsigned i = 0; lo && i < lo->n; i++) {
+		if (!lo->l[i].paused)
+			continue;
+		lo->l[i].paused = false;
+		if (lo->l[i].fd >= 0)
+			fy_loop_mod(a->loop, lo->l[i].fd, FY_EV_READ);
+	}
 }
 
 void local_unlisten(struct agent *a, struct lfwd *lf)

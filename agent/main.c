@@ -74,6 +74,7 @@ static int run(struct agent *a)
 		if (now - last_tick >= TICK_MS) {
 			agent_tick(a, now);
 			udp_tick(a);
+			local_tick(a);
 			actl_tick(a);
 			last_tick = now;
 		}

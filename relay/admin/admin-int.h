@@ -61,6 +61,9 @@ struct adm_server {
 	unsigned nconns;
 	uint32_t next_req;
 	uint64_t now_ms;		/* the thread's clock, once per turn */
+	/* Out of descriptors: the listeners rest (no read interest) until
+	 * the next turn, or a level-triggered listener spins the thread. */
+	bool accept_paused;
 	atomic_ulong requests, bad_requests, unauthorized;
 };
 

@@ -207,6 +207,13 @@ static void on_accept(struct fy_loop *l, int lfd, uint32_t ev, void *arg)
 		int fd = fy_sock_accept(lfd, &ss, &sl);
 		struct adm_conn *c;
 
+		if (fd == -EMFILE || fd == -ENFILE) {
+			FY_LOG_RL(FY_LOG_WARN, TOPIC, "admin listener: out of descriptors (%s): "
+				  "connections wait in the listen queue", strerror(-fd));
+			fy_loop_mod(s->loop, lfd, 0);
+			s->accept_paused = true;
+			return;
+		}
 		if (fd < 0)
 			return;
 		if (s->nconns >= ADM_MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
@@ -311,6 +318,13 @@ static void *admin_main(void *arg)
 		fy_loop_run_once(s->loop, TICK_MS);
 		s->now_ms = fy_now_ms();
 		expire(s);
+		if (s->accept_paused) {
+			s->accept_paused = false;
+			if (s->tcp_fd >= 0)
+				fy_loop_mod(s->loop, s->tcp_fd, FY_EV_READ);
+			if (s->unix_fd >= 0)
+				fy_loop_mod(s->loop, s->unix_fd, FY_EV_READ);
+		}
 	}
 	while (s->conns)
 		conn_free(s->conns);
