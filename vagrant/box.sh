@@ -8,7 +8,9 @@
 #     sudo, and what the scenarios use: iproute2, nftables, conntrack, busybox
 #     (httpd), curl, ping, python3 (tests/tools/fy_dns.py), dig, rsync (Vagrant's
 #     synced folder), and the libraries the
-#     ferry binaries link (libssl3, liburcu8, libxxhash0, liburing2)
+#     ferry binaries link (libssl3, liburcu8, libxxhash0, liburing2, libwslay1,
+#     libhttp-parser2.9, libcjson1; tests/integration/vagrant_validate.sh checks
+#     this list against what the built binaries need)
 #   + user vagrant (Vagrant's well-known insecure key, password-less sudo)
 #   one ext4 partition (at 1 MiB: the loop device takes it by offset, since
 #   `losetup -P` partitions do not appear everywhere), booted by extlinux
@@ -25,7 +27,7 @@ out=${1:?usage: vagrant/box.sh OUT.box}
 SIZE_MB=2048
 PKGS=(systemd-sysv udev kmod dbus linux-image-cloud-amd64 openssh-server sudo iproute2 nftables
 	conntrack busybox curl iputils-ping python3 bind9-dnsutils rsync netbase procps libssl3 liburcu8
-	libxxhash0 liburing2)
+	libxxhash0 liburing2 libwslay1 libhttp-parser2.9 libcjson1)
 
 # The mirror apt uses for bookworm here (deb822 sources or a sources.list line).
 mirror=${FERRY_BOX_MIRROR:-}

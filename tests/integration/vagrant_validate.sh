@@ -40,4 +40,31 @@ got=$(ruby -e '
 ' "$FY_ROOT/vagrant/Vagrantfile" 2>&1) || fail "reading the Vagrantfile's machines failed: $got"
 [ "$got" = "$want" ] || fail "Vagrantfile machines '$got', want '$want'"
 check_ok "machines and addresses match tests/topo/addrs: $got"
+
+# The box carries every shared library the relay and the agent of this build
+# need (the VMs run these binaries, built without DPDK by vagrant/run): each one
+# ldd names, by its Debian package, is in vagrant/box.sh's PKGS. DPDK's own
+# libraries and what only they pull in are left out.
+pkgs=" $(sed -n '/^PKGS=(/,/)/p' "$FY_ROOT/vagrant/box.sh" | tr -d '()' | sed 's/^PKGS=//' | tr '\n\t' '  ') "
+sos() { ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'; }
+dpdk_only=" "
+for lib in $(sos "$RELAY_BIN" | grep '/librte_'); do
+	dpdk_only+="$lib $(sos "$lib" | tr '\n' ' ')"
+done
+for lib in $(sos "$AGENT_BIN"); do dpdk_only=${dpdk_only// $lib / }; done
+missing=()
+for bin in "$RELAY_BIN" "$AGENT_BIN"; do
+	while read -r lib; do
+		[[ $dpdk_only == *" $lib "* ]] && continue
+		# /lib is /usr/lib on Debian 12 and dpkg knows a file by the path its
+		# package ships it at, which may be either
+		pkg=$({ dpkg -S "$lib" || dpkg -S "$(readlink -f "$lib")"; } 2>/dev/null | head -n 1 |
+			cut -d: -f1)
+		[ -n "$pkg" ] || fail "no Debian package owns $lib (needed by $bin)"
+		case $pkg in libc6 | libgcc-s1) continue ;; esac	# in every Debian system
+		[[ $pkgs == *" $pkg "* ]] || missing+=("$pkg ($(basename "$lib"), $(basename "$bin"))")
+	done < <(sos "$bin")
+done
+[ ${#missing[@]} -eq 0 ] || fail "vagrant/box.sh PKGS lacks what the binaries link: ${missing[*]}"
+check_ok "vagrant/box.sh installs every library the relay and the agent link"
 pass
