@@ -313,6 +313,9 @@ void forward_free(struct agent *a, struct tconn *c);
 uint32_t forward_admit(struct agent *a, const char **msg);
 /* tconn's pump callback (closes its connection, logs). */
 void forward_done(struct fy_pump *p, uint32_t code, const char *why);
+/* The connection's socket closed as its stream ended (FIN when code is OK,
+ * a reset otherwise) and c queued for gc. */
+void forward_close(struct agent *a, struct tconn *c, uint32_t code);
 extern const struct astream_ops tconn_ops;
 
 /* remote.c: forwards opened and closed at run time, asked by the relay

@@ -93,6 +93,11 @@ void forward_done(struct fy_pump *p, uint32_t code, const char *why)
 	else
 		FY_DEBUG(TOPIC, "stream to %s done: %s (sent %llu, received %llu bytes)", c->target,
 			 why, p->rx, p->tx);
+	forward_close(a, c, code);
+}
+
+void forward_close(struct agent *a, struct tconn *c, uint32_t code)
+{
 	if (c->sc.fd >= 0) {
 		fy_loop_del(a->loop, c->sc.fd);
 		if (code == FY_E_OK) {

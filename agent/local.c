@@ -62,21 +62,14 @@ static void local_done(struct fy_pump *p, uint32_t code, const char *why)
 	else
 		FY_DEBUG(TOPIC, "%s: stream done: %s (sent %llu, received %llu bytes)",
 			 lf_str(c->lf, spec, sizeof(spec)), why, p->rx, p->tx);
-	if (c->role == TC_STDIO) {
-		fy_stdioconn_fini(&c->stdio);
-		a->stdio_done = true;
-		a->stdio_rc = code == FY_E_OK ? 0 : 1;
-		a->local->stdio = NULL;
-	} else if (c->sc.fd >= 0) {
-		fy_loop_del(a->loop, c->sc.fd);
-		if (code == FY_E_OK) {
-			fy_sock_abort_on_close(c->sc.fd, false);
-			close(c->sc.fd);
-		} else {
-			fy_sock_close_rst(c->sc.fd);
-		}
-		c->sc.fd = -1;
+	if (c->role != TC_STDIO) {
+		forward_close(a, c, code);
+		return;
 	}
+	fy_stdioconn_fini(&c->stdio);
+	a->stdio_done = true;
+	a->stdio_rc = code == FY_E_OK ? 0 : 1;
+	a->local->stdio = NULL;
 	c->gc_next = a->gc_conns;
 	a->gc_conns = c;
 }
