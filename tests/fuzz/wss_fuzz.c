@@ -99,6 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef FY_LIBFUZZER
+#include "replay.h"
+
 static size_t seed(uint8_t *out, unsigned i)
 {
 	static const char *const txt[] = {
@@ -132,30 +134,8 @@ static size_t seed(uint8_t *out, unsigned i)
 int main(int argc, char **argv)
 {
 	unsigned long iters = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
-	uint8_t base[1024];
-	uint64_t x = 0x9e3779b97f4a7c15ull;
 
-	for (unsigned long i = 0; i < iters; i++) {
-		size_t n = seed(base, (unsigned)i);
-		unsigned flips;
-		uint8_t *buf;
-
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		flips = (unsigned)(x % 4);
-		for (unsigned f = 0; f < flips; f++) {
-			uint64_t y = x * (f + 1) * 0x2545f4914f6cdd1dull;
-
-			base[(y >> 8) % n] = (uint8_t)(y >> 40);
-		}
-		if (i % 3 == 0)
-			n = (size_t)(x >> 20) % (n + 1);	/* truncation */
-		buf = malloc(n ? n : 1);	/* exactly n bytes: ASan sees reads past */
-		memcpy(buf, base, n);
-		LLVMFuzzerTestOneInput(buf, n);
-		free(buf);
-	}
+	fy_fuzz_replay(iters, seed);
 	printf("wss_fuzz: %lu inputs, no crash; %lu payload bytes, %lu refusals, %lu heads\n",
 	       iters, n_payload, n_refused, n_heads);
 	if (iters >= 1000 && (!n_payload || !n_refused || !n_heads)) {
