@@ -29,6 +29,7 @@ struct tunnel {
 	uint64_t accepted_ms;
 	uint64_t deadline_ms;		/* handshake deadline */
 	struct tunnel *ua_next, *ua_prev;	/* worker's unauthenticated, oldest first */
+	enum ua_tier ua_tier;		/* the list it is on */
 	int src_slot;			/* in the source address table; -1: untracked */
 	struct reg_session *sess;	/* reference held while set */
 	uint32_t serial;		/* this worker's id for the tunnel */

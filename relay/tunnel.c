@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <xxhash.h>
 
 #include "backend.h"
@@ -35,6 +36,43 @@ static bool unauthenticated(const struct tunnel *t)
 	return t->state == TUN_TLS || t->state == TUN_HELLO;
 }
 
+static void ua_unlink(struct tunnel *t)
+{
+	struct worker *w = t->w;
+
+	if (t->ua_prev)
+		t->ua_prev->ua_next = t->ua_next;
+	else
+		w->ua_head[t->ua_tier] = t->ua_next;
+	if (t->ua_next)
+		t->ua_next->ua_prev = t->ua_prev;
+	else
+		w->ua_tail[t->ua_tier] = t->ua_prev;
+	t->ua_next = t->ua_prev = NULL;
+}
+
+static void ua_append(struct tunnel *t, enum ua_tier tier)
+{
+	struct worker *w = t->w;
+
+	t->ua_tier = tier;
+	t->ua_prev = w->ua_tail[tier];
+	if (w->ua_tail[tier])
+		w->ua_tail[tier]->ua_next = t;
+	else
+		w->ua_head[tier] = t;
+	w->ua_tail[tier] = t;
+}
+
+/* t got further in its handshake: it goes to the end of a higher tier. */
+static void ua_promote(struct tunnel *t, enum ua_tier tier)
+{
+	if (!unauthenticated(t) || t->ua_tier >= tier)
+		return;
+	ua_unlink(t);
+	ua_append(t, tier);
+}
+
 static void unauth_release(struct tunnel *t)
 {
 	struct worker *w = t->w;
@@ -44,15 +82,7 @@ static void unauth_release(struct tunnel *t)
 		return;
 	atomic_fetch_sub(&r->unauth, 1);
 	src_release(r->src, t->src_slot);
-	if (t->ua_prev)
-		t->ua_prev->ua_next = t->ua_next;
-	else
-		w->ua_head = t->ua_next;
-	if (t->ua_next)
-		t->ua_next->ua_prev = t->ua_prev;
-	else
-		w->ua_tail = t->ua_prev;
-	t->ua_next = t->ua_prev = NULL;
+	ua_unlink(t);
 	w->nunauth--;
 }
 
@@ -71,14 +101,18 @@ static void auth_failed(struct tunnel *t)
 }
 
 /* The unauthenticated cap is full, or descriptors run low: the oldest
- * unauthenticated connection on this worker makes room. A real agent
- * finishes TLS and HELLO in a few round trips, so under a flood of idle
- * connections it is never the oldest for long. Returns false when this
- * worker holds none. */
+ * unauthenticated connection of the lowest tier on this worker makes
+ * room. Oldest alone is not enough: a flood that reconnects as fast as
+ * it is closed turns the whole cap over in tens of milliseconds, less
+ * than a real agent's handshake on a loaded machine takes, so an agent
+ * that has sent a valid ClientHello is only evicted once no silent
+ * connection is left. Returns false when this worker holds none. */
 static bool evict_oldest(struct worker *w, const char *newcomer, bool fds)
 {
-	struct tunnel *old = w->ua_head;
+	struct tunnel *old = NULL;
 
+	for (unsigned i = 0; i < UA_TIERS && !old; i++)
+		old = w->ua_head[i];
 	if (!old)
 		return false;
 	atomic_fetch_add_explicit(&w->r->ctr.unauth_evicted, 1, memory_order_relaxed);
@@ -175,12 +209,7 @@ static struct tunnel *accept_common(struct worker *w, void *io,
 	t->state = TUN_TLS;
 	t->accepted_ms = w->now_ms;
 	t->deadline_ms = w->now_ms + r->cfg.handshake_ms;
-	t->ua_prev = w->ua_tail;
-	if (w->ua_tail)
-		w->ua_tail->ua_next = t;
-	else
-		w->ua_head = t;
-	w->ua_tail = t;
+	ua_append(t, UA_SILENT);
 	w->nunauth++;
 	return t;
 }
@@ -249,6 +278,7 @@ void tunnel_accept_ws(struct worker *w, void *io, const struct sockaddr_storage 
 	}
 	/* Before the WebSocket input is read: the tunnel is the peer's. */
 	t->state = TUN_HELLO;
+	ua_promote(t, UA_HELLO);
 	if (r->be->attach(w, io, on_event, t) < 0) {
 		fy_ws_destroy(ws);
 		accept_failed(t, "cannot watch the connection");
@@ -818,12 +848,17 @@ static void do_handshake(struct tunnel *t)
 
 	if (k == 1) {
 		atomic_fetch_add_explicit(&t->w->r->ctr.tls_handshakes, 1, memory_order_relaxed);
+		ua_promote(t, UA_HELLO);
 		t->state = TUN_HELLO;
 		read_hello(t);
 		return;
 	}
-	if (k == 0)
+	if (k == 0) {
+		/* Past "before": OpenSSL took a valid ClientHello. */
+		if (!SSL_in_before(t->link.tls.ssl))
+			ua_promote(t, UA_TLS);
 		return;
+	}
 	atomic_fetch_add_explicit(&t->w->r->ctr.tls_failed, 1, memory_order_relaxed);
 	snprintf(msg, sizeof(msg), "%s", t->link.tls.why);
 	tunnel_close(t, FY_E_PROTOCOL, msg);

@@ -25,6 +25,11 @@ struct ctl_req;
 struct ctl_pending;
 struct iconn;
 
+/* How far an unauthenticated connection got: nothing valid yet, a
+ * ClientHello taken (TLS under way), TLS done (HELLO awaited). Under a
+ * flood, idle connections make room before ones that do the work. */
+enum ua_tier { UA_SILENT, UA_TLS, UA_HELLO, UA_TIERS };
+
 /* A message between workers. A MSG_TUNNEL is the tunnel's own (it moves
  * once); the others are allocated by the sender and freed by the receiver
  * (a client handed over because its worker holds no tunnel of its agent,
@@ -83,7 +88,9 @@ struct worker {
 	struct tunnel *dirty;
 	struct tunnel *more_in;		/* tunnels to read again */
 	struct tunnel *gc_tunnels;
-	struct tunnel *ua_head, *ua_tail;	/* unauthenticated, oldest first */
+	/* Unauthenticated connections by how far they got (enum ua_tier),
+	 * oldest first in each: evictions take the lowest tier first. */
+	struct tunnel *ua_head[UA_TIERS], *ua_tail[UA_TIERS];
 	unsigned nunauth;
 	unsigned fd_evictions;		/* this tick (tunnel.c) */
 	struct fy_log_sum auth_log;	/* refused HELLOs, summarised */

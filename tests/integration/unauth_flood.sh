@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # lib.sh helpers take optional arguments
 # A sustained flood of idle TCP connections on the agent port keeps the relay's
-# unauthenticated cap full; a real agent still gets in (the oldest unauthenticated
-# connection is closed to make room), its forward carries a sha256-checked transfer,
+# unauthenticated cap full; a real agent still gets in (the oldest silent
+# unauthenticated connection is closed to make room, never one mid-handshake while a
+# silent one is left), its forward carries a sha256-checked transfer,
 # and the per-address cap still holds. Nothing leaks once the flood stops.
 #
 #   fy-load flood (300 idle conns, 127.0.0.2-127.0.0.33, replaced as they close)

@@ -632,6 +632,26 @@ struct mconn *h_connect_agent_port(unsigned w, const char *addr, uint16_t port, 
 	return c;
 }
 
+struct mconn *h_connect_client_hello(unsigned w, const char *addr, uint16_t port)
+{
+	struct mconn *c = h_connect_agent_port(w, addr, port, false);
+	SSL *ssl = SSL_new(H.client_tls);
+	BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ssl);
+	CU_ASSERT_FATAL(rb && wb);
+	SSL_set_bio(ssl, rb, wb);
+	SSL_set_connect_state(ssl);
+	CU_ASSERT_EQUAL(SSL_do_handshake(ssl), -1);	/* waits for the ServerHello */
+	n = BIO_get_mem_data(wb, &p);
+	CU_ASSERT_FATAL(n > 0);
+	h_far_write(c, p, (size_t)n);
+	SSL_free(ssl);
+	return c;
+}
+
 struct tagent *h_agent_hello(unsigned w, const struct fy_hello *h, const uint8_t *first,
 			     size_t first_len)
 {

@@ -135,6 +135,8 @@ void h_advance(uint64_t ms);
 /* A connection from addr:port to the agent port of worker w (fd_low: the
  * backend is short of descriptors). */
 struct mconn *h_connect_agent_port(unsigned w, const char *addr, uint16_t port, bool fd_low);
+/* The same, then a TLS ClientHello and nothing more (a stalled client). */
+struct mconn *h_connect_client_hello(unsigned w, const char *addr, uint16_t port);
 /* A test agent: connects (to worker w), TLS, HELLO with token, name,
  * tunnel index and session; h_run carries it as far as it goes. */
 struct tagent *h_agent(unsigned w, const char *token, const char *name, uint32_t index,

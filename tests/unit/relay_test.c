@@ -683,6 +683,46 @@ static void test_unauth_cap(void)
 	h_fini();
 }
 
+/* At the cap, silent connections make room before one that sent a valid
+ * ClientHello, even an older one: a flood turns the cap over faster than
+ * a real agent's handshake. With none silent left, the oldest goes. */
+static void test_unauth_tiers(void)
+{
+	struct mconn *talking, *idle[3], *next, *last;
+
+	setup(unauth_cfg);
+	talking = h_connect_client_hello(0, "192.0.2.70", 1);
+	CU_ASSERT_FALSE(talking->closed);
+	CU_ASSERT(fy_buf_len(&talking->to_far) > 0);	/* the relay answered: ServerHello */
+	for (unsigned i = 0; i < 3; i++)
+		idle[i] = h_connect_agent_port(0, "192.0.2.71", (uint16_t)(10 + i), false);
+	CU_ASSERT_EQUAL(atomic_load(&H.r.unauth), 4);
+	next = h_connect_agent_port(0, "192.0.2.72", 20, false);
+	CU_ASSERT_TRUE(idle[0]->closed);
+	CU_ASSERT_FALSE(talking->closed || idle[1]->closed || next->closed);
+	/* Two more newcomers: the other two idle ones go, oldest first; then
+	 * the oldest silent one left goes before the older talker. */
+	h_connect_agent_port(0, "192.0.2.73", 21, false);
+	h_connect_agent_port(0, "192.0.2.73", 22, false);
+	CU_ASSERT_TRUE(idle[1]->closed && idle[2]->closed);
+	CU_ASSERT_FALSE(talking->closed);
+	last = h_connect_client_hello(0, "192.0.2.74", 2);
+	CU_ASSERT_TRUE(next->closed);
+	CU_ASSERT_FALSE(talking->closed || last->closed);
+	CU_ASSERT_EQUAL(atomic_load(&H.r.unauth), 4);
+	/* Two talkers and two silent ones: the silent ones go first. */
+	h_connect_client_hello(0, "192.0.2.75", 3);
+	h_connect_client_hello(0, "192.0.2.76", 4);
+	CU_ASSERT_FALSE(talking->closed || last->closed);
+	/* All four talk now: the oldest talker makes room. */
+	h_connect_client_hello(0, "192.0.2.77", 5);
+	CU_ASSERT_TRUE(talking->closed);
+	CU_ASSERT_FALSE(last->closed);
+	CU_ASSERT_EQUAL(atomic_load(&H.r.unauth), 4);
+	CU_ASSERT_EQUAL(atomic_load(&H.r.ctr.unauth_evicted), 7);
+	h_fini();
+}
+
 /* Ten failed logins from an address within a minute: it is refused at
  * accept for a while; other addresses are not. */
 static void test_auth_tarpit(void)
@@ -1294,6 +1334,7 @@ int main(void)
 		{ "handshake deadline and keepalive", test_deadlines },
 		{ "drain", test_drain },
 		{ "unauthenticated caps and eviction", test_unauth_cap },
+		{ "eviction takes silent connections first", test_unauth_tiers },
 		{ "failed logins: tarpit", test_auth_tarpit },
 		{ "descriptors low: the oldest unauthenticated makes room", test_fd_low },
 		{ "source address table", test_srcaddr },
