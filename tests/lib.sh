@@ -167,6 +167,12 @@ fy_alloc_port() {
 	FY_NEXT_PORT=$((FY_NEXT_PORT + 1))
 }
 
+# The wait_* helpers poll for SECS x FY_WAIT_SCALE: a wait ends as soon as what it
+# waits for happens, so a longer limit costs only a failing run time, and the
+# SECS a scenario names stay what a quiet machine needs. CI shares a loaded 2-core
+# box and runs one pass under ASan, several times slower.
+FY_WAIT_SCALE=${FY_WAIT_SCALE:-3}
+
 # fy_can_connect PORT: one TCP connect to 127.0.0.1:PORT succeeds.
 fy_can_connect() {
 	# shellcheck disable=SC2016 # $1 is expanded by the inner bash
@@ -175,7 +181,7 @@ fy_can_connect() {
 
 # wait_port PORT [SECS]: poll until a TCP connect succeeds.
 wait_port() {
-	local port=$1 secs=${2:-10} i
+	local port=$1 secs=$((${2:-10} * FY_WAIT_SCALE)) i
 	for ((i = 0; i < secs * 10; i++)); do
 		fy_can_connect "$port" && return 0
 		sleep 0.1
@@ -185,7 +191,7 @@ wait_port() {
 
 # wait_listen PORT [SECS]: poll until something listens on PORT (no connection made).
 wait_listen() {
-	local port=$1 secs=${2:-10} i
+	local port=$1 secs=$((${2:-10} * FY_WAIT_SCALE)) i
 	for ((i = 0; i < secs * 20; i++)); do
 		fy_listening "$port" && return 0
 		sleep 0.05
@@ -195,7 +201,7 @@ wait_listen() {
 
 # wait_closed PORT [SECS]: poll until nothing listens on PORT and a connect is refused.
 wait_closed() {
-	local port=$1 secs=${2:-10} i
+	local port=$1 secs=$((${2:-10} * FY_WAIT_SCALE)) i
 	for ((i = 0; i < secs * 20; i++)); do
 		if ! fy_listening "$port" && ! fy_can_connect "$port"; then
 			return 0
@@ -209,7 +215,7 @@ wait_closed() {
 
 # wait_log FILE REGEX [SECS]: poll until FILE has a line matching REGEX (ERE).
 wait_log() {
-	local file=$1 re=$2 secs=${3:-10} i
+	local file=$1 re=$2 secs=$((${3:-10} * FY_WAIT_SCALE)) i
 	for ((i = 0; i < secs * 20; i++)); do
 		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
 		sleep 0.05
@@ -226,7 +232,7 @@ log_count() {
 
 # wait_log_count FILE REGEX N [SECS]: poll until at least N lines match.
 wait_log_count() {
-	local file=$1 re=$2 n=$3 secs=${4:-10} i
+	local file=$1 re=$2 n=$3 secs=$((${4:-10} * FY_WAIT_SCALE)) i
 	for ((i = 0; i < secs * 20; i++)); do
 		[ "$(log_count "$file" "$re")" -ge "$n" ] && return 0
 		sleep 0.05
