@@ -69,6 +69,8 @@ static void usage(FILE *f)
 "  --dpdk-gateway A.B.C.D    next hop for addresses off the prefix\n"
 "  --dpdk-mbufs N            mbufs in the pool (default 8191, at least 32; a NIC\n"
 "                            needs at least its RX descriptors, 1024 per queue)\n"
+"  --dpdk-mtu N              the port's IP MTU, 576..9000 (default 1500); jumbo\n"
+"                            frames where the link and its peers take them\n"
 "  --dpdk-conns N            TCP connection slots per lcore, TIME_WAIT included\n"
 "                            (default 4096)\n"
 "  --dpdk-syn-backlog N      half-open connections per port and lcore; beyond\n"
@@ -107,7 +109,7 @@ enum {
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_UNAUTH, O_MAX_UNAUTH_IP, O_MAX_STREAMS, O_WINDOW,
 	O_DRAIN, O_LOG, O_CONFIG, O_HELP, O_BACKEND, O_DPDK_EAL, O_DPDK_PORT, O_DPDK_IP,
 	O_DPDK_GW, O_DPDK_MBUFS, O_DPDK_CONNS, O_DPDK_OFFLOAD, O_DPDK_SYN_BACKLOG,
-	O_DPDK_SYNCOOKIES,
+	O_DPDK_SYNCOOKIES, O_DPDK_MTU,
 	O_INITIAL_WINDOW, O_MAX_BUFFER_MEM, O_MAX_BUFFER_SESSION, O_MAX_PORTS, O_FD_RESERVE,
 	O_POLICY, O_UDP_IDLE, O_MAX_UDP_FLOWS, O_ADMIN_LISTEN, O_ADMIN_SOCKET, O_ADMIN_TIMEOUT,
 	O_HTTP_LISTEN, O_HTTPS_LISTEN, O_SNI_LISTEN,
@@ -139,6 +141,7 @@ static const struct option opts[] = {
 	{ "dpdk-ip", required_argument, NULL, O_DPDK_IP },
 	{ "dpdk-gateway", required_argument, NULL, O_DPDK_GW },
 	{ "dpdk-mbufs", required_argument, NULL, O_DPDK_MBUFS },
+	{ "dpdk-mtu", required_argument, NULL, O_DPDK_MTU },
 	{ "dpdk-conns", required_argument, NULL, O_DPDK_CONNS },
 	{ "dpdk-syn-backlog", required_argument, NULL, O_DPDK_SYN_BACKLOG },
 	{ "dpdk-offload", required_argument, NULL, O_DPDK_OFFLOAD },
@@ -310,6 +313,7 @@ static int parse_vec(void *cfg, int argc, char **argv, const char *file)
 		case O_DPDK_IP: e = fy_conf_copy(PROG, c->dpdk_ip, sizeof(c->dpdk_ip), name, optarg); break;
 		case O_DPDK_GW: e = fy_conf_copy(PROG, c->dpdk_gw, sizeof(c->dpdk_gw), name, optarg); break;
 		case O_DPDK_MBUFS: e = fy_conf_num(PROG, name, optarg, 32, 16777215, &c->dpdk_mbufs); break;
+		case O_DPDK_MTU: e = fy_conf_num(PROG, name, optarg, 576, 9000, &c->dpdk_mtu); break;
 		case O_DPDK_CONNS: e = fy_conf_num(PROG, name, optarg, 16, 1u << 20, &c->dpdk_conns); break;
 		case O_DPDK_SYN_BACKLOG:
 			e = fy_conf_num(PROG, name, optarg, 1, 1u << 20, &c->dpdk_syn_backlog);
@@ -421,6 +425,7 @@ int relay_cfg_parse(struct relay_cfg *c, int argc, char **argv)
 	c->max_udp_flows = 1024;
 	c->log_level = FY_LOG_INFO;
 	c->dpdk_mbufs = 8191;
+	c->dpdk_mtu = 1500;
 	c->dpdk_conns = 4096;
 	c->dpdk_syn_backlog = 1024;
 	c->backend = relay_backend_find("kernel");

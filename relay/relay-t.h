@@ -54,6 +54,7 @@ struct relay_cfg {
 	char dpdk_gw[20];
 	uint32_t dpdk_port;
 	uint32_t dpdk_mbufs;
+	uint32_t dpdk_mtu;	/* the port's IP MTU; mbufs hold a whole frame */
 	uint32_t dpdk_conns;	/* TCP connection slots per lcore */
 	uint32_t dpdk_syn_backlog;	/* half-open per listener before SYN cookies */
 	bool dpdk_syncookies_always;	/* every SYN gets a cookie (bench, attack) */

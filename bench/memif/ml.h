@@ -122,6 +122,7 @@ struct ml {
 	uint64_t count;		/* churn: connections in all; rr: round trips per connection */
 	unsigned req;		/* echo workloads: request bytes */
 	bool loop;		/* echo workloads: an in-process echo server, no relay */
+	unsigned mtu;		/* the port's IP MTU (the relay's --dpdk-mtu) */
 	unsigned timeout_s;
 	bool verbose;
 

@@ -956,14 +956,31 @@ static int port_setup(struct relay *r, uint16_t port_id, uint16_t nq, struct rte
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
 	}
+	if (r->cfg.dpdk_mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN <= info.max_rx_pktlen &&
+	    r->cfg.dpdk_mtu <= info.max_mtu) {
+		conf.rxmode.mtu = r->cfg.dpdk_mtu;
+	} else if (!strcmp(info.driver_name, "net_memif")) {
+		/* memif moves frames of any size as chains of its buffers,
+		 * but DPDK 22.11's driver reports a 1518-byte maximum: the
+		 * port keeps its default MTU, the stack uses ours. */
+		FY_INFO("relay", "DPDK port %u (net_memif) reports %u-byte frames at most; frames "
+			"of --dpdk-mtu %u go as chains of its buffers", port_id, info.max_rx_pktlen,
+			r->cfg.dpdk_mtu);
+	} else {
+		fprintf(stderr, "ferry-relay: DPDK port %u (%s) takes an MTU of at most %u, not %u "
+			"(--dpdk-mtu)\n", port_id, info.driver_name,
+			RTE_MIN(info.max_mtu, info.max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN),
+			r->cfg.dpdk_mtu);
+		return -EINVAL;
+	}
 	*tx_csum = !r->cfg.dpdk_no_offload && (info.tx_offload_capa & TX_CSUM) == TX_CSUM;
 	*rx_csum = !r->cfg.dpdk_no_offload && (info.rx_offload_capa & RX_CSUM) == RX_CSUM;
 	if (*tx_csum)
 		conf.txmode.offloads |= TX_CSUM;
 	if (*rx_csum)
 		conf.rxmode.offloads |= RX_CSUM;
-	FY_INFO("relay", "DPDK port %u (%s): checksums on transmit %s, on receive %s%s", port_id,
-		info.driver_name, *tx_csum ? "by the port" : "in software",
+	FY_INFO("relay", "DPDK port %u (%s): MTU %u, checksums on transmit %s, on receive %s%s",
+		port_id, info.driver_name, r->cfg.dpdk_mtu, *tx_csum ? "by the port" : "in software",
 		*rx_csum ? "checked by the port" : "checked in software",
 		r->cfg.dpdk_no_offload ? " (--dpdk-offload off)" : "");
 	e = rte_eth_dev_configure(port_id, nq, nq, &conf);
@@ -1025,9 +1042,15 @@ int dpdk_backend_run(struct relay *r)
 	}
 	/* Per-lcore caches hold up to 1.5x their size: keep them a small
 	 * share of a small pool, or one lcore's cache starves the rest. */
+	/* One mbuf holds a whole frame (the RX path takes single segments;
+	 * the stack builds each frame in one): the MTU, Ethernet and a VLAN
+	 * tag, never less than DPDK's default. */
 	pool = rte_pktmbuf_pool_create("ferry_mbufs", r->cfg.dpdk_mbufs,
 				       RTE_MIN(256u, r->cfg.dpdk_mbufs / 8), 0,
-				       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+				       (uint16_t)(RTE_PKTMBUF_HEADROOM +
+						  RTE_MAX((unsigned)RTE_MBUF_DEFAULT_DATAROOM,
+							  r->cfg.dpdk_mtu + RTE_ETHER_HDR_LEN + 4)),
+				       (int)rte_socket_id());
 	if (!pool) {
 		fprintf(stderr, "ferry-relay: cannot create a pool of %u mbufs: %s\n",
 			r->cfg.dpdk_mbufs, rte_strerror(rte_errno));
@@ -1041,6 +1064,7 @@ int dpdk_backend_run(struct relay *r)
 	}
 	if (tx_csum)
 		nc.flags |= NET_CFG_TX_CSUM_OFFLOAD;
+	nc.mtu = (uint16_t)r->cfg.dpdk_mtu;
 	nc.max_conns = r->cfg.dpdk_conns;
 	nc.syn_backlog = r->cfg.dpdk_syn_backlog;
 	if (r->cfg.dpdk_syncookies_always)
