@@ -9,7 +9,8 @@
 #
 # 1. --dpdk-mbufs 31 is refused before DPDK starts (exit 2, a line naming the
 #    option); 32, the floor, starts. 32 mbufs are one RX burst: under load the
-#    pool runs dry again and again.
+#    pool runs dry again and again. --dpdk-mtu 575 is refused the same way, and
+#    --dpdk-mtu 9000 at port setup (af_packet's frames are 2 KiB), saying why.
 # 2. All at once: 16 MiB client -> target, 16 MiB target -> client, 200 concurrent
 #    echo streams; every byte checked (sha256 / echo digests); the relay alive.
 #    Read while it runs (DPDK telemetry): frames were dropped for want of an mbuf
@@ -48,6 +49,22 @@ timeout 20 ip netns exec "$NS" "$RELAY_BIN" "${DP_ARGS[@]}" >"$T/relay-floor.log
 [ "$rc" -eq 2 ] || fail "--dpdk-mbufs $((MBUFS - 1)): exit $rc, want 2 (refused): $(tail -n 3 "$T/relay-floor.log")"
 grep -q -- 'dpdk-mbufs' "$T/relay-floor.log" || fail "--dpdk-mbufs $((MBUFS - 1)) refused without naming the option: $(cat "$T/relay-floor.log")"
 check_ok "--dpdk-mbufs $((MBUFS - 1)) refused: $(head -n 1 "$T/relay-floor.log")"
+
+# An MTU the port cannot take: af_packet's frames are 2 KiB, so --dpdk-mtu 9000 is
+# refused at port setup with the port's maximum, and the relay exits non-zero.
+rc=0
+dp_relay_args --workers 1 --dpdk-mtu 9000 --log-level info
+timeout 20 ip netns exec "$NS" "$RELAY_BIN" "${DP_ARGS[@]}" >"$T/relay-mtu.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "--dpdk-mtu 9000 on af_packet: exit $rc, want a refusal: $(tail -n 3 "$T/relay-mtu.log")"
+grep -Eq 'takes an MTU of at most [0-9]+, not 9000 \(--dpdk-mtu\)' "$T/relay-mtu.log" ||
+	fail "--dpdk-mtu 9000 refused without saying why: $(tail -n 5 "$T/relay-mtu.log")"
+check_ok "--dpdk-mtu 9000 on af_packet refused: $(grep -o 'takes an MTU.*' "$T/relay-mtu.log")"
+rc=0
+dp_relay_args --workers 1 --dpdk-mtu 575 --log-level info
+"$RELAY_BIN" "${DP_ARGS[@]}" >"$T/relay-mtu575.log" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- 'dpdk-mtu' "$T/relay-mtu575.log" ||
+	fail "--dpdk-mtu 575: exit $rc, want 2 naming the option: $(tail -n 3 "$T/relay-mtu575.log")"
+check_ok "--dpdk-mtu 575 refused before DPDK starts: $(head -n 1 "$T/relay-mtu575.log")"
 
 dp_relay_start --workers 1 --dpdk-mbufs "$MBUFS" --log-level info
 dp_relay_wait_up "with $MBUFS mbufs"
