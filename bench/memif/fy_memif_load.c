@@ -101,8 +101,8 @@ static int port_setup(struct port *p, unsigned mtu)
 	struct rte_eth_dev_info info;
 	int e;
 
-	/* memif carries any frame as a chain of its buffers; DPDK 22.11's
-	 * driver reports 1518 bytes at most all the same (as in the relay). */
+	/* DPDK 22.11's memif driver reports 1518 bytes at most yet carries
+	 * larger frames (run.sh gives it whole-frame buffers): as the relay. */
 	if (rte_eth_dev_info_get(p->id, &info) == 0 &&
 	    mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN <= info.max_rx_pktlen)
 		conf.rxmode.mtu = mtu;

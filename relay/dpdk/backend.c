@@ -960,11 +960,13 @@ static int port_setup(struct relay *r, uint16_t port_id, uint16_t nq, struct rte
 	    r->cfg.dpdk_mtu <= info.max_mtu) {
 		conf.rxmode.mtu = r->cfg.dpdk_mtu;
 	} else if (!strcmp(info.driver_name, "net_memif")) {
-		/* memif moves frames of any size as chains of its buffers,
-		 * but DPDK 22.11's driver reports a 1518-byte maximum: the
-		 * port keeps its default MTU, the stack uses ours. */
-		FY_INFO("relay", "DPDK port %u (net_memif) reports %u-byte frames at most; frames "
-			"of --dpdk-mtu %u go as chains of its buffers", port_id, info.max_rx_pktlen,
+		/* DPDK 22.11's memif driver reports a 1518-byte maximum yet
+		 * carries larger frames: the port keeps its default MTU, the
+		 * stack uses ours. Chained 2 KiB buffers lost full-size jumbo
+		 * frames in bench/memif, whole-frame buffers did not. */
+		FY_INFO("relay", "DPDK port %u (net_memif) reports %u-byte frames at most but "
+			"carries larger ones; for --dpdk-mtu %u give it buffers that hold a whole "
+			"frame (bsize=16384 in its --vdev)", port_id, info.max_rx_pktlen,
 			r->cfg.dpdk_mtu);
 	} else {
 		fprintf(stderr, "ferry-relay: DPDK port %u (%s) takes an MTU of at most %u, not %u "
@@ -1041,10 +1043,10 @@ int dpdk_backend_run(struct relay *r)
 		goto out_eal;
 	}
 	/* Per-lcore caches hold up to 1.5x their size: keep them a small
-	 * share of a small pool, or one lcore's cache starves the rest. */
-	/* One mbuf holds a whole frame (the RX path takes single segments;
-	 * the stack builds each frame in one): the MTU, Ethernet and a VLAN
-	 * tag, never less than DPDK's default. */
+	 * share of a small pool, or one lcore's cache starves the rest. One
+	 * mbuf holds a whole frame (the RX path takes single segments; the
+	 * stack builds each frame in one): the MTU, Ethernet and a VLAN tag,
+	 * never less than DPDK's default. */
 	pool = rte_pktmbuf_pool_create("ferry_mbufs", r->cfg.dpdk_mbufs,
 				       RTE_MIN(256u, r->cfg.dpdk_mbufs / 8), 0,
 				       (uint16_t)(RTE_PKTMBUF_HEADROOM +
