@@ -1,5 +1,6 @@
 /* TLS over a byte connection through a BIO pair. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,70 @@ int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, const struct fy_conn_ops
 		SSL_set_accept_state(c->ssl);
 	else
 		SSL_set_connect_state(c->ssl);
+	return 0;
+}
+
+/* ---- direct writes: a BIO whose write is the connection's send ---- */
+
+static int direct_write(BIO *b, const char *p, size_t n, size_t *done)
+{
+	struct fy_tlsconn *c = BIO_get_data(b);
+	long k = c->ops->send(c->io, p, n);
+
+	BIO_clear_retry_flags(b);
+	if (k > 0) {
+		*done = (size_t)k;
+		c->wblocked = false;
+		return 1;
+	}
+	if (k == 0 || k == -EAGAIN) {
+		c->wblocked = true;
+		BIO_set_retry_write(b);
+		return 0;
+	}
+	c->send_err = (int)-k;
+	return 0;
+}
+
+static long direct_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	/* Nothing is buffered here: a flush has nothing to do. */
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *direct_method;
+static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
+
+/* Made once, kept for the process: workers set up links concurrently. */
+static void direct_method_make(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ferry direct");
+
+	if (m && (!BIO_meth_set_write_ex(m, direct_write) || !BIO_meth_set_ctrl(m, direct_ctrl))) {
+		BIO_meth_free(m);
+		m = NULL;
+	}
+	direct_method = m;
+}
+
+int fy_tlsconn_direct_write(struct fy_tlsconn *c)
+{
+	BIO *b;
+
+	pthread_once(&direct_once, direct_method_make);
+	b = direct_method ? BIO_new(direct_method) : NULL;
+	if (!b) {
+		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
+		return -1;
+	}
+	BIO_set_data(b, c);
+	BIO_set_init(b, 1);
+	/* Takes b; the pair's inner end stays the read BIO. */
+	SSL_set0_wbio(c->ssl, b);
+	c->direct = true;
 	return 0;
 }
 
@@ -78,6 +143,10 @@ long fy_tlsconn_pull(struct fy_tlsconn *c)
 
 int fy_tlsconn_push(struct fy_tlsconn *c)
 {
+	/* Direct: a blocked record can only be retried by the next
+	 * SSL call; until then the connection must become writable. */
+	if (c->direct)
+		return c->wblocked ? 1 : 0;
 	for (;;) {
 		char *p;
 		int n = BIO_nread0(c->net, &p);
@@ -104,14 +173,16 @@ bool fy_tlsconn_has_input(const struct fy_tlsconn *c)
 
 bool fy_tlsconn_pending_out(const struct fy_tlsconn *c)
 {
-	return BIO_ctrl_pending(c->net) > 0;
+	return c->direct ? c->wblocked : BIO_ctrl_pending(c->net) > 0;
 }
 
 static void set_why(struct fy_tlsconn *c, const char *what)
 {
 	char eb[200];
 
-	if (ERR_peek_error())
+	if (c->send_err)
+		snprintf(c->why, sizeof(c->why), "%s: %s", what, strerror(c->send_err));
+	else if (ERR_peek_error())
 		snprintf(c->why, sizeof(c->why), "%s: %s", what, fy_tls_errstr(eb, sizeof(eb)));
 	else if (c->eof)
 		snprintf(c->why, sizeof(c->why), "%s: connection closed by peer", what);

@@ -213,6 +213,7 @@ static void b_stop_accepting(struct worker *w)
 static const struct relay_backend relay_dpdk_backend = {
 	.name = "dpdk",
 	.can_move = false,
+	.direct_tls = true,
 	.wss = false,	/* untested on relay/net: refused with 501, said at start */
 	.conn = &dconn_ops,
 	.attach = b_attach,

@@ -655,6 +655,127 @@ static void test_tlsconn_stale_error(void)
 	SSL_CTX_free(s);
 }
 
+/* A connection that takes at most `budget` more bytes (then "full"), or
+ * fails every send with `fail` (an errno). */
+struct throttled {
+	int fd;
+	size_t budget;
+	int fail;
+	unsigned sends, full;
+};
+
+static long th_recv(void *io, void *buf, size_t n)
+{
+	return sp_recv(&((struct throttled *)io)->fd, buf, n);
+}
+
+static long th_send(void *io, const void *buf, size_t n)
+{
+	struct throttled *t = io;
+	long k;
+
+	if (t->fail)
+		return -t->fail;
+	if (!t->budget) {
+		t->full++;
+		return -EAGAIN;
+	}
+	k = sp_send(&t->fd, buf, n < t->budget ? n : t->budget);
+	if (k > 0) {
+		t->budget -= (size_t)k;
+		t->sends++;
+	}
+	return k;
+}
+
+static const struct fy_conn_ops th_ops = {
+	.recv = th_recv, .send = th_send, .shutdown_wr = sp_shutdown_wr, .want = sp_want,
+};
+
+/* Direct writes: TLS records go straight to the connection's send, never
+ * into the pair; a record the connection takes only in part waits in
+ * OpenSSL (pending_out, push says "wait") and the next write with the same
+ * bytes finishes it; 1 MiB arrives whole and in order through a connection
+ * that takes 1000 bytes at a time; a failing send is an error with its
+ * reason. */
+static void test_tlsconn_direct_write(void)
+{
+	SSL_CTX *s = server_ctx1(NULL), *c = client_ctx(ca1, NULL);
+	struct fy_tlsconn ct, st;
+	struct throttled th = { .budget = (size_t)-1 };
+	int sv[2], done_c = 0, done_s = 0;
+	size_t total = 1 << 20, off = 0, got = 0;
+	uint8_t *src = malloc(total), *dst = malloc(total);
+	unsigned blocked = 0;
+
+	CU_ASSERT_FATAL(s && c && src && dst);
+	for (size_t i = 0; i < total; i++)
+		src[i] = (uint8_t)(i * 7 + (i >> 11));
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	th.fd = sv[1];
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &th_ops, &th, true), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_write(&st), 0);
+	CU_ASSERT_EQUAL(fy_tls_client_prepare(ct.ssl, "localhost"), 0);
+	for (int i = 0; i < 100 && (done_c != 1 || done_s != 1); i++) {
+		fy_tlsconn_pull(&ct);
+		if (done_c != 1)
+			done_c = fy_tlsconn_handshake(&ct);
+		fy_tlsconn_pull(&st);
+		if (done_s != 1)
+			done_s = fy_tlsconn_handshake(&st);
+		CU_ASSERT_FATAL(done_c >= 0 && done_s >= 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(done_s, 1);
+	CU_ASSERT_EQUAL_FATAL(done_c, 1);
+	CU_ASSERT(th.sends > 0);	/* the handshake went out through send */
+
+	th.budget = 1000;
+	for (int round = 0; round < 100000 && got < total; round++) {
+		if (off < total) {
+			long k = fy_tlsconn_write(&st, src + off, total - off);
+
+			if (k > 0) {
+				off += (size_t)k;
+			} else {
+				CU_ASSERT_EQUAL_FATAL(k, -EAGAIN);
+				CU_ASSERT_TRUE(fy_tlsconn_pending_out(&st));
+				CU_ASSERT_EQUAL(fy_tlsconn_push(&st), 1);
+				blocked++;
+				th.budget = 1000;	/* writable again */
+			}
+		}
+		/* Nothing ever waits in the pair. */
+		CU_ASSERT_EQUAL(BIO_ctrl_pending(st.net), 0);
+		fy_tlsconn_pull(&ct);
+		for (;;) {
+			long k = fy_tlsconn_read(&ct, dst + got, total - got);
+
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+		}
+	}
+	CU_ASSERT_EQUAL(off, total);
+	CU_ASSERT_EQUAL(got, total);
+	CU_ASSERT(memcmp(src, dst, total) == 0);
+	CU_ASSERT(blocked > 100);	/* records were cut by the connection, many times */
+	CU_ASSERT_FALSE(fy_tlsconn_pending_out(&st));
+	CU_ASSERT_EQUAL(fy_tlsconn_push(&st), 0);
+
+	th.fail = ECONNRESET;
+	CU_ASSERT_EQUAL(fy_tlsconn_write(&st, "x", 1), -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(st.why, strerror(ECONNRESET)));
+	fy_tlsconn_fini(&ct);
+	fy_tlsconn_fini(&st);
+	close(sv[0]);
+	close(sv[1]);
+	free(src);
+	free(dst);
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
 static void rm_dir(const char *dir)
 {
 	static const char *const names[] = { "ca.crt", "ca.key", "relay.crt", "relay.key" };
@@ -686,6 +807,7 @@ int main(void)
 		{ "hs_client_ca", test_hs_client_ca },
 		{ "errstr_empty", test_errstr_empty },
 		{ "tlsconn_stale_error", test_tlsconn_stale_error },
+		{ "tlsconn_direct_write", test_tlsconn_direct_write },
 	};
 	char mid[128];
 	int rc;

@@ -24,12 +24,22 @@ struct fy_tlsconn {
 	const struct fy_conn_ops *ops;
 	void *io;
 	bool eof;		/* the connection said EOF */
+	bool direct;		/* records go straight to ops->send (direct_write) */
+	bool wblocked;		/* direct: a record waits in OpenSSL for writability */
+	int send_err;		/* direct: the connection's send failed (errno) */
 	char why[256];
 };
 
 int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, const struct fy_conn_ops *ops,
 		    void *io, bool server);
 void fy_tlsconn_fini(struct fy_tlsconn *c);
+/* From here on, TLS records go straight to ops->send instead of through the
+ * pair: one copy fewer per byte written, one send call per record. For a
+ * connection whose send is a copy into a userspace TCP ring (DPDK), not a
+ * syscall. A record the connection could not take stays in OpenSSL: the
+ * next fy_tlsconn_write must pass the same bytes again (the mux's output
+ * does), and pending_out says so meanwhile. 0, or -1 (why). */
+int fy_tlsconn_direct_write(struct fy_tlsconn *c);
 
 /* Socket -> pair. Bytes moved (0: nothing now), -1 on socket error. */
 long fy_tlsconn_pull(struct fy_tlsconn *c);
