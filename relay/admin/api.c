@@ -488,7 +488,9 @@ static void method_not_allowed(struct adm_reply *rep, const char *method, const 
 {
 	char msg[300];
 
-	snprintf(msg, sizeof(msg), "%s is not allowed on %s (allowed: %s)", method, path, allowed);
+	/* A long path is cut: the message stays one short line. */
+	snprintf(msg, sizeof(msg), "%s is not allowed on %.200s (allowed: %s)", method, path,
+		 allowed);
 	adm_api_error(rep, 405, "method_not_allowed", msg);
 }
 

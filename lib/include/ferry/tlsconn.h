@@ -2,7 +2,9 @@
  * never touches a socket. We move ciphertext between the connection and
  * the pair in large reads and writes (one syscall for many TLS records on
  * a kernel socket, where OpenSSL's socket BIO makes one or two per
- * record), and the same code runs over a userspace TCP stack.
+ * record), and the same code runs over a userspace TCP stack. Where a
+ * send is cheap (relay/net's ring on DPDK) the write side can skip the
+ * pair (fy_tlsconn_direct_write): one copy fewer per byte sent.
  *
  * Ownership: init creates the SSL and the pair; fini frees both. The
  * connection is borrowed. Errors leave a reason in c->why. */
