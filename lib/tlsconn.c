@@ -315,5 +315,7 @@ int fy_tlsconn_flush_mux(struct fy_tlsconn *c, struct fy_mux *m)
 		if (r != 0)
 			return r;	/* socket full (1) or error (-1) */
 	}
-	return fy_tlsconn_push(c);
+	/* Direct: once the output is all written no record waits (a
+	 * blocked one is only ever part of output not yet drained). */
+	return c->direct ? 0 : fy_tlsconn_push(c);
 }
