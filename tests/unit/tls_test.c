@@ -597,6 +597,26 @@ static const struct fy_conn_ops sp_ops = {
 	.recv = sp_recv, .send = sp_send, .shutdown_wr = sp_shutdown_wr, .want = sp_want,
 };
 
+/* Client ct and server st shake hands, each pulling what the other sent,
+ * until both are done (fatal if either fails or it takes 100 rounds). */
+static void tlsconn_handshake_pair(struct fy_tlsconn *ct, struct fy_tlsconn *st)
+{
+	int done_c = 0, done_s = 0;
+
+	CU_ASSERT_EQUAL(fy_tls_client_prepare(ct->ssl, "localhost"), 0);
+	for (int i = 0; i < 100 && (done_c != 1 || done_s != 1); i++) {
+		fy_tlsconn_pull(ct);
+		if (done_c != 1)
+			done_c = fy_tlsconn_handshake(ct);
+		fy_tlsconn_pull(st);
+		if (done_s != 1)
+			done_s = fy_tlsconn_handshake(st);
+		CU_ASSERT_FATAL(done_c >= 0 && done_s >= 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(done_c, 1);
+	CU_ASSERT_EQUAL_FATAL(done_s, 1);
+}
+
 /* An error another connection left in this thread's OpenSSL error queue
  * (a client that went away during its handshake makes SSL_shutdown fail
  * with "shutdown while in init") must not end a healthy connection: its
@@ -605,7 +625,7 @@ static void test_tlsconn_stale_error(void)
 {
 	SSL_CTX *s = server_ctx1(NULL), *c = client_ctx(ca1, NULL);
 	struct fy_tlsconn ct, st;
-	int sv[2], done_c = 0, done_s = 0;
+	int sv[2];
 	char buf[16];
 	long k;
 	SSL *other;
@@ -615,18 +635,7 @@ static void test_tlsconn_stale_error(void)
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
 	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &sp_ops, &sv[1], true), 0);
-	CU_ASSERT_EQUAL(fy_tls_client_prepare(ct.ssl, "localhost"), 0);
-	for (int i = 0; i < 100 && (done_c != 1 || done_s != 1); i++) {
-		fy_tlsconn_pull(&ct);
-		if (done_c != 1)
-			done_c = fy_tlsconn_handshake(&ct);
-		fy_tlsconn_pull(&st);
-		if (done_s != 1)
-			done_s = fy_tlsconn_handshake(&st);
-		CU_ASSERT_FATAL(done_c >= 0 && done_s >= 0);
-	}
-	CU_ASSERT_EQUAL_FATAL(done_c, 1);
-	CU_ASSERT_EQUAL_FATAL(done_s, 1);
+	tlsconn_handshake_pair(&ct, &st);
 
 	/* Another connection fails to shut down before its handshake. */
 	other = SSL_new(s);
@@ -703,7 +712,7 @@ static void test_tlsconn_direct_write(void)
 	SSL_CTX *s = server_ctx1(NULL), *c = client_ctx(ca1, NULL);
 	struct fy_tlsconn ct, st;
 	struct throttled th = { .budget = (size_t)-1 };
-	int sv[2], done_c = 0, done_s = 0;
+	int sv[2];
 	size_t total = 1 << 20, off = 0, got = 0;
 	uint8_t *src = malloc(total), *dst = malloc(total);
 	unsigned blocked = 0;
@@ -716,18 +725,7 @@ static void test_tlsconn_direct_write(void)
 	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
 	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &th_ops, &th, true), 0);
 	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_write(&st), 0);
-	CU_ASSERT_EQUAL(fy_tls_client_prepare(ct.ssl, "localhost"), 0);
-	for (int i = 0; i < 100 && (done_c != 1 || done_s != 1); i++) {
-		fy_tlsconn_pull(&ct);
-		if (done_c != 1)
-			done_c = fy_tlsconn_handshake(&ct);
-		fy_tlsconn_pull(&st);
-		if (done_s != 1)
-			done_s = fy_tlsconn_handshake(&st);
-		CU_ASSERT_FATAL(done_c >= 0 && done_s >= 0);
-	}
-	CU_ASSERT_EQUAL_FATAL(done_s, 1);
-	CU_ASSERT_EQUAL_FATAL(done_c, 1);
+	tlsconn_handshake_pair(&ct, &st);
 	CU_ASSERT(th.sends > 0);	/* the handshake went out through send */
 
 	th.budget = 1000;
