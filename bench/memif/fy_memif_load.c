@@ -111,7 +111,7 @@ static int port_setup(struct port *p, unsigned mtu)
 	p->pool = rte_pktmbuf_pool_create("ml_mbufs", NB_MBUFS, 256, 0,
 					  (uint16_t)(RTE_PKTMBUF_HEADROOM +
 						     RTE_MAX((unsigned)RTE_MBUF_DEFAULT_DATAROOM,
-							     mtu + RTE_ETHER_HDR_LEN + 4)),
+							     net_frame_max(mtu))),
 					  (int)rte_socket_id());
 	if (!p->pool) {
 		fprintf(stderr, "fy-memif-load: mbuf pool: %s\n", rte_strerror(rte_errno));

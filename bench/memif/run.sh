@@ -155,7 +155,8 @@ MEMIF="socket=$T/memif.sock,socket-abstract=no"
 # 9000-byte frame goes as a chain of buffers, and with DPDK 22.11 the tunnel
 # went silent at its first full-size segment (chained frames did not arrive
 # whole; not traced further).
-((MTU > 1500)) && MEMIF+=",bsize=16384"
+MEMIF_BSIZE=16384
+((MTU > 1500)) && MEMIF+=",bsize=$MEMIF_BSIZE"
 EAL_COMMON=(--no-huge -m 512 --no-pci --log-level=lib.eal:error)
 
 "$RELAY" --backend dpdk --workers 1 --listen "0.0.0.0:$APORT" --dpdk-ip "$RIP/24" \
@@ -376,7 +377,7 @@ for wl in ${WORKLOADS//,/ }; do
 done
 
 echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
-echo "MTU $MTU (relay --dpdk-mtu, generator --mtu)$( ((MTU > 1500)) && echo ", memif buffers of 16384 bytes")"
+echo "MTU $MTU (relay --dpdk-mtu, generator --mtu)$( ((MTU > 1500)) && echo ", memif buffers of $MEMIF_BSIZE bytes")"
 echo "relay lcore $RCORE, generator lcore $GCORE, $(nproc) CPUs, $(uname -r), SYN cookies $SYNCOOKIES"
 echo "bulk: $CONNS connections, $BYTES per run; churn: $COUNT connections, $CHURN_CONNS at a time; rr: $COUNT round trips; requests of $REQ bytes"
 echo

@@ -1045,14 +1045,13 @@ int dpdk_backend_run(struct relay *r)
 	}
 	/* Per-lcore caches hold up to 1.5x their size: keep them a small
 	 * share of a small pool, or one lcore's cache starves the rest. One
-	 * mbuf holds a whole frame (the RX path takes single segments; the
-	 * stack builds each frame in one): the MTU, Ethernet and a VLAN tag,
-	 * never less than DPDK's default. */
+	 * mbuf holds a whole frame (the RX path takes single segments), never
+	 * less than DPDK's default. */
 	pool = rte_pktmbuf_pool_create("ferry_mbufs", r->cfg.dpdk_mbufs,
 				       RTE_MIN(256u, r->cfg.dpdk_mbufs / 8), 0,
 				       (uint16_t)(RTE_PKTMBUF_HEADROOM +
 						  RTE_MAX((unsigned)RTE_MBUF_DEFAULT_DATAROOM,
-							  r->cfg.dpdk_mtu + RTE_ETHER_HDR_LEN + 4)),
+							  net_frame_max(r->cfg.dpdk_mtu))),
 				       (int)rte_socket_id());
 	if (!pool) {
 		fprintf(stderr, "ferry-relay: cannot create a pool of %u mbufs: %s\n",

@@ -90,6 +90,14 @@ enum {
 	NET_RX_L4_CSUM_GOOD = 1u << 1,
 };
 
+/* The largest frame the stack builds or takes at IP MTU mtu: Ethernet's
+ * 14-byte header and one 4-byte VLAN tag on top. A backend sizes its
+ * buffers to hold one whole (the stack never splits a frame). */
+static inline unsigned net_frame_max(unsigned mtu)
+{
+	return mtu + 14 + 4;
+}
+
 struct net_config {
 	uint8_t mac[6];
 	uint32_t ip;		/* our address */
