@@ -29,6 +29,14 @@
 /* Connections an ACK can wait for in one burst; beyond, ACKs go at once. */
 #define NET_ACK_DUE_MAX 64u
 
+/* csum_add's block sums (n a multiple of 32): the portable one and, on
+ * x86-64, the AVX2 one it picks where the CPU has AVX2. Exposed so that a
+ * unit test holds both to RFC 1071 whatever CPU runs it. */
+uint64_t csum_vec_generic(const uint8_t *p, size_t n);
+#if defined(__x86_64__) && defined(__GNUC__)
+uint64_t csum_vec_avx2(const uint8_t *p, size_t n);
+#endif
+
 /* ---- ARP ---- */
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_RESOLVED };
 

@@ -80,11 +80,19 @@ static uint16_t csum_ref(uint32_t sum, const uint8_t *p, size_t n)
 	return (uint16_t)~s;
 }
 
+static uint16_t csum_fold64(uint64_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
 static void test_checksum_wide(void)
 {
-	static uint8_t buf[1600 + 8];
+	static uint8_t buf[9100 + 8];
+	static uint8_t ones[(3u << 19) + 64];	/* 1.5 MiB: past where an unfolded lane wraps (1 MiB) */
 	uint64_t x = 0x243f6a8885a308d3ull;
-	unsigned bad = 0;
+	unsigned bad = 0, bad_jumbo = 0;
 
 	/* xorshift bytes, then runs of 0xff that make every carry ripple. */
 	for (size_t i = 0; i < sizeof(buf); i++) {
@@ -100,6 +108,55 @@ static void test_checksum_wide(void)
 			for (uint32_t seed = 0; seed < 0x20000; seed += 0xffff)
 				bad += csum_fold(csum_add(seed, buf + off, n)) !=
 				       csum_ref(seed, buf + off, n);
+	CU_ASSERT_EQUAL(bad, 0);
+	/* Jumbo frames: lengths around every 32-byte block to 9100. */
+	for (size_t off = 0; off < 4; off++)
+		for (size_t n = 1601; n <= 9100; n += 7)
+			bad_jumbo += csum_fold(csum_add(0xffff, buf + off, n)) !=
+				     csum_ref(0xffff, buf + off, n);
+	CU_ASSERT_EQUAL(bad_jumbo, 0);
+	/* All ones past the vector loop's 64 KiB fold: a lane that kept
+	 * adding without folding would wrap here. */
+	memset(ones, 0xff, sizeof(ones));
+	CU_ASSERT_EQUAL(csum_fold(csum_add(0, ones + 1, sizeof(ones) - 1)),
+			csum_ref(0, ones + 1, sizeof(ones) - 1));
+}
+
+/* Both block sums, whichever csum_add picks on this CPU, against the
+ * reference: bytes and all ones, one block to several 64 KiB chunks. */
+static void test_checksum_vec_variants(void)
+{
+	static uint8_t big[3 * 65536 + 32];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	unsigned bad = 0;
+
+	for (int fill = 0; fill < 2; fill++) {
+		for (size_t i = 0; i < sizeof(big); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			big[i] = fill ? 0xff : (uint8_t)x;
+		}
+		for (size_t n = 32; n <= sizeof(big); n = n * 3 + 32) {
+			size_t m = n & ~(size_t)31;
+			/* The block sums add host-order words; csum_ref adds
+			 * big-endian ones: the same sum, byte-swapped. */
+			uint16_t want = (uint16_t)~csum_ref(0, big, m), got;
+
+			got = csum_fold64(csum_vec_generic(big, m));
+			got = (uint16_t)(got << 8 | got >> 8);
+			bad += got != want && !(got == 0xffff && want == 0) &&
+			       !(got == 0 && want == 0xffff);
+#if defined(__x86_64__) && defined(__GNUC__)
+			if (__builtin_cpu_supports("avx2")) {
+				got = csum_fold64(csum_vec_avx2(big, m));
+				got = (uint16_t)(got << 8 | got >> 8);
+				bad += got != want && !(got == 0xffff && want == 0) &&
+				       !(got == 0 && want == 0xffff);
+			}
+#endif
+		}
+	}
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
@@ -302,6 +359,7 @@ int main(void)
 		{ "SipHash-2-4 vectors", test_siphash },
 		{ "Internet checksum", test_checksum },
 		{ "Internet checksum, wide loop against RFC 1071 word by word", test_checksum_wide },
+		{ "Internet checksum, portable and AVX2 block sums", test_checksum_vec_variants },
 		{ "byte ring", test_ring },
 		{ "timer wheel", test_timer_wheel },
 		{ "TCP options", test_tcp_options },
