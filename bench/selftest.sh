@@ -19,7 +19,9 @@
 #    checks; without root this prints a SKIP line with the reason.
 # 1c. The DPDK data plane alone: bench/memif/run.sh --runs 1 --bytes 64M (relay and
 #    generator over net_memif, no kernel in the path) passes and prints numbers, at an
-#    MTU of 1500 and of 9000 (jumbo frames: fewer frames than 1500 allows).
+#    MTU of 1500 and of 9000 (jumbo frames: fewer frames than 1500 allows), with
+#    the relay as memif's zero-copy client (the default), and at 1500 once more
+#    with the relay as the copying server (--memif copy).
 # 2. A ferry build that starts but does nothing must make bench/run fail
 #    loudly (exit 2, a message naming ferry) and report nothing for it; the
 #    same for ferry-l (two agents and -L), and for ferry-dpdk in netns when
@@ -248,16 +250,17 @@ fi
 # byte checked by the generator; both workloads must give a median row with numbers.
 # Then the same with jumbo frames (--mtu 9000): it must carry the bytes in fewer
 # frames than a 1500-byte MTU can (64 MiB crosses two TCP connections: at an MSS of
-# 1460 that alone is over 91,900 data frames).
-memif_check() { # memif_check MTU
-	local mtu=$1 log="$WORK/memif-$1.log" rc num pk
-	"$HERE/memif/run.sh" --runs 1 --bytes 64M --timeout 60 --mtu "$mtu" >"$log" 2>&1
+# 1460 that alone is over 91,900 data frames). Last, the relay as memif's copying
+# server (--memif copy) instead of its zero-copy client.
+memif_check() { # memif_check MTU MODE
+	local mtu=$1 mode=$2 log="$WORK/memif-$1-$2.log" rc num pk
+	"$HERE/memif/run.sh" --runs 1 --bytes 64M --timeout 60 --mtu "$mtu" --memif "$mode" >"$log" 2>&1
 	rc=$?
 	num='\*\*[0-9]+(\.[0-9]+)?\*\*'
 	gbit() { awk -F'|' -v w="**$1**" 'index($2, w) && /median/ { gsub(/[ *]/, "", $4); print $4 }' "$log"; }
 	packets() { awk -F'|' -v w="**$1**" 'index($2, w) && /median/ { gsub(/[ *]/, "", $13); print $13 }' "$log"; }
 	if ((rc == 77)); then
-		skipped "memif data plane, MTU $mtu: $(tail -n 1 "$log")"
+		skipped "memif data plane ($mode), MTU $mtu: $(tail -n 1 "$log")"
 	elif ((rc == 0)) &&
 		grep -Eq "^\| \*\*up\*\* \| \*\*median of 1\*\* \| $num \| $num \| $num \|" "$log" &&
 		grep -Eq "^\| \*\*down\*\* \| \*\*median of 1\*\* \| $num \| $num \| $num \|" "$log"; then
@@ -265,14 +268,14 @@ memif_check() { # memif_check MTU
 			for w in up down; do
 				pk=$(packets "$w")
 				if ! [[ $pk =~ ^[0-9]+$ ]] || ((pk >= 2 * 64 * 1048576 / 1460)); then
-					bad "memif data plane, MTU $mtu: $w took ${pk:-?} frames, not fewer than an MTU of 1500 needs"
+					bad "memif data plane ($mode), MTU $mtu: $w took ${pk:-?} frames, not fewer than an MTU of 1500 needs"
 					return
 				fi
 			done
 		fi
-		ok "memif data plane, MTU $mtu: 64 MiB up and down, every byte checked ($(gbit up) Gbit/s up, $(gbit down) down; $(packets up)/$(packets down) relay frames)"
+		ok "memif data plane ($mode), MTU $mtu: 64 MiB up and down, every byte checked ($(gbit up) Gbit/s up, $(gbit down) down; $(packets up)/$(packets down) relay frames)"
 	else
-		bad "memif data plane, MTU $mtu: exit $rc; output:"
+		bad "memif data plane ($mode), MTU $mtu: exit $rc; output:"
 		tail -n 15 "$log" | sed 's/^/       | /'
 	fi
 }
@@ -280,8 +283,9 @@ if ((WANT_DPDK)); then
 	if [[ ! -x $ROOT/build/bench/memif/fy-memif-load ]]; then
 		skipped "memif data plane: build/bench/memif/fy-memif-load not built (no DPDK at configure time)"
 	else
-		memif_check 1500
-		memif_check 9000
+		memif_check 1500 zero-copy
+		memif_check 9000 zero-copy
+		memif_check 1500 copy
 	fi
 fi
 

@@ -10,7 +10,14 @@
  * Prints "workload=up bytes=N secs=S gbit=G ..." (churn and rr: rates and
  * latency percentiles) and exits 0 when every byte arrived, matched its
  * stream's pattern and every stream ended cleanly; 1 otherwise (or after
- * --timeout); 2 on bad usage. */
+ * --timeout); 2 on bad usage.
+ *
+ * --serve: the port is set up once and kept; each line read from stdin
+ * holds one run's options (--workload, --conns, --bytes, ...), which add to
+ * those of the command line. After each run its report, then "end N rc=R"
+ * (N counts the runs from 1), on stdout. This lets the generator be
+ * memif's server for a whole series of runs, so that the relay can be its
+ * zero-copy client (a memif client connects once, at port start). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -352,6 +359,8 @@ static void usage(FILE *o)
 "  --port N               DPDK port id (0)\n"
 "  --mtu N                the port's IP MTU, 576..9000 (1500; the relay's --dpdk-mtu)\n"
 "  --timeout S            give up after S seconds, exit 1 (60)\n"
+"  --serve                runs read from stdin, a line of options each; the port\n"
+"                         stays up between them (\"end N rc=R\" after each)\n"
 "  -v, --verbose          progress and the stack's counters on stderr\n", ML_MAX_CONNS,
 	ML_REQ_MAX);
 }
@@ -393,7 +402,7 @@ static int parse_opts(struct ml *m, uint16_t *port_id, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' }, { "verbose", no_argument, NULL, 'v' },
 		{ "count", required_argument, NULL, 'N' }, { "req", required_argument, NULL, 'q' },
 		{ "loop", no_argument, NULL, 'L' }, { "mtu", required_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+		{ "serve", no_argument, NULL, 'S' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	long v = 0;
 	int o;
@@ -433,6 +442,7 @@ static int parse_opts(struct ml *m, uint16_t *port_id, int argc, char **argv)
 		case 'p': v = num(optarg, 0, 1023); *port_id = (uint16_t)v; break;
 		case 'T': v = num(optarg, 1, 86400); m->timeout_s = (unsigned)v; break;
 		case 'v': m->verbose = true; break;
+		case 'S': m->serve = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -570,6 +580,99 @@ static void report(struct ml *m)
 	fflush(stdout);
 }
 
+/* One run with m's options, on the port (or --loop): its report on stdout.
+ * Returns 0, or 1 when it failed. */
+static int run_once(struct ml *m)
+{
+	int rc;
+
+	if (!(m->st = stack_create(m))) {
+		fprintf(stderr, "fy-memif-load: cannot create the stack (out of memory?)\n");
+		return 1;
+	}
+	rc = run(m);
+	report(m);
+	rc = m->fatal ? 1 : rc;
+	if (!m->loop) {
+		ml_agent_fini(m);
+		/* A failed run aborts the tunnel: the RST must leave, or the
+		 * relay keeps the session and refuses the next run's agent. */
+		net_flush(m->st);
+		tx_flush(&g_port);
+	}
+	ml_loop_fini();
+	for (unsigned i = 0; i < m->nconns; i++)
+		free(m->flows[i].tab);
+	free(m->lat);
+	net_stack_destroy(m->st);
+	m->st = NULL;
+	return rc;
+}
+
+static int check_opts(const struct ml *m)
+{
+	if (m->total_bytes < m->nconns) {
+		fprintf(stderr, "fy-memif-load: --bytes must give every connection at least 1\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Frames left in the RX ring by the run before (late retransmissions,
+ * the tunnel's last ACKs) belong to a stack that is gone. */
+static void drain_rx(struct port *p)
+{
+	struct rte_mbuf *rx[BURST];
+	uint16_t n;
+
+	while ((n = rte_eth_rx_burst(p->id, 0, rx, BURST)) > 0)
+		rte_pktmbuf_free_bulk(rx, n);
+}
+
+#define SERVE_ARGS_MAX 32
+
+/* --serve: a run per line of stdin, each from the command line's options
+ * plus its own. Returns 0 when every run passed, 1 otherwise. */
+static int serve(const struct ml *base)
+{
+	static struct ml m;
+	static char line[1024];
+	unsigned nrun = 0;
+	int worst = 0;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		char *argv[SERVE_ARGS_MAX + 2], *save = NULL, *tok;
+		int argc = 0, rc;
+		uint16_t port_id = g_port.id;
+
+		argv[argc++] = (char *)"fy-memif-load";
+		for (tok = strtok_r(line, " \t\n", &save); tok && argc <= SERVE_ARGS_MAX;
+		     tok = strtok_r(NULL, " \t\n", &save))
+			argv[argc++] = tok;
+		argv[argc] = NULL;
+		nrun++;
+		m = *base;
+		m.serve = false;
+		g_port.busy_cycles = g_port.tx_dropped = g_port.tx_frames = 0;
+		if (tok || parse_opts(&m, &port_id, argc, argv) < 0 || check_opts(&m) < 0) {
+			fprintf(stderr, "fy-memif-load: run %u: bad options\n", nrun);
+			rc = 2;
+		} else if (m.loop || m.serve || port_id != g_port.id) {
+			fprintf(stderr, "fy-memif-load: run %u: --loop, --serve and --port are for "
+				"the command line\n", nrun);
+			rc = 2;
+		} else {
+			drain_rx(&g_port);
+			rc = wait_link(&g_port) < 0 ? 1 : run_once(&m);
+		}
+		printf("end %u rc=%d\n", nrun, rc);
+		fflush(stdout);
+		if (rc > worst)
+			worst = rc;
+	}
+	return worst ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct ml m = {
@@ -582,37 +685,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fy-memif-load: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 2;
 	}
-	if (parse_opts(&m, &g_port.id, argc - n, argv + n) < 0) {
+	if (parse_opts(&m, &g_port.id, argc - n, argv + n) < 0 || check_opts(&m) < 0) {
 		rte_eal_cleanup();
 		return 2;
 	}
-	if (m.total_bytes < m.nconns) {
-		fprintf(stderr, "fy-memif-load: --bytes must give every connection at least 1\n");
+	if (m.serve && m.loop) {
+		fprintf(stderr, "fy-memif-load: --serve runs go through the relay: no --loop\n");
 		rte_eal_cleanup();
 		return 2;
 	}
-	if ((!m.loop && (!rte_eth_dev_is_valid_port(g_port.id) || port_setup(&g_port, m.mtu) < 0 ||
-			 wait_link(&g_port) < 0)) || !(m.st = stack_create(&m))) {
+	if (!m.loop && (!rte_eth_dev_is_valid_port(g_port.id) || port_setup(&g_port, m.mtu) < 0 ||
+			(!m.serve && wait_link(&g_port) < 0))) {
 		fprintf(stderr, "fy-memif-load: no usable DPDK port %u (add --vdev net_memif0,"
 			"role=client,socket=PATH to the EAL arguments)\n", g_port.id);
 		rte_eal_cleanup();
 		return 1;
 	}
-	rc = run(&m);
-	report(&m);
-	rc = m.fatal ? 1 : rc;
-	if (!m.loop) {
-		ml_agent_fini(&m);
-		/* A failed run aborts the tunnel: the RST must leave, or the
-		 * relay keeps the session and refuses the next run's agent. */
-		net_flush(m.st);
-		tx_flush(&g_port);
-	}
-	ml_loop_fini();
-	for (unsigned i = 0; i < m.nconns; i++)
-		free(m.flows[i].tab);
-	free(m.lat);
-	net_stack_destroy(m.st);
+	rc = m.serve ? serve(&m) : run_once(&m);
 	rte_pktmbuf_free(g_port.spare);
 	if (!m.loop) {
 		rte_eth_dev_stop(g_port.id);

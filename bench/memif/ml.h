@@ -124,6 +124,7 @@ struct ml {
 	bool loop;		/* echo workloads: an in-process echo server, no relay */
 	unsigned mtu;		/* the port's IP MTU (the relay's --dpdk-mtu) */
 	unsigned timeout_s;
+	bool serve;		/* --serve: runs read from stdin, the port kept between them */
 	bool verbose;
 
 	struct net_stack *st;

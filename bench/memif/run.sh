@@ -3,7 +3,8 @@
 #
 #   fy-memif-load (lcore G)                        ferry-relay --backend dpdk (lcore R)
 #   relay/net: agent (TLS, mux) + K clients ══memif══ relay/net + engine (TLS, mux, pumps)
-#   10.77.0.2, net_memif role=client                 10.77.0.1, net_memif role=server
+#   10.77.0.2, net_memif role=server                 10.77.0.1, net_memif role=client,
+#   (one process for all runs: --serve)               zero-copy=yes
 #
 # Both ends run the relay's own TCP stack on DPDK, in two processes with
 # their own --file-prefix, joined by a memif (shared memory rings, a UNIX
@@ -15,7 +16,7 @@
 #   bench/memif/run.sh [--bytes 1G] [--conns 4] [--runs 3] [--workloads up,down]
 #                      [--relay-core 1] [--gen-core 0] [--timeout 60] [--build DIR]
 #                      [--perf DIR] [--count N] [--req B] [--churn-conns K]
-#                      [--syncookies auto|always] [--mtu N]
+#                      [--syncookies auto|always] [--mtu N] [--memif zero-copy|copy]
 #
 # Workloads: up, down (bulk, --bytes over --conns connections); churn
 # (--count connections, --churn-conns at a time: request of --req bytes,
@@ -24,6 +25,14 @@
 # relay), the baseline for latency. --syncookies always: the relay answers
 # every SYN with a cookie (--dpdk-syncookies). --mtu N: the IP MTU of both
 # ends (the relay's --dpdk-mtu; default 1500, up to 9000: jumbo frames).
+#
+# --memif zero-copy (the default): the relay is memif's client with
+# zero-copy=yes, so frames go between the memif rings and its own mbufs with
+# no copy on its side, as a NIC's DMA fills and drains them; the generator
+# is the server and copies. A memif client connects once, at port start, so
+# the generator starts first and serves every run (fy-memif-load --serve).
+# --memif copy: the relay is the server and copies every frame in and out
+# (how bench/README.md's tables before 2026-12-03 14:00 were measured).
 #
 # --perf DIR: perf record (cpu-clock samples) of the relay's lcore thread
 # over all runs; DIR gets relay.perf.data and relay.report.txt (self time
@@ -51,13 +60,14 @@ REQ=64
 CHURN_CONNS=16
 SYNCOOKIES=auto
 MTU=1500
+MEMIF_MODE=zero-copy
 RIP=10.77.0.1
 GIP=10.77.0.2
 APORT=7000
 PPORT=9000
 
 usage() {
-	sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -77,6 +87,7 @@ while [ $# -gt 0 ]; do
 	--churn-conns) CHURN_CONNS=$2 ;;
 	--syncookies) SYNCOOKIES=$2 ;;
 	--mtu) MTU=$2 ;;
+	--memif) MEMIF_MODE=$2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage 2 ;;
 	esac
@@ -85,8 +96,9 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ && $TIMEOUT =~ ^[1-9][0-9]*$ && $RCORE =~ ^[0-9]+$ &&
 	$GCORE =~ ^[0-9]+$ && $RCORE != "$GCORE" && $COUNT =~ ^[1-9][0-9]*$ &&
 	$REQ =~ ^[1-9][0-9]*$ && $CHURN_CONNS =~ ^[1-9][0-9]*$ &&
-	$SYNCOOKIES =~ ^(auto|always)$ && $MTU =~ ^[0-9]+$ ]] && ((MTU >= 576 && MTU <= 9000)) ||
-	{ echo "run.sh: --runs/--timeout/--count/--req/--churn-conns must be positive, the cores distinct numbers, --syncookies auto or always, --mtu 576..9000" >&2; exit 2; }
+	$SYNCOOKIES =~ ^(auto|always)$ && $MTU =~ ^[0-9]+$ && $MEMIF_MODE =~ ^(zero-copy|copy)$ ]] &&
+	((MTU >= 576 && MTU <= 9000)) ||
+	{ echo "run.sh: --runs/--timeout/--count/--req/--churn-conns must be positive, the cores distinct numbers, --syncookies auto or always, --mtu 576..9000, --memif zero-copy or copy" >&2; exit 2; }
 
 RELAY=$BUILD/relay/ferry-relay
 GEN=$BUILD/bench/memif/fy-memif-load
@@ -114,11 +126,14 @@ else
 fi
 RPREFIX=fyml$$-r
 GPREFIX=fyml$$-g
+LPREFIX=fyml$$-l	# --loop runs: beside a serving generator, which holds GPREFIX
 TEL=$RUNDIR/$RPREFIX/dpdk_telemetry.v2
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fyml.XXXXXX")
 RPID=
 GPID=
+SPID=	# the --serve generator (--memif zero-copy)
+SERVE_N=0
 PPID_PERF=
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
@@ -127,6 +142,12 @@ cleanup() {
 	set +e
 	trap - EXIT INT TERM
 	[ -n "$GPID" ] && kill -KILL "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
+	if [ -n "$SPID" ]; then
+		exec 3>&-	# EOF: the serving generator ends by itself
+		for ((k = 0; k < 30; k++)); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$SPID" 2>/dev/null
+		wait "$SPID" 2>/dev/null
+	fi
 	[ -n "$PPID_PERF" ] && kill -INT "$PPID_PERF" 2>/dev/null && wait "$PPID_PERF" 2>/dev/null
 	if [ -n "$RPID" ]; then
 		kill -TERM "$RPID" 2>/dev/null
@@ -137,11 +158,11 @@ cleanup() {
 		grep -o 'worker [0-9]* counters:.*' "$T/relay.log" 2>/dev/null | sed 's/^/relay /'
 	fi
 	[ "$rc" -eq 0 ] || { echo "--- relay log (last 15 lines):"; tail -n 15 "$T/relay.log" 2>/dev/null; }
-	rm -rf "$T" "${RUNDIR:?}/$RPREFIX" "${RUNDIR:?}/$GPREFIX"
+	rm -rf "$T" "${RUNDIR:?}/$RPREFIX" "${RUNDIR:?}/$GPREFIX" "${RUNDIR:?}/$LPREFIX"
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM PIPE	# PIPE: a write to a serving generator that died
 
 "$RELAY" cert init --dir "$T/pki" --name "$RIP" >"$T/cert.out" 2>&1 ||
 	{ echo "run.sh: cert init failed: $(cat "$T/cert.out")" >&2; exit 1; }
@@ -158,12 +179,40 @@ MEMIF="socket=$T/memif.sock,socket-abstract=no"
 MEMIF_BSIZE=16384
 ((MTU > 1500)) && MEMIF+=",bsize=$MEMIF_BSIZE"
 EAL_COMMON=(--no-huge -m 512 --no-pci --log-level=lib.eal:error)
+# What the generator is told once (with --serve) or on every run; --loop
+# runs need the addresses only.
+GEN_ADDRS=(--relay-ip "$RIP" --ip "$GIP/24" --agent-port "$APORT" --public-port "$PPORT")
+GEN_FIXED=("${GEN_ADDRS[@]}" --token "$TOKEN" --ca "$T/pki/ca.crt" --mtu "$MTU")
+
+if [ "$MEMIF_MODE" = zero-copy ]; then
+	# The generator first: it is memif's server, and the relay's client
+	# connects only at its port start. Zero-copy clients export their
+	# mbuf memory to the server, one file per memory list.
+	mkfifo "$T/gen.ctl"
+	timeout $((RUNS * 8 * (TIMEOUT + 30))) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" \
+		--file-prefix "$GPREFIX" "--vdev=net_memif0,role=server,$MEMIF" -- \
+		"${GEN_FIXED[@]}" --serve <"$T/gen.ctl" >"$T/serve.out" 2>"$T/serve.err" &
+	SPID=$!
+	# fd 3 stays open for all runs (the generator's EOF is its end): the
+	# relay and perf, which outlive runs, are started with it closed.
+	exec 3>"$T/gen.ctl"
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$T/memif.sock" ] && break
+		kill -0 "$SPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -S "$T/memif.sock" ] ||
+		{ echo "run.sh: the generator did not open memif's socket: $(tail -n 2 "$T/serve.err")" >&2; exit 1; }
+	RELAY_VDEV="--single-file-segments --vdev=net_memif0,role=client,zero-copy=yes,$MEMIF"
+else
+	RELAY_VDEV="--vdev=net_memif0,role=server,$MEMIF"
+fi
 
 "$RELAY" --backend dpdk --workers 1 --listen "0.0.0.0:$APORT" --dpdk-ip "$RIP/24" \
-	--dpdk-eal "-l $RCORE ${EAL_COMMON[*]} --file-prefix $RPREFIX --vdev=net_memif0,role=server,$MEMIF" \
+	--dpdk-eal "-l $RCORE ${EAL_COMMON[*]} --file-prefix $RPREFIX $RELAY_VDEV" \
 	--dpdk-syncookies "$SYNCOOKIES" --dpdk-mtu "$MTU" \
 	--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" --log-level info \
-	>"$T/relay.log" 2>&1 &
+	>"$T/relay.log" 2>&1 3>&- &
 RPID=$!
 for ((i = 0; i < 100; i++)); do
 	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" && break
@@ -346,22 +395,40 @@ PY
 
 # gen WORKLOAD: runs the generator once; its output in $T/gen.out/.err.
 gen() {
-	local wl=$1 args vdev=("--vdev=net_memif0,role=client,$MEMIF")
+	local wl=$1 args vdev=("--vdev=net_memif0,role=client,$MEMIF") k line prefix=$GPREFIX
 	case $wl in
 	up | down) args=(--workload "$wl" --conns "$CONNS" --bytes "$BYTES") ;;
 	churn | churn-loop) args=(--workload churn --conns "$CHURN_CONNS" --count "$COUNT" --req "$REQ") ;;
 	rr | rr-loop) args=(--workload rr --conns 1 --count "$COUNT" --req "$REQ") ;;
 	esac
-	if [[ $wl == *-loop ]]; then
-		args+=(--loop)	# no relay, no memif: no --vdev
-		vdev=()
-	else
-		args+=(--token "$TOKEN" --ca "$T/pki/ca.crt" --mtu "$MTU")
+	args+=(--timeout "$TIMEOUT")
+	if [[ $wl != *-loop && -n $SPID ]]; then
+		# A line to the serving generator, then its output up to "end N".
+		SERVE_N=$((SERVE_N + 1))
+		kill -0 "$SPID" 2>/dev/null || { echo "the serving generator is gone" >"$T/gen.err"; return 1; }
+		echo "${args[*]}" >&3
+		for ((k = 0; k < (TIMEOUT + 30) * 10; k++)); do
+			grep -q "^end $SERVE_N " "$T/serve.out" && break
+			kill -0 "$SPID" 2>/dev/null || break
+			sleep 0.1
+		done
+		awk -v n="$SERVE_N" '$1 == "end" && $2 == n - 1 { on = 1; next } $1 == "end" && $2 == n { exit } on || n == 1' \
+			"$T/serve.out" >"$T/gen.out"
+		cp "$T/serve.err" "$T/gen.err"
+		line=$(grep "^end $SERVE_N " "$T/serve.out" || true)
+		[ -n "$line" ] || { echo "no end of run $SERVE_N from the serving generator" >>"$T/gen.err"; return 1; }
+		[ "$line" = "end $SERVE_N rc=0" ]
+		return
 	fi
-	timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" --file-prefix "$GPREFIX" \
-		"${vdev[@]}" -- \
-		--relay-ip "$RIP" --ip "$GIP/24" --agent-port "$APORT" --public-port "$PPORT" \
-		"${args[@]}" --timeout "$TIMEOUT" >"$T/gen.out" 2>"$T/gen.err" &
+	if [[ $wl == *-loop ]]; then
+		args+=("${GEN_ADDRS[@]}" --loop)	# no relay, no memif: no --vdev
+		vdev=()
+		prefix=$LPREFIX
+	else
+		args+=("${GEN_FIXED[@]}")
+	fi
+	timeout $((TIMEOUT + 30)) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" --file-prefix "$prefix" \
+		"${vdev[@]}" -- "${args[@]}" >"$T/gen.out" 2>"$T/gen.err" &
 	GPID=$!
 	wait "$GPID"
 }
@@ -377,6 +444,7 @@ for wl in ${WORKLOADS//,/ }; do
 done
 
 echo "relay: $(grep -o 'ferry-relay (dpdk).*' "$T/relay.log")"
+echo "memif: $MEMIF_MODE ($([ "$MEMIF_MODE" = zero-copy ] && echo "the relay its zero-copy client" || echo "the relay its server, copying"))"
 echo "MTU $MTU (relay --dpdk-mtu, generator --mtu)$( ((MTU > 1500)) && echo ", memif buffers of $MEMIF_BSIZE bytes")"
 echo "relay lcore $RCORE, generator lcore $GCORE, $(nproc) CPUs, $(uname -r), SYN cookies $SYNCOOKIES"
 echo "bulk: $CONNS connections, $BYTES per run; churn: $COUNT connections, $CHURN_CONNS at a time; rr: $COUNT round trips; requests of $REQ bytes"
@@ -389,7 +457,7 @@ if [ -n "$PERFDIR" ]; then
 	# cpu-clock: this machine's VM has no hardware counters; the samples
 	# are of the relay's main thread, which runs the (only) lcore's loop.
 	perf record -e cpu-clock -F 4999 -t "$RPID" -o "$PERFDIR/relay.perf.data" \
-		>"$T/perf.log" 2>&1 &
+		>"$T/perf.log" 2>&1 3>&- &
 	PPID_PERF=$!
 	sleep 0.5
 fi
@@ -436,6 +504,21 @@ if [ -n "$PPID_PERF" ]; then
 	echo
 	echo "relay lcore profile (self time per function, $PERFDIR/relay.report.txt):"
 	head -n 25 "$PERFDIR/relay.report.txt"
+fi
+if [ -n "$SPID" ]; then
+	# EOF ends the serving generator; its exit status covers what it says
+	# only at exit (a sanitizer's leak report).
+	exec 3>&-
+	for ((i = 0; i < 300; i++)); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$SPID" 2>/dev/null || true
+	src=0
+	wait "$SPID" || src=$?
+	SPID=
+	if [ "$src" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
+		echo "run.sh: the serving generator exited $src after its runs:"
+		grep -v TELEMETRY "$T/serve.err" | tail -n 15
+		FAILED=1
+	fi
 fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 [ -s "$T/after.json" ] && python3 -c 'import json, sys
