@@ -100,6 +100,88 @@ int fy_tlsconn_direct_write(struct fy_tlsconn *c)
 	return 0;
 }
 
+/* ---- direct reads: a BIO whose read is the connection's recv ---- */
+
+static int direct_read(BIO *b, char *p, size_t n, size_t *done)
+{
+	struct fy_tlsconn *c = BIO_get_data(b);
+	long k = c->ops->recv(c->io, p, n);
+
+	BIO_clear_retry_flags(b);
+	if (k > 0) {
+		*done = (size_t)k;
+		return 1;
+	}
+	if (k == -EAGAIN) {
+		BIO_set_retry_read(b);
+		return 0;
+	}
+	/* End of stream (as the pair after BIO_shutdown_wr: no retry), or
+	 * the connection's error, which set_why reports. */
+	if (k == 0)
+		c->eof = true;
+	else
+		c->recv_err = (int)-k;
+	return 0;
+}
+
+static long direct_read_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct fy_tlsconn *c = BIO_get_data(b);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_PENDING:
+		return (long)c->ops->readable(c->io);
+	case BIO_CTRL_EOF:
+		return c->eof;
+	case BIO_CTRL_FLUSH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static BIO_METHOD *direct_rd_method;
+static pthread_once_t direct_rd_once = PTHREAD_ONCE_INIT;
+
+static void direct_rd_method_make(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+				     "ferry direct read");
+
+	if (m && (!BIO_meth_set_read_ex(m, direct_read) ||
+		  !BIO_meth_set_ctrl(m, direct_read_ctrl))) {
+		BIO_meth_free(m);
+		m = NULL;
+	}
+	direct_rd_method = m;
+}
+
+int fy_tlsconn_direct_read(struct fy_tlsconn *c)
+{
+	BIO *b;
+
+	if (!c->ops->readable) {
+		snprintf(c->why, sizeof(c->why), "direct TLS reads need the connection's readable");
+		return -1;
+	}
+	pthread_once(&direct_rd_once, direct_rd_method_make);
+	b = direct_rd_method ? BIO_new(direct_rd_method) : NULL;
+	if (!b) {
+		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
+		return -1;
+	}
+	BIO_set_data(b, c);
+	BIO_set_init(b, 1);
+	/* Takes b. The pair's inner end stays the write BIO unless
+	 * direct_write replaced it; the SSL frees it either way. */
+	SSL_set0_rbio(c->ssl, b);
+	c->direct_rd = true;
+	return 0;
+}
+
 void fy_tlsconn_fini(struct fy_tlsconn *c)
 {
 	SSL_free(c->ssl);
@@ -112,6 +194,8 @@ long fy_tlsconn_pull(struct fy_tlsconn *c)
 {
 	long got = 0;
 
+	if (c->direct_rd)
+		return 0;	/* OpenSSL reads the connection itself */
 	while (!c->eof) {
 		char *p;
 		int room = BIO_nwrite0(c->net, &p);
@@ -168,7 +252,9 @@ int fy_tlsconn_push(struct fy_tlsconn *c)
 
 bool fy_tlsconn_has_input(const struct fy_tlsconn *c)
 {
-	return SSL_pending(c->ssl) > 0 || BIO_pending(SSL_get_rbio(c->ssl)) > 0;
+	if (SSL_pending(c->ssl) > 0)
+		return true;
+	return c->direct_rd ? c->ops->readable(c->io) > 0 : BIO_pending(SSL_get_rbio(c->ssl)) > 0;
 }
 
 bool fy_tlsconn_pending_out(const struct fy_tlsconn *c)
@@ -182,6 +268,8 @@ static void set_why(struct fy_tlsconn *c, const char *what)
 
 	if (c->send_err)
 		snprintf(c->why, sizeof(c->why), "%s: %s", what, strerror(c->send_err));
+	else if (c->recv_err)
+		snprintf(c->why, sizeof(c->why), "%s: %s", what, strerror(c->recv_err));
 	else if (ERR_peek_error())
 		snprintf(c->why, sizeof(c->why), "%s: %s", what, fy_tls_errstr(eb, sizeof(eb)));
 	else if (c->eof)

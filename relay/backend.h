@@ -37,9 +37,10 @@ struct relay_backend {
 	/* Whether agents' WebSocket tunnels (--wss-path) are served: the
 	 * DPDK backend does not (yet), says so at start and answers 501. */
 	bool wss;
-	/* Whether tunnels' TLS records go straight to conn->send (no copy
-	 * through the BIO pair): where send is a copy into a userspace TCP
-	 * ring, not a syscall per record (fy_tlsconn_direct_write). */
+	/* Whether tunnels' TLS records go straight to conn->send and come
+	 * straight from conn->recv (no copy through the BIO pair): where
+	 * send and recv are copies into and out of a userspace TCP ring, not
+	 * a syscall per record (fy_tlsconn_direct_write, _direct_read). */
 	bool direct_tls;
 	const struct fy_conn_ops *conn;
 	int (*attach)(struct worker *w, void *io, relay_event_fn fn, void *owner);

@@ -247,7 +247,8 @@ void tunnel_accept(struct worker *w, void *io, const struct sockaddr_storage *pe
 	if (!t)
 		return;
 	if (fy_link_init(&t->link, r->tls, r->be->conn, io, true) < 0 ||
-	    (r->be->direct_tls && fy_tlsconn_direct_write(&t->link.tls) < 0) ||
+	    (r->be->direct_tls && (fy_tlsconn_direct_write(&t->link.tls) < 0 ||
+				   fy_tlsconn_direct_read(&t->link.tls) < 0)) ||
 	    r->be->attach(w, io, on_event, t) < 0) {
 		accept_failed(t, t->link.tls.why);
 		return;

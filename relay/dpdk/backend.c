@@ -112,6 +112,13 @@ static void d_shutdown_wr(void *io)
 		tcp_shutdown_wr(d->c);
 }
 
+static size_t d_readable(void *io)
+{
+	struct dconn *d = io;
+
+	return d->c ? tcp_readable(d->c) : 0;
+}
+
 static void d_want(void *io, bool rd, bool wr)
 {
 	struct dconn *d = io;
@@ -125,6 +132,7 @@ static const struct fy_conn_ops dconn_ops = {
 	.send = d_send,
 	.shutdown_wr = d_shutdown_wr,
 	.want = d_want,
+	.readable = d_readable,
 };
 
 static int b_attach(struct worker *w, void *io, relay_event_fn fn, void *owner)

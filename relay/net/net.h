@@ -242,6 +242,8 @@ struct tcp_conn *tcp_connect(struct net_stack *st, uint32_t ip,
 
 /* >0 bytes copied, 0 end of stream, -EAGAIN nothing now, other -errno. */
 long tcp_recv(struct tcp_conn *c, void *buf, size_t n);
+/* Bytes received in order and not yet read by tcp_recv. */
+size_t tcp_readable(const struct tcp_conn *c);
 /* >=0 bytes taken into the send buffer, -EAGAIN when full (writable comes
  * later), -EPIPE after shutdown, other -errno. Data queued before the
  * connection is established is sent when it is. */

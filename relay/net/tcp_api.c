@@ -104,6 +104,11 @@ long tcp_recv(struct tcp_conn *c, void *buf, size_t n)
 	return -EAGAIN;
 }
 
+size_t tcp_readable(const struct tcp_conn *c)
+{
+	return c->rb.len;
+}
+
 size_t tcp_send_room(const struct tcp_conn *c)
 {
 	switch (c->state) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -670,12 +671,28 @@ struct throttled {
 	int fd;
 	size_t budget;
 	int fail;
+	int rfail;		/* every recv fails with this errno */
 	unsigned sends, full;
+	unsigned recvs;		/* recv calls that returned bytes */
 };
 
 static long th_recv(void *io, void *buf, size_t n)
 {
-	return sp_recv(&((struct throttled *)io)->fd, buf, n);
+	struct throttled *t = io;
+	long k;
+
+	if (t->rfail)
+		return -t->rfail;
+	k = sp_recv(&t->fd, buf, n);
+	t->recvs += k > 0;
+	return k;
+}
+
+static size_t th_readable(void *io)
+{
+	int n = 0;
+
+	return ioctl(((struct throttled *)io)->fd, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
 }
 
 static long th_send(void *io, const void *buf, size_t n)
@@ -699,6 +716,7 @@ static long th_send(void *io, const void *buf, size_t n)
 
 static const struct fy_conn_ops th_ops = {
 	.recv = th_recv, .send = th_send, .shutdown_wr = sp_shutdown_wr, .want = sp_want,
+	.readable = th_readable,
 };
 
 /* Direct writes: TLS records go straight to the connection's send, never
@@ -774,6 +792,130 @@ static void test_tlsconn_direct_write(void)
 	SSL_CTX_free(s);
 }
 
+/* Direct reads: OpenSSL reads records straight from the connection's
+ * recv, nothing goes through the pair and pull has nothing to do; input
+ * left unread because the reader's buffer was small is has_input; 1 MiB
+ * arrives whole through reads of 1000 bytes; the peer's close_notify is
+ * an orderly 0; a bare end of stream sets eof; a failing recv is an error
+ * with its reason; a connection without readable is refused. */
+static void test_tlsconn_direct_read(void)
+{
+	static const struct fy_conn_ops no_readable = {
+		.recv = th_recv, .send = th_send, .shutdown_wr = sp_shutdown_wr, .want = sp_want,
+	};
+	SSL_CTX *s = server_ctx1(NULL), *c = client_ctx(ca1, NULL);
+	struct fy_tlsconn ct, st, bad;
+	struct throttled th = { .budget = (size_t)-1 };
+	int sv[2];
+	size_t total = 1 << 20, off = 0, got = 0;
+	uint8_t *src = malloc(total), *dst = malloc(total);
+	unsigned left_unread = 0, stalls = 0;
+	char buf[64];
+	long k;
+
+	CU_ASSERT_FATAL(s && c && src && dst);
+	for (size_t i = 0; i < total; i++)
+		src[i] = (uint8_t)(i * 13 + (i >> 9));
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	th.fd = sv[1];
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&bad, s, &no_readable, &th, true), 0);
+	CU_ASSERT_EQUAL(fy_tlsconn_direct_read(&bad), -1);
+	fy_tlsconn_fini(&bad);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &th_ops, &th, true), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_read(&st), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_write(&st), 0);
+	tlsconn_handshake_pair(&ct, &st);
+	CU_ASSERT(th.recvs > 0);	/* the ClientHello came through recv */
+	/* A record in the socket, nothing decrypted yet: only readable
+	 * can tell. */
+	CU_ASSERT_FALSE(fy_tlsconn_has_input(&st));
+	CU_ASSERT_EQUAL(fy_tlsconn_write(&ct, "x", 1), 1);
+	CU_ASSERT_EQUAL(fy_tlsconn_push(&ct), 0);
+	CU_ASSERT_TRUE(fy_tlsconn_has_input(&st));
+	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), 1);
+	CU_ASSERT_EQUAL(buf[0], 'x');
+
+	while (got < total) {
+		size_t before = got;
+
+		if (off < total) {
+			k = fy_tlsconn_write(&ct, src + off, total - off < 50000 ? total - off : 50000);
+			if (k > 0)
+				off += (size_t)k;
+			CU_ASSERT_FATAL(k > 0 || k == -EAGAIN);
+		}
+		CU_ASSERT_FATAL(fy_tlsconn_push(&ct) >= 0);
+		CU_ASSERT_EQUAL(fy_tlsconn_pull(&st), 0);
+		for (int r = 0; r < 8; r++) {
+			k = fy_tlsconn_read(&st, dst + got, total - got < 1000 ? total - got : 1000);
+			if (k <= 0)
+				break;
+			got += (size_t)k;
+		}
+		CU_ASSERT_FATAL(k > 0 || k == -EAGAIN);
+		/* Stopped after 8 small reads with more there: has_input must
+		 * say so, as the socket will not. */
+		if (k > 0 && fy_tlsconn_has_input(&st))
+			left_unread++;
+		CU_ASSERT_EQUAL(BIO_ctrl_pending(st.net), 0);	/* nothing in the pair */
+		stalls = got > before ? 0 : stalls + 1;
+		CU_ASSERT_FATAL(stalls < 1000);	/* every byte sent arrives */
+	}
+	CU_ASSERT_EQUAL(got, total);
+	CU_ASSERT(memcmp(src, dst, total) == 0);
+	CU_ASSERT(left_unread > 10);
+	CU_ASSERT_FALSE(fy_tlsconn_has_input(&st));
+	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), -EAGAIN);
+
+	/* A bare end of stream (no close_notify): eof, and no data. */
+	shutdown(sv[0], SHUT_WR);
+	k = fy_tlsconn_read(&st, buf, sizeof(buf));
+	CU_ASSERT(k == 0 || k == -EIO);
+	CU_ASSERT_TRUE(st.eof);
+
+	fy_tlsconn_fini(&ct);
+	fy_tlsconn_fini(&st);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* close_notify through a direct read: an orderly 0. */
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	th = (struct throttled){ .fd = sv[1], .budget = (size_t)-1 };
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &th_ops, &th, true), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_read(&st), 0);
+	tlsconn_handshake_pair(&ct, &st);
+	CU_ASSERT_EQUAL(fy_tlsconn_write(&ct, "bye", 3), 3);
+	SSL_shutdown(ct.ssl);
+	fy_tlsconn_push(&ct);
+	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), 3);
+	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), 0);
+	fy_tlsconn_fini(&ct);
+	fy_tlsconn_fini(&st);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* A failing recv: an error that names it. */
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	th = (struct throttled){ .fd = sv[1], .budget = (size_t)-1 };
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &th_ops, &th, true), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_read(&st), 0);
+	tlsconn_handshake_pair(&ct, &st);
+	th.rfail = ECONNRESET;
+	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(st.why, strerror(ECONNRESET)));
+	fy_tlsconn_fini(&ct);
+	fy_tlsconn_fini(&st);
+	close(sv[0]);
+	close(sv[1]);
+	free(src);
+	free(dst);
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
 static void rm_dir(const char *dir)
 {
 	static const char *const names[] = { "ca.crt", "ca.key", "relay.crt", "relay.key" };
@@ -806,6 +948,7 @@ int main(void)
 		{ "errstr_empty", test_errstr_empty },
 		{ "tlsconn_stale_error", test_tlsconn_stale_error },
 		{ "tlsconn_direct_write", test_tlsconn_direct_write },
+		{ "tlsconn_direct_read", test_tlsconn_direct_read },
 	};
 	char mid[128];
 	int rc;

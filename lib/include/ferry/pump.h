@@ -24,6 +24,10 @@ struct fy_conn_ops {
 	void (*shutdown_wr)(void *io);
 	/* Which readiness the pump wants to hear about next. */
 	void (*want)(void *io, bool rd, bool wr);
+	/* Optional: bytes recv would return now. Needed by TLS reading
+	 * straight from the connection (fy_tlsconn_direct_read), which must
+	 * tell input left unread from none. */
+	size_t (*readable)(void *io);
 };
 
 struct fy_pump;

@@ -4,7 +4,8 @@
  * a kernel socket, where OpenSSL's socket BIO makes one or two per
  * record), and the same code runs over a userspace TCP stack. Where a
  * send is cheap (relay/net's ring on DPDK) the write side can skip the
- * pair (fy_tlsconn_direct_write): one copy fewer per byte sent.
+ * pair (fy_tlsconn_direct_write): one copy fewer per byte sent; where a
+ * recv is cheap, so can the read side (fy_tlsconn_direct_read).
  *
  * Ownership: init creates the SSL and the pair; fini frees both. The
  * connection is borrowed. Errors leave a reason in c->why. */
@@ -29,6 +30,8 @@ struct fy_tlsconn {
 	bool direct;		/* records go straight to ops->send (direct_write) */
 	bool wblocked;		/* direct: a record waits in OpenSSL for writability */
 	int send_err;		/* direct: the connection's send failed (errno) */
+	bool direct_rd;		/* OpenSSL reads straight from ops->recv (direct_read) */
+	int recv_err;		/* direct_rd: the connection's recv failed (errno) */
 	char why[256];
 };
 
@@ -42,8 +45,14 @@ void fy_tlsconn_fini(struct fy_tlsconn *c);
  * next fy_tlsconn_write must pass the same bytes again (the mux's output
  * does), and pending_out says so meanwhile. 0, or -1 (why). */
 int fy_tlsconn_direct_write(struct fy_tlsconn *c);
+/* From here on, OpenSSL reads records straight from ops->recv instead of
+ * from the pair: one copy fewer per byte read. ops->readable is required
+ * (has_input asks it); pull has nothing left to do. For a connection whose
+ * recv is a copy out of a userspace TCP ring (DPDK). 0, or -1 (why). */
+int fy_tlsconn_direct_read(struct fy_tlsconn *c);
 
-/* Socket -> pair. Bytes moved (0: nothing now), -1 on socket error. */
+/* Socket -> pair. Bytes moved (0: nothing now, and always with
+ * direct_read), -1 on socket error. */
 long fy_tlsconn_pull(struct fy_tlsconn *c);
 /* Pair -> socket. 0 all written, 1 some left (wait for writability),
  * -1 on socket error. */
