@@ -82,18 +82,28 @@ static void direct_method_make(void)
 	direct_method = m;
 }
 
+/* A BIO of method m (NULL: it could not be made) bound to c, or NULL
+ * with c->why set. */
+static BIO *direct_bio(struct fy_tlsconn *c, BIO_METHOD *m)
+{
+	BIO *b = m ? BIO_new(m) : NULL;
+
+	if (!b) {
+		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
+		return NULL;
+	}
+	BIO_set_data(b, c);
+	BIO_set_init(b, 1);
+	return b;
+}
+
 int fy_tlsconn_direct_write(struct fy_tlsconn *c)
 {
 	BIO *b;
 
 	pthread_once(&direct_once, direct_method_make);
-	b = direct_method ? BIO_new(direct_method) : NULL;
-	if (!b) {
-		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
+	if (!(b = direct_bio(c, direct_method)))
 		return -1;
-	}
-	BIO_set_data(b, c);
-	BIO_set_init(b, 1);
 	/* Takes b; the pair's inner end stays the read BIO. */
 	SSL_set0_wbio(c->ssl, b);
 	c->direct = true;
@@ -168,13 +178,8 @@ int fy_tlsconn_direct_read(struct fy_tlsconn *c)
 		return -1;
 	}
 	pthread_once(&direct_rd_once, direct_rd_method_make);
-	b = direct_rd_method ? BIO_new(direct_rd_method) : NULL;
-	if (!b) {
-		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
+	if (!(b = direct_bio(c, direct_rd_method)))
 		return -1;
-	}
-	BIO_set_data(b, c);
-	BIO_set_init(b, 1);
 	/* Takes b. The pair's inner end stays the write BIO unless
 	 * direct_write replaced it; the SSL frees it either way. */
 	SSL_set0_rbio(c->ssl, b);

@@ -792,6 +792,27 @@ static void test_tlsconn_direct_write(void)
 	SSL_CTX_free(s);
 }
 
+/* A fresh socketpair sv, client ct over sv[0], server st over sv[1]
+ * through th with direct reads, hands shaken. */
+static void direct_read_pair(SSL_CTX *c, SSL_CTX *s, int sv[2], struct throttled *th,
+			     struct fy_tlsconn *ct, struct fy_tlsconn *st)
+{
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	*th = (struct throttled){ .fd = sv[1], .budget = (size_t)-1 };
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(ct, c, &sp_ops, &sv[0], false), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(st, s, &th_ops, th, true), 0);
+	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_read(st), 0);
+	tlsconn_handshake_pair(ct, st);
+}
+
+static void direct_read_pair_end(int sv[2], struct fy_tlsconn *ct, struct fy_tlsconn *st)
+{
+	fy_tlsconn_fini(ct);
+	fy_tlsconn_fini(st);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* Direct reads: OpenSSL reads records straight from the connection's
  * recv, nothing goes through the pair and pull has nothing to do; input
  * left unread because the reader's buffer was small is has_input; 1 MiB
@@ -880,36 +901,20 @@ static void test_tlsconn_direct_read(void)
 	close(sv[1]);
 
 	/* close_notify through a direct read: an orderly 0. */
-	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	th = (struct throttled){ .fd = sv[1], .budget = (size_t)-1 };
-	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
-	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &th_ops, &th, true), 0);
-	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_read(&st), 0);
-	tlsconn_handshake_pair(&ct, &st);
+	direct_read_pair(c, s, sv, &th, &ct, &st);
 	CU_ASSERT_EQUAL(fy_tlsconn_write(&ct, "bye", 3), 3);
 	SSL_shutdown(ct.ssl);
 	fy_tlsconn_push(&ct);
 	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), 3);
 	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), 0);
-	fy_tlsconn_fini(&ct);
-	fy_tlsconn_fini(&st);
-	close(sv[0]);
-	close(sv[1]);
+	direct_read_pair_end(sv, &ct, &st);
 
 	/* A failing recv: an error that names it. */
-	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	th = (struct throttled){ .fd = sv[1], .budget = (size_t)-1 };
-	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&ct, c, &sp_ops, &sv[0], false), 0);
-	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_init(&st, s, &th_ops, &th, true), 0);
-	CU_ASSERT_EQUAL_FATAL(fy_tlsconn_direct_read(&st), 0);
-	tlsconn_handshake_pair(&ct, &st);
+	direct_read_pair(c, s, sv, &th, &ct, &st);
 	th.rfail = ECONNRESET;
 	CU_ASSERT_EQUAL(fy_tlsconn_read(&st, buf, sizeof(buf)), -EIO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(st.why, strerror(ECONNRESET)));
-	fy_tlsconn_fini(&ct);
-	fy_tlsconn_fini(&st);
-	close(sv[0]);
-	close(sv[1]);
+	direct_read_pair_end(sv, &ct, &st);
 	free(src);
 	free(dst);
 	SSL_CTX_free(c);
