@@ -39,8 +39,9 @@
 # per function).
 #
 # Needs a build with DPDK (bash scripts/build.sh), 2 CPUs, python3. No
-# hugepages (--no-huge: memif copies through its own memfd regions) and no
-# root: DPDK's runtime dir is then $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk.
+# hugepages (--no-huge: memif in copy mode uses its own memfd regions, a
+# zero-copy client shares its EAL memory through --single-file-segments)
+# and no root: DPDK's runtime dir is then $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk.
 # Exit: 0 all runs passed, 1 a run failed, 2 bad usage, 77 skipped (reason
 # printed). Every process started here is stopped by its saved PID.
 set -euo pipefail
