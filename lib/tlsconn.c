@@ -36,7 +36,8 @@ int fy_tlsconn_init(struct fy_tlsconn *c, SSL_CTX *ctx, const struct fy_conn_ops
 	return 0;
 }
 
-/* ---- direct writes: a BIO whose write is the connection's send ---- */
+/* ---- direct BIOs: OpenSSL writes to the connection's send and reads
+ * from its recv, no pair in between ---- */
 
 static int direct_write(BIO *b, const char *p, size_t n, size_t *done)
 {
@@ -58,7 +59,7 @@ static int direct_write(BIO *b, const char *p, size_t n, size_t *done)
 	return 0;
 }
 
-static long direct_ctrl(BIO *b, int cmd, long num, void *ptr)
+static long direct_write_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
 	(void)b;
 	(void)num;
@@ -66,51 +67,6 @@ static long direct_ctrl(BIO *b, int cmd, long num, void *ptr)
 	/* Nothing is buffered here: a flush has nothing to do. */
 	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
-
-static BIO_METHOD *direct_method;
-static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
-
-/* Made once, kept for the process: workers set up links concurrently. */
-static void direct_method_make(void)
-{
-	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ferry direct");
-
-	if (m && (!BIO_meth_set_write_ex(m, direct_write) || !BIO_meth_set_ctrl(m, direct_ctrl))) {
-		BIO_meth_free(m);
-		m = NULL;
-	}
-	direct_method = m;
-}
-
-/* A BIO of method m (NULL: it could not be made) bound to c, or NULL
- * with c->why set. */
-static BIO *direct_bio(struct fy_tlsconn *c, BIO_METHOD *m)
-{
-	BIO *b = m ? BIO_new(m) : NULL;
-
-	if (!b) {
-		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
-		return NULL;
-	}
-	BIO_set_data(b, c);
-	BIO_set_init(b, 1);
-	return b;
-}
-
-int fy_tlsconn_direct_write(struct fy_tlsconn *c)
-{
-	BIO *b;
-
-	pthread_once(&direct_once, direct_method_make);
-	if (!(b = direct_bio(c, direct_method)))
-		return -1;
-	/* Takes b; the pair's inner end stays the read BIO. */
-	SSL_set0_wbio(c->ssl, b);
-	c->direct = true;
-	return 0;
-}
-
-/* ---- direct reads: a BIO whose read is the connection's recv ---- */
 
 static int direct_read(BIO *b, char *p, size_t n, size_t *done)
 {
@@ -153,20 +109,58 @@ static long direct_read_ctrl(BIO *b, int cmd, long num, void *ptr)
 	}
 }
 
-static BIO_METHOD *direct_rd_method;
-static pthread_once_t direct_rd_once = PTHREAD_ONCE_INIT;
+/* Made once, kept for the process: workers set up links concurrently. */
+static BIO_METHOD *direct_wr_method, *direct_rd_method;
+static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
 
-static void direct_rd_method_make(void)
+static BIO_METHOD *method_make(const char *name, int (*wr)(BIO *, const char *, size_t, size_t *),
+			       int (*rd)(BIO *, char *, size_t, size_t *),
+			       long (*ctrl)(BIO *, int, long, void *))
 {
-	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-				     "ferry direct read");
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, name);
 
-	if (m && (!BIO_meth_set_read_ex(m, direct_read) ||
-		  !BIO_meth_set_ctrl(m, direct_read_ctrl))) {
+	if (m && ((wr && !BIO_meth_set_write_ex(m, wr)) || (rd && !BIO_meth_set_read_ex(m, rd)) ||
+		  !BIO_meth_set_ctrl(m, ctrl))) {
 		BIO_meth_free(m);
 		m = NULL;
 	}
-	direct_rd_method = m;
+	return m;
+}
+
+static void direct_methods_make(void)
+{
+	direct_wr_method = method_make("ferry direct write", direct_write, NULL, direct_write_ctrl);
+	direct_rd_method = method_make("ferry direct read", NULL, direct_read, direct_read_ctrl);
+}
+
+/* A direct BIO (the read one, or the write one) bound to c, or NULL with
+ * c->why set. */
+static BIO *direct_bio(struct fy_tlsconn *c, bool read)
+{
+	BIO_METHOD *m;
+	BIO *b;
+
+	pthread_once(&direct_once, direct_methods_make);
+	m = read ? direct_rd_method : direct_wr_method;
+	if (!m || !(b = BIO_new(m))) {
+		snprintf(c->why, sizeof(c->why), "out of memory for TLS");
+		return NULL;
+	}
+	BIO_set_data(b, c);
+	BIO_set_init(b, 1);
+	return b;
+}
+
+int fy_tlsconn_direct_write(struct fy_tlsconn *c)
+{
+	BIO *b = direct_bio(c, false);
+
+	if (!b)
+		return -1;
+	/* Takes b; the pair's inner end stays the read BIO. */
+	SSL_set0_wbio(c->ssl, b);
+	c->direct_wr = true;
+	return 0;
 }
 
 int fy_tlsconn_direct_read(struct fy_tlsconn *c)
@@ -177,8 +171,7 @@ int fy_tlsconn_direct_read(struct fy_tlsconn *c)
 		snprintf(c->why, sizeof(c->why), "direct TLS reads need the connection's readable");
 		return -1;
 	}
-	pthread_once(&direct_rd_once, direct_rd_method_make);
-	if (!(b = direct_bio(c, direct_rd_method)))
+	if (!(b = direct_bio(c, true)))
 		return -1;
 	/* Takes b. The pair's inner end stays the write BIO unless
 	 * direct_write replaced it; the SSL frees it either way. */
@@ -234,7 +227,7 @@ int fy_tlsconn_push(struct fy_tlsconn *c)
 {
 	/* Direct: a blocked record can only be retried by the next
 	 * SSL call; until then the connection must become writable. */
-	if (c->direct)
+	if (c->direct_wr)
 		return c->wblocked ? 1 : 0;
 	for (;;) {
 		char *p;
@@ -264,7 +257,7 @@ bool fy_tlsconn_has_input(const struct fy_tlsconn *c)
 
 bool fy_tlsconn_pending_out(const struct fy_tlsconn *c)
 {
-	return c->direct ? c->wblocked : BIO_ctrl_pending(c->net) > 0;
+	return c->direct_wr ? c->wblocked : BIO_ctrl_pending(c->net) > 0;
 }
 
 static void set_why(struct fy_tlsconn *c, const char *what)
@@ -410,5 +403,5 @@ int fy_tlsconn_flush_mux(struct fy_tlsconn *c, struct fy_mux *m)
 	}
 	/* Direct: once the output is all written no record waits (a
 	 * blocked one is only ever part of output not yet drained). */
-	return c->direct ? 0 : fy_tlsconn_push(c);
+	return c->direct_wr ? 0 : fy_tlsconn_push(c);
 }

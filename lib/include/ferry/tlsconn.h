@@ -27,9 +27,9 @@ struct fy_tlsconn {
 	const struct fy_conn_ops *ops;
 	void *io;
 	bool eof;		/* the connection said EOF */
-	bool direct;		/* records go straight to ops->send (direct_write) */
-	bool wblocked;		/* direct: a record waits in OpenSSL for writability */
-	int send_err;		/* direct: the connection's send failed (errno) */
+	bool direct_wr;		/* records go straight to ops->send (direct_write) */
+	bool wblocked;		/* direct_wr: a record waits in OpenSSL for writability */
+	int send_err;		/* direct_wr: the connection's send failed (errno) */
 	bool direct_rd;		/* OpenSSL reads straight from ops->recv (direct_read) */
 	int recv_err;		/* direct_rd: the connection's recv failed (errno) */
 	char why[256];
