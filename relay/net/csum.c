@@ -78,7 +78,7 @@ static uint64_t (*csum_vec_pick(void))(const uint8_t *, size_t)
 uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
 {
 	uint64_t a = 0;
-	uint32_t w[4], r;
+	uint32_t w, r;
 	size_t i = n & ~(size_t)31;
 
 	/* The sum of 16-bit words in one's complement does not depend on
@@ -89,14 +89,14 @@ uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
 	if (i)
 		a = csum_vec_pick()(p, i);
 	for (; i + 4 <= n; i += 4) {
-		memcpy(w, p + i, 4);
-		a += w[0];
+		memcpy(&w, p + i, 4);
+		a += w;
 	}
 	if (i < n) {
 		/* 1-3 bytes left: zero-padded to a word, as RFC 1071 pads. */
-		w[0] = 0;
-		memcpy(w, p + i, n - i);
-		a += w[0];
+		w = 0;
+		memcpy(&w, p + i, n - i);
+		a += w;
 	}
 	r = fold64(a);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
