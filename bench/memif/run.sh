@@ -137,18 +137,28 @@ SPID=	# the --serve generator (--memif zero-copy)
 SERVE_N=0
 PPID_PERF=
 
+# stop_serving TENTHS: closes the serving generator's input (EOF ends it),
+# gives it TENTHS tenths of a second to exit, then kills it; its exit status
+# in SERVE_RC (it covers what the generator says only at exit: a
+# sanitizer's leak report).
+SERVE_RC=0
+stop_serving() {
+	local k
+	exec 3>&-
+	for ((k = 0; k < $1; k++)); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$SPID" 2>/dev/null || true
+	SERVE_RC=0
+	wait "$SPID" 2>/dev/null || SERVE_RC=$?
+	SPID=
+}
+
 # shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
 	local rc=$? k
 	set +e
 	trap - EXIT INT TERM
 	[ -n "$GPID" ] && kill -KILL "$GPID" 2>/dev/null && wait "$GPID" 2>/dev/null
-	if [ -n "$SPID" ]; then
-		exec 3>&-	# EOF: the serving generator ends by itself
-		for ((k = 0; k < 30; k++)); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$SPID" 2>/dev/null
-		wait "$SPID" 2>/dev/null
-	fi
+	[ -n "$SPID" ] && stop_serving 30
 	[ -n "$PPID_PERF" ] && kill -INT "$PPID_PERF" 2>/dev/null && wait "$PPID_PERF" 2>/dev/null
 	if [ -n "$RPID" ]; then
 		kill -TERM "$RPID" 2>/dev/null
@@ -190,14 +200,16 @@ if [ "$MEMIF_MODE" = zero-copy ]; then
 	# connects only at its port start. Zero-copy clients export their
 	# mbuf memory to the server, one file per memory list.
 	mkfifo "$T/gen.ctl"
-	timeout $((RUNS * 8 * (TIMEOUT + 30))) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" \
+	# Its limit: every run of every workload at its own limit, and then some.
+	NWL=$(tr ',' '\n' <<<"$WORKLOADS" | grep -c .)
+	timeout $((RUNS * NWL * (TIMEOUT + 30) + 60)) "$GEN" -l "$GCORE" "${EAL_COMMON[@]}" \
 		--file-prefix "$GPREFIX" "--vdev=net_memif0,role=server,$MEMIF" -- \
 		"${GEN_FIXED[@]}" --serve <"$T/gen.ctl" >"$T/serve.out" 2>"$T/serve.err" &
 	SPID=$!
 	# fd 3 stays open for all runs (the generator's EOF is its end): the
 	# relay and perf, which outlive runs, are started with it closed.
 	exec 3>"$T/gen.ctl"
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		[ -S "$T/memif.sock" ] && break
 		kill -0 "$SPID" 2>/dev/null || break
 		sleep 0.1
@@ -215,12 +227,13 @@ fi
 	--cert "$T/pki/relay.crt" --key "$T/pki/relay.key" --tokens "$T/tokens" --log-level info \
 	>"$T/relay.log" 2>&1 3>&- &
 RPID=$!
-for ((i = 0; i < 100; i++)); do
+# Start-up waits are generous (a loaded machine); each ends when its event comes.
+for ((i = 0; i < 300; i++)); do
 	grep -q "ferry-relay (dpdk) on port" "$T/relay.log" && break
 	kill -0 "$RPID" 2>/dev/null || { echo "run.sh: the relay exited at start" >&2; exit 1; }
 	sleep 0.1
 done
-grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || { echo "run.sh: relay not up after 10 s" >&2; exit 1; }
+grep -q "ferry-relay (dpdk) on port" "$T/relay.log" || { echo "run.sh: relay not up after 30 s" >&2; exit 1; }
 
 # counters FILE: the relay's /ferry/counters as JSON into FILE ("{}" when
 # the relay has no such command), plus oncpu_ns: the CPU time of its lcore
@@ -507,16 +520,9 @@ if [ -n "$PPID_PERF" ]; then
 	head -n 25 "$PERFDIR/relay.report.txt"
 fi
 if [ -n "$SPID" ]; then
-	# EOF ends the serving generator; its exit status covers what it says
-	# only at exit (a sanitizer's leak report).
-	exec 3>&-
-	for ((i = 0; i < 300; i++)); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SPID" 2>/dev/null || true
-	src=0
-	wait "$SPID" || src=$?
-	SPID=
-	if [ "$src" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
-		echo "run.sh: the serving generator exited $src after its runs:"
+	stop_serving 300
+	if [ "$SERVE_RC" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
+		echo "run.sh: the serving generator exited $SERVE_RC after its runs:"
 		grep -v TELEMETRY "$T/serve.err" | tail -n 15
 		FAILED=1
 	fi
